@@ -1,0 +1,322 @@
+# Device protocol v1: the one definition shared by the firmware (MicroPython)
+# and the fleet manager (CPython). Keep it plain: no typing, no f-string
+# formatting specs MicroPython lacks, no CPython-only imports at top level.
+# docs/protocol.md is the prose version; tests/protocol checks they agree.
+
+import hashlib
+import binascii
+
+VERSION = 1
+PREFIX = "/api/v1/device"
+PATH_ENROLL = PREFIX + "/enroll"
+PATH_HELLO = PREFIX + "/hello"
+PATH_EVENTS = PREFIX + "/events"
+PATH_POLL = PREFIX + "/poll"
+
+# Request headers of a signed request.
+H_DEVICE = "X-Device-Id"
+H_TIME = "X-Timestamp"
+H_NONCE = "X-Nonce"
+H_SIG = "X-Signature"
+# Response header carrying the server's Unix time (also in every JSON body as "time").
+H_SERVER_TIME = "X-Server-Time"
+
+# Limits.
+MAX_BODY = 16384          # bytes of any request body
+MAX_EVENTS = 50           # events per batch
+MAX_METRICS = 32          # metrics in one telemetry event
+MAX_STR = 200             # characters of any string value inside event data / hello
+MAX_KEY = 32              # characters of a type name, data key or alarm reference
+MAX_ERRORS = 5            # error strings carried by one hello
+CLOCK_WINDOW = 300        # seconds a timestamp may differ from server time
+NONCE_MIN = 8             # hex characters
+NONCE_MAX = 32
+MAX_POLL_WAIT = 60        # seconds a long-poll may be held
+MIN_VALID_TIME = 1577836800  # 2020-01-01: device times before this mean "clock unknown"
+
+ROLES = ("call_button", "smart_bin", "beacon")
+SLOTS = ("a", "b")
+RESET_CAUSES = ("power_on", "hard", "wdt", "deepsleep", "soft", "brownout", "unknown")
+WAKE_REASONS = ("none", "timer", "pin", "ext1", "touch", "ulp", "unknown")
+
+# Error codes -> HTTP status. Every error response body is
+# {"error": {"code": CODE, "message": TEXT}, "time": SERVER_UNIX_TIME}.
+ERRORS = {
+    "bad_json": 400,
+    "bad_request": 400,
+    "unknown_event_type": 400,
+    "missing_signature": 401,
+    "bad_signature": 401,
+    "stale_timestamp": 401,
+    "unknown_device": 401,
+    "revoked": 403,
+    "token_invalid": 403,
+    "token_used": 403,
+    "token_expired": 403,
+    "token_mismatch": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "replay": 409,
+    "too_large": 413,
+    "unsupported_media_type": 415,
+    "rate_limited": 429,
+    "internal": 500,
+}
+
+# Field kinds used by the schemas below.
+INT = "int"
+NUM = "num"
+STR = "str"
+BOOL = "bool"
+
+# Event types: name -> {field: (kind, required)}. Fields not listed are refused.
+EVENT_TYPES = {
+    # Periodic "test transmission": proves the device is alive.
+    "heartbeat": {"battery_v": (NUM, False), "interval_min": (INT, False), "rssi": (INT, False)},
+    # Free-form numeric readings (role-specific metric names, numbers only).
+    "telemetry": None,
+    # Call button: one alarm reference ("ref") for every retry and for its cancel.
+    "alarm": {"ref": (STR, True), "kind": (STR, False), "battery_v": (NUM, False)},
+    "alarm_cancel": {"ref": (STR, True)},
+    # Battery estimate says the reserve is running out.
+    "battery_low": {"battery_v": (NUM, True), "days_left": (INT, False)},
+    # An error the firmware caught and kept running.
+    "error": {"msg": (STR, True), "where": (STR, False)},
+    # Outcome of a command delivered in "down.commands".
+    "cmd_result": {"id": (INT, True), "ok": (BOOL, True), "detail": (STR, False)},
+}
+
+# Hello body: field -> (kind, required).
+HELLO_FIELDS = {
+    "fw": (STR, True),           # MicroPython version string
+    "app": (STR, True),          # application bundle version
+    "slot": (STR, True),         # active application slot, one of SLOTS
+    "board": (STR, True),        # board definition name
+    "role": (STR, True),         # one of ROLES
+    "reset_cause": (STR, True),  # one of RESET_CAUSES
+    "wake_reason": (STR, True),  # one of WAKE_REASONS
+    "heap_free": (INT, True),    # bytes free on the MicroPython heap
+    "rssi": (INT, False),        # dBm, absent if unknown
+    "cv": (INT, False),          # config version the device runs with
+    "stream": (INT, False),      # outbox stream id
+    "seq": (INT, False),         # last sequence number the device assigned
+    "errors": ("list", False),   # up to MAX_ERRORS strings since the last hello
+}
+
+# Device config pushed by the fleet: key -> (kind, min, max, default).
+CONFIG = {
+    "heartbeat_min": (INT, 1, 1440, 1440),   # heartbeat interval, minutes
+    "answer_wait_s": (INT, 0, 600, 120),     # call button stays awake for an answer
+    "long_press_ms": (INT, 1000, 10000, 3000),
+    "poll_wait_s": (INT, 5, MAX_POLL_WAIT, 25),
+    "report_min": (INT, 1, 1440, 60),        # telemetry interval, minutes
+    "low_battery_days": (INT, 30, 365, 30),  # reserve at which battery_low is sent
+}
+
+# Alarm states the fleet reports back in "down.alarms" (ref -> state).
+ALARM_STATES = ("raised", "received", "acknowledged", "resolved", "cancelled")
+
+
+class ProtocolError(Exception):
+    """A request that breaks the protocol. code is one of ERRORS."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def status(self):
+        return ERRORS.get(self.code, 400)
+
+
+def default_config():
+    return dict((k, v[3]) for k, v in CONFIG.items())
+
+
+# ---- signing ---------------------------------------------------------------
+
+try:  # CPython: the C implementation; MicroPython has no hmac module.
+    import hmac as _hmac
+
+    def hmac_sha256(key, msg):
+        return _hmac.new(key, msg, hashlib.sha256).digest()
+except ImportError:
+    def hmac_sha256(key, msg):
+        if len(key) > 64:
+            key = hashlib.sha256(key).digest()
+        key = key + b"\x00" * (64 - len(key))
+        inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        inner.update(msg)
+        outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+        outer.update(inner.digest())
+        return outer.digest()
+
+
+def hexstr(raw):
+    return binascii.hexlify(raw).decode()
+
+
+def body_hash(body):
+    return hexstr(hashlib.sha256(body).digest())
+
+
+def canonical(method, path, timestamp, nonce, body):
+    """The bytes that are signed: method, path (with query), time, nonce, body hash."""
+    return "\n".join((method.upper(), path, str(timestamp), nonce, body_hash(body))).encode()
+
+
+def sign(secret_hex, method, path, timestamp, nonce, body):
+    """Hex HMAC-SHA256 of the canonical request under the device secret."""
+    key = binascii.unhexlify(secret_hex)
+    return hexstr(hmac_sha256(key, canonical(method, path, timestamp, nonce, body)))
+
+
+def signed_headers(device_id, secret_hex, method, path, timestamp, nonce, body):
+    return {
+        H_DEVICE: device_id,
+        H_TIME: str(timestamp),
+        H_NONCE: nonce,
+        H_SIG: sign(secret_hex, method, path, timestamp, nonce, body),
+        "Content-Type": "application/json",
+    }
+
+
+def is_hex(s, lo, hi):
+    if not (lo <= len(s) <= hi):
+        return False
+    for c in s:
+        if c not in "0123456789abcdef":
+            return False
+    return True
+
+
+# ---- validation ------------------------------------------------------------
+
+def _kind_ok(kind, v):
+    if kind == BOOL:
+        return v is True or v is False
+    if v is True or v is False:
+        return False
+    if kind == INT:
+        return isinstance(v, int)
+    if kind == NUM:
+        return isinstance(v, (int, float))
+    if kind == STR:
+        return isinstance(v, str) and len(v) <= MAX_STR
+    if kind == "list":
+        return isinstance(v, list)
+    return False
+
+
+def check_fields(obj, fields, what):
+    """Check obj (a dict) against {field: (kind, required)}; raise ProtocolError."""
+    if not isinstance(obj, dict):
+        raise ProtocolError("bad_request", what + " must be a JSON object")
+    for name in obj:
+        if name not in fields:
+            raise ProtocolError("bad_request", "%s: unknown field '%s'" % (what, name))
+    for name, spec in fields.items():
+        if name not in obj:
+            if spec[1]:
+                raise ProtocolError("bad_request", "%s: missing field '%s'" % (what, name))
+            continue
+        if not _kind_ok(spec[0], obj[name]):
+            raise ProtocolError("bad_request", "%s: field '%s' must be %s" % (what, name, spec[0]))
+
+
+def _check_name(s, what):
+    if not isinstance(s, str) or not (0 < len(s) <= MAX_KEY):
+        raise ProtocolError("bad_request", "%s must be a string of 1-%d characters" % (what, MAX_KEY))
+
+
+def check_event(ev):
+    """Validate one event {"seq", "t", "type", "data"}; raise ProtocolError."""
+    if not isinstance(ev, dict):
+        raise ProtocolError("bad_request", "event must be a JSON object")
+    for name in ev:
+        if name not in ("seq", "t", "type", "data"):
+            raise ProtocolError("bad_request", "event: unknown field '%s'" % name)
+    seq = ev.get("seq")
+    if not _kind_ok(INT, seq) or seq < 1 or seq > 0xFFFFFFFF:
+        raise ProtocolError("bad_request", "event: 'seq' must be an integer 1..4294967295")
+    if not _kind_ok(INT, ev.get("t")) or ev["t"] < 0:
+        raise ProtocolError("bad_request", "event: 't' must be a non-negative integer (Unix seconds)")
+    etype = ev.get("type")
+    _check_name(etype, "event 'type'")
+    if etype not in EVENT_TYPES:
+        raise ProtocolError("unknown_event_type", "event type '%s' is not part of protocol v1" % etype)
+    data = ev.get("data", {})
+    if not isinstance(data, dict):
+        raise ProtocolError("bad_request", "event: 'data' must be a JSON object")
+    fields = EVENT_TYPES[etype]
+    if fields is None:  # telemetry: metric name -> number
+        if len(data) > MAX_METRICS:
+            raise ProtocolError("too_large", "telemetry: at most %d metrics" % MAX_METRICS)
+        for k, v in data.items():
+            _check_name(k, "telemetry metric name")
+            if not _kind_ok(NUM, v):
+                raise ProtocolError("bad_request", "telemetry metric '%s' must be a number" % k)
+    else:
+        check_fields(data, fields, etype)
+        if "ref" in data:
+            _check_name(data["ref"], etype + " 'ref'")
+
+
+def check_batch(body):
+    """Validate an events request body {"events": [...], "stream": n, "cv": n}."""
+    if not isinstance(body, dict):
+        raise ProtocolError("bad_request", "body must be a JSON object")
+    for name in body:
+        if name not in ("events", "stream", "cv"):
+            raise ProtocolError("bad_request", "events body: unknown field '%s'" % name)
+    events = body.get("events")
+    if not isinstance(events, list) or not events:
+        raise ProtocolError("bad_request", "'events' must be a non-empty list")
+    if len(events) > MAX_EVENTS:
+        raise ProtocolError("too_large", "%d events in one batch, limit %d" % (len(events), MAX_EVENTS))
+    for k in ("stream", "cv"):
+        if k in body and (not _kind_ok(INT, body[k]) or body[k] < 0 or body[k] > 0xFFFFFFFF):
+            raise ProtocolError("bad_request", "'%s' must be an integer 0..4294967295" % k)
+    for ev in events:
+        check_event(ev)
+
+
+def check_hello(body):
+    check_fields(body, HELLO_FIELDS, "hello")
+    if body["slot"] not in SLOTS:
+        raise ProtocolError("bad_request", "hello: 'slot' must be one of " + ", ".join(SLOTS))
+    if body["role"] not in ROLES:
+        raise ProtocolError("bad_request", "hello: 'role' must be one of " + ", ".join(ROLES))
+    if body["reset_cause"] not in RESET_CAUSES:
+        raise ProtocolError("bad_request", "hello: 'reset_cause' must be one of " + ", ".join(RESET_CAUSES))
+    if body["wake_reason"] not in WAKE_REASONS:
+        raise ProtocolError("bad_request", "hello: 'wake_reason' must be one of " + ", ".join(WAKE_REASONS))
+    errs = body.get("errors", [])
+    if len(errs) > MAX_ERRORS:
+        raise ProtocolError("bad_request", "hello: at most %d errors" % MAX_ERRORS)
+    for e in errs:
+        if not _kind_ok(STR, e):
+            raise ProtocolError("bad_request", "hello: each error must be a string of at most %d characters" % MAX_STR)
+
+
+def check_config(cfg):
+    """Validate a config dict (partial allowed); returns it. Unknown keys are refused."""
+    if not isinstance(cfg, dict):
+        raise ProtocolError("bad_request", "config must be a JSON object")
+    for k, v in cfg.items():
+        spec = CONFIG.get(k)
+        if spec is None:
+            raise ProtocolError("bad_request", "config: unknown key '%s'" % k)
+        if not _kind_ok(spec[0], v) or not (spec[1] <= v <= spec[2]):
+            raise ProtocolError("bad_request", "config: '%s' must be %s in %d..%d" % (k, spec[0], spec[1], spec[2]))
+    return cfg
+
+
+def merge_config(current, pushed):
+    """Apply a pushed config on top of current, keeping only known, valid keys (device side)."""
+    out = dict(current)
+    for k, v in pushed.items():
+        spec = CONFIG.get(k)
+        if spec is not None and _kind_ok(spec[0], v) and spec[1] <= v <= spec[2]:
+            out[k] = v
+    return out
