@@ -1,0 +1,1 @@
+"""Fleet manager: the server every device reports to and every admin works in."""

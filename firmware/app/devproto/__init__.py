@@ -116,6 +116,19 @@ CONFIG = {
 # Alarm states the fleet reports back in "down.alarms" (ref -> state).
 ALARM_STATES = ("raised", "received", "acknowledged", "resolved", "cancelled")
 
+# Command names the fleet may put in "down.commands".
+COMMANDS = ("reboot", "self_test", "identify")
+
+# Enrollment request body: field -> (kind, required). Not signed: the token is the credential.
+ENROLL_FIELDS = {
+    "token": (STR, True),   # single-use enrollment token minted in the fleet
+    "hw_id": (STR, True),   # 12 lowercase hex digits: the Wi-Fi MAC
+    "role": (STR, True),    # one of ROLES
+    "board": (STR, True),   # board definition name
+    "site": (STR, False),   # where it is installed, if the technician knows
+}
+HW_ID_LEN = 12
+
 
 class ProtocolError(Exception):
     """A request that breaks the protocol. code is one of ERRORS."""
@@ -297,6 +310,17 @@ def check_hello(body):
     for e in errs:
         if not _kind_ok(STR, e):
             raise ProtocolError("bad_request", "hello: each error must be a string of at most %d characters" % MAX_STR)
+
+
+def check_enroll(body):
+    check_fields(body, ENROLL_FIELDS, "enroll")
+    if not is_hex(body["hw_id"], HW_ID_LEN, HW_ID_LEN):
+        raise ProtocolError("bad_request", "enroll: 'hw_id' must be 12 lowercase hex digits (the Wi-Fi MAC)")
+    if body["role"] not in ROLES:
+        raise ProtocolError("bad_request", "enroll: 'role' must be one of " + ", ".join(ROLES))
+    for name in ("token", "board", "site"):
+        if name in body and not (0 < len(body[name]) <= MAX_KEY * 2):
+            raise ProtocolError("bad_request", "enroll: '%s' must be 1-%d characters" % (name, MAX_KEY * 2))
 
 
 def check_config(cfg):

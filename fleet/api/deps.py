@@ -1,0 +1,59 @@
+"""Dependencies of the admin API: the runtime, a database connection, who is asking, may they.
+
+Authentication: `Authorization: Bearer ft_...` (API token) or the `fleet_session` cookie set
+by the login. The cookie is SameSite=Strict, and a cookie-authenticated write must come from
+this site's own pages (Origin check) - a second guard against cross-site requests.
+"""
+
+from urllib.parse import urlsplit
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPBearer
+
+from fleet.core.permissions import allowed
+from fleet.domain import credentials
+from fleet.errors import Forbidden, Unauthorized
+
+SESSION_COOKIE = "fleet_session"
+_bearer = HTTPBearer(auto_error=False, description="API token (fleet token create)")
+_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="web login session")
+_SAFE = ("GET", "HEAD", "OPTIONS")
+
+
+def runtime(request: Request):
+    return request.app.state.fleet
+
+
+def get_db(request: Request):
+    db = request.app.state.fleet.connect()
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def current_principal(request: Request, db=Depends(get_db), bearer=Depends(_bearer), session=Depends(_cookie)):
+    if bearer is not None:
+        return credentials.token_principal(db, bearer.credentials)
+    if session:
+        principal = credentials.session_principal(db, session)
+        if request.method not in _SAFE:
+            _check_origin(request)
+        return principal
+    raise Unauthorized("log in, or send an API token as 'Authorization: Bearer ...'")
+
+
+def _check_origin(request):
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    if origin and urlsplit(origin).netloc != request.headers.get("host"):
+        raise Forbidden("cross-site request refused")
+
+
+def require(permission):
+    """Dependency: the Principal, if its role has `permission` (fleet.core.permissions)."""
+    def check(principal=Depends(current_principal)):
+        if not allowed(principal.role, permission):
+            raise Forbidden("role %r may not do this (%s)" % (principal.role, permission))
+        return principal
+    check.__name__ = "require_" + permission.replace(".", "_")
+    return check

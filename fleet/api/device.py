@@ -1,0 +1,97 @@
+"""Device protocol v1 routes: enroll, hello, events, poll (docs/protocol.md).
+
+The path of one event: bytes read with a cap (wire.read_body) -> signature checked
+(identity.authenticate) -> device marked seen (status board, memory) -> batch validated
+(devproto.check_batch) -> handed to the group-commit writer (ingest.EventsJob) -> awaited
+until COMMIT -> answered with ack and `down` (downlink.compose).
+"""
+
+import devproto
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from fleet.api import device_schema as ds
+from fleet.api.schemas import ERROR_RESPONSES, EnrollOut, EventsOut, HelloOut, PollOut
+from fleet.api.wire import answer, fail, headers_of, parse_json, read_body, signed_path
+from fleet.core import clock
+from fleet.domain import enrollment
+from fleet.domain.identity import authenticate
+from fleet.domain.ingest import EventsJob, HelloJob
+
+router = APIRouter(prefix=devproto.PREFIX, tags=["device protocol v1"], responses=ERROR_RESPONSES)
+
+
+async def _signed_request(request, method):
+    """(runtime, device, headers, raw body, now) for an authentic request, or a ProtocolError."""
+    rt = request.app.state.fleet
+    headers = headers_of(request)
+    raw = await read_body(request, headers)
+    now = clock.now()
+    device = authenticate(rt.directory, rt.nonces, method, signed_path(request), headers, raw, now)
+    rt.board.touch(device.id, now)
+    return rt, device, headers, raw, now
+
+
+@router.post("/enroll", status_code=201, response_model=EnrollOut, openapi_extra=ds.body(ds.ENROLL),
+             summary="Exchange an enrollment token for a device id and secret (not signed)")
+async def enroll(request: Request):
+    rt = request.app.state.fleet
+    headers = headers_of(request)
+    body = parse_json(await read_body(request, headers), headers)
+    devproto.check_enroll(body)
+    ip = request.client.host if request.client else None
+    result = await run_in_threadpool(_enroll, rt, body, ip)
+    rt.device_changed(result["device_id"], downlink=True)
+    return answer({k: result[k] for k in ("device_id", "secret", "config_version", "config")}, 201)
+
+
+def _enroll(rt, body, ip):
+    db = rt.connect()
+    try:
+        return enrollment.enroll(db, rt.box, body, ip)
+    finally:
+        db.close()
+
+
+@router.post("/hello", response_model=HelloOut, openapi_extra=ds.signed(ds.body(ds.HELLO)),
+             summary="Boot/wake report; answers the stream's ack and the downlink")
+async def hello(request: Request):
+    rt, device, headers, raw, now = await _signed_request(request, "POST")
+    body = parse_json(raw, headers)
+    devproto.check_hello(body)
+    ack = await rt.writer.submit(HelloJob(device, body, now))
+    return answer({"device_id": device.id, "ack": ack, "down": rt.downlink.compose(device, body.get("cv"))})
+
+
+@router.post("/events", response_model=EventsOut, openapi_extra=ds.signed(ds.body(ds.EVENTS)),
+             summary="Store a batch of events durably, then acknowledge")
+async def events(request: Request):
+    rt, device, headers, raw, now = await _signed_request(request, "POST")
+    body = parse_json(raw, headers)
+    devproto.check_batch(body)
+    ack, stored, duplicates = await rt.writer.submit(EventsJob(device, body.get("stream", 0), body["events"], now))
+    return answer({"ack": ack, "stored": stored, "duplicates": duplicates,
+                   "down": rt.downlink.compose(device, body.get("cv"))})
+
+
+def _poll_args(request):
+    args = {"cursor": 0, "wait": 25, "cv": None}
+    for name, value in request.query_params.multi_items():
+        if name not in args:
+            fail("bad_request", "poll: unknown query parameter '%s'" % name[:32])
+        if not value.isdigit() or len(value) > 10:
+            fail("bad_request", "poll: '%s' must be a non-negative integer" % name)
+        args[name] = int(value)
+    if not 1 <= args["wait"] <= devproto.MAX_POLL_WAIT:
+        fail("bad_request", "poll: 'wait' must be 1-%d seconds" % devproto.MAX_POLL_WAIT)
+    return args
+
+
+@router.get("/poll", response_model=PollOut, openapi_extra=ds.signed({"parameters": ds.POLL_QUERY}),
+            summary="Long-poll: answer when down.cursor passes `cursor`, or after `wait` seconds")
+async def poll(request: Request):
+    rt, device, headers, raw, now = await _signed_request(request, "GET")
+    args = _poll_args(request)
+    entry = await rt.downlink.wait_beyond(device, args["cursor"], args["wait"])
+    rt.board.touch(device.id, clock.now())   # it was connected all along
+    return answer({"down": entry.down(args["cv"])})

@@ -1,0 +1,37 @@
+"""Server-sent events from a live-hub subscription (fleet.live): reusable for any live view.
+
+The stream starts with one `snapshot` event (the whole current state, taken after
+subscribing so nothing falls between), then one event per published message, and a comment
+every `keepalive_s` so proxies keep the connection open.
+"""
+
+import asyncio
+
+import orjson
+from starlette.responses import StreamingResponse
+
+
+def format_event(kind, data, event_id=None):
+    head = "id: %d\n" % event_id if event_id is not None else ""
+    return (head + "event: %s\ndata: " % kind).encode() + orjson.dumps(data) + b"\n\n"
+
+
+def sse_response(subscription, snapshot=None, keepalive_s=15.0):
+    async def stream():
+        try:
+            if snapshot is not None:
+                yield format_event("snapshot", snapshot)
+            while True:
+                try:
+                    msg = await asyncio.wait_for(subscription.__anext__(), keepalive_s)
+                except asyncio.TimeoutError:
+                    yield b": keepalive\n\n"
+                    continue
+                except StopAsyncIteration:
+                    return
+                yield format_event(msg["kind"], msg["data"], msg["id"])
+        finally:
+            subscription.close()
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

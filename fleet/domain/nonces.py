@@ -1,0 +1,65 @@
+"""Replay protection: remember each (device, nonce) while its timestamp is inside the window.
+
+A nonce only has to be remembered until its request's timestamp leaves the clock window:
+after that the timestamp check refuses a replay anyway. So an entry lives until
+timestamp + CLOCK_WINDOW, and the cache holds at most about (requests/s x 300 s) entries.
+
+It is bounded (`capacity`): when full, the entries closest to expiry are dropped and the
+cache raises a floor - a request whose timestamp is so old that its nonce might have been
+dropped is refused as `replay` (the device re-signs with a fresh time and nonce). Memory
+stays bounded and no replay gets through.
+
+In memory, for one process. The runtime saves it to the database at shutdown and loads it
+at start; after a crash (kill -9) the last few minutes of nonces are lost, which is harmless
+for events (stored once per (device, stream, seq) whatever happens) and only lets a
+captured hello/poll be answered a second time.
+"""
+
+import heapq
+
+import devproto
+
+
+class NonceCache:
+    def __init__(self, capacity=500_000, window=devproto.CLOCK_WINDOW):
+        self.capacity = capacity
+        self.window = window
+        self._expiry = {}   # "device\nnonce" -> expiry (Unix s)
+        self._heap = []     # (expiry, key): what to forget first
+        self.floor = 0.0    # requests expiring at or before this cannot be vouched for
+
+    def __len__(self):
+        return len(self._expiry)
+
+    def add(self, device_id, nonce, timestamp, now):
+        """Remember the nonce; False if it was already seen (a replay)."""
+        self._forget_expired(now)
+        expires = timestamp + self.window
+        if expires <= self.floor:
+            return False
+        key = device_id + "\n" + nonce
+        if key in self._expiry:
+            return False
+        self._expiry[key] = expires
+        heapq.heappush(self._heap, (expires, key))
+        if len(self._expiry) > self.capacity:
+            dropped, old = heapq.heappop(self._heap)
+            del self._expiry[old]
+            self.floor = max(self.floor, dropped)
+        return True
+
+    def _forget_expired(self, now):
+        heap = self._heap
+        while heap and heap[0][0] < now:
+            _, key = heapq.heappop(heap)
+            del self._expiry[key]
+
+    def dump(self, now):
+        """[(device_id, nonce, expires)] still worth keeping."""
+        self._forget_expired(now)
+        return [tuple(key.split("\n", 1)) + (exp,) for key, exp in self._expiry.items()]
+
+    def load(self, entries, now):
+        for device_id, nonce, expires in entries:
+            if expires >= now:
+                self.add(device_id, nonce, expires - self.window, now)

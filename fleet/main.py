@@ -1,0 +1,29 @@
+"""The FastAPI application: create_app(settings) wires routes, errors, web pages and the runtime.
+
+Run it with `fleet serve`, or `uvicorn --factory fleet.main:create_app` (settings from FLEET_*).
+"""
+
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+
+from fleet.api import api_router
+from fleet.api import errors
+from fleet.core.config import Settings
+from fleet.runtime import FleetRuntime
+from fleet.web import pages
+
+VERSION = "0.1.0"
+
+
+def create_app(settings=None):
+    settings = settings or Settings.from_env()
+    runtime = FleetRuntime(settings)
+    app = FastAPI(title="Fleet manager", version=VERSION, lifespan=runtime.lifespan,
+                  description="Device protocol v1 (docs/protocol.md) and the admin API of the district fleet.")
+    app.state.fleet = runtime
+    app.add_middleware(errors.ServerTimeMiddleware)
+    errors.install(app)
+    app.include_router(api_router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
+    return app

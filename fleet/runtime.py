@@ -1,0 +1,117 @@
+"""The running fleet: the long-lived parts one server process holds, started and stopped together.
+
+    settings ─▶ FleetRuntime
+                 ├ reader       the event loop's read connection (identities, downlink, status)
+                 ├ directory    device identities cache          (fleet.domain.identity)
+                 ├ nonces       replay protection                (fleet.domain.nonces)
+                 ├ writer       group-commit writer thread       (fleet.domain.writer)
+                 ├ downlink     `down` cache + long-poll wake-up  (fleet.domain.downlink)
+                 ├ board        liveness + supervisor task       (fleet.domain.status)
+                 └ hub          live pub/sub for SSE              (fleet.live)
+
+Request handlers reach it as request.app.state.fleet. Admin requests (sync, in a thread pool)
+open their own short-lived connection with connect().
+"""
+
+import asyncio
+import contextlib
+import logging
+
+from fleet.core import clock
+from fleet.core.security import SecretBox
+from fleet.domain import commands  # noqa: F401  (registers the commands/update downlink keys and cmd_result)
+from fleet.domain import devices
+from fleet.domain.downlink import Downlink
+from fleet.domain.identity import DeviceDirectory
+from fleet.domain.nonces import NonceCache
+from fleet.domain.status import StatusBoard, supervise, tick
+from fleet.domain.writer import GroupCommitWriter
+from fleet.errors import NotFound
+from fleet.live import Hub
+from fleet.store import db as store
+
+log = logging.getLogger("fleet")
+
+
+class FleetRuntime:
+    def __init__(self, settings):
+        self.settings = settings
+        self.box = SecretBox.from_file(settings.key_path)
+        self.hub = Hub()
+        self.loop = None
+        self.reader = None
+        self.writer = None
+        self._supervisor = None
+
+    def connect(self):
+        """A new connection for one admin request or one thread (caller closes it)."""
+        return store.connect(self.settings.db)
+
+    async def start(self):
+        s = self.settings
+        self.loop = asyncio.get_running_loop()
+        self.reader = store.open_db(s.db)          # applies migrations
+        self.directory = DeviceDirectory(self.reader, self.box, s.identity_ttl_s)
+        self.nonces = NonceCache(s.nonce_cache_size)
+        self._load_nonces()
+        self.downlink = Downlink(self.reader, s.identity_ttl_s)
+        self.downlink.attach(self.loop)
+        self.board = StatusBoard(s)
+        self.board.load(self.reader)
+        self.hub.attach(self.loop)
+        self.writer = GroupCommitWriter(s.db, self.loop, self.downlink.notify, s.commit_max_batch)
+        self.writer.start()
+        self._supervisor = asyncio.create_task(
+            supervise(self.board, self.reader, self.writer, self.hub, s.status_interval_s))
+        log.info("fleet runtime started on %s", s.db)
+
+    async def stop(self):
+        self.hub.close()
+        if self._supervisor:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+        with contextlib.suppress(Exception):
+            await tick(self.board, self.reader, self.writer, self.hub)   # store the last seen times
+        self.writer.stop()
+        self._save_nonces()
+        self.reader.close()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app):
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    # ---- telling the running parts about a change made through the admin API --------
+
+    def device_changed(self, device_id, downlink=False):
+        """After a committed change to a device (enroll, revoke, rotate, config, command). Any thread."""
+        self.loop.call_soon_threadsafe(self._device_changed, device_id, downlink)
+
+    def _device_changed(self, device_id, downlink):
+        self.directory.invalidate(device_id)
+        self.board.load(self.reader, device_id)
+        if downlink:
+            self.downlink.notify([device_id])
+        try:
+            self.hub.publish("devices", "device", devices.summary(devices.get_device(self.reader, device_id)))
+        except NotFound:
+            pass
+
+    # ---- replay protection across restarts ---------------------------------------------
+
+    def _load_nonces(self):
+        now = clock.now()
+        saved = self.reader.conn.execute("SELECT device_id, nonce, expires FROM seen_nonces").fetchall()
+        self.nonces.load(saved, now)
+        with store.write_tx(self.reader):
+            self.reader.conn.execute("DELETE FROM seen_nonces")
+
+    def _save_nonces(self):
+        with store.write_tx(self.reader):
+            self.reader.conn.execute("DELETE FROM seen_nonces")
+            self.reader.conn.executemany("INSERT INTO seen_nonces (device_id, nonce, expires) VALUES (?, ?, ?)",
+                                         self.nonces.dump(clock.now()))

@@ -1,0 +1,105 @@
+"""Numbered schema migrations, applied in order at start.
+
+The database's PRAGMA user_version is the number of the last migration applied. Each
+migration runs in its own transaction together with the version bump, so a crash leaves
+the schema at a whole version. Never edit a released migration: add the next one.
+tests/fleet/test_migrations.py upgrades from empty and from every earlier version.
+
+All time columns hold UTC ISO-8601 strings (fleet.core.clock.iso).
+"""
+
+from fleet.errors import FleetError
+
+
+def m001_initial(db):
+    """People, devices, their events and the audit log."""
+    db["users"].create({
+        "id": int, "username": str, "role": str, "password_hash": str,
+        "created_at": str, "disabled": int,
+    }, pk="id", not_null={"username", "role", "password_hash"}, defaults={"disabled": 0})
+    db["users"].create_index(["username"], unique=True)
+
+    # Sessions and tokens store only a SHA-256 of the secret value.
+    db["sessions"].create({"id_hash": str, "user_id": int, "created_at": str, "expires_at": str},
+                          pk="id_hash", foreign_keys=[("user_id", "users", "id")])
+    db["api_tokens"].create({
+        "id": int, "user_id": int, "name": str, "token_hash": str, "prefix": str,
+        "created_at": str, "last_used_at": str, "revoked_at": str,
+    }, pk="id", foreign_keys=[("user_id", "users", "id")])
+    db["api_tokens"].create_index(["token_hash"], unique=True)
+
+    db["enrollment_tokens"].create({
+        "id": int, "token_hash": str, "prefix": str, "role": str, "board": str, "site": str,
+        "created_by": str, "created_at": str, "expires_at": str,
+        "used_at": str, "device_id": str, "revoked_at": str,
+    }, pk="id")
+    db["enrollment_tokens"].create_index(["token_hash"], unique=True)
+
+    # generation: raised by every re-enrollment, so a re-flashed board's new event stream
+    # never collides with what the same hardware sent before.
+    # cursor: raised whenever anything in the device's downlink changes (long-poll key).
+    db["devices"].create({
+        "id": str, "hw_id": str, "role": str, "board": str, "site": str,
+        "secret_enc": bytes, "generation": int, "enrolled_at": str, "revoked_at": str,
+        "config": str, "config_version": int, "cursor": int,
+        "last_seen": str, "last_hello": str,
+        "fw": str, "app": str, "slot": str, "reset_cause": str, "wake_reason": str,
+        "heap_free": int, "rssi": int, "reported_cv": int, "hello_errors": str,
+    }, pk="id", not_null={"hw_id", "role", "secret_enc"},
+        defaults={"generation": 1, "config_version": 1, "cursor": 1})
+    db["devices"].create_index(["hw_id"], unique=True)
+
+    # One row per (device, generation, stream): what is acked and the highest seq stored.
+    db["streams"].create({"device_id": str, "generation": int, "stream": int,
+                          "ack": int, "max_seq": int},
+                         pk=("device_id", "generation", "stream"))
+    db["events"].create({
+        "id": int, "device_id": str, "generation": int, "stream": int, "seq": int,
+        "type": str, "t_device": int, "at": str, "received_at": str, "data": str,
+    }, pk="id")
+    db["events"].create_index(["device_id", "generation", "stream", "seq"], unique=True)
+
+    db["commands"].create({
+        "id": int, "device_id": str, "name": str, "args": str, "status": str, "detail": str,
+        "created_at": str, "created_by": str, "done_at": str,
+    }, pk="id", foreign_keys=[("device_id", "devices", "id")])
+    db["commands"].create_index(["device_id", "status"])
+
+    db["audit"].create({
+        "id": int, "at": str, "actor": str, "action": str, "target": str, "detail": str, "ip": str,
+    }, pk="id")
+
+
+def m002_device_status(db):
+    """Persisted liveness, so status transitions during downtime are announced after a restart."""
+    db["devices"].add_column("status", str, not_null_default="never_seen")
+    db["devices"].add_column("status_changed_at", str)
+    db["events"].create_index(["type", "id"])
+    db["audit"].create_index(["at"])
+
+
+def m003_seen_nonces(db):
+    """Replay-protection nonces saved at shutdown and reloaded at start."""
+    db["seen_nonces"].create({"device_id": str, "nonce": str, "expires": float},
+                             pk=("device_id", "nonce"))
+
+
+MIGRATIONS = [m001_initial, m002_device_status, m003_seen_nonces]
+LATEST = len(MIGRATIONS)
+
+
+def version(db):
+    return db.conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def apply(db, target=LATEST):
+    """Run the migrations after the database's version up to target; return the new version."""
+    current = version(db)
+    if current > LATEST:
+        raise FleetError("database schema v%d is newer than this fleet (v%d): upgrade the fleet"
+                         % (current, LATEST), code="schema_too_new")
+    for number in range(current + 1, target + 1):
+        with db.atomic():
+            MIGRATIONS[number - 1](db)
+            db.conn.execute("PRAGMA user_version=%d" % number)
+    return version(db)

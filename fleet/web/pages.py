@@ -1,0 +1,73 @@
+"""HTML pages: the login form and the live device list (the full admin UI comes later).
+
+Pages are thin shells; the device list fills itself from the live stream
+(/api/v1/live/devices), so the page and API clients see the same data.
+"""
+
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from fleet.api.auth import set_session_cookie
+from fleet.api.deps import SESSION_COOKIE, get_db, runtime
+from fleet.domain import credentials
+from fleet.errors import Unauthorized
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(include_in_schema=False)
+
+
+def _principal(request, db):
+    sid = request.cookies.get(SESSION_COOKIE)
+    if not sid:
+        return None
+    try:
+        return credentials.session_principal(db, sid)
+    except Unauthorized:
+        return None
+
+
+@router.get("/")
+def index():
+    return RedirectResponse("/devices", status_code=303)
+
+
+@router.get("/login")
+def login_form(request: Request):
+    return templates.TemplateResponse(request, "login.html", {"error": None, "username": ""})
+
+
+@router.post("/login")
+def login(request: Request, username: str = Form(""), password: str = Form(""), db=Depends(get_db),
+          rt=Depends(runtime)):
+    try:
+        sid, _ = credentials.login(db, username, password, rt.settings.session_hours,
+                                   request.client.host if request.client else None)
+    except Unauthorized as exc:
+        return templates.TemplateResponse(request, "login.html", {"error": exc.message, "username": username},
+                                          status_code=401)
+    response = RedirectResponse("/devices", status_code=303)
+    set_session_cookie(response, rt.settings, sid)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, db=Depends(get_db)):
+    sid = request.cookies.get(SESSION_COOKIE)
+    if sid:
+        credentials.end_session(db, sid)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/devices")
+def device_list(request: Request, db=Depends(get_db)):
+    who = _principal(request, db)
+    if who is None:
+        return RedirectResponse("/login", status_code=303)
+    return templates.TemplateResponse(request, "devices.html", {"who": who})
