@@ -1,0 +1,67 @@
+# The application's side of the boot contract with /boot.py.
+#
+# /state/boot.json (written by boot.py at every reset, read here):
+#   slot         "a" | "b"   active application slot
+#   tries        int         consecutive boots of this slot that failed
+#   pending      bool        this boot has not yet been marked healthy or clean
+#   good         "a"|"b"|None last slot that reached the fleet (hello ok)
+#   trial        bool        slot is on trial (set by OTA): clean sleeps do not count,
+#                            only a hello ok confirms it
+#   reset_cause, wake_reason protocol names, recorded by boot.py
+#   version      str         app.json version of the active slot
+#   note         str         set by boot.py after a fallback; reported then removed
+# A boot "fails" when it ends (crash, watchdog, power cut) while still pending.
+import store
+
+PATH = "/state/boot.json"
+
+
+class BootState:
+    def __init__(self):
+        st = store.read_json(PATH, None)
+        self.st = st if isinstance(st, dict) else {}
+        self.healthy = False
+
+    def get(self, key, default=None):
+        return self.st.get(key, default)
+
+    @property
+    def slot(self):
+        s = self.st.get("slot")
+        return s if s in ("a", "b") else "a"
+
+    def take_note(self):
+        """The fallback note boot.py left (once)."""
+        return self.st.get("note")
+
+    def _save(self):
+        store.makedirs("/state")
+        store.write_json(PATH, self.st)
+
+    def mark_healthy(self):
+        """Hello ok: the slot works. Resets the failure count, confirms the slot."""
+        if self.healthy:
+            return
+        self.healthy = True
+        st = self.st
+        changed = st.get("pending") or st.get("tries") or st.get("trial") \
+            or st.get("good") != self.slot or "note" in st
+        st["pending"] = False
+        st["tries"] = 0
+        st["trial"] = False
+        st["good"] = self.slot
+        if "note" in st:
+            del st["note"]
+        if changed:
+            self._save()
+
+    def mark_clean(self):
+        """Voluntary deep sleep or reboot: this boot did not crash.
+
+        On a trial slot only a hello ok counts, so nothing changes there."""
+        st = self.st
+        if st.get("trial") or not st.get("pending"):
+            return
+        st["pending"] = False
+        st["tries"] = 0
+        self._save()

@@ -1,0 +1,80 @@
+# Accelerometer over I2C: MPU6050 or LIS3DH. read() -> (x, y, z) in g.
+# tilt_deg(): angle between the measured gravity vector and the sensor's z axis
+# (0 = lying flat, z up); angle_deg(): angle between two vectors, e.g. the current
+# reading and the one recorded at installation (a manhole cover's "installed angle").
+import math
+
+MPU6050_ADDR = 0x68
+LIS3DH_ADDR = 0x18
+
+
+def _s16(hi, lo):
+    v = (hi << 8) | lo
+    return v - 65536 if v & 0x8000 else v
+
+
+class MPU6050:
+    def __init__(self, i2c, addr=MPU6050_ADDR):
+        self.i2c = i2c
+        self.addr = addr
+        i2c.writeto_mem(addr, 0x6B, b"\x00")      # PWR_MGMT_1: wake, internal clock
+        i2c.writeto_mem(addr, 0x1C, b"\x00")      # ACCEL_CONFIG: +-2 g, 16384 LSB/g
+
+    def who(self):
+        return self.i2c.readfrom_mem(self.addr, 0x75, 1)[0]   # 0x68
+
+    def read(self):
+        d = self.i2c.readfrom_mem(self.addr, 0x3B, 6)          # big-endian X, Y, Z
+        return (_s16(d[0], d[1]) / 16384, _s16(d[2], d[3]) / 16384, _s16(d[4], d[5]) / 16384)
+
+
+class LIS3DH:
+    def __init__(self, i2c, addr=LIS3DH_ADDR):
+        self.i2c = i2c
+        self.addr = addr
+        i2c.writeto_mem(addr, 0x20, b"\x57")      # CTRL_REG1: 100 Hz, X/Y/Z on
+        i2c.writeto_mem(addr, 0x23, b"\x88")      # CTRL_REG4: BDU, high resolution, +-2 g
+
+    def who(self):
+        return self.i2c.readfrom_mem(self.addr, 0x0F, 1)[0]   # 0x33
+
+    def read(self):
+        d = self.i2c.readfrom_mem(self.addr, 0x28 | 0x80, 6)   # little-endian, auto-increment
+        # 12-bit left-justified; 1 mg per digit in high-resolution +-2 g mode
+        return (_s16(d[1], d[0]) / 16 / 1000, _s16(d[3], d[2]) / 16 / 1000,
+                _s16(d[5], d[4]) / 16 / 1000)
+
+
+def norm(v):
+    return math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
+
+
+def angle_deg(a, b):
+    """Angle between vectors a and b in degrees (None if either is ~zero)."""
+    na, nb = norm(a), norm(b)
+    if na < 1e-6 or nb < 1e-6:
+        return None
+    c = (a[0] * b[0] + a[1] * b[1] + a[2] * b[2]) / (na * nb)
+    return math.degrees(math.acos(max(-1.0, min(1.0, c))))
+
+
+def tilt_deg(v):
+    """Tilt from vertical: angle between the reading and the +z axis."""
+    return angle_deg(v, (0.0, 0.0, 1.0))
+
+
+def from_board(board, i2c=None):
+    """The board's accelerometer ("accel": "mpu6050" | "lis3dh"), or None."""
+    kind = board.get("accel")
+    if not kind:
+        return None
+    if i2c is None:
+        from machine import I2C, Pin
+        pins = board.get("pins") or {}
+        i2c = I2C(0, scl=Pin(pins["i2c_scl"]), sda=Pin(pins["i2c_sda"]), freq=400000)
+    addr = board.get("accel_addr")
+    if kind == "mpu6050":
+        return MPU6050(i2c, addr or MPU6050_ADDR)
+    if kind == "lis3dh":
+        return LIS3DH(i2c, addr or LIS3DH_ADDR)
+    raise ValueError("unknown accel %s" % kind)

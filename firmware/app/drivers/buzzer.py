@@ -1,0 +1,76 @@
+# Piezo buzzer on a PWM pin: named tunes played without blocking the loop.
+# A tune is a tuple of (frequency Hz, ms); frequency 0 is a pause.
+import asyncio
+
+TUNES = {
+    "press": ((2000, 120),),
+    "received": ((1500, 120), (0, 60), (2000, 160)),
+    "answered": ((1000, 150), (1500, 150), (2000, 400)),
+    "not_delivered": ((400, 250), (0, 100), (400, 250)),
+    "cancel": ((1200, 100), (0, 50), (800, 200)),
+    "identify": ((2500, 60), (0, 60), (2500, 60), (0, 60), (2500, 60)),
+    "error": ((300, 600),),
+}
+DUTY = 32768
+
+
+class Buzzer:
+    def __init__(self, pin):
+        if isinstance(pin, int):
+            from machine import Pin
+            pin = Pin(pin, Pin.OUT, value=0)
+        self.pin = pin
+        self._pwm = None
+        self._task = None
+        self.name = None
+
+    def busy(self):
+        return self._task is not None
+
+    def play(self, name, tune=None):
+        if tune is None:
+            tune = TUNES.get(name)
+            if tune is None:
+                return
+        self.stop()
+        self.name = name
+        self._task = asyncio.create_task(self._play(tune))
+
+    def stop(self):
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self._silence()
+
+    def _silence(self):
+        if self._pwm is not None:
+            try:
+                self._pwm.duty_u16(0)
+                self._pwm.deinit()
+            except Exception:
+                pass
+            self._pwm = None
+
+    def _tone(self, freq):
+        if freq <= 0:
+            if self._pwm is not None:
+                self._pwm.duty_u16(0)
+            return
+        if self._pwm is None:
+            from machine import PWM
+            self._pwm = PWM(self.pin, freq=freq, duty_u16=DUTY)
+        else:
+            self._pwm.freq(freq)
+            self._pwm.duty_u16(DUTY)
+
+    async def _play(self, tune):
+        try:
+            for freq, ms in tune:
+                self._tone(freq)
+                await asyncio.sleep_ms(ms)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self._silence()
+            self._task = None
+            self.name = None

@@ -1,0 +1,371 @@
+# Device protocol v1 client (docs/protocol.md): enrollment, signed hello, event
+# batches from the outbox (ack -> outbox removal), downlink handling, long-poll and
+# time sync. Two kept-alive HTTP connections: one for hello/events, one for the
+# long-poll, so an alarm never waits behind a held poll. It never raises out of
+# run()/poll(): outages are waited out with backoff (the mqtt_as lesson).
+import os
+import json
+import asyncio
+import time
+import binascii
+import devproto
+import httpc
+import log
+from httpc import HttpError
+from backoff import Backoff
+
+IDLE_MS = 30000          # re-check the outbox at least this often when idle
+TIMEOUT_MS = 15000       # one request, connect included
+
+
+class ProtoError(Exception):
+    """The fleet answered with an error (or something that is not protocol v1)."""
+
+    def __init__(self, status, code, message=""):
+        super().__init__("%s (%d) %s" % (code, status, message))
+        self.status = status
+        self.code = code
+
+
+def hw_id():
+    """12 hex digits: the Wi-Fi MAC, else machine.unique_id()."""
+    try:
+        import network
+        mac = network.WLAN(network.STA_IF).config("mac")
+        if mac:
+            return binascii.hexlify(mac).decode()[:12]
+    except Exception:
+        pass
+    try:
+        import machine
+        return binascii.hexlify(machine.unique_id()).decode()[:12]
+    except Exception:
+        return None
+
+
+def _nonce():
+    return binascii.hexlify(os.urandom(8)).decode()
+
+
+class Link:
+    def __init__(self, config, outbox, clock, hello_fn=None, net=None, rtc=None,
+                 on_command=None, on_hello=None, board="", hwid=hw_id):
+        self.cfg = config
+        self.ob = outbox
+        self.clock = clock
+        self.hello_fn = hello_fn      # () -> hello body dict
+        self.net = net                # Wifi (wait_up/isconnected) or None: always up
+        self.rtc = rtc
+        self.on_command = on_command  # (cmd dict) -> None
+        self.on_hello = on_hello      # (number of errors sent) -> None
+        self.board = board
+        self.hwid = hwid
+        tls, host, port, base = config.fleet()
+        ca = None
+        if config.get("ca"):
+            try:
+                import store
+                with open(store.path(config.get("ca")), "rb") as f:
+                    ca = f.read()
+            except OSError:
+                log.w("link", "CA file %s missing" % config.get("ca"))
+        if tls and not ca:
+            log.w("link", "https without a CA certificate: server not verified")
+        self.base = base
+        self.conn = httpc.Conn(host, port, tls, ca, "rq")
+        self.pconn = httpc.Conn(host, port, tls, ca, "poll")
+        self.timeout_ms = TIMEOUT_MS
+        self.online = False           # the last exchange with the fleet succeeded
+        self.hello_ok = False         # hello succeeded during this boot
+        self.need_hello = True
+        self.polling = True           # the runtime may switch the long-poll off
+        self.stopped = None           # error code that stops the link (revoked ...)
+        self.last_error = None
+        self.fail_t = None            # ticks of the first failure since the last success
+        self.cursor = rtc.get("cur", 0) if rtc is not None else 0
+        self.alarms = {}              # call buttons: alarm ref -> state, from down.alarms
+        self.update = None            # down.update (OTA offer), kept for the OTA code
+        self.gen = 0                  # raised whenever something in "down" changed
+        self.batch_n = devproto.MAX_EVENTS
+        self.batch_bytes = 4096
+        self.sent = 0                 # events sent in requests that were acked
+        self._kick = asyncio.Event()
+        self._chg = asyncio.Event()
+        self._ackev = asyncio.Event()
+
+    # ---- API for the runtime and roles --------------------------------------------
+    def kick(self):
+        """Something to send: wake the sender now."""
+        self._kick.set()
+
+    def settled(self):
+        """Nothing left to do with the fleet right now."""
+        return self.hello_ok and not self.need_hello and self.ob.pending() == 0
+
+    def failing_ms(self):
+        """How long the link has been failing (0 when the last exchange succeeded)."""
+        if self.stopped:
+            return 1 << 30
+        if self.fail_t is None:
+            return 0
+        return time.ticks_diff(time.ticks_ms(), self.fail_t)
+
+    async def wait_change(self, timeout_ms, since=None):
+        """Wait until down changes (config, alarms, cursor) after generation `since`."""
+        if since is None:
+            since = self.gen
+        if self.gen != since:
+            return True
+        try:
+            await asyncio.wait_for_ms(self._chg.wait(), timeout_ms)
+        except asyncio.TimeoutError:
+            pass
+        return self.gen != since
+
+    async def wait_acked(self, seq, timeout_ms):
+        """True once the fleet acknowledged event seq (stored it durably)."""
+        t0 = time.ticks_ms()
+        while self.ob.ack < seq:
+            left = timeout_ms - time.ticks_diff(time.ticks_ms(), t0)
+            if left <= 0:
+                return False
+            self.kick()
+            try:
+                await asyncio.wait_for_ms(self._ackev.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+        return True
+
+    # ---- requests ---------------------------------------------------------------
+    def _parse(self, status, hdrs, data):
+        try:
+            obj = json.loads(data) if data else None
+        except ValueError:
+            obj = None
+        t = obj.get("time") if isinstance(obj, dict) else None
+        if t is None:
+            t = hdrs.get("x-server-time")
+        if t is not None:
+            self.clock.sync(t)
+        if 200 <= status < 300:
+            if not isinstance(obj, dict):
+                raise ProtoError(status, "bad_response", "body is not a JSON object")
+            self.online = True
+            return obj
+        err = obj.get("error") if isinstance(obj, dict) else None
+        if isinstance(err, dict):
+            raise ProtoError(status, str(err.get("code")), str(err.get("message", ""))[:120])
+        raise ProtoError(status, "http_%d" % status)
+
+    async def _signed(self, method, path, body=b"", conn=None, timeout_ms=None):
+        if isinstance(body, str):
+            body = body.encode()
+        conn = conn or self.conn
+        full = self.base + path
+        dev = self.cfg.get("device_id")
+        secret = self.cfg.get("secret")
+        for attempt in range(3):
+            hdrs = devproto.signed_headers(dev, secret, method, full, self.clock.now(),
+                                           _nonce(), body)
+            try:
+                st, rh, data = await conn.request(method, full, hdrs, body,
+                                                  timeout_ms or self.timeout_ms)
+            except HttpError as ex:
+                if ex.reused and attempt == 0:
+                    continue                    # the kept-alive connection had gone stale
+                raise
+            try:
+                return self._parse(st, rh, data)
+            except ProtoError as ex:
+                self.online = True              # the fleet answered
+                if ex.code == "stale_timestamp" and attempt < 2:
+                    log.w("link", "stale_timestamp: clock resynced, retrying")
+                    continue
+                if ex.code == "replay" and attempt < 2:
+                    continue                    # a fresh nonce fixes it
+                raise
+        raise ProtoError(0, "retries_exhausted")
+
+    async def enroll(self):
+        tok = self.cfg.get("enroll_token")
+        if not tok:
+            raise ProtoError(0, "no_identity", "no device_id/secret and no enroll_token")
+        hid = self.hwid() if self.hwid else None
+        body = {"token": tok, "hw_id": hid or "000000000000",
+                "role": self.cfg.get("role"), "board": self.board or self.cfg.get("board", "")}
+        raw = json.dumps(body).encode()
+        st, rh, data = await self.conn.request(
+            "POST", self.base + devproto.PATH_ENROLL, {"Content-Type": "application/json"},
+            raw, self.timeout_ms)
+        obj = self._parse(st, rh, data)
+        dev = obj.get("device_id")
+        sec = obj.get("secret")
+        if not isinstance(dev, str) or not isinstance(sec, str) or not devproto.is_hex(sec, 64, 64):
+            raise ProtoError(st, "bad_response", "enroll answer lacks device_id/secret")
+        self.cfg.save_identity(dev, sec)
+        if isinstance(obj.get("config"), dict):
+            self.cfg.apply(obj["config"], obj.get("config_version", 0))
+        log.i("link", "enrolled device_id=%s hw_id=%s" % (dev, hid))
+
+    async def hello(self):
+        body = self.hello_fn() if self.hello_fn else {}
+        try:
+            devproto.check_hello(body)
+        except devproto.ProtocolError as ex:
+            log.e("link", "hello body invalid: %s" % ex.message)
+        nerr = len(body.get("errors", ()))
+        obj = await self._signed("POST", devproto.PATH_HELLO, json.dumps(body))
+        ack = obj.get("ack")
+        if isinstance(ack, int) and ack > self.ob.ack:
+            self.ob.ack_to(ack)
+        self.hello_ok = True
+        self.need_hello = False
+        self._down(obj.get("down"))
+        log.i("link", "hello ok ack=%s cursor=%d cv=%d seq=%d" % (
+            ack, self.cursor, self.cfg.cv, self.ob.next_seq - 1))
+        if self.on_hello:
+            self.on_hello(nerr)
+
+    async def send_events(self):
+        """Send the oldest pending events once; returns the number acked."""
+        evs = self.ob.batch(self.batch_n, self.batch_bytes)
+        if not evs:
+            return 0
+        body = '{"stream":%d,"cv":%d,"events":[%s]}' % (self.ob.stream, self.cfg.cv, ",".join(evs))
+        del evs[1:]
+        first = self.ob.ack + 1
+        try:
+            obj = await self._signed("POST", devproto.PATH_EVENTS, body)
+        except ProtoError as ex:
+            if ex.status == 400 and ex.code in ("bad_request", "unknown_event_type", "bad_json"):
+                if self.batch_n > 1:
+                    log.w("link", "batch refused (%s), sending one by one" % ex.code)
+                    self.batch_n = 1
+                    return 0
+                if '"where":"outbox"' in evs[0]:
+                    raise                       # even the placeholder is refused: back off
+                log.w("link", "event seq %d refused (%s), dropped" % (first, ex.code))
+                self.ob.drop(first)
+                return 0
+            if ex.code == "too_large" and (self.batch_n > 1 or self.batch_bytes > 512):
+                self.batch_n = max(1, min(self.batch_n, 50) // 2)
+                self.batch_bytes = max(512, self.batch_bytes // 2)
+                return 0
+            raise
+        del body
+        ack = obj.get("ack")
+        freed = self.ob.ack_to(ack) if isinstance(ack, int) else 0
+        self.sent += freed
+        self.batch_n = devproto.MAX_EVENTS
+        self.batch_bytes = 4096
+        log.i("link", "events acked ack=%s stored=%s dup=%s pending=%d" % (
+            ack, obj.get("stored"), obj.get("duplicates"), self.ob.pending()))
+        self._ackev.set()
+        self._ackev.clear()
+        self._down(obj.get("down"))
+        if not freed:
+            raise ProtoError(200, "no_progress", "ack stays at %s" % ack)
+        return freed
+
+    # ---- downlink ---------------------------------------------------------------
+    def _down(self, down):
+        if not isinstance(down, dict):
+            return
+        changed = False
+        cur = down.get("cursor")
+        if isinstance(cur, int) and cur != self.cursor:
+            self.cursor = cur
+            if self.rtc is not None:
+                self.rtc.set("cur", cur)
+            changed = True
+        cfg = down.get("config")
+        if isinstance(cfg, dict):
+            if self.cfg.apply(cfg, down.get("config_version", self.cfg.cv)):
+                changed = True
+        al = down.get("alarms")
+        if isinstance(al, dict) and al != self.alarms:
+            self.alarms = al
+            log.i("link", "alarms %s" % " ".join("%s=%s" % (k, al[k]) for k in al))
+            changed = True
+        self.update = down.get("update")
+        cmds = down.get("commands")
+        if isinstance(cmds, list) and self.on_command is not None:
+            for c in cmds:
+                if isinstance(c, dict):
+                    self.on_command(c)
+        if changed:
+            self.gen += 1
+            self._chg.set()
+            self._chg.clear()
+
+    # ---- tasks --------------------------------------------------------------------
+    def _failed(self, ex, bo):
+        if self.fail_t is None:
+            self.fail_t = time.ticks_ms()
+        code = getattr(ex, "code", None)
+        self.last_error = code or log.describe(ex, 80)
+        if isinstance(ex, ProtoError):
+            if code == "revoked":
+                self.stopped = code
+                log.e("link", "device revoked by the fleet: needs re-provisioning")
+                return 3600000
+            if code in ("unknown_device", "bad_signature", "no_identity") or code.startswith("token_"):
+                log.e("link", "%s: %s" % (code, "re-enroll with a new token" if code != "bad_signature"
+                                           else "secret does not match"))
+                return 600000
+        else:
+            self.online = False
+        d = bo.next()
+        log.w("link", "offline (%s), retry in %d ms" % (self.last_error, d))
+        return d
+
+    async def _idle(self, ms):
+        try:
+            await asyncio.wait_for_ms(self._kick.wait(), ms)
+        except asyncio.TimeoutError:
+            pass
+        self._kick.clear()
+
+    async def run(self):
+        bo = Backoff(1000, 60000)
+        while True:
+            if self.net is not None:
+                await self.net.wait_up()
+            try:
+                if not self.cfg.enrolled():
+                    await self.enroll()
+                if self.need_hello:
+                    await self.hello()
+                while self.ob.pending() and not self.need_hello:
+                    await self.send_events()
+            except (HttpError, ProtoError, OSError) as ex:
+                await self._idle(self._failed(ex, bo))
+                continue
+            bo.reset()
+            self.fail_t = None
+            self.stopped = None
+            if not self.ob.pending() and not self.need_hello:
+                await self._idle(IDLE_MS)
+
+    async def poll(self):
+        """Long-poll loop: keeps `down` fresh while the device is awake."""
+        bo = Backoff(2000, 60000)
+        while True:
+            if not (self.hello_ok and self.polling and not self.stopped):
+                await asyncio.sleep_ms(200)
+                continue
+            wait = self.cfg.dev.get("poll_wait_s", 25)
+            path = "%s?cursor=%d&wait=%d&cv=%d" % (devproto.PATH_POLL, self.cursor, wait, self.cfg.cv)
+            t0 = time.ticks_ms()
+            try:
+                obj = await self._signed("GET", path, b"", self.pconn, (wait + 10) * 1000)
+                self._down(obj.get("down"))
+                bo.reset()
+                if time.ticks_diff(time.ticks_ms(), t0) < 500:
+                    await asyncio.sleep_ms(500)     # never spin on a fleet that answers at once
+            except (HttpError, ProtoError, OSError) as ex:
+                if not isinstance(ex, ProtoError):
+                    self.online = False
+                d = bo.next()
+                log.w("link", "poll failed (%s), retry in %d ms" % (getattr(ex, "code", None) or ex, d))
+                await asyncio.sleep_ms(d)

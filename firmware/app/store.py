@@ -1,0 +1,102 @@
+# Small JSON files on flash, written atomically (temp file + rename).
+# Every firmware path is logical ("/state/x.json"); ROOT is prepended, so unit tests
+# can point the firmware at a temporary directory. On a board ROOT is "".
+import os
+import json
+import log
+
+ROOT = ""
+_warned = False
+
+
+def path(p):
+    return ROOT + p
+
+
+def exists(p):
+    try:
+        os.stat(path(p))
+        return True
+    except OSError:
+        return False
+
+
+def makedirs(p):
+    """Create directory p (logical) and its parents; ignore existing ones."""
+    full = path(p)
+    cur = "/" if full.startswith("/") else ""
+    for part in full.split("/"):
+        if not part:
+            continue
+        cur = cur + part
+        try:
+            os.mkdir(cur)
+        except OSError:
+            pass
+        cur = cur + "/"
+
+
+def remove(p):
+    try:
+        os.remove(path(p))
+        return True
+    except OSError:
+        return False
+
+
+def _load(full):
+    with open(full) as f:
+        return json.load(f)
+
+
+def read_json(p, default=None):
+    """Parsed content of p, or default when missing or unreadable.
+
+    If p is missing but p.tmp is complete (power cut between remove and rename on a
+    filesystem whose rename does not replace), the temp file is used."""
+    full = path(p)
+    try:
+        return _load(full)
+    except (OSError, ValueError):
+        pass
+    try:
+        return _load(full + ".tmp")
+    except (OSError, ValueError):
+        return default
+
+
+def write_atomic(p, data):
+    """Replace file p with data (str or bytes) so a power cut leaves old or new, never half."""
+    global _warned
+    full = path(p)
+    tmp = full + ".tmp"
+    with open(tmp, "wb" if isinstance(data, bytes) else "w") as f:
+        f.write(data)
+    try:
+        os.rename(tmp, full)         # LittleFS: atomic replace
+        return
+    except OSError:
+        pass
+    try:                             # FAT: rename does not replace an existing file
+        os.remove(full)
+    except OSError:
+        pass
+    try:
+        os.rename(tmp, full)
+        return
+    except OSError as ex:
+        # Last resort (e.g. the unix port's VfsPosix mounted with a root, whose rename
+        # is broken): write in place. Not atomic; said once on the console.
+        if not _warned:
+            log.w("store", "rename failed (%s); writing in place" % ex)
+            _warned = True
+    with open(full, "wb" if isinstance(data, bytes) else "w") as f:
+        f.write(data)
+    try:
+        os.remove(tmp)
+    except OSError:
+        pass
+
+
+def write_json(p, obj):
+    write_atomic(p, json.dumps(obj))

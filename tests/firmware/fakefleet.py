@@ -1,0 +1,254 @@
+"""FakeFleet: a protocol-shaped stand-in for the fleet manager, for firmware unit tests.
+
+It speaks device protocol v1 as docs/protocol.md states it -- enrollment, signed hello /
+events / poll verified with the CPython ``devproto`` (the same module the firmware
+imports), the check order, contiguous acks per stream, duplicates, downlink with a
+cursor, long-poll -- with in-memory state and a control endpoint so a MicroPython test
+can script it (clock skew, pushed config, commands, alarms, failures). It is not the
+fleet: the end-to-end tests against the real server live in hil_tests/.
+
+Control (not part of the protocol):
+  POST /_fake/ctl   {"device_id": id, "skew": s, "config": {...}, "commands": [...],
+                     "alarms": {...}, "fail": n, "refuse_type": t, "revoked": bool}
+  GET  /_fake/state?device_id=id  -> the device's hellos, events, request count
+"""
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import devproto
+
+
+class Device:
+    def __init__(self, device_id, secret, hw_id, role, board):
+        self.device_id = device_id
+        self.secret = secret
+        self.hw_id = hw_id
+        self.role = role
+        self.board = board
+        self.cv = 1
+        self.config = devproto.default_config()
+        self.cursor = 1
+        self.commands = []
+        self.alarms = {}
+        self.streams = {}        # stream -> set of seqs
+        self.events = []         # (stream, event) in arrival order, first copy only
+        self.hellos = []
+        self.nonces = set()
+        self.skew = 0.0
+        self.fail = 0
+        self.refuse_type = None
+        self.revoked = False
+        self.requests = 0
+
+
+class FakeFleet:
+    def __init__(self):
+        self.lock = threading.Condition()
+        self.devices = {}
+        self.by_hw = {}
+        self.tokens_used = set()
+        self.n = 0
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    # ---- protocol --------------------------------------------------------------
+    def down(self, dev, cv):
+        d = {"cursor": dev.cursor, "config_version": dev.cv, "commands": list(dev.commands),
+             "update": None, "alarms": dict(dev.alarms)}
+        if cv != dev.cv:
+            d["config"] = dict(dev.config)
+        return d
+
+    def ack(self, dev, stream):
+        seqs = dev.streams.get(stream, set())
+        n = 0
+        while n + 1 in seqs:
+            n += 1
+        return n
+
+    def bump(self, dev):
+        dev.cursor += 1
+        self.lock.notify_all()
+
+    def enroll(self, body):
+        tok = body.get("token")
+        if not isinstance(tok, str) or not tok.startswith("et_") or tok == "et_bad":
+            raise devproto.ProtocolError("token_invalid", "unknown token")
+        if tok in self.tokens_used:
+            raise devproto.ProtocolError("token_used", "token already used")
+        self.tokens_used.add(tok)
+        hw = body.get("hw_id")
+        secret = "%064x" % (hash((hw, tok, time.time())) & ((1 << 256) - 1))
+        if hw in self.by_hw:
+            dev = self.by_hw[hw]
+            dev.secret = secret
+        else:
+            self.n += 1
+            dev = Device("dev-%d" % self.n, secret, hw, body.get("role"), body.get("board"))
+            self.devices[dev.device_id] = dev
+            self.by_hw[hw] = dev
+        return {"device_id": dev.device_id, "secret": dev.secret, "config_version": dev.cv,
+                "config": dict(dev.config)}
+
+    def verify(self, method, path, headers, body):
+        for h in (devproto.H_DEVICE, devproto.H_TIME, devproto.H_NONCE, devproto.H_SIG):
+            if not headers.get(h):
+                raise devproto.ProtocolError("missing_signature", "header %s missing" % h)
+        dev = self.devices.get(headers[devproto.H_DEVICE])
+        if dev is None:
+            raise devproto.ProtocolError("unknown_device", "no such device")
+        if dev.revoked:
+            raise devproto.ProtocolError("revoked", "revoked")
+        ts = int(headers[devproto.H_TIME])
+        if abs(ts - (time.time() + dev.skew)) > devproto.CLOCK_WINDOW:
+            raise devproto.ProtocolError("stale_timestamp", "timestamp too far from server time")
+        nonce = headers[devproto.H_NONCE]
+        want = devproto.sign(dev.secret, method, path, ts, nonce, body)
+        if want != headers[devproto.H_SIG]:
+            raise devproto.ProtocolError("bad_signature", "signature does not match")
+        if nonce in dev.nonces:
+            raise devproto.ProtocolError("replay", "nonce seen")
+        dev.nonces.add(nonce)
+        return dev
+
+    def handle(self, method, path, headers, body):
+        """Returns (status, obj, device-or-None) -- obj gets "time" added by the caller."""
+        url = urlsplit(path)
+        if url.path == "/_fake/ctl":
+            req = json.loads(body)
+            dev = self.devices[req["device_id"]]
+            for k in ("skew", "fail", "refuse_type", "revoked"):
+                if k in req:
+                    setattr(dev, k, req[k])
+            if "config" in req:
+                dev.config.update(req["config"])
+                dev.cv += 1
+            if "commands" in req:
+                dev.commands.extend(req["commands"])
+            if "alarms" in req:
+                dev.alarms.update(req["alarms"])
+            self.bump(dev)
+            return 200, {"ok": True}, None
+        if url.path == "/_fake/state":
+            dev = self.devices[parse_qs(url.query)["device_id"][0]]
+            return 200, {"hellos": dev.hellos, "events": [e for _, e in dev.events],
+                         "requests": dev.requests, "cursor": dev.cursor, "cv": dev.cv,
+                         "commands": dev.commands}, None
+        if len(body) > devproto.MAX_BODY:
+            raise devproto.ProtocolError("too_large", "body too large")
+        if url.path == devproto.PATH_ENROLL and method == "POST":
+            return 201, self.enroll(json.loads(body)), None
+        if url.path not in (devproto.PATH_HELLO, devproto.PATH_EVENTS, devproto.PATH_POLL):
+            raise devproto.ProtocolError("not_found", "no such endpoint")
+        dev = self.verify(method, path, headers, body)
+        dev.requests += 1
+        if dev.fail > 0:
+            dev.fail -= 1
+            raise devproto.ProtocolError("internal", "scripted failure")
+        if url.path == devproto.PATH_HELLO:
+            obj = json.loads(body)
+            devproto.check_hello(obj)
+            dev.hellos.append(obj)
+            return 200, {"device_id": dev.device_id, "ack": self.ack(dev, obj.get("stream", 0)),
+                         "down": self.down(dev, obj.get("cv"))}, dev
+        if url.path == devproto.PATH_EVENTS:
+            obj = json.loads(body)
+            devproto.check_batch(obj)
+            stream = obj.get("stream", 0)
+            for ev in obj["events"]:
+                if ev["type"] == dev.refuse_type:
+                    raise devproto.ProtocolError("bad_request", "scripted refusal of %s" % ev["type"])
+            seqs = dev.streams.setdefault(stream, set())
+            stored = dup = 0
+            for ev in obj["events"]:
+                if ev["seq"] in seqs:
+                    dup += 1
+                    continue
+                seqs.add(ev["seq"])
+                dev.events.append((stream, ev))
+                stored += 1
+                if ev["type"] == "cmd_result":
+                    dev.commands = [c for c in dev.commands if c["id"] != ev["data"]["id"]]
+                    self.bump(dev)
+            return 200, {"ack": self.ack(dev, stream), "stored": stored, "duplicates": dup,
+                         "down": self.down(dev, obj.get("cv"))}, dev
+        q = parse_qs(url.query)
+        cursor = int(q.get("cursor", ["0"])[0])
+        wait = min(int(q.get("wait", ["25"])[0]), devproto.MAX_POLL_WAIT)
+        cv = int(q["cv"][0]) if "cv" in q else None
+        end = time.time() + wait
+        while dev.cursor <= cursor and time.time() < end:
+            self.lock.wait(end - time.time())
+        return 200, {"down": self.down(dev, cv)}, dev
+
+    def _handler(self):
+        fleet = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def _do(self, method):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                headers = {k: v for k, v in self.headers.items()}
+                # header names arrive as sent; devproto names are canonical
+                for h in (devproto.H_DEVICE, devproto.H_TIME, devproto.H_NONCE, devproto.H_SIG):
+                    if h not in headers:
+                        for k in list(headers):
+                            if k.lower() == h.lower():
+                                headers[h] = headers[k]
+                with fleet.lock:
+                    try:
+                        status, obj, dev = fleet.handle(method, self.path, headers, body)
+                    except devproto.ProtocolError as ex:
+                        status, obj, dev = ex.status(), {"error": {"code": ex.code, "message": ex.message}}, None
+                    except (ValueError, KeyError) as ex:
+                        status, obj, dev = 400, {"error": {"code": "bad_json", "message": str(ex)}}, None
+                    now = time.time() + (dev.skew if dev else 0.0)
+                    if dev is None and status == 401:
+                        d = fleet.devices.get(headers.get(devproto.H_DEVICE))
+                        now = time.time() + (d.skew if d else 0.0)
+                obj["time"] = now
+                raw = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.send_header(devproto.H_SERVER_TIME, "%.3f" % now)
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def do_GET(self):
+                self._do("GET")
+
+            def do_POST(self):
+                self._do("POST")
+
+        return Handler
+
+
+if __name__ == "__main__":
+    f = FakeFleet().start()
+    print(f.url)
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        f.stop()
