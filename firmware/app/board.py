@@ -5,7 +5,8 @@
 # Fields used: name, chip, pins{button, led, buzzer, us_trig, us_echo, i2c_scl,
 # i2c_sda, battery_adc, light_adc}, button_active_low, led_active_low,
 # battery_divider, wake ("ext0" | "ext1" | "gpio"), accel ("mpu6050" | "lis3dh" |
-# null); optional: accel_addr, us_blind_cm, us_max_cm, light_invert, light_lux_fs.
+# null), accel_addr, ultrasonic ("jsn-sr04t" | "hc-sr04"), light_full_v; optional:
+# us_blind_cm, us_max_cm, light_invert, light_lux_fs.
 import store
 import log
 
@@ -66,14 +67,16 @@ class Board:
         if p is None:
             return None
         from drivers.light import Light
-        return Light(p, self.get("light_invert", False), self.get("light_lux_fs", 1000.0))
+        return Light(p, self.get("light_full_v", 2.0), self.get("light_invert", False),
+                     self.get("light_lux_fs", 1000.0))
 
     def ultrasonic(self):
         t, e = self.pin("us_trig"), self.pin("us_echo")
         if t is None or e is None:
             return None
-        from drivers.ultrasonic import Ultrasonic
-        return Ultrasonic(t, e, self.get("us_blind_cm", 25.0), self.get("us_max_cm", 450.0))
+        from drivers.ultrasonic import Ultrasonic, BLIND_CM
+        blind = self.get("us_blind_cm", BLIND_CM.get(self.get("ultrasonic"), 25.0))
+        return Ultrasonic(t, e, blind, self.get("us_max_cm", 450.0))
 
     def accel(self):
         if not self.get("accel") or self.pin("i2c_scl") is None or self.pin("i2c_sda") is None:

@@ -138,6 +138,7 @@ class Link:
 
     # ---- requests ---------------------------------------------------------------
     def _parse(self, status, hdrs, data):
+        self.online = True                      # the fleet answered (maybe with an error)
         try:
             obj = json.loads(data) if data else None
         except ValueError:
@@ -150,7 +151,6 @@ class Link:
         if 200 <= status < 300:
             if not isinstance(obj, dict):
                 raise ProtoError(status, "bad_response", "body is not a JSON object")
-            self.online = True
             return obj
         err = obj.get("error") if isinstance(obj, dict) else None
         if isinstance(err, dict):
@@ -177,7 +177,6 @@ class Link:
             try:
                 return self._parse(st, rh, data)
             except ProtoError as ex:
-                self.online = True              # the fleet answered
                 if ex.code == "stale_timestamp" and attempt < 2:
                     log.w("link", "stale_timestamp: clock resynced, retrying")
                     continue
@@ -193,6 +192,8 @@ class Link:
         hid = self.hwid() if self.hwid else None
         body = {"token": tok, "hw_id": hid or "000000000000",
                 "role": self.cfg.get("role"), "board": self.board or self.cfg.get("board", "")}
+        if self.cfg.get("site"):
+            body["site"] = self.cfg.get("site")
         raw = json.dumps(body).encode()
         st, rh, data = await self.conn.request(
             "POST", self.base + devproto.PATH_ENROLL, {"Content-Type": "application/json"},

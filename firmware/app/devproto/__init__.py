@@ -33,6 +33,8 @@ NONCE_MIN = 8             # hex characters
 NONCE_MAX = 32
 MAX_POLL_WAIT = 60        # seconds a long-poll may be held
 MIN_VALID_TIME = 1577836800  # 2020-01-01: device times before this mean "clock unknown"
+INT_MIN = -2147483648     # every "int" field is a JSON integer in INT_MIN..INT_MAX
+INT_MAX = 4294967295      # (32-bit: what a device can hold; stored safely by any database)
 
 ROLES = ("call_button", "smart_bin", "beacon")
 SLOTS = ("a", "b")
@@ -211,7 +213,7 @@ def _kind_ok(kind, v):
     if v is True or v is False:
         return False
     if kind == INT:
-        return isinstance(v, int)
+        return isinstance(v, int) and INT_MIN <= v <= INT_MAX
     if kind == NUM:
         return isinstance(v, (int, float))
     if kind == STR:

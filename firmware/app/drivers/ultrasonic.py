@@ -6,6 +6,9 @@
 import asyncio
 import time
 
+# Blind zone by sensor model (board.json "ultrasonic"); "us_blind_cm" overrides.
+BLIND_CM = {"jsn-sr04t": 25.0, "hc-sr04": 2.0}
+
 
 def speed_of_sound(temp_c):
     """m/s in air at temp_c degrees Celsius."""

@@ -1,0 +1,290 @@
+# Drivers with fakes at the hardware boundary (FakePin, FakeI2C, fake pulse, fake
+# ADC). MicroPython.
+import time
+import asyncio
+import mptest
+from mptest import eq, ok, approx
+
+mptest.setup_root()
+from drivers import button, ultrasonic, accel, battery, light, led, buzzer  # noqa: E402
+
+
+class FakePin:
+    """An input/output pin whose level the test sets; IRQ handler called on edges."""
+
+    def __init__(self, level=1):
+        self.level = level
+        self.handler = None
+        self.written = []
+
+    def value(self, v=None):
+        if v is None:
+            return self.level
+        self.level = v
+        self.written.append(v)
+
+    def irq(self, handler=None, trigger=3):
+        self.handler = handler
+
+    def set(self, v):
+        if v != self.level:
+            self.level = v
+            if self.handler:
+                self.handler(self)
+
+
+async def _bounce(pin, final, n=4):
+    for i in range(n):
+        pin.set(1 - final)
+        await asyncio.sleep_ms(2)
+        pin.set(final)
+        await asyncio.sleep_ms(3)
+
+
+async def _drain(b, ms=50):
+    out = []
+    while True:
+        ev = await b.get(ms)
+        if ev is None:
+            return out
+        out.append(ev)
+
+
+async def test_button_debounced_short_press():
+    p = FakePin(1)
+    b = button.Button(p, active_low=True, long_ms=1000)
+    t = asyncio.create_task(b.run())
+    await asyncio.sleep_ms(20)
+    await _bounce(p, 0)                   # contact bounce on press
+    await asyncio.sleep_ms(150)
+    await _bounce(p, 1)                   # and on release
+    evs = await _drain(b, 150)
+    t.cancel()
+    eq([e[0] for e in evs], ["down", "press", "up"])
+    ok(140 <= evs[1][1] <= 400, "duration %d" % evs[1][1])
+    eq(b.presses, 1)
+
+
+async def test_button_glitch_shorter_than_debounce_is_ignored():
+    p = FakePin(1)
+    b = button.Button(p, active_low=True)
+    t = asyncio.create_task(b.run())
+    await asyncio.sleep_ms(20)
+    p.set(0)
+    await asyncio.sleep_ms(5)
+    p.set(1)
+    evs = await _drain(b, 200)
+    t.cancel()
+    eq(evs, [])
+
+
+async def test_button_long_press_fires_while_held():
+    p = FakePin(0)
+    b = button.Button(p, active_low=False, long_ms=300)
+    t = asyncio.create_task(b.run())
+    await asyncio.sleep_ms(20)
+    p.set(1)
+    ev = await b.get(500)
+    eq(ev[0], "down")
+    ev = await b.get(800)
+    eq(ev[0], "long")                     # before release: feedback while still held
+    ok(ev[1] >= 300)
+    ok(b.pressed)
+    await asyncio.sleep_ms(100)
+    p.set(0)
+    evs = await _drain(b, 200)
+    t.cancel()
+    eq([e[0] for e in evs], ["up"])       # no "press" after a long press
+
+
+async def test_button_press_that_woke_the_board_counts():
+    p = FakePin(0)                        # active low, still held at boot
+    b = button.Button(p, active_low=True, long_ms=2000, woke=True)
+    t = asyncio.create_task(b.run())
+    ev = await b.get(200)
+    eq(ev[0], "down")
+    await asyncio.sleep_ms(100)
+    p.set(1)
+    evs = await _drain(b, 200)
+    t.cancel()
+    eq([e[0] for e in evs], ["press", "up"])
+    # released before the task even started: still one press
+    p2 = FakePin(1)
+    b2 = button.Button(p2, active_low=True, woke=True)
+    t2 = asyncio.create_task(b2.run())
+    evs = await _drain(b2, 200)
+    t2.cancel()
+    eq([e[0] for e in evs], ["down", "press", "up"])
+
+
+async def test_button_lost_irq_is_covered_by_polling():
+    p = FakePin(1)
+    b = button.Button(p, active_low=True, long_ms=5000)
+    p.handler = None                      # an IRQ that never fires
+    t = asyncio.create_task(b.run())
+    p.level = 0
+    ev = await b.get(600)
+    t.cancel()
+    eq(ev[0], "down")
+
+
+def test_ultrasonic_speed_and_distance():
+    approx(ultrasonic.speed_of_sound(0), 331.3)
+    approx(ultrasonic.speed_of_sound(20), 343.42, 1e-6)
+    # 100 cm at 20 C: round trip 2 m / 343.42 m/s = 5823.8 us
+    approx(ultrasonic.echo_to_cm(5823.8, 20), 100.0, 0.01)
+    # the same echo at -10 C reads shorter: sound is slower
+    ok(ultrasonic.echo_to_cm(5823.8, -10) < 95)
+    eq(ultrasonic.median([5, 1, 3]), 3)
+    eq(ultrasonic.median([4, 1, 3, 2]), 2.5)
+
+
+class FakePulse:
+    """Stands in for machine.time_pulse_us: returns scripted echo widths."""
+
+    def __init__(self, widths):
+        self.widths = list(widths)
+        self.calls = []
+
+    def __call__(self, pin, level, timeout):
+        self.calls.append((level, timeout))
+        return self.widths.pop(0) if self.widths else -1
+
+
+async def test_ultrasonic_median_rejects_outliers():
+    us_100 = 5823.8
+    f = FakePulse([us_100, us_100 * 3, us_100, -1, us_100 * 0.2])
+    u = ultrasonic.Ultrasonic(FakePin(0), FakePin(0), blind_cm=25, pulse=f)
+    d, st = await u.measure(5, 20.0, gap_ms=1)
+    eq(st, "ok")
+    approx(d, 100.0, 0.5)
+    eq(len(f.calls), 5)
+    ok(f.calls[0][1] >= 25000)            # timeout long enough for 4.5 m
+
+
+async def test_ultrasonic_blind_zone_and_timeout():
+    u = ultrasonic.Ultrasonic(FakePin(0), FakePin(0), blind_cm=25, pulse=FakePulse([1000] * 5))
+    d, st = await u.measure(5, 20.0, gap_ms=1)
+    eq(st, "too_close")                   # ~17 cm: inside the JSN-SR04T blind zone
+    u = ultrasonic.Ultrasonic(FakePin(0), FakePin(0), pulse=FakePulse([-2] * 5))
+    eq(await u.measure(5, 20.0, gap_ms=1), (None, "timeout"))
+    trig = FakePin(0)
+    u = ultrasonic.Ultrasonic(trig, FakePin(0), pulse=FakePulse([5823]))
+    u.ping_us()
+    eq(trig.written[-3:], [0, 1, 0])      # a trigger pulse
+
+
+class FakeI2C:
+    def __init__(self, regs):
+        self.regs = regs
+        self.writes = []
+
+    def readfrom_mem(self, addr, reg, n):
+        return self.regs[(addr, reg)][:n]
+
+    def writeto_mem(self, addr, reg, buf):
+        self.writes.append((addr, reg, bytes(buf)))
+
+
+def test_mpu6050_decode():
+    # x = +0.5 g, y = -0.25 g, z = +1 g, big-endian, 16384 LSB/g
+    raw = bytes([0x20, 0x00, 0xF0, 0x00, 0x40, 0x00])
+    i2c = FakeI2C({(0x68, 0x3B): raw, (0x68, 0x75): b"\x68"})
+    m = accel.MPU6050(i2c)
+    eq(i2c.writes[0], (0x68, 0x6B, b"\x00"))
+    x, y, z = m.read()
+    approx(x, 0.5)
+    approx(y, -0.25)
+    approx(z, 1.0)
+    eq(m.who(), 0x68)
+
+
+def test_lis3dh_decode():
+    # 12-bit left-justified little-endian, 1 mg/digit: x=+1000 mg, y=-500 mg, z=0
+    def enc(mg):
+        v = (mg * 16) & 0xFFFF
+        return bytes([v & 0xFF, v >> 8])
+    i2c = FakeI2C({(0x18, 0xA8): enc(1000) + enc(-500) + enc(0)})
+    x, y, z = accel.LIS3DH(i2c).read()
+    approx(x, 1.0)
+    approx(y, -0.5)
+    approx(z, 0.0)
+
+
+def test_tilt_math():
+    approx(accel.tilt_deg((0, 0, 1)), 0.0)
+    approx(accel.tilt_deg((0, 0, -1)), 180.0)
+    approx(accel.tilt_deg((1, 0, 0)), 90.0)
+    approx(accel.tilt_deg((0.1736, 0, 0.9848)), 10.0, 0.01)
+    approx(accel.angle_deg((0, 0.5, 0.866), (0, 0, 1)), 30.0, 0.01)
+    eq(accel.angle_deg((0, 0, 0), (0, 0, 1)), None)
+    # magnitude does not matter
+    approx(accel.tilt_deg((0, 0, 2.5)), 0.0)
+
+
+class FakeADC:
+    def __init__(self, uv=None, u16=None):
+        self.uv = list(uv or [])
+        self.u16 = list(u16 or [])
+
+    def read_uv(self):
+        v = self.uv.pop(0)
+        self.uv.append(v)
+        return v
+
+    def read_u16(self):
+        v = self.u16.pop(0)
+        self.u16.append(v)
+        return v
+
+
+def test_battery_divider_math():
+    approx(battery.volts([1500000] * 8, 2.0), 3.0)
+    # trimmed mean: one spike each way does not move the reading
+    approx(battery.volts([1500000] * 6 + [0, 3000000], 2.0), 3.0)
+    b = battery.Battery(None, divider=2.0, adc=FakeADC(uv=[1510000, 1490000]))
+    eq(b.read(), 3.0)
+    approx(battery.fraction(2.75, 2.0, 3.0), 0.75)
+    eq(battery.fraction(3.5, 2.0, 3.0), 1.0)
+
+
+def test_light_level_and_lux():
+    l = light.Light(None, full_v=2.0, adc=FakeADC(uv=[1000000]))
+    approx(l.level(), 0.5)
+    approx(l.lux(), 500.0)
+    li = light.Light(None, full_v=2.0, invert=True, adc=FakeADC(uv=[500000]))
+    approx(li.level(), 0.75)
+    eq(light.level_from([3000000], 2.0), 1.0)
+
+
+async def test_led_pattern_is_non_blocking_and_finite():
+    p = FakePin(0)
+    l = led.Led(p, active_low=True)
+    eq(p.level, 1)                        # off = high on an active-low LED
+    l.show("press")                       # (150 on, 50 off) x2
+    ok(l.busy())
+    await asyncio.sleep_ms(20)
+    eq(p.level, 0)                        # on
+    await asyncio.sleep_ms(450)
+    ok(not l.busy())
+    eq(p.level, 1)
+    l.show("blink")                       # endless: not "busy"
+    ok(not l.busy())
+    l.off()
+    eq(l.name, "off")
+
+
+async def test_buzzer_tune_uses_pwm_and_stops():
+    import machine
+    pin = machine.Pin(99, machine.Pin.OUT)
+    b = buzzer.Buzzer(pin)
+    b.play("received")
+    ok(b.busy())
+    await asyncio.sleep_ms(450)
+    ok(not b.busy())
+    log = machine.FAKE.pwm[99]
+    ok((1500, buzzer.DUTY) in log and (2000, buzzer.DUTY) in log, str(log))
+    eq(log[-1][1], 0)                     # silent at the end
+
+
+mptest.main(globals())

@@ -1,0 +1,241 @@
+# Link (protocol v1 client) against FakeFleet, a CPython server started by the pytest
+# runner that verifies signatures with CPython devproto. MicroPython.
+import os
+import json
+import time
+import binascii
+import asyncio
+import mptest
+from mptest import eq, ok
+
+ROOT = mptest.setup_root()
+import store  # noqa: E402
+import devproto  # noqa: E402
+import httpc  # noqa: E402
+import config  # noqa: E402
+import outbox  # noqa: E402
+import clock  # noqa: E402
+import link  # noqa: E402
+
+URL = os.getenv("FLEET_URL") or "http://127.0.0.1:8000"
+_, HOST, PORT, _b = config.parse_url(URL)
+
+
+def _hex(n):
+    return binascii.hexlify(os.urandom(n)).decode()
+
+
+async def ctl(**kw):
+    c = httpc.Conn(HOST, PORT)
+    st, _, data = await c.request("POST", "/_fake/ctl", {"Content-Type": "application/json"},
+                                  json.dumps(kw).encode())
+    c.close()
+    eq(st, 200, data)
+
+
+async def state(dev):
+    c = httpc.Conn(HOST, PORT)
+    st, _, data = await c.request("GET", "/_fake/state?device_id=" + dev, {})
+    c.close()
+    return json.loads(data)
+
+
+class Rig:
+    """Config + outbox + clock + link on a fresh flash root, enrolled or not."""
+
+    def __init__(self, token=None, url=URL):
+        store.write_json("/config.json", {
+            "role": "smart_bin", "board": "virtual", "fleet_url": url,
+            "enroll_token": token or ("et_" + _hex(6)), "site": "lab-1"})
+        store.remove("/state/devcfg.json")
+        d = store.path("/state/outbox")
+        try:
+            for n in os.listdir(d):
+                os.remove(d + "/" + n)
+        except OSError:
+            pass
+        self.cfg = config.Config()
+        self.clock = clock.Clock()
+        self.ob = outbox.Outbox(clock=self.clock)
+        self.cmds = []
+        self.hellos = []
+        self.hw = _hex(6)
+        self.link = link.Link(self.cfg, self.ob, self.clock, self.hello, None, None,
+                              self.cmds.append, self.hellos.append, "virtual", lambda: self.hw)
+
+    def hello(self):
+        return {"fw": "1.29.0", "app": "0.1.0", "slot": "a", "board": "virtual",
+                "role": "smart_bin", "reset_cause": "power_on", "wake_reason": "none",
+                "heap_free": 50000, "cv": self.cfg.cv, "stream": self.ob.stream,
+                "seq": self.ob.next_seq - 1, "errors": ["x: boom"]}
+
+    async def up(self):
+        await self.link.enroll()
+        await self.link.hello()
+        return self.cfg.get("device_id")
+
+
+def test_signature_matches_cpython_devproto():
+    case = json.loads(os.getenv("SIG_CASE"))
+    got = devproto.sign(case["secret"], case["method"], case["path"], case["ts"], case["nonce"],
+                        case["body"].encode())
+    eq(got, case["sig"])
+    # the worked example of docs/protocol.md
+    eq(devproto.sign("00" * 32, "POST", "/api/v1/device/hello", 1700000000, "abcdef0123", b"{}"),
+       "8268f44b520d581b667d94257c8e674f86bb89e630589bc8d5ff143e95fc1b03")
+
+
+async def test_enroll_rewrites_config_and_hello_is_exact():
+    r = Rig()
+    await r.link.enroll()
+    with open(store.path("/config.json")) as f:
+        ident = json.load(f)
+    ok("enroll_token" not in ident)
+    ok(devproto.is_hex(ident["secret"], 64, 64))
+    dev = ident["device_id"]
+    await r.link.hello()
+    ok(r.link.hello_ok and r.link.online)
+    eq(r.hellos, [1])                      # one error string was reported
+    st = await state(dev)
+    eq(st["hellos"], [r.hello()])          # exactly the fields sent, nothing added
+    eq(r.cfg.cv, 1)                        # config from enrollment applied
+
+
+async def test_events_acked_and_removed_from_outbox():
+    r = Rig()
+    dev = await r.up()
+    for i in range(3):
+        r.ob.append("telemetry", {"i": i}, t=1796031150 + i)
+    r.ob.append("alarm", {"ref": "a-1", "kind": "call"})
+    n = await r.link.send_events()
+    eq(n, 4)
+    eq(r.ob.pending(), 0)
+    eq(r.ob.ack, 4)
+    evs = (await state(dev))["events"]
+    eq([e["seq"] for e in evs], [1, 2, 3, 4])
+    eq(evs[0], {"seq": 1, "t": 1796031150, "type": "telemetry", "data": {"i": 0}})
+    eq(evs[3]["data"], {"ref": "a-1", "kind": "call"})
+    # a hello after the events reports the stream's ack
+    await r.link.hello()
+    eq(r.ob.ack, 4)
+
+
+async def test_stale_timestamp_resyncs_clock_and_retries():
+    r = Rig()
+    dev = await r.up()
+    await ctl(device_id=dev, skew=3600)   # the fleet's clock is an hour ahead of ours
+    r.ob.append("heartbeat", {"interval_min": 60})
+    n = await r.link.send_events()
+    eq(n, 1)
+    ok(3590 <= r.clock.offset <= 3610, "offset %d" % r.clock.offset)
+    await ctl(device_id=dev, skew=-7200)
+    await r.link.hello()
+    ok(-7210 <= r.clock.offset <= -7190)
+
+
+async def test_downlink_config_commands_alarms():
+    r = Rig()
+    dev = await r.up()
+    cmd = {"id": 12, "name": "identify", "args": {}}
+    await ctl(device_id=dev, config={"heartbeat_min": 5}, commands=[cmd], alarms={"a-7": "received"})
+    g = r.link.gen
+    await r.link.hello()
+    eq(r.cfg["heartbeat_min"], 5)
+    eq(r.cfg.cv, 2)
+    eq(config.Config()["heartbeat_min"], 5)     # persisted with its version
+    eq(r.cmds, [cmd])
+    eq(r.link.alarms, {"a-7": "received"})
+    ok(r.link.gen > g)
+    ok(r.link.cursor >= 2)
+
+
+async def test_long_poll_delivers_change_quickly():
+    r = Rig()
+    dev = await r.up()
+    await ctl(device_id=dev, config={"poll_wait_s": 10})
+    await r.link.hello()
+    t = asyncio.create_task(r.link.poll())
+    await asyncio.sleep_ms(300)                 # the poll is now held by the fleet
+    g = r.link.gen
+    t0 = time.ticks_ms()
+    await ctl(device_id=dev, alarms={"a-9": "acknowledged"})
+    changed = await r.link.wait_change(5000, g)
+    dt = time.ticks_diff(time.ticks_ms(), t0)
+    t.cancel()
+    ok(changed, "no change seen")
+    eq(r.link.alarms.get("a-9"), "acknowledged")
+    ok(dt < 1500, "took %d ms" % dt)
+
+
+async def test_run_rides_out_fleet_errors_with_backoff():
+    r = Rig()
+    dev = await r.up()
+    await ctl(device_id=dev, fail=2)            # two 500s, then normal service
+    seq = r.ob.append("heartbeat", {})
+    t = asyncio.create_task(r.link.run())
+    acked = await r.link.wait_acked(seq, 8000)
+    t.cancel()
+    ok(acked, "not acked")
+    eq(r.link.last_error, "internal")
+    eq(r.link.failing_ms(), 0)
+
+
+async def test_run_without_fleet_never_raises():
+    r = Rig(url="http://127.0.0.1:9")           # nothing listens there
+    t = asyncio.create_task(r.link.run())
+    await asyncio.sleep_ms(1500)
+    ok(not t.done() if hasattr(t, "done") else True)
+    t.cancel()
+    ok(not r.link.online)
+    ok(r.link.failing_ms() > 0)
+    ok(r.link.last_error)
+
+
+async def test_refused_event_is_isolated_and_replaced():
+    r = Rig()
+    dev = await r.up()
+    await ctl(device_id=dev, refuse_type="telemetry")
+    r.ob.append("heartbeat", {})
+    r.ob.append("telemetry", {"x": 1})
+    r.ob.append("heartbeat", {})
+    t = asyncio.create_task(r.link.run())
+    ok(await r.link.wait_acked(3, 8000))
+    t.cancel()
+    evs = (await state(dev))["events"]
+    eq([e["type"] for e in evs], ["heartbeat", "error", "heartbeat"])
+    eq(evs[1]["data"]["where"], "outbox")
+
+
+async def test_keepalive_connection_is_reused():
+    r = Rig()
+    await r.up()
+    for i in range(3):
+        r.ob.append("heartbeat", {})
+        await r.link.send_events()
+    ok(r.link.conn.requests >= 4, "requests on one connection: %d" % r.link.conn.requests)
+
+
+async def test_bad_token_is_reported_not_raised_from_run():
+    r = Rig(token="et_bad")
+    t = asyncio.create_task(r.link.run())
+    await asyncio.sleep_ms(500)
+    t.cancel()
+    eq(r.link.last_error, "token_invalid")
+    ok(not r.cfg.enrolled())
+    ok(r.link.online)                            # the fleet answered; it said no
+
+
+async def test_revoked_stops_the_link():
+    r = Rig()
+    dev = await r.up()
+    await ctl(device_id=dev, revoked=True)
+    r.ob.append("heartbeat", {})
+    t = asyncio.create_task(r.link.run())
+    await asyncio.sleep_ms(500)
+    t.cancel()
+    eq(r.link.stopped, "revoked")
+    ok(r.link.failing_ms() > 10 ** 6)
+    eq(r.ob.pending(), 1)                        # kept: never silently lost
+
+
+mptest.main(globals())
