@@ -8,6 +8,7 @@ from starlette.staticfiles import StaticFiles
 
 from fleet.api import api_router
 from fleet.api import errors
+from fleet.api.device import DeviceFastPath
 from fleet.core.config import Settings
 from fleet.runtime import FleetRuntime
 from fleet.web import pages
@@ -21,6 +22,7 @@ def create_app(settings=None):
     app = FastAPI(title="Fleet manager", version=VERSION, lifespan=runtime.lifespan,
                   description="Device protocol v1 (docs/protocol.md) and the admin API of the district fleet.")
     app.state.fleet = runtime
+    app.add_middleware(DeviceFastPath, fastapi_app=app)   # inside: device responses get the time header too
     app.add_middleware(errors.ServerTimeMiddleware)
     errors.install(app)
     app.include_router(api_router)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from fleet.api import device_schema as ds
+from fleet.api.errors import error_response
 from fleet.api.schemas import ERROR_RESPONSES, EnrollOut, EventsOut, HelloOut, PollOut
 from fleet.api.wire import answer, fail, headers_of, parse_json, read_body, signed_path
 from fleet.core import clock
@@ -69,7 +70,7 @@ async def events(request: Request):
     rt, device, headers, raw, now = await _signed_request(request, "POST")
     body = parse_json(raw, headers)
     devproto.check_batch(body)
-    ack, stored, duplicates = await rt.writer.submit(EventsJob(device, body.get("stream", 0), body["events"], now))
+    ack, stored, duplicates = await rt.writer.submit(EventsJob(device, body.get("stream", 0), body["events"]))
     return answer({"ack": ack, "stored": stored, "duplicates": duplicates,
                    "down": rt.downlink.compose(device, body.get("cv"))})
 
@@ -95,3 +96,31 @@ async def poll(request: Request):
     entry = await rt.downlink.wait_beyond(device, args["cursor"], args["wait"])
     rt.board.touch(device.id, clock.now())   # it was connected all along
     return answer({"down": entry.down(args["cv"])})
+
+
+class DeviceFastPath:
+    """ASGI middleware: send the four device endpoints straight to their handlers.
+
+    The same handlers are also FastAPI routes (above: OpenAPI docs, schema fuzz, anything the
+    fast path does not take); this only skips FastAPI's routing and dependency machinery,
+    which costs more than the whole signature check. Protocol errors are answered here;
+    anything else propagates to the app's error handling (a 500 `internal`).
+    """
+
+    ROUTES = {("POST", devproto.PATH_ENROLL): enroll, ("POST", devproto.PATH_HELLO): hello,
+              ("POST", devproto.PATH_EVENTS): events, ("GET", devproto.PATH_POLL): poll}
+
+    def __init__(self, app, fastapi_app):
+        self.app = app
+        self.fastapi_app = fastapi_app     # handlers find the runtime as request.app.state.fleet
+
+    async def __call__(self, scope, receive, send):
+        handler = self.ROUTES.get((scope.get("method"), scope.get("path"))) if scope["type"] == "http" else None
+        if handler is None:
+            return await self.app(scope, receive, send)
+        scope["app"] = self.fastapi_app
+        try:
+            response = await handler(Request(scope, receive, send))
+        except devproto.ProtocolError as exc:
+            response = error_response(exc.status(), exc.code, exc.message)
+        await response(scope, receive, send)

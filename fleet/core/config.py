@@ -43,6 +43,8 @@ class Settings:
     # Most requests the ingest writer commits in one transaction.
     commit_max_batch: int = 512
     log_level: str = "info"
+    # One log line per HTTP request (costly at device rates; off by default).
+    access_log: bool = False
 
     @property
     def data_dir(self):

@@ -20,6 +20,7 @@ import functools
 import json
 
 import devproto
+import orjson
 
 from fleet.core import clock
 
@@ -39,23 +40,47 @@ def _iso_of(t):
     return clock.iso(t)
 
 
-def _stream_state(conn, key):
-    found = conn.execute("SELECT ack, max_seq FROM streams WHERE device_id = ? AND generation = ? "
-                         "AND stream = ?", key).fetchone()
-    return found or (0, 0)
+INSERT_EVENT = ("INSERT OR IGNORE INTO events (id, device_id, generation, stream, seq, type, t_device, at, "
+                "received_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+UPSERT_STREAM = ("INSERT INTO streams (device_id, generation, stream, ack, max_seq) VALUES (?, ?, ?, ?, ?) "
+                 "ON CONFLICT DO UPDATE SET ack = excluded.ack, max_seq = excluded.max_seq")
+MAX_CACHED_STREAMS = 500_000
 
 
-def stream_ack(conn, device, stream):
-    return _stream_state(conn, (device.id, device.generation, stream))[0]
+def _stream(tx, key):
+    """[ack, max_seq] of a stream, from the writer's cache (the writer is the only one storing events)."""
+    streams = tx.cache.get("streams")
+    if streams is None or len(streams) > MAX_CACHED_STREAMS:
+        streams = tx.cache["streams"] = {}
+    state = streams.get(key)
+    if state is None:
+        found = tx.conn.execute("SELECT ack, max_seq FROM streams WHERE device_id = ? AND generation = ? "
+                                "AND stream = ?", key).fetchone()
+        state = streams[key] = list(found or (0, 0))
+    return state
 
 
-def _advance(conn, key, ack, new_seqs, max_seq):
+def _next_event_id(tx):
+    # Ids are given here, not by SQLite, so that rows can be inserted in one batch per group.
+    last = tx.cache.get("event_id")
+    if last is None:
+        last = tx.conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+    tx.cache["event_id"] = last + 1
+    return last + 1
+
+
+def stream_ack(tx, device, stream):
+    return _stream(tx, (device.id, device.generation, stream))[0]
+
+
+def _advance(tx, key, ack, fresh, max_seq):
     """Highest N such that every seq 1..N of the stream is stored."""
-    while ack + 1 in new_seqs:
+    while ack + 1 in fresh:
         ack += 1
     if max_seq > ack:   # events above an earlier gap are stored: the gap may be filled now
-        for (seq,) in conn.execute("SELECT seq FROM events WHERE device_id = ? AND generation = ? "
-                                   "AND stream = ? AND seq > ? ORDER BY seq", key + (ack,)):
+        tx.flush()
+        for (seq,) in tx.conn.execute("SELECT seq FROM events WHERE device_id = ? AND generation = ? "
+                                      "AND stream = ? AND seq > ? ORDER BY seq", key + (ack,)):
             if seq != ack + 1:
                 break
             ack = seq
@@ -65,54 +90,59 @@ def _advance(conn, key, ack, new_seqs, max_seq):
 class EventsJob:
     """A validated events batch of one device (devproto.check_batch has passed)."""
 
-    __slots__ = ("device", "stream", "events", "received")
+    __slots__ = ("device", "stream", "events")
 
-    def __init__(self, device, stream, events, received):
+    def __init__(self, device, stream, events):
         self.device = device
         self.stream = stream
         self.events = events
-        self.received = received
 
     def __repr__(self):
         return "<EventsJob %s stream %d, %d events>" % (self.device.id, self.stream, len(self.events))
 
     def run(self, tx):
-        """(ack, stored, duplicates)"""
-        device, conn = self.device, tx.conn
+        """(ack, stored, duplicates).
+
+        An event above the highest seq stored so far cannot be a duplicate: it is queued for
+        the group's batched INSERT. Anything else (a retry, a gap being filled) - and every
+        event with a handler - is inserted at once, and INSERT OR IGNORE says whether it is new.
+        """
+        device = self.device
         key = (device.id, device.generation, self.stream)
-        ack, max_seq = known = _stream_state(conn, key)
-        received_iso = clock.iso(self.received)
-        new_seqs = set()
+        state = _stream(tx, key)
+        before = tuple(state)
+        queued = tx.local.setdefault(key, set())     # seqs queued by this group, not yet inserted
+        fresh = set()
         duplicates = 0
         for ev in self.events:
             seq = ev["seq"]
-            if seq <= ack:
+            if seq <= state[0] or seq in queued:
                 duplicates += 1
                 continue
             t = ev["t"]
-            at = _iso_of(t) if t >= devproto.MIN_VALID_TIME else received_iso
-            data = json.dumps(ev.get("data", {}), separators=(",", ":"))
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO events (device_id, generation, stream, seq, type, t_device, at, "
-                "received_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                key + (seq, ev["type"], t, at, received_iso, data))
-            if not cur.rowcount:
+            data = ev.get("data", {})
+            event_id = _next_event_id(tx)
+            row = key + (seq, ev["type"], t, _iso_of(t) if t >= devproto.MIN_VALID_TIME else tx.now_iso,
+                         tx.now_iso, orjson.dumps(data).decode())
+            handlers = _handlers.get(ev["type"])
+            if seq > state[1] and not handlers:
+                tx.defer(INSERT_EVENT, (event_id,) + row)
+                queued.add(seq)
+            elif not tx.conn.execute(INSERT_EVENT, (event_id,) + row).rowcount:
                 duplicates += 1
                 continue
-            new_seqs.add(seq)
-            for handler in _handlers.get(ev["type"], ()):
-                handler(tx, device, {
-                    "id": cur.lastrowid, "device_id": device.id, "stream": self.stream, "seq": seq,
-                    "type": ev["type"], "t": t, "at": at, "received_at": received_iso,
-                    "data": ev.get("data", {})})
-        if new_seqs:
-            max_seq = max(max_seq, max(new_seqs))
-            ack = _advance(conn, key, ack, new_seqs, max_seq)
-        if (ack, max_seq) != known:
-            conn.execute("INSERT INTO streams (device_id, generation, stream, ack, max_seq) "
-                         "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET ack = excluded.ack, "
-                         "max_seq = excluded.max_seq", key + (ack, max_seq))
-        return ack, len(new_seqs), duplicates
+            fresh.add(seq)
+            if seq > state[1]:
+                state[1] = seq
+            for handler in handlers or ():
+                handler(tx, device, {"id": event_id, "device_id": device.id, "stream": self.stream, "seq": seq,
+                                     "type": ev["type"], "t": t, "at": row[6], "received_at": tx.now_iso,
+                                     "data": data})
+        if fresh:
+            state[0] = _advance(tx, key, state[0], fresh | queued, state[1])
+        if tuple(state) != before:
+            tx.defer(UPSERT_STREAM, key + tuple(state))
+        return state[0], len(fresh), duplicates
 
 
 HELLO_COLUMNS = ("fw", "app", "slot", "reset_cause", "wake_reason", "heap_free", "rssi")
@@ -141,4 +171,4 @@ class HelloJob:
             % ", ".join("%s = ?" % c for c in HELLO_COLUMNS),
             values + [hello.get("cv"), json.dumps(errors) if errors else None,
                       clock.iso(self.received), self.device.id])
-        return stream_ack(tx.conn, self.device, hello.get("stream", 0))
+        return stream_ack(tx, self.device, hello.get("stream", 0))

@@ -15,18 +15,23 @@ for events (stored once per (device, stream, seq) whatever happens) and only let
 captured hello/poll be answered a second time.
 """
 
-import heapq
-
 import devproto
 
 
 class NonceCache:
+    """Seen (device, nonce) pairs, bucketed by the whole second they expire in.
+
+    Buckets (a list of keys per second) rather than a heap of tuples: the garbage collector
+    then sees a few hundred lists instead of one tracked object per request.
+    """
+
     def __init__(self, capacity=500_000, window=devproto.CLOCK_WINDOW):
         self.capacity = capacity
         self.window = window
-        self._expiry = {}   # "device\nnonce" -> expiry (Unix s)
-        self._heap = []     # (expiry, key): what to forget first
-        self.floor = 0.0    # requests expiring at or before this cannot be vouched for
+        self._expiry = {}     # "device\nnonce" -> expiry second
+        self._buckets = {}    # expiry second -> [keys]
+        self._oldest = None   # smallest second that may still have a bucket
+        self.floor = 0        # requests expiring at or before this second cannot be vouched for
 
     def __len__(self):
         return len(self._expiry)
@@ -34,25 +39,38 @@ class NonceCache:
     def add(self, device_id, nonce, timestamp, now):
         """Remember the nonce; False if it was already seen (a replay)."""
         self._forget_expired(now)
-        expires = timestamp + self.window
+        expires = int(timestamp) + self.window
         if expires <= self.floor:
             return False
         key = device_id + "\n" + nonce
         if key in self._expiry:
             return False
         self._expiry[key] = expires
-        heapq.heappush(self._heap, (expires, key))
+        self._buckets.setdefault(expires, []).append(key)
+        if self._oldest is None or expires < self._oldest:
+            self._oldest = expires
         if len(self._expiry) > self.capacity:
-            dropped, old = heapq.heappop(self._heap)
-            del self._expiry[old]
-            self.floor = max(self.floor, dropped)
+            self._drop_oldest()
         return True
 
+    def _drop_oldest(self):
+        while self._oldest not in self._buckets:
+            self._oldest += 1
+        bucket = self._buckets[self._oldest]
+        del self._expiry[bucket.pop()]
+        self.floor = max(self.floor, self._oldest)
+        if not bucket:
+            del self._buckets[self._oldest]
+
     def _forget_expired(self, now):
-        heap = self._heap
-        while heap and heap[0][0] < now:
-            _, key = heapq.heappop(heap)
-            del self._expiry[key]
+        if self._oldest is None:
+            return
+        while self._oldest < now and self._buckets:
+            for key in self._buckets.pop(self._oldest, ()):
+                del self._expiry[key]
+            self._oldest += 1
+        if not self._buckets:
+            self._oldest = None
 
     def dump(self, now):
         """[(device_id, nonce, expires)] still worth keeping."""

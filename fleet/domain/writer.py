@@ -2,8 +2,8 @@
 
 Device requests do not write to the database themselves. They hand a job to this writer and
 await a future. The writer takes every job waiting in its queue, runs them all inside ONE
-transaction (each in its own savepoint, so one failing job does not sink the others),
-commits with synchronous=FULL - on disk - and only then resolves the futures. While one
+transaction (a job that fails is answered with its error and the others are committed
+without it), commits with synchronous=FULL - on disk - and only then resolves the futures. While one
 commit is being fsync'ed the next group gathers, so under load many requests share a commit
 and a device's ack always means "stored durably".
 
@@ -25,13 +25,18 @@ _STOP = object()
 class WriteTx:
     """The open transaction a job (and every event handler it calls) works in."""
 
-    def __init__(self, db):
+    def __init__(self, db, cache):
         self.db = db
         self.conn = db.conn
+        # Survives across transactions, emptied whenever one rolls back: jobs keep what they
+        # know about committed rows here (the writer is the only writer of its tables).
+        self.cache = cache
+        self.local = {}         # scratch space of this transaction only
         self.now = clock.now()
         self.now_iso = clock.iso(self.now)
         self.changed = []       # device ids whose downlink changed
         self.callbacks = []     # run on the event loop after COMMIT
+        self._deferred = {}     # sql -> [params]: written together by flush()
 
     def mark_downlink_changed(self, device_id):
         """The device's `down` is different now: raise its cursor and wake its long-poll after commit."""
@@ -41,12 +46,21 @@ class WriteTx:
         """Call fn() on the event loop once this transaction is durable. fn must not block."""
         self.callbacks.append(fn)
 
-    def _mark(self):
-        return len(self.changed), len(self.callbacks)
+    def defer(self, sql, params):
+        """Execute sql with params before COMMIT, batched with every other row of the same sql."""
+        self._deferred.setdefault(sql, []).append(params)
 
-    def _undo(self, mark):
-        del self.changed[mark[0]:]
-        del self.callbacks[mark[1]:]
+    def flush(self):
+        for sql, rows in self._deferred.items():
+            self.conn.executemany(sql, rows)
+        self._deferred.clear()
+
+
+class _JobFailed(Exception):
+    def __init__(self, index, exc):
+        super().__init__(str(exc))
+        self.index = index
+        self.exc = exc
 
 
 class CallJob:
@@ -69,6 +83,7 @@ class GroupCommitWriter:
         self._max_batch = max_batch
         self._queue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="fleet-writer", daemon=True)
+        self.cache = {}         # see WriteTx.cache
         self.commits = 0        # transactions committed (for tests and the benchmark)
         self.jobs = 0
 
@@ -112,37 +127,52 @@ class GroupCommitWriter:
             db.close()
 
     def _commit_group(self, db, work):
+        """Commit all of work in one transaction. A job that raises is answered with its error
+        and the group is run again without it (failures are rare; savepoints per job would
+        cost every request two more statements)."""
+        retried = False
+        while work:
+            try:
+                results, tx = self._attempt(db, work)
+            except _JobFailed as failed:
+                self._rollback(db)
+                job, fut = work.pop(failed.index)
+                log.error("ingest job %r failed", job, exc_info=failed.exc)
+                self._loop.call_soon_threadsafe(self._deliver, [(fut, None, failed.exc)], [], [])
+                continue
+            except Exception as exc:
+                self._rollback(db)
+                if not retried:     # once more with empty caches: another process may have written
+                    retried = True
+                    continue
+                log.exception("group commit of %d jobs failed", len(work))
+                self._loop.call_soon_threadsafe(self._deliver, [(f, None, exc) for _, f in work], [], [])
+                return
+            self.commits += 1
+            self.jobs += len(work)
+            self._loop.call_soon_threadsafe(self._deliver, results, sorted(set(tx.changed)), tx.callbacks)
+            return
+
+    def _attempt(self, db, work):
         conn = db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        tx = WriteTx(db, self.cache)
         results = []
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            tx = WriteTx(db)
-            for job, fut in work:
-                mark = tx._mark()
-                conn.execute("SAVEPOINT job")
-                try:
-                    results.append((fut, job.run(tx), None))
-                    conn.execute("RELEASE job")
-                except Exception as exc:  # one bad job must not sink the group
-                    log.exception("ingest job %r failed", job)
-                    conn.execute("ROLLBACK TO job")
-                    conn.execute("RELEASE job")
-                    tx._undo(mark)
-                    results.append((fut, None, exc))
-            changed = sorted(set(tx.changed))
-            if changed:
-                raise_cursors(conn, changed)
-            conn.execute("COMMIT")
-        except Exception as exc:
-            log.exception("group commit of %d jobs failed", len(work))
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            results = [(fut, None, exc) for _, fut in work]
-            changed, tx = [], None
-        self.commits += 1
-        self.jobs += len(work)
-        callbacks = tx.callbacks if tx is not None else []
-        self._loop.call_soon_threadsafe(self._deliver, results, changed, callbacks)
+        for index, (job, fut) in enumerate(work):
+            try:
+                results.append((fut, job.run(tx), None))
+            except Exception as exc:
+                raise _JobFailed(index, exc)
+        tx.flush()
+        if tx.changed:
+            raise_cursors(conn, sorted(set(tx.changed)))
+        conn.execute("COMMIT")
+        return results, tx
+
+    def _rollback(self, db):
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        self.cache.clear()
 
     def _deliver(self, results, changed, callbacks):
         """On the event loop: wake long-polls, answer the waiting requests, run after-commit hooks."""

@@ -1,0 +1,290 @@
+"""`fleet`: the command line of the fleet manager - a thin layer over fleet.domain.
+
+Every command works on the database given by --db (or FLEET_DB, default var/fleet.db) and
+can run while the server is up (SQLite WAL lets both write; a running server sees CLI
+changes to devices within identity_ttl_s). Errors from the Python API (fleet.errors) become
+one line on stderr and exit status 1.
+"""
+
+import functools
+import json
+import re
+import sys
+
+import click
+
+from fleet.core.config import Settings
+from fleet.core.security import SecretBox, generate_password
+from fleet.domain import credentials, devices, enrollment, export, users
+from fleet.errors import FleetError
+from fleet.store.db import open_db
+
+_DURATION = re.compile(r"^(\d+)([smhd]?)$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text):
+    """'90', '30m', '24h', '7d' -> seconds."""
+    found = _DURATION.match(text.strip().lower())
+    if not found:
+        raise click.BadParameter("use a number with s, m, h or d (e.g. 24h)")
+    return int(found.group(1)) * _UNITS[found.group(2)]
+
+
+def settings_from(db=None, **overrides):
+    return Settings.from_env(db=db, **overrides)
+
+
+def with_db(fn):
+    """Add --db and pass an open (migrated) database as `db`; turn FleetErrors into clean exits."""
+    @click.option("--db", "db_path", envvar="FLEET_DB", type=click.Path(dir_okay=False),
+                  help="SQLite database file [env FLEET_DB; default var/fleet.db]")
+    @functools.wraps(fn)
+    def wrapper(db_path, **kwargs):
+        settings = settings_from(db_path)
+        db = open_db(settings.db)
+        try:
+            return fn(db=db, settings=settings, **kwargs)
+        except FleetError as exc:
+            raise click.ClickException(exc.message)
+        finally:
+            db.close()
+    return wrapper
+
+
+def table(items, columns):
+    if not items:
+        click.echo("(none)")
+        return
+    cells = [[("" if item.get(c) is None else str(item.get(c))) for c in columns] for item in items]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip())
+    for r in cells:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+
+
+def output(items, columns, as_json):
+    if as_json:
+        click.echo(json.dumps(items, indent=2))
+    else:
+        table(items, columns)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main():
+    """Fleet manager: serve the device protocol and the admin web, manage people, tokens and devices."""
+
+
+# ---- serving ----------------------------------------------------------------
+
+@main.command()
+@click.option("--host", envvar="FLEET_HOST", default=None, help="address to listen on [default 127.0.0.1]")
+@click.option("--port", envvar="FLEET_PORT", type=int, default=None, help="port; 0 picks a free one [default 8000]")
+@click.option("--db", "db_path", envvar="FLEET_DB", type=click.Path(dir_okay=False), help="SQLite database file")
+@click.option("--log-level", envvar="FLEET_LOG_LEVEL", default=None, help="debug, info, warning [default info]")
+def serve(host, port, db_path, log_level):
+    """Run the fleet manager (device protocol, admin API, web UI)."""
+    from fleet.server import serve as run
+    run(settings_from(db_path, host=host, port=port, log_level=log_level))
+
+
+@main.command()
+@click.option("--port", type=int, default=8000, show_default=True, help="port to serve on")
+@click.option("--db", "db_path", default="var/demo.db", show_default=True, type=click.Path(dir_okay=False),
+              help="demo database (created if missing)")
+def demo(port, db_path):
+    """Start a demo fleet on 127.0.0.1: fresh admin password printed, virtual boards when available."""
+    from fleet.demo import run_demo
+    run_demo(settings_from(db_path, host="127.0.0.1", port=port))
+
+
+@main.command("init-admin")
+@click.option("--username", default="admin", show_default=True)
+@click.option("--password", default=None, help="default: generate one and print it")
+@with_db
+def init_admin(db, settings, username, password):
+    """Create the first admin (refuses if one exists)."""
+    if any(u["role"] == "admin" for u in users.list_users(db)):
+        raise click.ClickException("an admin already exists; use `fleet user add` or `fleet user passwd`")
+    generated = password is None
+    password = password or generate_password()
+    users.create_user(db, users.cli_principal(), username, "admin", password)
+    click.echo("admin %r created" % username)
+    if generated:
+        click.echo("password: %s" % password)
+
+
+# ---- people -----------------------------------------------------------------
+
+@main.group()
+def user():
+    """People who log in: admins, caregivers, technicians."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(users.ROLES), required=True)
+@click.option("--password", default=None, help="default: generate one and print it")
+@with_db
+def user_add(db, settings, username, role, password):
+    """Create a user."""
+    generated = password is None
+    password = password or generate_password()
+    created = users.create_user(db, users.cli_principal(), username, role, password)
+    click.echo("user %r (%s) created, id %d" % (username, role, created["id"]))
+    if generated:
+        click.echo("password: %s" % password)
+
+
+@user.command("list")
+@json_option
+@with_db
+def user_list(db, settings, as_json):
+    """List users."""
+    output(users.list_users(db), ["id", "username", "role", "disabled", "created_at"], as_json)
+
+
+@user.command("passwd")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="the new password (prompted if not given)")
+@with_db
+def user_passwd(db, settings, username, password):
+    """Set a user's password (ends their web sessions)."""
+    users.set_password(db, users.cli_principal(), username, password)
+    click.echo("password of %r changed" % username)
+
+
+# ---- API tokens -------------------------------------------------------------
+
+@main.group()
+def token():
+    """API tokens for tools (Authorization: Bearer ...)."""
+
+
+@token.command("create")
+@click.option("--user", "username", required=True, help="the user the token acts as")
+@click.option("--name", required=True, help="what the token is for")
+@with_db
+def token_create(db, settings, username, name):
+    """Create an API token; it is printed once."""
+    owner = users.find_user(db, username)
+    row, clear = credentials.create_token(db, users.cli_principal(), owner["id"], name)
+    click.echo("token %d for %s (%s):" % (row["id"], username, owner["role"]))
+    click.echo(clear)
+
+
+@token.command("list")
+@json_option
+@with_db
+def token_list(db, settings, as_json):
+    """List API tokens (never their values)."""
+    output(credentials.list_tokens(db), ["id", "username", "name", "prefix", "created_at", "last_used_at",
+                                         "revoked_at"], as_json)
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@with_db
+def token_revoke(db, settings, token_id):
+    """Revoke an API token."""
+    credentials.revoke_token(db, users.cli_principal(), token_id)
+    click.echo("token %d revoked" % token_id)
+
+
+# ---- enrollment tokens --------------------------------------------------------
+
+@main.group("enroll-token")
+def enroll_token():
+    """Single-use tokens that let a device enroll."""
+
+
+@enroll_token.command("create")
+@click.option("--role", type=click.Choice(enrollment.ID_PREFIX), default=None, help="only for this device role")
+@click.option("--board", default=None, help="only for this board")
+@click.option("--site", default=None, help="only for (and assigns devices to) this site")
+@click.option("--expires", default="24h", show_default=True, help="lifetime: 90, 30m, 24h, 7d")
+@click.option("--count", default=1, show_default=True, type=int, help="how many tokens")
+@json_option
+@with_db
+def enroll_token_create(db, settings, role, board, site, expires, count, as_json):
+    """Mint enrollment tokens; each is printed once."""
+    minted = enrollment.mint_tokens(db, users.cli_principal(), parse_duration(expires), count, role, board, site)
+    if as_json:
+        click.echo(json.dumps([dict(r, token=t) for r, t in minted], indent=2))
+        return
+    for row, clear in minted:
+        click.echo("%s  (id %d, expires %s)" % (clear, row["id"], row["expires_at"]))
+
+
+@enroll_token.command("list")
+@click.option("--state", type=click.Choice(["valid", "used", "expired", "revoked"]), default=None)
+@json_option
+@with_db
+def enroll_token_list(db, settings, state, as_json):
+    """List enrollment tokens (never their values)."""
+    output(enrollment.list_tokens(db, state), ["id", "prefix", "state", "role", "board", "site", "expires_at",
+                                               "device_id"], as_json)
+
+
+# ---- devices ------------------------------------------------------------------
+
+@main.group()
+def device():
+    """Enrolled devices."""
+
+
+@device.command("list")
+@click.option("--role", default=None)
+@click.option("--status", type=click.Choice(devices.STATUSES), default=None)
+@json_option
+@with_db
+def device_list(db, settings, role, status, as_json):
+    """List devices with their status."""
+    output(devices.list_devices(db, role=role, status=status),
+           ["id", "role", "status", "last_seen", "site", "board", "fw", "app"], as_json)
+
+
+@device.command("revoke")
+@click.argument("device_id")
+@click.option("--reason", default=None)
+@with_db
+def device_revoke(db, settings, device_id, reason):
+    """Revoke a device: every request it makes is refused from now on."""
+    devices.revoke(db, users.cli_principal(), device_id, reason)
+    click.echo("device %s revoked" % device_id)
+
+
+@device.command("rotate")
+@click.argument("device_id")
+@with_db
+def device_rotate(db, settings, device_id):
+    """Give a device a new secret (printed once; put it on the device)."""
+    _, secret = devices.rotate_secret(db, SecretBox.from_file(settings.key_path), users.cli_principal(), device_id)
+    click.echo("new secret of %s (shown once):" % device_id)
+    click.echo(secret)
+
+
+# ---- export -------------------------------------------------------------------
+
+@main.command("export")
+@click.argument("kind", type=click.Choice(export.KINDS))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+              help="CSV file to write ('-' for stdout)")
+@click.option("--device", "device_id", default=None, help="events: only this device")
+@with_db
+def export_csv(db, settings, kind, out, device_id):
+    """Write devices or events as CSV."""
+    if out == "-":
+        count = export.write_csv(db, kind, sys.stdout, device_id)
+    else:
+        with open(out, "w", newline="", encoding="utf-8") as f:
+            count = export.write_csv(db, kind, f, device_id)
+        click.echo("%d %s written to %s" % (count, kind, out), err=True)
+
+
+if __name__ == "__main__":
+    main()
