@@ -1,0 +1,138 @@
+"""The network path between a virtual board and its fleet: a loopback TCP proxy per board.
+
+The board's /config.json points its fleet_url at 127.0.0.1:<proxy port>; the proxy forwards to
+the real fleet. The host cuts the path the way networks fail:
+  - Wi-Fi down or the board not associated: connections are refused/reset at once (no route);
+  - link down, mode "drop" (default): packets vanish - new connections are accepted but nothing
+    comes back, open ones stall; when the link returns, stalled connections are reset;
+  - link down, mode "reset": connections are reset at once (like a firewall sending RST).
+"""
+
+import asyncio
+import socket
+from urllib.parse import urlsplit
+
+from .console import abort_writer
+
+
+class FleetProxy:
+    def __init__(self, name, path_state, note):
+        self.name = name
+        self.port = None
+        self.target = None            # (host, port) of the real fleet
+        self._path_state = path_state  # callable -> "ok" | "refuse" | "drop"
+        self._note = note
+        self._server = None
+        self._entries = {}            # id -> [client writer, upstream writer, stalled]
+        self.stats = {"connections": 0, "refused": 0, "dropped": 0, "bytes_up": 0, "bytes_down": 0,
+                      "upstream_errors": 0}
+
+    def set_target(self, url):
+        if not url:
+            self.target = None
+            return
+        u = urlsplit(url)
+        port = u.port or (443 if u.scheme == "https" else 80)
+        self.target = (u.hostname or "127.0.0.1", port)
+
+    async def start(self, port):
+        try:
+            self._server = await asyncio.start_server(self._accept, "127.0.0.1", port)
+        except OSError:
+            self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def _accept(self, reader, writer):
+        self.stats["connections"] += 1
+        state = self._path_state()
+        if state == "refuse" or self.target is None:
+            self.stats["refused"] += 1
+            abort_writer(writer)
+            return
+        entry = [writer, None, False]      # client, upstream, stalled
+        self._entries[id(entry)] = entry
+        try:
+            if state == "drop":
+                entry[2] = True
+                self.stats["dropped"] += 1
+                await self._discard(reader)
+                return
+            try:
+                ur, uw = await asyncio.wait_for(asyncio.open_connection(*self.target), 10)
+            except (OSError, asyncio.TimeoutError):
+                self.stats["upstream_errors"] += 1
+                abort_writer(writer)
+                return
+            entry[1] = uw
+            for w in (writer, uw):
+                try:
+                    w.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                except (OSError, AttributeError):
+                    pass
+            await asyncio.gather(self._pipe(reader, uw, entry, "bytes_up"),
+                                 self._pipe(ur, writer, entry, "bytes_down"))
+        finally:
+            self._entries.pop(id(entry), None)
+            for w in (entry[0], entry[1]):
+                if w is not None:
+                    try:
+                        w.close()
+                    except Exception:
+                        pass
+
+    async def _discard(self, reader):
+        try:
+            while await reader.read(65536):
+                pass
+        except (ConnectionError, OSError):
+            pass
+
+    async def _pipe(self, reader, writer, entry, counter):
+        try:
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                if entry[2]:
+                    continue                  # stalled: the network eats the packets
+                self.stats[counter] += len(data)
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError, asyncio.CancelledError):
+            pass
+        finally:
+            if not entry[2]:
+                try:
+                    if writer.can_write_eof():
+                        writer.write_eof()
+                except (OSError, RuntimeError):
+                    pass
+
+    def path_changed(self):
+        """Apply a new path state to the open connections."""
+        state = self._path_state()
+        for entry in list(self._entries.values()):
+            if state == "refuse":
+                for w in (entry[0], entry[1]):
+                    if w is not None:
+                        abort_writer(w)
+            elif state == "drop":
+                entry[2] = True
+            elif state == "ok" and entry[2]:
+                for w in (entry[0], entry[1]):
+                    if w is not None:
+                        abort_writer(w)
+
+    async def close(self):
+        for entry in list(self._entries.values()):
+            for w in (entry[0], entry[1]):
+                if w is not None:
+                    abort_writer(w)
+        if self._server is not None:
+            self._server.close()
+            try:
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+            except (asyncio.TimeoutError, Exception):
+                pass
+            self._server = None

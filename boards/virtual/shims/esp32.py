@@ -1,0 +1,235 @@
+# Virtual board: the ESP32 port's `esp32` module: deep-sleep wake sources, NVS (kept by the
+# host next to the board's flash), a minimal Partition, the internal temperature sensor.
+import _vb
+import machine
+
+WAKEUP_ALL_LOW = False
+WAKEUP_ANY_HIGH = True
+HEAP_DATA = 4
+HEAP_EXEC = 1
+
+_chip = _vb.chip.get("name", "esp32")
+_wake_kinds = _vb.chip.get("wake", ())
+
+
+def _pid(p):
+    return machine._pid(p)
+
+
+def _check_rtc(pin):
+    if pin not in _vb.chip.get("rtc_pins", ()):
+        raise ValueError("invalid pin")
+
+
+def wake_on_touch(wake):
+    if machine._wakecfg["ext0"] is not None:
+        raise ValueError("no resources")
+    machine._wakecfg["touch"] = bool(wake)
+
+
+def wake_on_ulp(wake):
+    if machine._wakecfg["ext0"] is not None:
+        raise ValueError("no resources")
+    machine._wakecfg["ulp"] = bool(wake)
+
+
+def wake_on_gpio(pins=None, level=WAKEUP_ALL_LOW):
+    if pins is None:
+        machine._wakecfg["gpio"] = None
+        return
+    ids = [_pid(p) for p in pins]
+    machine._wakecfg["gpio"] = [ids, 1 if level else 0] if ids else None
+
+
+def gpio_deep_sleep_hold(enable):
+    _vb.send("deep_sleep_hold", on=bool(enable))
+
+
+if "ext0" in _wake_kinds:
+    def wake_on_ext0(pin=None, level=WAKEUP_ALL_LOW):
+        if machine._wakecfg["touch"]:
+            raise ValueError("no resources")
+        if pin is None:
+            machine._wakecfg["ext0"] = None
+            return
+        pid = _pid(pin)
+        _check_rtc(pid)
+        machine._wakecfg["ext0"] = [pid, 1 if level else 0]
+
+if "ext1" in _wake_kinds:
+    def wake_on_ext1(pins=None, level=WAKEUP_ALL_LOW):
+        if pins is None:
+            machine._wakecfg["ext1"] = None
+            return
+        ids = []
+        for p in pins:
+            pid = _pid(p)
+            _check_rtc(pid)
+            ids.append(pid)
+        machine._wakecfg["ext1"] = [ids, 1 if level else 0] if ids else None
+
+
+def _die_c():
+    return _vb.w("temp_c", 20.0) + _vb.w("die_rise_c", 15.0)
+
+
+if _chip == "esp32":
+    def raw_temperature():
+        # Fahrenheit-like raw value of the die sensor, as read on the ESP32
+        return int(_die_c() * 9 / 5 + 32 + 0.5)
+else:
+    def mcu_temperature():
+        return int(_die_c() + 0.5)
+
+
+def idf_heap_info(capabilities):
+    return [(327680, 150000, 110000, 140000)]
+
+
+# ---------------------------------------------------------------------------------- NVS
+_NOT_FOUND = (-4354, "ESP_ERR_NVS_NOT_FOUND")
+_TYPE_MISMATCH = (-4355, "ESP_ERR_NVS_TYPE_MISMATCH")
+_KEY_TOO_LONG = (-4361, "ESP_ERR_NVS_KEY_TOO_LONG")
+_INVALID_LENGTH = (-4364, "ESP_ERR_NVS_INVALID_LENGTH")
+
+
+class NVS:
+    def __init__(self, namespace):
+        if not isinstance(namespace, str) or not 0 < len(namespace) <= 15:
+            raise OSError(*_KEY_TOO_LONG)
+        self._ns = namespace
+        self._pending = {}
+
+    def _lookup(self, key, kind):
+        if key in self._pending:
+            v = self._pending[key]
+        else:
+            v = (_vb.nvs.get(self._ns) or {}).get(key)
+        if v is None:
+            raise OSError(*_NOT_FOUND)
+        if v[0] != kind:
+            raise OSError(*_TYPE_MISMATCH)
+        return v[1]
+
+    def _check_key(self, key):
+        if not isinstance(key, str) or not 0 < len(key) <= 15:
+            raise OSError(*_KEY_TOO_LONG)
+
+    def get_i32(self, key):
+        self._check_key(key)
+        return self._lookup(key, "i32")
+
+    def set_i32(self, key, value):
+        self._check_key(key)
+        value = int(value)
+        if not -2147483648 <= value <= 2147483647:
+            raise OverflowError("overflow converting long int to machine word")
+        self._pending[key] = ["i32", value]
+
+    def set_blob(self, key, value):
+        self._check_key(key)
+        if isinstance(value, str):
+            value = value.encode()
+        self._pending[key] = ["blob", bytes(value).hex()]
+
+    def get_blob(self, key, buffer):
+        self._check_key(key)
+        data = bytes.fromhex(self._lookup(key, "blob"))
+        if len(buffer) < len(data):
+            raise OSError(*_INVALID_LENGTH)
+        for i in range(len(data)):
+            buffer[i] = data[i]
+        return len(data)
+
+    def erase_key(self, key):
+        self._check_key(key)
+        self._lookup_any(key)
+        self._pending[key] = None
+
+    def _lookup_any(self, key):
+        if key in self._pending:
+            if self._pending[key] is None:
+                raise OSError(*_NOT_FOUND)
+            return
+        if key not in (_vb.nvs.get(self._ns) or {}):
+            raise OSError(*_NOT_FOUND)
+
+    def commit(self):
+        if not self._pending:
+            return
+        ns = dict(_vb.nvs.get(self._ns) or {})
+        for k, v in self._pending.items():
+            if v is None:
+                ns.pop(k, None)
+            else:
+                ns[k] = v
+        self._pending = {}
+        _vb.nvs[self._ns] = ns
+        _vb.send("nvs", ns=self._ns, data=ns)
+
+
+# ---------------------------------------------------------------------------- Partition
+_TABLE = [
+    # (type, subtype, address, size, label)
+    (1, 0x02, 0x9000, 0x6000, "nvs"),
+    (1, 0x01, 0xF000, 0x1000, "phy_init"),
+    (0, 0x00, 0x10000, 0x1F0000, "factory"),
+    (1, 0x81, 0x200000, 0x200000, "vfs"),
+]
+
+
+class Partition:
+    BOOT = 0
+    RUNNING = 1
+    TYPE_APP = 0
+    TYPE_DATA = 1
+
+    def __init__(self, id, block_size=4096):
+        if id in (Partition.BOOT, Partition.RUNNING):
+            id = "factory"
+        for e in _TABLE:
+            if e[4] == id:
+                self._e = e
+                break
+        else:
+            raise ValueError("partition not found")
+        self._bs = block_size
+
+    @staticmethod
+    def find(type=TYPE_APP, subtype=0xFF, label=None):
+        out = []
+        for e in _TABLE:
+            if e[0] == type and (subtype == 0xFF or e[1] == subtype) and (label is None or e[4] == label):
+                out.append(Partition(e[4]))
+        return out
+
+    def info(self):
+        e = self._e
+        return (e[0], e[1], e[2], e[3], e[4], False)
+
+    def get_next_update(self):
+        raise OSError(-261, "ESP_ERR_NOT_FOUND")
+
+    def set_boot(self):
+        raise OSError(-261, "ESP_ERR_NOT_FOUND")
+
+    @classmethod
+    def mark_app_valid_cancel_rollback(cls):
+        return None
+
+    def readblocks(self, block_num, buf, offset=0):
+        raise OSError("raw partition access is not simulated on the virtual board")
+
+    def writeblocks(self, block_num, buf, offset=0):
+        raise OSError("raw partition access is not simulated on the virtual board")
+
+    def ioctl(self, op, arg=None):
+        if op == 4:
+            return self._e[3] // self._bs
+        if op == 5:
+            return self._bs
+        return 0
+
+    def __repr__(self):
+        e = self._e
+        return "<Partition type=%d, subtype=%d, address=%d, size=%d, label=%s, encrypted=0>" % e

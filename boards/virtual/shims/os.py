@@ -1,0 +1,51 @@
+# Virtual board: the unix port's `os` with the ESP32 extras (uname, sync, dupterm) and the
+# virtual board's own mount point hidden from listings of the root.
+import sys
+_p = sys.path
+sys.path = ()
+try:
+    from os import *      # noqa: F401,F403
+    import os as _bos
+finally:
+    sys.path = _p
+    del _p
+import _vb
+from collections import namedtuple
+
+_HIDDEN = (".shims",)
+_uname = namedtuple("uname_result", ("sysname", "nodename", "release", "version", "machine"))
+
+
+def _is_root(path):
+    if path is None or path == "":
+        return _bos.getcwd() == "/"
+    return path.rstrip("/") == ""
+
+
+def ilistdir(path=None):
+    it = _bos.ilistdir() if path is None else _bos.ilistdir(path)
+    if not _is_root(path):
+        return it
+    return (e for e in it if e[0] not in _HIDDEN)
+
+
+def listdir(path=None):
+    names = _bos.listdir() if path is None else _bos.listdir(path)
+    if not _is_root(path):
+        return names
+    return [n for n in names if n not in _HIDDEN]
+
+
+def uname():
+    chip = _vb.chip.get("name", "esp32")
+    ver = "%d.%d.%d" % sys.implementation.version[:3]
+    return _uname(chip, chip, ver, "v%s on virtual board %s" % (ver, _vb.NAME),
+                  "%s (virtual) with %s" % (_vb.board.get("title", "Generic ESP32 module"), chip.upper()))
+
+
+def sync():
+    pass
+
+
+def dupterm(stream_object=None, index=0):
+    return None
