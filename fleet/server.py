@@ -14,9 +14,10 @@ from fleet.main import create_app
 
 
 class FleetServer(uvicorn.Server):
-    def __init__(self, config, on_started=None):
+    def __init__(self, config, on_started=None, freeze_gc=True):
         super().__init__(config)
         self.on_started = on_started
+        self.freeze_gc = freeze_gc
         self.url = None
 
     async def startup(self, sockets=None):
@@ -25,8 +26,9 @@ class FleetServer(uvicorn.Server):
             return
         # Everything loaded so far (FastAPI, pydantic, our modules) lives as long as the process:
         # keep it out of full garbage collections, which otherwise pause every request ~50 ms.
-        gc.collect()
-        gc.freeze()
+        if self.freeze_gc:
+            gc.collect()
+            gc.freeze()
         host, port = self.servers[0].sockets[0].getsockname()[:2]
         self.url = "http://%s:%d" % (host, port)
         print("Fleet manager listening on %s" % self.url, flush=True)

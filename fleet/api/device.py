@@ -6,6 +6,8 @@ The path of one event: bytes read with a cap (wire.read_body) -> signature check
 until COMMIT -> answered with ack and `down` (downlink.compose).
 """
 
+import logging
+
 import devproto
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
@@ -19,6 +21,7 @@ from fleet.domain import enrollment
 from fleet.domain.identity import authenticate
 from fleet.domain.ingest import EventsJob, HelloJob
 
+log = logging.getLogger("fleet.device")
 router = APIRouter(prefix=devproto.PREFIX, tags=["device protocol v1"], responses=ERROR_RESPONSES)
 
 
@@ -103,8 +106,8 @@ class DeviceFastPath:
 
     The same handlers are also FastAPI routes (above: OpenAPI docs, schema fuzz, anything the
     fast path does not take); this only skips FastAPI's routing and dependency machinery,
-    which costs more than the whole signature check. Protocol errors are answered here;
-    anything else propagates to the app's error handling (a 500 `internal`).
+    which costs more than the whole signature check. Errors are answered here, in the
+    protocol's shape (a bug becomes a logged 500 `internal`; the device retries).
     """
 
     ROUTES = {("POST", devproto.PATH_ENROLL): enroll, ("POST", devproto.PATH_HELLO): hello,
@@ -123,4 +126,7 @@ class DeviceFastPath:
             response = await handler(Request(scope, receive, send))
         except devproto.ProtocolError as exc:
             response = error_response(exc.status(), exc.code, exc.message)
+        except Exception:
+            log.exception("internal error on %s %s", scope["method"], scope["path"])
+            response = error_response(500, "internal", "server fault; retry later")
         await response(scope, receive, send)

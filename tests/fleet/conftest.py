@@ -1,0 +1,71 @@
+"""Fixtures for the fleet tests: real SQLite files in tmp_path, the app in-process (TestClient)
+or as a real uvicorn server on an ephemeral loopback port, signed device clients, users per role."""
+
+import threading
+import time
+import warnings
+
+import pytest
+import uvicorn
+from argon2 import PasswordHasher
+
+warnings.filterwarnings("ignore", message=".*httpx2.*")   # starlette's TestClient nags about httpx
+from fastapi.testclient import TestClient  # noqa: E402
+
+from fleet.core import security  # noqa: E402
+from fleet.core.config import Settings  # noqa: E402
+from fleet.main import create_app  # noqa: E402
+from fleet.server import FleetServer  # noqa: E402
+from fleet.store.db import open_db  # noqa: E402
+
+from fleetkit import bearer, enroll  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(monkeypatch):
+    # argon2 defaults cost ~50 ms a hash on purpose; tests hash many passwords.
+    monkeypatch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return Settings(db=tmp_path / "fleet.db", status_interval_s=0.05, identity_ttl_s=5.0)
+
+
+@pytest.fixture
+def db(settings):
+    database = open_db(settings.db)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def client(settings, db):
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def live_server(settings, db):
+    """A real uvicorn server in a thread on 127.0.0.1:<ephemeral>; yields its base URL."""
+    server = FleetServer(uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning"),
+                         freeze_gc=False)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while server.url is None and time.monotonic() < deadline and thread.is_alive():
+        time.sleep(0.01)
+    assert server.url, "server did not start"
+    yield server.url
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def device(client, db):
+    return enroll(client, db)
+
+
+@pytest.fixture
+def admin_headers(db):
+    return bearer(db, "admin")

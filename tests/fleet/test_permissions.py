@@ -1,0 +1,118 @@
+"""Who may call what: every admin endpoint, every role, from one table written here (not
+imported from the code, so a wrong permission in the code fails this test)."""
+
+import devproto
+import pytest
+
+from fleet.domain import credentials, enrollment
+from fleet.main import create_app
+from fleetkit import CLI, enroll, make_user
+
+ALL = {"admin", "caregiver", "technician"}
+STAFF = {"admin", "technician"}
+ADMIN = {"admin"}
+
+# (method, path, allowed roles, json body). {device}, {user}, {token}, {etoken} are filled per test.
+ENDPOINTS = [
+    ("GET", "/api/v1/users", ADMIN, None),
+    ("POST", "/api/v1/users", ADMIN, {"username": "newbie{n}", "role": "caregiver", "password": "long enough pw"}),
+    ("GET", "/api/v1/users/{user}", ADMIN, None),
+    ("PATCH", "/api/v1/users/{user}", ADMIN, {"role": "technician"}),
+    ("PUT", "/api/v1/users/{user}/password", ADMIN, {"password": "another long one"}),
+    ("GET", "/api/v1/tokens", STAFF, None),
+    ("POST", "/api/v1/tokens", STAFF, {"name": "laptop"}),
+    ("DELETE", "/api/v1/tokens/{token}", STAFF, None),
+    ("GET", "/api/v1/enrollment-tokens", STAFF, None),
+    ("POST", "/api/v1/enrollment-tokens", STAFF, {"count": 2, "role": "smart_bin", "expires_in_s": 600}),
+    ("DELETE", "/api/v1/enrollment-tokens/{etoken}", STAFF, None),
+    ("GET", "/api/v1/devices", ALL, None),
+    ("GET", "/api/v1/devices/{device}", ALL, None),
+    ("GET", "/api/v1/devices/{device}/events", STAFF, None),
+    ("PUT", "/api/v1/devices/{device}/config", STAFF, {"heartbeat_min": 30}),
+    ("GET", "/api/v1/devices/{device}/commands", STAFF, None),
+    ("POST", "/api/v1/devices/{device}/commands", STAFF, {"name": "identify"}),
+    ("POST", "/api/v1/devices/{device}/revoke", ADMIN, None),
+    ("POST", "/api/v1/devices/{device}/rotate-secret", ADMIN, None),
+    ("GET", "/api/v1/live/devices", ALL, None),            # allowed roles: see test_live.py (it streams)
+    ("GET", "/api/v1/audit", ADMIN, None),
+    ("GET", "/api/v1/export/devices.csv", ADMIN, None),
+    ("GET", "/api/v1/export/events.csv", ADMIN, None),
+    ("GET", "/api/v1/auth/me", ALL, None),
+]
+PUBLIC = {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/logout"), ("GET", "/api/v1/health")}
+STREAMING = {"/api/v1/live/devices"}
+
+
+def route_keys():
+    paths = create_app().openapi()["paths"]
+    return {(method.upper(), path) for path, ops in paths.items() for method in ops
+            if path.startswith("/api/v1") and not path.startswith(devproto.PREFIX + "/")}
+
+
+def template(path):
+    return (path.replace("{device}", "{device_id}").replace("{user}", "{user_id}")
+            .replace("{token}", "{token_id}").replace("{etoken}", "{token_id}").replace("devices.csv", "{kind}.csv")
+            .replace("events.csv", "{kind}.csv"))
+
+
+def test_every_admin_endpoint_is_in_the_table():
+    tabled = {(m, template(p)) for m, p, _, _ in ENDPOINTS} | PUBLIC
+    assert route_keys() == tabled
+
+
+@pytest.fixture
+def people(db):
+    """role -> (headers, user id, id of one of the user's own API tokens)"""
+    out = {}
+    for role in sorted(ALL):
+        user = make_user(db, role)
+        token_row, token = credentials.create_token(db, CLI, user["id"], "main")
+        spare, _ = credentials.create_token(db, CLI, user["id"], "spare")
+        out[role] = ({"Authorization": "Bearer " + token}, user["id"], spare["id"])
+    return out
+
+
+def fill(path, device, user_id, token_id, etoken_id, n):
+    return (path.replace("{device}", device).replace("{user}", str(user_id)).replace("{token}", str(token_id))
+            .replace("{etoken}", str(etoken_id)))
+
+
+@pytest.mark.parametrize("method, path, allowed, body", ENDPOINTS, ids=["%s %s" % e[:2] for e in ENDPOINTS])
+def test_roles(client, db, people, method, path, allowed, body):
+    victim = make_user(db, "caregiver")
+    for n, role in enumerate(sorted(ALL)):
+        headers, user_id, own_token = people[role]
+        device = enroll(client, db)
+        [(etoken, _)] = enrollment.mint_tokens(db, CLI, 600)
+        url = fill(path, device.id, victim["id"], own_token, etoken["id"], n)
+        payload = None if body is None else {k: (v.format(n=n) if isinstance(v, str) else v) for k, v in body.items()}
+        if role in allowed and path in STREAMING:
+            continue
+        response = client.request(method, url, json=payload, headers=headers)
+        if role in allowed:
+            assert response.status_code < 400, (role, response.status_code, response.text)
+        else:
+            assert response.status_code == 403, (role, response.status_code, response.text)
+            assert response.json()["error"]["code"] == "forbidden"
+    anonymous = client.request(method, fill(path, "cb-x", 1, 1, 1, 0), json=body)
+    assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "unauthorized"
+
+
+def test_technicians_cannot_touch_other_peoples_tokens(client, people):
+    tech_headers = people["technician"][0]
+    admin_token = people["admin"][2]
+    response = client.delete("/api/v1/tokens/%d" % admin_token, headers=tech_headers)
+    assert response.status_code == 403
+    listed = client.get("/api/v1/tokens", headers=tech_headers).json()
+    assert {t["user_id"] for t in listed} == {people["technician"][1]}
+    assert len(client.get("/api/v1/tokens", headers=people["admin"][0]).json()) == 6
+
+
+def test_revoked_token_and_disabled_user_lose_access(client, db, people):
+    headers, user_id, _ = people["technician"]
+    assert client.get("/api/v1/devices", headers=headers).status_code == 200
+    client.patch("/api/v1/users/%d" % user_id, json={"disabled": True}, headers=people["admin"][0])
+    assert client.get("/api/v1/devices", headers=headers).status_code == 401
+    admin_headers, admin_id, spare = people["admin"]
+    client.delete("/api/v1/tokens/%d" % spare, headers=admin_headers)
+    assert client.get("/api/v1/tokens", headers=admin_headers).status_code == 200   # the main token still works
