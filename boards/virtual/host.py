@@ -60,6 +60,8 @@ class Host:
         self._rpc_server = None
         self._stopped = None
         self._opening = {}
+        self._overhead = {}
+        self._shims = None
 
     # ------------------------------------------------------------------ start / stop
     def _check_free(self):
@@ -154,6 +156,40 @@ class Host:
     async def serve_forever(self):
         await self.start()
         await self._stopped.wait()
+
+    async def get_shims(self):
+        if self._shims is None:
+            from .runtime import compiled_shims
+            self._shims = await asyncio.get_running_loop().run_in_executor(
+                None, compiled_shims, self.home / ".cache", self.micropython)
+        return self._shims
+
+    async def shim_overhead(self, rt):
+        """Heap bytes the shims take on the unix port (measured once per board definition)."""
+        key = rt.definition["name"]
+        if key in self._overhead:
+            return self._overhead[key]
+        import tempfile
+        from .runtime import LAUNCHER
+        with tempfile.TemporaryDirectory(prefix="vboard-cal-") as tmp:
+            flash = os.path.join(tmp, "flash")
+            os.mkdir(flash)
+            with open(os.path.join(flash, "init.json"), "w") as f:
+                json.dump(rt.init_message({"reset_cause": 1, "wake_reason": 0, "wake_pins": [], "raw": False}), f)
+            env = {k: v for k, v in os.environ.items() if not k.startswith("VBOARD_")}
+            env.update({"VBOARD_CALIBRATE": "/init.json", "VBOARD_FLASH": flash, "VBOARD_SHIMS": str(await self.get_shims()),
+                        "VBOARD_NAME": rt.name})
+            proc = await asyncio.create_subprocess_exec(
+                self.micropython, str(LAUNCHER), stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env, cwd=flash)
+            out, _ = await asyncio.wait_for(proc.communicate(), 30)
+        text = out.decode(errors="replace")
+        for line in text.splitlines():
+            if line.startswith("VBOARD-HEAP "):
+                n = int(line.split()[1]) + 4096          # margin for the shims' own later allocations
+                self._overhead[key] = n
+                return n
+        raise VBoardError("cannot measure the shims' heap use: %s" % text[-500:])
 
     # ------------------------------------------------------------------ board control channel
     async def _ctl_client(self, reader, writer):

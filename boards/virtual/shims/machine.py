@@ -543,7 +543,8 @@ def _bus_devices(scl, sda):
         return {}
     kind = _vb.board.get("accel")
     if kind and kind not in _devices:
-        _devices[kind] = _vbsim.make_accel(kind, _vb.board.get("accel_addr"))
+        import _vbdev
+        _devices[kind] = _vbdev.make_accel(kind, _vb.board.get("accel_addr"))
     dev = _devices.get(kind)
     return {dev.addr: dev} if dev is not None else {}
 

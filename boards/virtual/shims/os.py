@@ -23,10 +23,22 @@ def _is_root(path):
 
 
 def ilistdir(path=None):
-    it = _bos.ilistdir() if path is None else _bos.ilistdir(path)
-    if not _is_root(path):
-        return it
-    return (e for e in it if e[0] not in _HIDDEN)
+    # (name, type, inode, size) like littlefs on the ESP32 (VfsPosix gives no size)
+    base = "" if path is None else path.rstrip("/")
+    root = _is_root(path)
+    for e in (_bos.ilistdir() if path is None else _bos.ilistdir(path)):
+        if root and e[0] in _HIDDEN:
+            continue
+        if len(e) >= 4:
+            yield e
+            continue
+        size = 0
+        if e[1] == 0x8000:
+            try:
+                size = _bos.stat((base + "/" + e[0]) if base else e[0])[6]
+            except OSError:
+                pass
+        yield (e[0], e[1], e[2], size)
 
 
 def listdir(path=None):
