@@ -164,7 +164,10 @@ def _pty_attrs(fd):
     a[3] &= ~(termios.ECHO | termios.ECHOE | termios.ECHOK | termios.ECHONL | termios.ECHOCTL)
     a[3] |= termios.ISIG | termios.ICANON
     cc = a[6]
-    for name in ("VQUIT", "VSUSP", "VLNEXT", "VDISCARD", "VDSUSP", "VREPRINT", "VWERASE"):
+    # Only Ctrl-C stays special (SIGINT while code runs, as a UART break-in does); every other
+    # key must reach MicroPython untouched, even when typed before its REPL reads it.
+    for name in ("VQUIT", "VSUSP", "VLNEXT", "VDISCARD", "VDSUSP", "VREPRINT", "VWERASE", "VEOF", "VERASE",
+                 "VKILL", "VSTART", "VSTOP"):
         if hasattr(termios, name):
             cc[getattr(termios, name)] = 0
     termios.tcsetattr(fd, termios.TCSANOW, a)

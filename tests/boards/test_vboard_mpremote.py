@@ -1,0 +1,82 @@
+"""The virtual board's console is a serial port to mpremote: REPL, raw REPL, file transfer,
+and mpremote's soft reset (which ends a unix-port process: the host restarts it in raw REPL)."""
+
+import subprocess
+import sys
+
+import pytest
+
+
+def mpremote(url, *args, timeout=60):
+    r = subprocess.run([sys.executable, "-m", "mpremote", "connect", url] + list(args), capture_output=True,
+                       text=True, timeout=timeout)
+    assert r.returncode == 0, "mpremote %s failed:\n%s\n%s" % (" ".join(args), r.stdout, r.stderr)
+    return r.stdout
+
+
+def test_mpremote_resume_lists_and_copies_files(make_agent, tmp_path):
+    a = make_agent()
+    url = a.b.console_url
+    out = mpremote(url, "resume", "fs", "ls")
+    names = out.split()
+    for f in ("boot.py", "main.py", "board.json", "config.json"):
+        assert f in names
+    assert ".shims" not in out                         # the simulator's own mount stays hidden
+    size = len(a.b.read_file("/main.py"))
+    assert str(size) in out                            # sizes as littlefs reports them
+    src = tmp_path / "hello.txt"
+    src.write_text("hello from the host\n")
+    mpremote(url, "resume", "fs", "cp", str(src), ":hello.txt")
+    assert a.b.read_file("/hello.txt") == b"hello from the host\n"
+    assert mpremote(url, "resume", "fs", "cat", "hello.txt") == "hello from the host\n"
+    mpremote(url, "resume", "fs", "cp", ":board.json", str(tmp_path / "board.json"))
+    assert (tmp_path / "board.json").read_bytes() == a.b.read_file("/board.json")
+    assert [x["reset_cause"] for x in a.b.boots()] == ["PWRON_RESET"]     # resume: never reset
+    assert "READY" not in a.b.console_text(since=a.b.console_end)
+
+
+def test_mpremote_soft_reset_restarts_into_raw_repl(make_agent):
+    a = make_agent()
+    b = a.b
+    out = mpremote(b.console_url, "exec", "import machine; print('cause', machine.reset_cause())")
+    assert "cause 5" in out                             # SOFT_RESET, as after mpremote on hardware
+    boot = b.boots()[-1]
+    assert boot["reset_cause"] == "SOFT_RESET" and boot["raw_repl"] is True
+    text = b.console_text()
+    assert "MPY: soft reboot" in text and "raw REPL; CTRL-B to exit" in text
+    # boot.py ran again after the soft reset, main.py did not (raw REPL), like MicroPython
+    assert text.count("BOOT rc=") == 2 and text.count("READY") == 1
+    b.mark()
+    b.reset()                                          # EN: back to normal operation
+    a.wait_ready()
+    assert a.boot == (1, 0, ())
+
+
+def test_friendly_repl_ctrl_c_and_ctrl_d(make_agent):
+    a = make_agent()
+    b = a.b
+    b.mark()
+    b.write(b"\x03")                                   # Ctrl-C stops main.py
+    b.expect("KeyboardInterrupt")
+    b.expect(">>> ")
+    b.write("print(6 * 7)\r")
+    b.expect("42")
+    b.mark()
+    b.write(b"\x04")                                   # Ctrl-D at the REPL: soft reset
+    b.expect("MPY: soft reboot")
+    a.wait_ready()
+    assert a.boot[0] == 5
+
+
+@pytest.mark.parametrize("n", [1])
+def test_console_accepts_two_clients(make_agent, n):
+    import socket
+    a = make_agent()
+    host, port = a.b.console_url[len("socket://"):].split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as s1, \
+            socket.create_connection((host, int(port)), timeout=5) as s2:
+        s1.sendall(b"print('from', 'client one')\n")
+        data = b""
+        while b"from client one" not in data:
+            data += s2.recv(4096)                      # every client sees the output
+        assert b"from client one" in data
