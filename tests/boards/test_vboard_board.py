@@ -359,3 +359,69 @@ def test_console_errors_are_clear(make_agent, farm):
         a.b.set_world(humidity=3)
     with pytest.raises(BoardError, match="unknown board 'esp99'"):     # VBoardError's base class
         farm.create("x-unknown", board="esp99", config={})
+
+
+def test_buzzer_pwm_and_led_brightness(make_agent):
+    a = make_agent()
+    b = a.b
+    t0 = time.time()
+    a.run("bz = machine.PWM(machine.Pin(P['buzzer']), freq=2700, duty_u16=32768)")
+    b.wait_for(lambda x: x.buzzer["on"], 2, what="buzzer on")
+    assert b.buzzer["pwm"] == {"freq": 2700, "duty": 32768}
+    a.run("bz.duty_u16(0)")
+    b.wait_for(lambda x: not x.buzzer["on"], 2, what="buzzer silent at 0 % duty")
+    a.run("bz.init(freq=1000, duty_u16=20000); bz.deinit()")
+    b.wait_for(lambda x: x.buzzer["pwm"] is None, 2, what="PWM released")
+    hist = [o for o in b.outputs("buzzer", since=t0)]
+    assert [o["on"] for o in hist][:2] == [True, False] and hist[-1]["on"] is False
+    assert any(o["pwm"] and o["pwm"]["freq"] == 1000 for o in hist)
+    a.run("dim = machine.PWM(led, freq=1000, duty_u16=16384)")
+    b.wait_for(lambda x: x.output("led").get("brightness") == pytest.approx(0.25, abs=0.001), 2, what="dim LED")
+    assert b.led is True
+    assert a.eval("dim.duty(), dim.freq()") == (256, 1000)          # 10-bit duty()
+
+
+def test_light_sleep_keeps_the_board_running(make_agent):
+    a = make_agent()
+    b = a.b
+    t = a.eval("(lambda t0: (machine.lightsleep(200), time.ticks_diff(time.ticks_ms(), t0))[1])(time.ticks_ms())")
+    assert 190 <= t < 1000
+    assert a.eval("machine.wake_reason()") == 4                   # TIMER_WAKE
+    a.run("import esp32; esp32.wake_on_ext0(btn, esp32.WAKEUP_ALL_LOW)")
+    b.mark()
+    b.write("machine.lightsleep(); print('awake', machine.wake_reason())\n")
+    time.sleep(0.2)
+    assert b.state == "running" and any(p == "lightsleep" for _t, p in b.timeline()[-1:])
+    b.press(100)
+    b.expect("awake 2")
+    assert len(b.boots()) == 1                                     # no reset: RAM kept
+    assert b.awake_seconds() > 0
+
+
+def test_pin_hold_keeps_an_output_through_deep_sleep(make_agent):
+    a = make_agent()
+    b = a.b
+    a.run("led.init(machine.Pin.OUT, value=1, hold=True)")
+    b.wait_led(True, 2)
+    b.write("machine.deepsleep(400)\n")
+    b.wait_state("sleeping", 5)
+    assert b.led is True                               # held by the RTC domain while asleep
+    a.wait_ready()
+    a.run("led.init(machine.Pin.OUT, value=1, hold=False)")
+    b.write("machine.deepsleep(300)\n")
+    b.wait_state("sleeping", 5)
+    assert b.led is False                              # an ordinary output floats in deep sleep
+
+
+def test_timer_and_signal(make_agent):
+    a = make_agent()
+    a.run("ticks = []; tm = machine.Timer(0); tm.init(period=20, mode=machine.Timer.PERIODIC, callback=lambda t: ticks.append(1))")
+    time.sleep(0.35)
+    a.run("tm.deinit()")
+    n = a.eval("len(ticks)")
+    assert 8 <= n <= 20
+    time.sleep(0.1)
+    assert a.eval("len(ticks)") <= n + 1
+    a.run("s = machine.Signal(machine.Pin(P['led'], machine.Pin.OUT), invert=True); s.on()")
+    a.b.wait_led(False, 2)                             # inverted: on() drives the pin low
+    assert a.eval("s.value(), led.value()") == (1, 0)
