@@ -41,6 +41,7 @@ class FleetRuntime:
         self.loop = None
         self.reader = None
         self.writer = None
+        self.downlink = None
         self._supervisor = None
 
     def connect(self):
@@ -64,6 +65,13 @@ class FleetRuntime:
         self._supervisor = asyncio.create_task(
             supervise(self.board, self.reader, self.writer, self.hub, s.status_interval_s))
         log.info("fleet runtime started on %s", s.db)
+
+    def begin_shutdown(self):
+        """The server stops accepting: end live streams and answer parked long-polls now,
+        so that open connections finish instead of holding the shutdown up."""
+        self.hub.close()
+        if self.downlink is not None:
+            self.downlink.release_all()
 
     async def stop(self):
         self.hub.close()

@@ -14,8 +14,9 @@ from fleet.main import create_app
 
 
 class FleetServer(uvicorn.Server):
-    def __init__(self, config, on_started=None, freeze_gc=True):
+    def __init__(self, config, runtime=None, on_started=None, freeze_gc=True):
         super().__init__(config)
+        self.runtime = runtime
         self.on_started = on_started
         self.freeze_gc = freeze_gc
         self.url = None
@@ -37,12 +38,18 @@ class FleetServer(uvicorn.Server):
             threading.Thread(target=self.on_started, args=(self.url,), name="fleet-on-started", daemon=True).start()
 
 
+    async def shutdown(self, sockets=None):
+        if self.runtime is not None and self.runtime.loop is not None:
+            self.runtime.begin_shutdown()
+        await super().shutdown(sockets=sockets)
+
+
 def make_server(settings, on_started=None):
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
-                            log_level=settings.log_level, access_log=settings.access_log,
-                            timeout_graceful_shutdown=5)
-    return FleetServer(config, on_started)
+    app = create_app(settings)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level,
+                            access_log=settings.access_log, timeout_graceful_shutdown=5)
+    return FleetServer(config, app.state.fleet, on_started)
 
 
 def serve(settings, on_started=None):

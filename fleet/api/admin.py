@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
 from fleet.api.deps import get_db, require, runtime
-from fleet.api.schemas import ERROR_RESPONSES, AuditOut, Health
+from fleet.api.schemas import ERROR_RESPONSES, AuditOut, BeforeId, Health
 from fleet.domain import audit, export
 from fleet.store import migrations
 
@@ -22,7 +22,7 @@ def health(db=Depends(get_db), rt=Depends(runtime)):
 
 
 @router.get("/audit", response_model=list[AuditOut], tags=["audit"], summary="Audit log, newest first")
-def audit_log(limit: int = Query(100, ge=1, le=1000), before_id: Optional[int] = None,
+def audit_log(limit: int = Query(100, ge=1, le=1000), before_id: BeforeId = None,
               action: Optional[str] = None, db=Depends(get_db), who=Depends(require("audit.read"))):
     return audit.entries(db, limit, before_id, action)
 

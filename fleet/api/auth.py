@@ -34,4 +34,5 @@ def logout(request: Request, db=Depends(get_db)):
 
 @router.get("/me", response_model=Me, summary="Who is logged in")
 def me(principal=Depends(current_principal)):
-    return {"username": principal.name, "role": principal.role, "via": principal.kind}
+    return {"username": principal.name, "role": principal.role,
+            "via": "session" if principal.kind == "user" else principal.kind}

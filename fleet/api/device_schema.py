@@ -8,7 +8,7 @@ without a second definition of the protocol.
 import devproto
 
 _KINDS = {
-    devproto.INT: {"type": "integer"},
+    devproto.INT: {"type": "integer", "minimum": devproto.INT_MIN, "maximum": devproto.INT_MAX},
     devproto.NUM: {"type": "number"},
     devproto.STR: {"type": "string", "maxLength": devproto.MAX_STR},
     devproto.BOOL: {"type": "boolean"},
@@ -16,6 +16,7 @@ _KINDS = {
              "maxItems": devproto.MAX_ERRORS},
 }
 _U32 = {"type": "integer", "minimum": 0, "maximum": 0xFFFFFFFF}
+_NAME = {"type": "string", "minLength": 1, "maxLength": devproto.MAX_KEY}
 
 
 def _object(fields, extra=None):
@@ -28,11 +29,14 @@ def _object(fields, extra=None):
 def _event():
     variants = []
     for etype, fields in devproto.EVENT_TYPES.items():
-        data = ({"type": "object", "maxProperties": devproto.MAX_METRICS,
-                 "additionalProperties": {"type": "number"}} if fields is None else _object(fields))
-        variants.append({"type": "object", "additionalProperties": False, "required": ["seq", "t", "type"],
+        data = ({"type": "object", "maxProperties": devproto.MAX_METRICS, "propertyNames": _NAME,
+                 "additionalProperties": {"type": "number"}} if fields is None
+                else _object(fields, {"ref": _NAME} if "ref" in fields else None))
+        needs_data = fields is not None and any(required for _, required in fields.values())
+        variants.append({"type": "object", "additionalProperties": False,
+                         "required": ["seq", "t", "type"] + (["data"] if needs_data else []),
                          "properties": {"seq": {"type": "integer", "minimum": 1, "maximum": 0xFFFFFFFF},
-                                        "t": {"type": "integer", "minimum": 0},
+                                        "t": {"type": "integer", "minimum": 0, "maximum": devproto.INT_MAX},
                                         "type": {"const": etype}, "data": data}})
     return {"oneOf": variants}
 

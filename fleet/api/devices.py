@@ -5,7 +5,7 @@ from typing import Optional
 from fastapi import APIRouter, Body, Depends, Query
 
 from fleet.api.deps import get_db, require, runtime
-from fleet.api.schemas import (ERROR_RESPONSES, CommandIn, CommandOut, DeviceOut, DeviceRole, EventOut,
+from fleet.api.schemas import (ERROR_RESPONSES, MAX_ID, BeforeId, CommandIn, CommandOut, DeviceOut, DeviceRole, EventOut,
                                RevokeIn, RotateOut)
 from fleet.domain import commands, devices
 
@@ -14,7 +14,7 @@ router = APIRouter(prefix="/api/v1/devices", tags=["devices"], responses=ERROR_R
 
 @router.get("", response_model=list[DeviceOut], summary="List devices")
 def list_devices(role: Optional[DeviceRole] = None, status: Optional[str] = None, site: Optional[str] = None,
-                 limit: int = Query(1000, ge=1, le=10000), offset: int = Query(0, ge=0),
+                 limit: int = Query(1000, ge=1, le=10000), offset: int = Query(0, ge=0, le=MAX_ID),
                  db=Depends(get_db), who=Depends(require("devices.read"))):
     return devices.list_devices(db, role, status, site, limit, offset)
 
@@ -25,7 +25,7 @@ def get_device(device_id: str, db=Depends(get_db), who=Depends(require("devices.
 
 
 @router.get("/{device_id}/events", response_model=list[EventOut], summary="A device's events, newest first")
-def list_events(device_id: str, limit: int = Query(100, ge=1, le=1000), before_id: Optional[int] = None,
+def list_events(device_id: str, limit: int = Query(100, ge=1, le=1000), before_id: BeforeId = None,
                 type: Optional[str] = None, db=Depends(get_db), who=Depends(require("devices.events"))):
     return devices.list_events(db, device_id, limit, before_id, type)
 

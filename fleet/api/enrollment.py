@@ -5,7 +5,7 @@ from typing import Literal, Optional
 from fastapi import APIRouter, Depends
 
 from fleet.api.deps import get_db, require
-from fleet.api.schemas import ERROR_RESPONSES, EnrollTokenCreate, EnrollTokenCreated, EnrollTokenOut
+from fleet.api.schemas import ERROR_RESPONSES, RowId, EnrollTokenCreate, EnrollTokenCreated, EnrollTokenOut
 from fleet.domain import enrollment
 
 router = APIRouter(prefix="/api/v1/enrollment-tokens", tags=["enrollment"], responses=ERROR_RESPONSES)
@@ -26,5 +26,5 @@ def mint(body: EnrollTokenCreate, db=Depends(get_db), who=Depends(manage)):
 
 
 @router.delete("/{token_id}", response_model=EnrollTokenOut, summary="Revoke an unused enrollment token")
-def revoke(token_id: int, db=Depends(get_db), who=Depends(manage)):
+def revoke(token_id: RowId, db=Depends(get_db), who=Depends(manage)):
     return enrollment.revoke_token(db, who, token_id)

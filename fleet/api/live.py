@@ -38,4 +38,4 @@ def device_snapshot(rt):
 async def device_stream(request: Request, rt=Depends(runtime), who=Depends(require("devices.read"))):
     subscription = rt.hub.subscribe("devices")
     snapshot = await run_in_threadpool(device_snapshot, rt)
-    return sse_response(subscription, snapshot)
+    return sse_response(request, subscription, snapshot)

@@ -1,14 +1,18 @@
 """Pydantic models of the HTTP API: what the OpenAPI schema promises (and the fuzz checks)."""
 
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import devproto
+from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from fleet.domain.users import ROLES
 
 Role = Literal[ROLES]
 DeviceRole = Literal[devproto.ROLES]
+MAX_ID = 2 ** 63 - 1          # SQLite's INTEGER: larger numbers are refused before they reach it
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
+BeforeId = Annotated[Optional[int], Query(ge=1, le=MAX_ID)]
 
 
 class ErrorDetail(BaseModel):
@@ -105,7 +109,7 @@ class PasswordIn(BaseModel):
 
 class TokenCreate(BaseModel):
     name: str = Field(min_length=1, max_length=64)
-    user_id: Optional[int] = Field(None, description="admins only: a token for another user")
+    user_id: Optional[int] = Field(None, ge=1, le=MAX_ID, description="admins only: a token for another user")
 
 
 class TokenOut(BaseModel):

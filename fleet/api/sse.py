@@ -2,7 +2,8 @@
 
 The stream starts with one `snapshot` event (the whole current state, taken after
 subscribing so nothing falls between), then one event per published message, and a comment
-every `keepalive_s` so proxies keep the connection open.
+every `keepalive_s` so proxies keep the connection open. It ends when the client goes away
+(watched on the ASGI receive channel, so an idle stream does not linger) or the hub closes.
 """
 
 import asyncio
@@ -16,8 +17,14 @@ def format_event(kind, data, event_id=None):
     return (head + "event: %s\ndata: " % kind).encode() + orjson.dumps(data) + b"\n\n"
 
 
-def sse_response(subscription, snapshot=None, keepalive_s=15.0):
+def sse_response(request, subscription, snapshot=None, keepalive_s=15.0):
+    async def watch_disconnect():
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        subscription.close()
+
     async def stream():
+        watcher = asyncio.ensure_future(watch_disconnect())
         try:
             if snapshot is not None:
                 yield format_event("snapshot", snapshot)
@@ -31,6 +38,7 @@ def sse_response(subscription, snapshot=None, keepalive_s=15.0):
                     return
                 yield format_event(msg["kind"], msg["data"], msg["id"])
         finally:
+            watcher.cancel()
             subscription.close()
 
     return StreamingResponse(stream(), media_type="text/event-stream",

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Depends
 
 from fleet.api.deps import get_db, require
-from fleet.api.schemas import ERROR_RESPONSES, TokenCreate, TokenCreated, TokenOut
+from fleet.api.schemas import ERROR_RESPONSES, RowId, TokenCreate, TokenCreated, TokenOut
 from fleet.core.permissions import allowed
 from fleet.domain import credentials
 from fleet.errors import Forbidden
@@ -31,6 +31,6 @@ def create_token(body: TokenCreate, db=Depends(get_db), who=Depends(own)):
 
 
 @router.delete("/{token_id}", response_model=TokenOut, summary="Revoke an API token")
-def revoke_token(token_id: int, db=Depends(get_db), who=Depends(own)):
+def revoke_token(token_id: RowId, db=Depends(get_db), who=Depends(own)):
     _may_touch(who, credentials.get_token(db, token_id)["user_id"])
     return credentials.revoke_token(db, who, token_id)

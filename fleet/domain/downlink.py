@@ -65,6 +65,7 @@ class Downlink:
         self._cache = {}            # device id -> _Entry
         self._waiters = {}          # device id -> set of futures
         self._loop = None
+        self._closing = False
 
     def attach(self, loop):
         self._loop = loop
@@ -106,6 +107,11 @@ class Downlink:
                 if not fut.done():
                     fut.set_result(None)
 
+    def release_all(self):
+        """Shutting down: every parked long-poll answers now with the current `down`."""
+        self._closing = True
+        self.notify(list(self._waiters))
+
     def notify_threadsafe(self, device_ids):
         self._loop.call_soon_threadsafe(self.notify, list(device_ids))
 
@@ -125,7 +131,7 @@ class Downlink:
             try:
                 entry = self.entry(device)
                 remaining = deadline - self._loop.time()
-                if entry.cursor > cursor or remaining <= 0:
+                if entry.cursor > cursor or remaining <= 0 or self._closing:
                     return entry
                 try:
                     await asyncio.wait_for(fut, remaining)

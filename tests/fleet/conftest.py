@@ -48,8 +48,9 @@ def client(settings, db):
 @pytest.fixture
 def live_server(settings, db):
     """A real uvicorn server in a thread on 127.0.0.1:<ephemeral>; yields its base URL."""
-    server = FleetServer(uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning"),
-                         freeze_gc=False)
+    app = create_app(settings)
+    server = FleetServer(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=5),
+                         app.state.fleet, freeze_gc=False)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
