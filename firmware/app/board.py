@@ -6,7 +6,8 @@
 # i2c_sda, battery_adc, light_adc}, button_active_low, led_active_low,
 # battery_divider, wake ("ext0" | "ext1" | "gpio"), accel ("mpu6050" | "lis3dh" |
 # null), accel_addr, ultrasonic ("jsn-sr04t" | "hc-sr04"), light_full_v; optional:
-# us_blind_cm, us_max_cm, light_invert, light_lux_fs.
+# us_blind_cm, us_max_cm, light_invert, light_lux_fs. The sensors only some roles use
+# are made by from_board(board) in drivers/light.py, ultrasonic.py and accel.py.
 import store
 import log
 
@@ -61,44 +62,3 @@ class Board:
             return None
         from drivers.battery import Battery
         return Battery(p, self.get("battery_divider", 2.0))
-
-    def light(self):
-        p = self.pin("light_adc")
-        if p is None:
-            return None
-        from drivers.light import Light
-        return Light(p, self.get("light_full_v", 2.0), self.get("light_invert", False),
-                     self.get("light_lux_fs", 1000.0))
-
-    def ultrasonic(self):
-        t, e = self.pin("us_trig"), self.pin("us_echo")
-        if t is None or e is None:
-            return None
-        from drivers.ultrasonic import Ultrasonic, BLIND_CM
-        blind = self.get("us_blind_cm", BLIND_CM.get(self.get("ultrasonic"), 25.0))
-        return Ultrasonic(t, e, blind, self.get("us_max_cm", 450.0))
-
-    def accel(self):
-        if not self.get("accel") or self.pin("i2c_scl") is None or self.pin("i2c_sda") is None:
-            return None
-        from drivers.accel import from_board
-        return from_board(self.data)
-
-    # ---- deep sleep wake source ---------------------------------------------------
-    def arm_wake(self):
-        """Configure the button as the deep-sleep wake source. Returns the kind or None."""
-        p = self.pin("button")
-        kind = self.get("wake")
-        if p is None or kind not in ("ext0", "ext1", "gpio"):
-            return None
-        from machine import Pin
-        import esp32
-        low = self.get("button_active_low", True)
-        pin = Pin(p, Pin.IN, Pin.PULL_UP if low else Pin.PULL_DOWN)
-        if kind == "ext0":
-            esp32.wake_on_ext0(pin, 0 if low else 1)
-        elif kind == "ext1":
-            esp32.wake_on_ext1((pin,), esp32.WAKEUP_ALL_LOW if low else esp32.WAKEUP_ANY_HIGH)
-        else:
-            esp32.wake_on_gpio((pin,), 0 if low else 1)
-        return kind

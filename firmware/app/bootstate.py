@@ -30,10 +30,6 @@ class BootState:
         s = self.st.get("slot")
         return s if s in ("a", "b") else "a"
 
-    def take_note(self):
-        """The fallback note boot.py left (once)."""
-        return self.st.get("note")
-
     def _save(self):
         store.makedirs("/state")
         store.write_json(PATH, self.st)

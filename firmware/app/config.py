@@ -62,16 +62,6 @@ class Config:
     def fleet(self):
         return parse_url(self.get("fleet_url", ""))
 
-    def save_identity(self, device_id, secret):
-        """After enrollment: keep id and secret, drop the one-time token (atomic rewrite)."""
-        ident = dict(self.ident or {})
-        if "enroll_token" in ident:
-            del ident["enroll_token"]
-        ident["device_id"] = device_id
-        ident["secret"] = secret
-        store.write_json(IDENTITY, ident)
-        self.ident = ident
-
     # ---- device config pushed by the fleet ------------------------------------
     def apply(self, pushed, cv):
         """Merge a pushed config; persist it with its version. Returns changed keys."""

@@ -1,6 +1,7 @@
-# Minimal HTTP/1.1 client on asyncio streams: keep-alive, Content-Length or chunked
-# bodies, a deadline on every request, optional TLS (ssl.SSLContext). Small buffers:
-# bodies are limited to max_body bytes and read with readexactly.
+# Minimal HTTP/1.1 client on asyncio streams: keep-alive, a deadline on every
+# request, optional TLS (ssl.SSLContext), bodies of at most MAX_BODY bytes framed by
+# Content-Length (what the fleet sends) or by the connection closing. Chunked
+# responses are refused: this client talks to the fleet, not to the web.
 import asyncio
 
 MAX_BODY = 16384
@@ -15,31 +16,27 @@ class HttpError(Exception):
 
 
 class Conn:
-    def __init__(self, host, port, tls=False, ca=None, name="http"):
+    def __init__(self, host, port, tls=False, ca=None):
         self.host = host
         self.port = port
         self.tls = tls
-        self.ca = ca              # CA certificate bytes (PEM or DER) to verify the server
-        self.name = name
-        self.r = None
-        self.w = None
-        self.requests = 0         # on the current connection
+        self.ca = ca              # CA certificate (PEM or DER bytes) to verify the server
+        self.r = self.w = None
+        self.requests = 0         # answered on the current connection
         self.bytes_out = 0
         self.bytes_in = 0
 
-    def _ctx(self):
-        import ssl
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        if self.ca:
-            ctx.load_verify_locations(cadata=self.ca)
-            ctx.verify_mode = ssl.CERT_REQUIRED
-        else:
-            ctx.verify_mode = ssl.CERT_NONE
-        return ctx
-
     async def _connect(self):
-        ssl = self._ctx() if self.tls else None
-        self.r, self.w = await asyncio.open_connection(self.host, self.port, ssl=ssl)
+        ctx = None
+        if self.tls:
+            import ssl
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            if self.ca:
+                ctx.load_verify_locations(cadata=self.ca)
+                ctx.verify_mode = ssl.CERT_REQUIRED
+            else:
+                ctx.verify_mode = ssl.CERT_NONE
+        self.r, self.w = await asyncio.open_connection(self.host, self.port, ssl=ctx)
         self.requests = 0
 
     def close(self):
@@ -52,7 +49,8 @@ class Conn:
                 pass
 
     async def request(self, method, path, headers, body=b"", timeout_ms=15000):
-        """Send one request; return (status, headers dict with lower-case names, body bytes)."""
+        """One request -> (status, {lower-case header: value}, body bytes)."""
+        reused = self.requests > 0 and self.w is not None
         try:
             return await asyncio.wait_for_ms(self._request(method, path, headers, body), timeout_ms)
         except asyncio.TimeoutError:
@@ -62,7 +60,6 @@ class Conn:
             self.close()
             raise
         except (OSError, EOFError, ValueError, IndexError) as ex:
-            reused = self.requests > 0
             self.close()
             raise HttpError("%s %s" % (type(ex).__name__, ex), reused)
 
@@ -74,57 +71,39 @@ class Conn:
             method, path, self.host, len(body))
         for k in headers:
             head += "%s: %s\r\n" % (k, headers[k])
-        head += "\r\n"
-        # one write: head and body in separate segments meet Nagle + delayed ACK (~40 ms)
-        self.w.write(head.encode() + body if body else head.encode())
+        head = (head + "\r\n").encode()
+        # one write: head and body in two segments meet Nagle + delayed ACK (~40 ms)
+        self.w.write(head + body if body else head)
         await self.w.drain()
         self.bytes_out += len(head) + len(body)
-        line = await self.r.readline()
+        r = self.r
+        line = await r.readline()
         if not line:
             raise HttpError("connection closed", reused)
         self.requests += 1
-        parts = line.split(None, 2)
-        if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
-            raise HttpError("bad status line")
-        status = int(parts[1])
+        status = int(line.split(None, 2)[1])
         hdrs = {}
         n = len(line)
         while True:
-            h = await self.r.readline()
+            h = await r.readline()
             n += len(h)
-            if not h or h == b"\r\n":
+            if len(h) <= 2:
                 break
             i = h.find(b":")
-            if i > 0:
-                k = h[:i].strip().lower().decode()
-                if k in ("content-length", "transfer-encoding", "connection", "x-server-time"):
-                    hdrs[k] = h[i + 1:].strip().decode()
-        if hdrs.get("transfer-encoding", "").lower() == "chunked":
-            data = await self._chunked()
-        elif "content-length" in hdrs:
-            ln = int(hdrs["content-length"])
-            if ln > MAX_BODY:
-                raise HttpError("response body %d bytes too large" % ln)
-            data = await self.r.readexactly(ln) if ln else b""
+            k = h[:i].strip().lower().decode()
+            if k in ("content-length", "transfer-encoding", "connection", "x-server-time"):
+                hdrs[k] = h[i + 1:].strip().decode().lower()
+        if "transfer-encoding" in hdrs:
+            raise HttpError("chunked response not supported")
+        ln = int(hdrs.get("content-length", -1))
+        if ln > MAX_BODY:
+            raise HttpError("response body %d bytes too large" % ln)
+        if ln >= 0:
+            data = await r.readexactly(ln) if ln else b""
         else:
-            data = await self.r.read(MAX_BODY)
+            data = await r.read(MAX_BODY)
             hdrs["connection"] = "close"
         self.bytes_in += n + len(data)
-        if hdrs.get("connection", "").lower() == "close":
+        if hdrs.get("connection") == "close":
             self.close()
         return status, hdrs, data
-
-    async def _chunked(self):
-        out = b""
-        while True:
-            line = await self.r.readline()
-            size = int(line.split(b";")[0].strip(), 16)
-            if size == 0:
-                while True:                      # optional trailers, then an empty line
-                    t = await self.r.readline()
-                    if not t or t == b"\r\n":
-                        return out
-            if len(out) + size > MAX_BODY:
-                raise HttpError("chunked body too large")
-            out += await self.r.readexactly(size)
-            await self.r.readline()

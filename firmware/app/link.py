@@ -1,8 +1,9 @@
-# Device protocol v1 client (docs/protocol.md): enrollment, signed hello, event
-# batches from the outbox (ack -> outbox removal), downlink handling, long-poll and
-# time sync. Two kept-alive HTTP connections: one for hello/events, one for the
-# long-poll, so an alarm never waits behind a held poll. It never raises out of
-# run()/poll(): outages are waited out with backoff (the mqtt_as lesson).
+# Device protocol v1 client (docs/protocol.md): signed hello, event batches from the
+# outbox (ack -> outbox removal), downlink handling and time sync. Two kept-alive HTTP
+# connections: one for hello/events, one for the long-poll (poll.py), so an alarm
+# never waits behind a held poll. run() never raises: outages are waited out with
+# backoff (the mqtt_as lesson). Rare paths load on demand: enroll.py (first boot),
+# linkx.py (failures, refused events), poll.py (long-poll while awake).
 import os
 import json
 import asyncio
@@ -27,29 +28,13 @@ class ProtoError(Exception):
         self.code = code
 
 
-def hw_id():
-    """12 hex digits: the Wi-Fi MAC, else machine.unique_id()."""
-    try:
-        import network
-        mac = network.WLAN(network.STA_IF).config("mac")
-        if mac:
-            return binascii.hexlify(mac).decode()[:12]
-    except Exception:
-        pass
-    try:
-        import machine
-        return binascii.hexlify(machine.unique_id()).decode()[:12]
-    except Exception:
-        return None
-
-
 def _nonce():
     return binascii.hexlify(os.urandom(8)).decode()
 
 
 class Link:
     def __init__(self, config, outbox, clock, hello_fn=None, net=None, rtc=None,
-                 on_command=None, on_hello=None, board="", hwid=hw_id):
+                 on_command=None, on_hello=None, board="", hwid=None):
         self.cfg = config
         self.ob = outbox
         self.clock = clock
@@ -59,7 +44,7 @@ class Link:
         self.on_command = on_command  # (cmd dict) -> None
         self.on_hello = on_hello      # (number of errors sent) -> None
         self.board = board
-        self.hwid = hwid
+        self.hwid = hwid              # () -> 12 hex digits; default enroll.hw_id
         tls, host, port, base = config.fleet()
         ca = None
         if config.get("ca"):
@@ -72,8 +57,8 @@ class Link:
         if tls and not ca:
             log.w("link", "https without a CA certificate: server not verified")
         self.base = base
-        self.conn = httpc.Conn(host, port, tls, ca, "rq")
-        self.pconn = httpc.Conn(host, port, tls, ca, "poll")
+        self.conn = httpc.Conn(host, port, tls, ca)
+        self.pconn = httpc.Conn(host, port, tls, ca)
         self.timeout_ms = TIMEOUT_MS
         self.online = False           # the last exchange with the fleet succeeded
         self.hello_ok = False         # hello succeeded during this boot
@@ -186,34 +171,15 @@ class Link:
         raise ProtoError(0, "retries_exhausted")
 
     async def enroll(self):
-        tok = self.cfg.get("enroll_token")
-        if not tok:
-            raise ProtoError(0, "no_identity", "no device_id/secret and no enroll_token")
-        hid = self.hwid() if self.hwid else None
-        body = {"token": tok, "hw_id": hid or "000000000000",
-                "role": self.cfg.get("role"), "board": self.board or self.cfg.get("board", "")}
-        if self.cfg.get("site"):
-            body["site"] = self.cfg.get("site")
-        raw = json.dumps(body).encode()
-        st, rh, data = await self.conn.request(
-            "POST", self.base + devproto.PATH_ENROLL, {"Content-Type": "application/json"},
-            raw, self.timeout_ms)
-        obj = self._parse(st, rh, data)
-        dev = obj.get("device_id")
-        sec = obj.get("secret")
-        if not isinstance(dev, str) or not isinstance(sec, str) or not devproto.is_hex(sec, 64, 64):
-            raise ProtoError(st, "bad_response", "enroll answer lacks device_id/secret")
-        self.cfg.save_identity(dev, sec)
-        if isinstance(obj.get("config"), dict):
-            self.cfg.apply(obj["config"], obj.get("config_version", 0))
-        log.i("link", "enrolled device_id=%s hw_id=%s" % (dev, hid))
+        import enroll                   # once in a device's life: not kept in RAM
+        try:
+            await enroll.enroll(self)
+        finally:
+            import sys
+            sys.modules.pop("enroll", None)
 
     async def hello(self):
         body = self.hello_fn() if self.hello_fn else {}
-        try:
-            devproto.check_hello(body)
-        except devproto.ProtocolError as ex:
-            log.e("link", "hello body invalid: %s" % ex.message)
         nerr = len(body.get("errors", ()))
         obj = await self._signed("POST", devproto.PATH_HELLO, json.dumps(body))
         ack = obj.get("ack")
@@ -238,21 +204,8 @@ class Link:
         try:
             obj = await self._signed("POST", devproto.PATH_EVENTS, body)
         except ProtoError as ex:
-            if ex.status == 400 and ex.code in ("bad_request", "unknown_event_type", "bad_json"):
-                if self.batch_n > 1:
-                    log.w("link", "batch refused (%s), sending one by one" % ex.code)
-                    self.batch_n = 1
-                    return 0
-                if '"where":"outbox"' in evs[0]:
-                    raise                       # even the placeholder is refused: back off
-                log.w("link", "event seq %d refused (%s), dropped" % (first, ex.code))
-                self.ob.drop(first)
-                return 0
-            if ex.code == "too_large" and (self.batch_n > 1 or self.batch_bytes > 512):
-                self.batch_n = max(1, min(self.batch_n, 50) // 2)
-                self.batch_bytes = max(512, self.batch_bytes // 2)
-                return 0
-            raise
+            import linkx
+            return linkx.refused(self, ex, evs[0], first)
         del body
         ack = obj.get("ack")
         freed = self.ob.ack_to(ack) if isinstance(ack, int) else 0
@@ -300,26 +253,6 @@ class Link:
             self._chg.clear()
 
     # ---- tasks --------------------------------------------------------------------
-    def _failed(self, ex, bo):
-        if self.fail_t is None:
-            self.fail_t = time.ticks_ms()
-        code = getattr(ex, "code", None)
-        self.last_error = code or log.describe(ex, 80)
-        if isinstance(ex, ProtoError):
-            if code == "revoked":
-                self.stopped = code
-                log.e("link", "device revoked by the fleet: needs re-provisioning")
-                return 3600000
-            if code in ("unknown_device", "bad_signature", "no_identity") or code.startswith("token_"):
-                log.e("link", "%s: %s" % (code, "re-enroll with a new token" if code != "bad_signature"
-                                           else "secret does not match"))
-                return 600000
-        else:
-            self.online = False
-        d = bo.next()
-        log.w("link", "offline (%s), retry in %d ms" % (self.last_error, d))
-        return d
-
     async def _idle(self, ms):
         try:
             await asyncio.wait_for_ms(self._kick.wait(), ms)
@@ -340,33 +273,11 @@ class Link:
                 while self.ob.pending() and not self.need_hello:
                     await self.send_events()
             except (HttpError, ProtoError, OSError) as ex:
-                await self._idle(self._failed(ex, bo))
+                import linkx
+                await self._idle(linkx.failed(self, ex, bo))
                 continue
             bo.reset()
             self.fail_t = None
             self.stopped = None
             if not self.ob.pending() and not self.need_hello:
                 await self._idle(IDLE_MS)
-
-    async def poll(self):
-        """Long-poll loop: keeps `down` fresh while the device is awake."""
-        bo = Backoff(2000, 60000)
-        while True:
-            if not (self.hello_ok and self.polling and not self.stopped):
-                await asyncio.sleep_ms(200)
-                continue
-            wait = self.cfg.dev.get("poll_wait_s", 25)
-            path = "%s?cursor=%d&wait=%d&cv=%d" % (devproto.PATH_POLL, self.cursor, wait, self.cfg.cv)
-            t0 = time.ticks_ms()
-            try:
-                obj = await self._signed("GET", path, b"", self.pconn, (wait + 10) * 1000)
-                self._down(obj.get("down"))
-                bo.reset()
-                if time.ticks_diff(time.ticks_ms(), t0) < 500:
-                    await asyncio.sleep_ms(500)     # never spin on a fleet that answers at once
-            except (HttpError, ProtoError, OSError) as ex:
-                if not isinstance(ex, ProtoError):
-                    self.online = False
-                d = bo.next()
-                log.w("link", "poll failed (%s), retry in %d ms" % (getattr(ex, "code", None) or ex, d))
-                await asyncio.sleep_ms(d)

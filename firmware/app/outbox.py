@@ -33,7 +33,6 @@ EVENT = 2
 ACK = 3
 DROP = 4
 ALARMS = ("alarm", "alarm_cancel")
-DROP_MSG = '{"msg":"outbox full: event dropped","where":"outbox"}'
 
 
 class Full(Exception):
@@ -198,12 +197,6 @@ class Outbox:
                 return True
         return False
 
-    def _drop_time(self, seq):
-        for d in self.drops:
-            if d[0] <= seq <= d[1]:
-                return d[2]
-        return 0
-
     def _add_drop(self, lo, hi, t):
         for d in self.drops:
             if d[1] + 1 == lo and d[2] == t:
@@ -278,58 +271,11 @@ class Outbox:
             return False
         return alarm or self.live() < self.max_events
 
-    def _worth(self, seg):
-        """Freeing seg gains space: it holds droppable events or much dead space."""
-        return len(seg.seqs) > len(seg.alarms) or seg.size - seg.abytes > self.seg_size // 4
-
     def _room(self, need, alarm):
         if self._fits(need, alarm):
             return True
-        for seg in list(self.segs):          # oldest first
-            if self._fits(need, alarm):
-                break
-            if not self._worth(seg):
-                continue
-            if seg is self.segs[-1]:
-                self._rotate()               # the active segment becomes freeable
-            self._free(seg)
-        if self._fits(need, alarm):
-            return True
-        return alarm and self.used() + need <= self.hard_bytes
-
-    def _free(self, seg):
-        """Drop seg's non-alarm events, copy its alarms to the newest segment, delete it."""
-        now = self._now()
-        drop = [s for s in seg.seqs if s not in seg.alarms]
-        if drop:
-            lo = hi = drop[0]
-            for s in drop[1:] + [None]:
-                if s is not None and s == hi + 1:
-                    hi = s
-                    continue
-                self._write(DROP, struct.pack("<III", lo, hi, now))
-                self._add_drop(lo, hi, now)
-                if s is not None:
-                    lo = hi = s
-            self.dropped += len(drop)
-            log.w("outbox", "full, dropped %d events (seq %d-%d)" % (len(drop), drop[0], drop[-1]))
-        if seg.alarms:
-            keep = set(seg.alarms)
-            for kind, p, _ in records(self._fname(seg.no)):
-                if kind == EVENT:
-                    s = struct.unpack_from("<I", p)[0]
-                    if s in keep:
-                        keep.discard(s)
-                        self._write(EVENT, p)
-                        last = self.segs[-1]
-                        last.seqs.append(s)
-                        last.alarms.append(s)
-                        last.abytes += 8 + len(p)
-            log.i("outbox", "moved %d alarms from seg %d" % (len(seg.alarms), seg.no))
-        seg.seqs = []
-        seg.alarms = []
-        seg.abytes = 0
-        self._gc()
+        import obfull                        # the full policy: rarely needed, loaded then
+        return obfull.make_room(self, need, alarm)
 
     # ---- reading and acknowledgement --------------------------------------------
     def batch(self, max_n=50, max_bytes=4096):
@@ -360,13 +306,8 @@ class Outbox:
             if j is None:
                 if self._stored(s):
                     break                    # not read this time (size budget)
-                if not self.is_dropped(s):
-                    # Lost (flash corruption, not a power cut): report it like a drop.
-                    log.w("outbox", "seq %d missing, reported as dropped" % s)
-                    now = self._now()
-                    self._write(DROP, struct.pack("<III", s, s, now))
-                    self._add_drop(s, s, now)
-                j = '{"seq":%d,"t":%d,"type":"error","data":%s}' % (s, self._drop_time(s), DROP_MSG)
+                import obfull                # dropped, or lost to flash corruption
+                j = obfull.placeholder(self, s)
             if out and size + len(j) > max_bytes:
                 break
             out.append(j)
@@ -375,18 +316,8 @@ class Outbox:
 
     def drop(self, seq):
         """Give up one pending event (the fleet refuses it): sent as a placeholder."""
-        if seq <= self.ack or seq >= self.next_seq or self.is_dropped(seq):
-            return
-        now = self._now()
-        self._write(DROP, struct.pack("<III", seq, seq, now))
-        self._add_drop(seq, seq, now)
-        for seg in self.segs:
-            if seq in seg.seqs:
-                seg.seqs.remove(seq)
-                if seq in seg.alarms:
-                    seg.alarms.remove(seq)
-        self.dropped += 1
-        self._gc()
+        import obfull
+        obfull.drop(self, seq)
 
     def ack_to(self, n):
         """The fleet stored every event up to n: forget them. Returns how many were freed."""
@@ -432,8 +363,3 @@ class Outbox:
 
     def has_alarm(self):
         return any(s.alarms for s in self.segs)
-
-    def stats(self):
-        return {"stream": self.stream, "seq": self.next_seq - 1, "ack": self.ack,
-                "pending": self.pending(), "segs": len(self.segs), "bytes": self.used(),
-                "written": self.written, "dropped": self.dropped, "refused": self.refused}

@@ -4,8 +4,8 @@
 # - if that fails, forgets the cache and connects by SSID (the Wi-Fi driver scans all
 #   channels itself, asynchronously);
 # - after a connect by SSID it learns the channel and, when the runtime says it is
-#   idle, the BSSID with one scan (wlan.scan() blocks ~1-2 s on ESP32, so never while
-#   a role holds the device awake);
+#   idle, the BSSID with one scan (wifiscan.py; wlan.scan() blocks ~1-2 s on ESP32, so
+#   never while a role holds the device awake);
 # - retries with exponential backoff and jitter; `up` is an asyncio.Event others await.
 import asyncio
 import time
@@ -28,6 +28,7 @@ class Wifi:
         self.connects = 0
         self.connect_ms = None        # duration of the last successful connect
         self.cached = False           # last connect used the RTC cache
+        self.wlan()                   # radio on now (and the network module loaded early)
 
     def wlan(self):
         if self._wlan is None:
@@ -48,12 +49,6 @@ class Wifi:
             return int(self.wlan().status("rssi"))
         except Exception:
             return None
-
-    def ip(self):
-        try:
-            return self.wlan().ifconfig()[0]
-        except Exception:
-            return "?"
 
     async def wait_up(self):
         if self.isconnected():
@@ -124,7 +119,9 @@ class Wifi:
             return False
         if await self._wait(SCAN_MS):
             self._ok(t0, False)
-            self._learn(w)
+            if self.rtc is not None:
+                import wifiscan             # only after a connect without the cache
+                wifiscan.learn(self, w)
             return True
         self._disconnect(w)
         return False
@@ -140,30 +137,5 @@ class Wifi:
         self.connects += 1
         self.cached = cached
         self.connect_ms = time.ticks_diff(time.ticks_ms(), t0)
-        log.i("wifi", "up ip=%s rssi=%s cached=%d in %d ms" % (
-            self.ip(), self.rssi(), 1 if cached else 0, self.connect_ms))
-
-    def _learn(self, w):
-        if self.rtc is None:
-            return
-        try:
-            ch = w.config("channel")
-        except Exception:
-            ch = None
-        bssid = None
-        if self.idle is None or self.idle():
-            try:
-                best = None
-                for ap in w.scan():          # (ssid, bssid, channel, rssi, security, hidden)
-                    name = ap[0].decode() if isinstance(ap[0], bytes) else ap[0]
-                    if name == self.ssid and (ch is None or ap[2] == ch):
-                        if best is None or ap[3] > best[3]:
-                            best = ap
-                if best is not None:
-                    bssid = binascii.hexlify(best[1]).decode()
-                    ch = best[2]
-            except Exception as ex:
-                log.w("wifi", "scan: %s" % ex)
-        if bssid:
-            self.rtc.set("wifi", {"b": bssid, "c": ch})
-            log.i("wifi", "cached bssid=%s ch=%s" % (bssid, ch))
+        log.i("wifi", "up rssi=%s cached=%d in %d ms" % (
+            self.rssi(), 1 if cached else 0, self.connect_ms))

@@ -64,15 +64,17 @@ def tilt_deg(v):
 
 
 def from_board(board, i2c=None):
-    """The board's accelerometer ("accel": "mpu6050" | "lis3dh"), or None."""
-    kind = board.get("accel")
-    if not kind:
+    """The board's accelerometer (board.json "accel": "mpu6050" | "lis3dh"), or None.
+    board: a Board (board.py) or the board.json dict."""
+    data = getattr(board, "data", board)
+    kind = data.get("accel")
+    pins = data.get("pins") or {}
+    if not kind or pins.get("i2c_scl") is None or pins.get("i2c_sda") is None:
         return None
     if i2c is None:
         from machine import I2C, Pin
-        pins = board.get("pins") or {}
         i2c = I2C(0, scl=Pin(pins["i2c_scl"]), sda=Pin(pins["i2c_sda"]), freq=400000)
-    addr = board.get("accel_addr")
+    addr = data.get("accel_addr")
     if kind == "mpu6050":
         return MPU6050(i2c, addr or MPU6050_ADDR)
     if kind == "lis3dh":

@@ -31,3 +31,12 @@ class Light:
     def lux(self):
         lv = self.level()
         return None if lv is None else lv * self.lux_fs
+
+
+def from_board(board):
+    """The board's light sensor (pins.light_adc), or None."""
+    p = board.pin("light_adc")
+    if p is None:
+        return None
+    return Light(p, board.get("light_full_v", 2.0), board.get("light_invert", False),
+                 board.get("light_lux_fs", 1000.0))

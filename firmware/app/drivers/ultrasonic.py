@@ -82,3 +82,12 @@ class Ultrasonic:
         if d > self.max_cm:
             return None, "out_of_range"
         return d, "ok"
+
+
+def from_board(board):
+    """The board's ultrasonic sensor (pins.us_trig, pins.us_echo), or None."""
+    t, e = board.pin("us_trig"), board.pin("us_echo")
+    if t is None or e is None:
+        return None
+    blind = board.get("us_blind_cm", BLIND_CM.get(board.get("ultrasonic"), 25.0))
+    return Ultrasonic(t, e, blind, board.get("us_max_cm", 450.0))

@@ -2,6 +2,8 @@
 # telemetry event on a button press. Used by unit tests and the virtual board, and
 # by any board whose role module does not exist yet. Sleeps between reports when
 # config.json says "power": "battery"; otherwise stays awake (long-poll running).
+# On battery it only watches the button when the button woke it (drivers are
+# loaded on first use: a timer wake loads no button, LED or buzzer code).
 import gc
 import asyncio
 import log
@@ -44,7 +46,8 @@ async def run():
             _telemetry()
         _busy = False
         wait = min(next_wake_ms(), 60000)
-        ev = await rt.button.get(wait) if rt.button is not None else await asyncio.sleep_ms(wait)
+        btn = rt.button if rt.woke_by_pin or not rt.battery_powered else None
+        ev = await btn.get(wait) if btn is not None else await asyncio.sleep_ms(wait)
         if ev is not None and ev[0] in ("press", "long"):
             _busy = True
             if rt.led is not None:

@@ -8,7 +8,7 @@ import store  # noqa: E402
 import devproto  # noqa: E402
 import config  # noqa: E402
 import rtcmem  # noqa: E402
-import clock  # noqa: E402
+from rtcmem import Clock  # noqa: E402
 
 
 def _ident(**kw):
@@ -56,7 +56,8 @@ def test_corrupt_state_falls_back_to_defaults():
 def test_save_identity_drops_token_atomically():
     _ident(site="street-7")
     c = config.Config()
-    c.save_identity("cb-1", "ab" * 32)
+    import enroll
+    enroll.save_identity(c, "cb-1", "ab" * 32)
     with open(store.path("/config.json")) as f:
         d = json.load(f)
     ok("enroll_token" not in d)
@@ -110,12 +111,12 @@ def test_rtcmem_roundtrip_and_garbage():
 
 def test_clock_sync_and_persist():
     r = rtcmem.RtcMem(FakeRTC())
-    c = clock.Clock(r)
+    c = Clock(r)
     import time
     c.sync(time.time() + 3600.4)
     ok(3599 <= c.offset <= 3601)
     ok(abs(c.now() - (time.time() + 3600)) <= 2)
-    c2 = clock.Clock(r)                   # after deep sleep: offset kept
+    c2 = Clock(r)                   # after deep sleep: offset kept
     eq(c2.offset, c.offset)
     ok(c2.synced and c2.valid())
 

@@ -14,7 +14,7 @@ import devproto  # noqa: E402
 import httpc  # noqa: E402
 import config  # noqa: E402
 import outbox  # noqa: E402
-import clock  # noqa: E402
+from rtcmem import Clock  # noqa: E402
 import link  # noqa: E402
 
 URL = os.getenv("FLEET_URL") or "http://127.0.0.1:8000"
@@ -55,7 +55,7 @@ class Rig:
         except OSError:
             pass
         self.cfg = config.Config()
-        self.clock = clock.Clock()
+        self.clock = Clock()
         self.ob = outbox.Outbox(clock=self.clock)
         self.cmds = []
         self.hellos = []
@@ -154,7 +154,8 @@ async def test_long_poll_delivers_change_quickly():
     dev = await r.up()
     await ctl(device_id=dev, config={"poll_wait_s": 10})
     await r.link.hello()
-    t = asyncio.create_task(r.link.poll())
+    import poll
+    t = asyncio.create_task(poll.run(r.link))
     await asyncio.sleep_ms(300)                 # the poll is now held by the fleet
     g = r.link.gen
     t0 = time.ticks_ms()

@@ -8,14 +8,6 @@ import micropython
 from umachine import *  # noqa: F401,F403  (time_pulse_us, Signal, idle ...)
 
 PWRON_RESET = 1
-HARD_RESET = 2
-WDT_RESET = 3
-DEEPSLEEP_RESET = 4
-SOFT_RESET = 5
-EXT0_WAKE = 2
-PIN_WAKE = 2
-EXT1_WAKE = 3
-TIMER_WAKE = 4
 
 
 class FakeSleep(Exception):
@@ -43,7 +35,7 @@ class _State:
         self.resets = 0
         self.reset_cause = int(os.getenv("FAKE_RESET_CAUSE") or PWRON_RESET)
         self.wake_reason = int(os.getenv("FAKE_WAKE") or 0)
-        self.uid = b"\x24\x0a\xc4\x12\x34\x56"
+        self.uid = b"\x24\x0a" + os.urandom(4)
 
     def set_level(self, pin, level):
         """Drive an input pin; fires its IRQ the way ESP32 does (soft IRQ, scheduled)."""
@@ -69,13 +61,10 @@ if _rtc_file:
 class Pin:
     IN = 1
     OUT = 3
-    OPEN_DRAIN = 7
     PULL_UP = 2
     PULL_DOWN = 1
     IRQ_RISING = 1
     IRQ_FALLING = 2
-    WAKE_LOW = 4
-    WAKE_HIGH = 5
 
     def __init__(self, id, mode=-1, pull=-1, value=None):
         self.id = id
@@ -109,9 +98,6 @@ class Pin:
 
 
 class ADC:
-    ATTN_0DB = 0
-    ATTN_2_5DB = 1
-    ATTN_6DB = 2
     ATTN_11DB = 3
 
     def __init__(self, pin, atten=None):

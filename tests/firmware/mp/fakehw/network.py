@@ -1,14 +1,11 @@
 # FAKE network module for firmware unit tests: a WLAN station that "connects" to the
 # access points in APS after a delay. Tests edit APS / FAIL to script the radio.
+import os
 import time
 
+MAC = b"\xa4\xcf" + os.urandom(4)   # one per process: each test is a new board
+
 STA_IF = 0
-AP_IF = 1
-STAT_IDLE = 1000
-STAT_CONNECTING = 1001
-STAT_GOT_IP = 1010
-STAT_NO_AP_FOUND = 201
-STAT_WRONG_PASSWORD = 202
 
 # (ssid, bssid, channel, rssi, password)
 APS = [("lab", b"\x11\x22\x33\x44\x55\x66", 6, -60, "pw")]
@@ -59,15 +56,15 @@ class _WLAN:
             ap = self._ap()
             return ap[3] if ap else 0
         if self.isconnected():
-            return STAT_GOT_IP
-        return STAT_CONNECTING if self._target else STAT_IDLE
+            return 1010                 # STAT_GOT_IP
+        return 1001 if self._target else 1000   # STAT_CONNECTING, STAT_IDLE
 
     def config(self, *args, **kw):
         if "channel" in kw:
             self._ch = kw["channel"]
             return None
         if args and args[0] == "mac":
-            return b"\xa4\xcf\x12\x34\x56\x78"
+            return MAC
         if args and args[0] == "channel":
             ap = self._ap()
             return ap[2] if ap else self._ch

@@ -1,0 +1,33 @@
+# Long-poll (GET /api/v1/device/poll): keeps `down` fresh while the device is awake
+# and polling is wanted (mains-powered roles, or a role holding the device awake, e.g.
+# a call button waiting for a caregiver's answer). Loaded when first needed.
+import asyncio
+import time
+import devproto
+import log
+from backoff import Backoff
+from httpc import HttpError
+from link import ProtoError
+
+
+async def run(link):
+    bo = Backoff(2000, 60000)
+    while True:
+        if not (link.hello_ok and link.polling and not link.stopped):
+            await asyncio.sleep_ms(200)
+            continue
+        wait = link.cfg.dev.get("poll_wait_s", 25)
+        path = "%s?cursor=%d&wait=%d&cv=%d" % (devproto.PATH_POLL, link.cursor, wait, link.cfg.cv)
+        t0 = time.ticks_ms()
+        try:
+            obj = await link._signed("GET", path, b"", link.pconn, (wait + 10) * 1000)
+            link._down(obj.get("down"))
+            bo.reset()
+            if time.ticks_diff(time.ticks_ms(), t0) < 500:
+                await asyncio.sleep_ms(500)     # never spin on a fleet that answers at once
+        except (HttpError, ProtoError, OSError) as ex:
+            if not isinstance(ex, ProtoError):
+                link.online = False
+            d = bo.next()
+            log.w("link", "poll failed (%s), retry in %d ms" % (getattr(ex, "code", None) or ex, d))
+            await asyncio.sleep_ms(d)

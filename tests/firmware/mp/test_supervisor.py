@@ -1,0 +1,256 @@
+# The runtime as a whole (supervisor + generic role) on fake hardware against FakeFleet:
+# boot -> enroll -> hello -> events acked -> sleep; error capture; watchdog; commands;
+# stay-awake; offline give-up; wake by pin. MicroPython.
+import os
+import json
+import time
+import asyncio
+import mptest
+from mptest import eq, ok
+
+ROOT = mptest.setup_root()
+import store  # noqa: E402
+import machine  # noqa: E402  (tests/firmware/mp/fakehw: FAKE hardware)
+import esp32  # noqa: E402
+import httpc  # noqa: E402
+import config  # noqa: E402
+
+URL = os.getenv("FLEET_URL") or "http://127.0.0.1:8000"
+_, HOST, PORT, _b = config.parse_url(URL)
+BOARD = {"name": "virtual", "chip": "esp32",
+         "pins": {"button": 27, "led": 26, "buzzer": 25, "battery_adc": 34},
+         "button_active_low": True, "led_active_low": False, "battery_divider": 2.0,
+         "wake": "ext0", "accel": None}
+
+
+def flash(power="battery", url=URL, wake="none", **extra):
+    ident = {"role": "smart_bin", "role_module": "generic", "board": "virtual",
+             "fleet_url": url, "enroll_token": "et_" + str(time.ticks_us()), "power": power}
+    ident.update(extra)
+    store.write_json("/config.json", ident)
+    store.write_json("/board.json", BOARD)
+    store.write_json("/state/boot.json", {"slot": "a", "tries": 1, "pending": True,
+                                          "reset_cause": "power_on" if wake == "none" else "deepsleep",
+                                          "wake_reason": wake, "version": "0.1.0"})
+    machine.FAKE.adc_uv[34] = 1500000
+
+
+async def fleet(path, body=None):
+    c = httpc.Conn(HOST, PORT)
+    if body is None:
+        st, _, data = await c.request("GET", path, {})
+    else:
+        st, _, data = await c.request("POST", path, {"Content-Type": "application/json"},
+                                      json.dumps(body).encode())
+    c.close()
+    return json.loads(data)
+
+
+def runtime():
+    import supervisor
+    return supervisor.Runtime()
+
+
+async def test_boot_enroll_hello_events_sleep():
+    flash()
+    rt = runtime()
+    t0 = time.ticks_ms()
+    decision = await rt.run()
+    eq(decision[0], "sleep")
+    ok(3500000 <= decision[1] <= 3600000, decision)        # telemetry due in report_min=60
+    ok(time.ticks_diff(time.ticks_ms(), t0) < 5000)
+    dev = rt.config.get("device_id")
+    st = await fleet("/_fake/state?device_id=" + dev)
+    eq([e["type"] for e in st["events"]], ["heartbeat", "telemetry"])
+    eq(st["events"][0]["data"]["battery_v"], 3.0)
+    h = st["hellos"][0]
+    eq((h["slot"], h["role"], h["board"], h["reset_cause"], h["wake_reason"], h["app"]),
+       ("a", "smart_bin", "virtual", "power_on", "none", "0.1.0"))
+    eq(rt.outbox.pending(), 0)
+    b = store.read_json("/state/boot.json")
+    eq((b["pending"], b["tries"], b["good"]), (False, 0, "a"))
+    ok(machine.FAKE.wdt == 30000 and machine.FAKE.feeds >= 1, "watchdog started and fed")
+    # carrying out the decision: wake source armed, deep sleep entered
+    try:
+        rt.execute(decision)
+        ok(False, "deepsleep returned")
+    except machine.FakeSleep:
+        pass
+    eq(esp32.armed[-1], ("ext0", 27, 0))
+    eq(machine.FAKE.sleeps, [decision[1]])
+
+
+async def test_second_wake_is_quiet_until_due():
+    flash()
+    rt = runtime()
+    await rt.run()
+    n0 = rt.outbox.next_seq
+    flash(wake="timer")
+    store.write_json("/config.json", dict(rt.config.ident))   # enrolled identity kept
+    rt2 = runtime()
+    d = await rt2.run()
+    eq(d[0], "sleep")
+    eq(rt2.outbox.next_seq, n0)          # nothing due: no new events (schedule in RTC memory)
+    eq(rt2.wake_reason, "timer")
+
+
+async def test_task_crash_is_logged_kept_and_reported_in_hello():
+    flash(power="mains")
+    rt = runtime()
+
+    class CrashRole:
+        n = 0
+
+        async def run(self):
+            self.n += 1
+            raise ValueError("role bug %d" % self.n)
+
+        def should_sleep(self):
+            return False
+
+        def next_wake_ms(self):
+            return None
+
+    role = CrashRole()
+
+    class CrashMod:
+        @staticmethod
+        def setup(rt):
+            return role
+    rt._import_role = lambda: CrashMod
+    task = asyncio.create_task(rt.run())
+    deadline = time.ticks_add(time.ticks_ms(), 8000)
+    while role.n < 2 and time.ticks_diff(deadline, time.ticks_ms()) > 0:
+        await asyncio.sleep_ms(100)
+    ok(role.n >= 2, "role restarted after crashing")
+    await asyncio.sleep_ms(800)
+    dev = rt.config.get("device_id")
+    st = await fleet("/_fake/state?device_id=" + dev)
+    errs = [e for h in st["hellos"] for e in h["errors"]]
+    ok("role: ValueError: role bug 1" in errs, str(st["hellos"]))
+    ok(len(st["hellos"]) >= 2, "errors re-reported without waiting for a reboot")
+    ok(not store.exists("/state/errors.json") or store.read_json("/state/errors.json") != errs)
+    rt.finish("test")
+    await task
+
+
+async def test_crash_file_and_boot_note_reach_the_next_hello():
+    flash()
+    with open(store.path("/state/crash.txt"), "w") as f:
+        f.write("main: ImportError: no module named 'x'")
+    b = store.read_json("/state/boot.json")
+    b["note"] = "slot b failed 3 boots, fell back to a"
+    store.write_json("/state/boot.json", b)
+    rt = runtime()
+    await rt.run()
+    st = await fleet("/_fake/state?device_id=" + rt.config.get("device_id"))
+    eq(st["hellos"][0]["errors"], ["main: ImportError: no module named 'x'",
+                                   "boot: slot b failed 3 boots, fell back to a"])
+    ok(not store.exists("/state/crash.txt"))
+    ok(not store.exists("/state/errors.json"))
+    ok("note" not in store.read_json("/state/boot.json"))
+
+
+async def test_watchdog_not_fed_when_a_task_stalls():
+    flash(power="mains")
+    rt = runtime()
+    task = asyncio.create_task(rt.run())
+    await asyncio.sleep_ms(1200)
+    f0 = machine.FAKE.feeds
+    ok(f0 >= 1)
+    rt.beat("stuck", 200)              # promises a beat in 200 ms, never keeps it
+    await asyncio.sleep_ms(2500)
+    f1 = machine.FAKE.feeds
+    ok(f1 - f0 <= 1, "fed %d times while a task was stalled" % (f1 - f0))
+    rt.beat("stuck", 100000)           # healthy again: fed again
+    await asyncio.sleep_ms(1500)
+    ok(machine.FAKE.feeds > f1)
+    rt.finish("test")
+    await task
+
+
+async def test_stay_awake_blocks_sleep_until_released():
+    flash()
+    rt = runtime()
+    rt.stay_awake("alarm")
+
+    async def release():
+        await asyncio.sleep_ms(1500)
+        rt.allow_sleep("alarm")
+    asyncio.create_task(release())
+    t0 = time.ticks_ms()
+    d = await rt.run()
+    eq(d[0], "sleep")
+    ok(time.ticks_diff(time.ticks_ms(), t0) >= 1500)
+
+
+async def test_commands_identify_self_test_reboot():
+    flash(power="mains")
+    rt = runtime()
+    task = asyncio.create_task(rt.run())
+    while not (rt.link and rt.link.hello_ok):
+        await asyncio.sleep_ms(50)
+    dev = rt.config.get("device_id")
+    await fleet("/_fake/ctl", {"device_id": dev, "commands": [
+        {"id": 1, "name": "identify", "args": {}}, {"id": 2, "name": "self_test", "args": {}},
+        {"id": 3, "name": "launch", "args": {}}]})
+    await asyncio.sleep_ms(1500)
+    st = await fleet("/_fake/state?device_id=" + dev)
+    res = dict((e["data"]["id"], e["data"]) for e in st["events"] if e["type"] == "cmd_result")
+    eq(sorted(res), [1, 2, 3])
+    ok(res[1]["ok"] and res[2]["ok"], str(res))
+    ok("heap=" in res[2]["detail"] and "battery=3.0V" in res[2]["detail"])
+    ok(not res[3]["ok"])
+    eq(st["commands"], [])
+    ok(rt.led.name == "identify" or machine.FAKE.pwm.get(25))
+    rt.stay_awake("alarm")             # a call button never reboots with an alarm open
+    await fleet("/_fake/ctl", {"device_id": dev, "commands": [{"id": 4, "name": "reboot", "args": {}}]})
+    await asyncio.sleep_ms(800)
+    ok(rt.decision is None, "rebooted while awake for an alarm")
+    rt.allow_sleep("alarm")
+    await fleet("/_fake/ctl", {"device_id": dev, "alarms": {"a-1": "resolved"}})  # new down
+    d = await asyncio.wait_for_ms(task, 5000)
+    eq(d, ("reboot", "command 4"))
+    st = await fleet("/_fake/state?device_id=" + dev)
+    ok(any(e["type"] == "cmd_result" and e["data"]["id"] == 4 for e in st["events"]))
+    eq(store.read_json("/state/cmds.json"), [1, 2, 3, 4])
+
+
+async def test_offline_wake_gives_up_and_backs_off():
+    flash(url="http://127.0.0.1:9")
+    rt = runtime()
+    rt.offline_ms = 1000
+    d = await rt.run()
+    eq(d, ("sleep", 60000))
+    eq(rt.rtc.get("fw"), 1)
+    ok(rt.outbox.pending() == 2)       # heartbeat + telemetry kept for the next wake
+    eq(store.read_json("/state/boot.json")["pending"], True)   # not confirmed by a hello
+    rt.boot.mark_clean()
+    eq(store.read_json("/state/boot.json")["pending"], False)  # ... but not a crash either
+
+
+async def test_wake_by_button_counts_the_press():
+    flash(wake="pin")
+    machine.FAKE.levels[27] = 0        # held at boot (active low)
+
+    async def release():
+        await asyncio.sleep_ms(300)
+        machine.FAKE.set_level(27, 1)
+    asyncio.create_task(release())
+    rt = runtime()
+    ok(rt.woke_by_pin)
+    d = await rt.run()
+    eq(d[0], "sleep")
+    st = await fleet("/_fake/state?device_id=" + rt.config.get("device_id"))
+    tel = [e["data"] for e in st["events"] if e["type"] == "telemetry" and "button_ms" in e["data"]]
+    eq(len(tel), 1)
+    ok(tel[0]["button_ms"] >= 250)
+
+
+async def test_unprovisioned_board_idles():
+    store.remove("/config.json")
+    rt = runtime()
+    eq(await rt.run(), ("idle", None))
+
+
+mptest.main(globals())

@@ -1,0 +1,136 @@
+# Wi-Fi supervisor on the FAKE network module (tests/firmware/mp/fakehw/network.py):
+# cached BSSID/channel, fallback, backoff, never blocking the loop. MicroPython.
+import time
+import asyncio
+import mptest
+from mptest import eq, ok
+
+mptest.setup_root()
+import network  # noqa: E402  (FAKE)
+import rtcmem  # noqa: E402
+import wifi  # noqa: E402
+
+wifi.CACHED_MS = 400
+wifi.SCAN_MS = 600
+AP = ("lab", b"\x11\x22\x33\x44\x55\x66", 6, -60, "pw")
+
+
+class FakeRTC:
+    def __init__(self):
+        self.mem = b""
+
+    def memory(self, data=None):
+        if data is None:
+            return self.mem
+        self.mem = bytes(data)
+
+
+class Ticker:
+    """Measures the longest gap between loop turns while Wi-Fi works."""
+
+    def __init__(self):
+        self.worst = 0
+        self.run = True
+
+    async def go(self):
+        last = time.ticks_ms()
+        while self.run:
+            await asyncio.sleep_ms(10)
+            now = time.ticks_ms()
+            self.worst = max(self.worst, time.ticks_diff(now, last))
+            last = now
+
+
+def _reset(aps=(AP,)):
+    network.APS[:] = list(aps)
+    del network.calls[:]
+    network.WLAN().disconnect()
+    del network.calls[:]
+
+
+async def _up(w, ms=3000):
+    try:
+        await asyncio.wait_for_ms(w.up.wait(), ms)
+        return True
+    except asyncio.TimeoutError:
+        return False
+
+
+async def test_first_connect_learns_cache_next_wake_uses_it():
+    _reset()
+    rtc = rtcmem.RtcMem(FakeRTC())
+    w = wifi.Wifi("lab", "pw", rtc)
+    t = asyncio.create_task(w.run())
+    ok(await _up(w))
+    t.cancel()
+    eq(network.calls[0], ("connect", "lab", None))
+    eq(rtc.get("wifi"), {"b": "112233445566", "c": 6})
+    ok(not w.cached)
+    # next wake: RTC memory kept, radio off
+    _reset()
+    w2 = wifi.Wifi("lab", "pw", rtcmem.RtcMem(rtc._rtc))
+    t = asyncio.create_task(w2.run())
+    ok(await _up(w2))
+    t.cancel()
+    eq(network.calls[0], ("connect", "lab", AP[1]))
+    ok(w2.cached)
+    ok(w2.connect_ms < 300, "cached connect took %d ms" % w2.connect_ms)
+
+
+async def test_cached_ap_gone_falls_back_to_ssid():
+    _reset()
+    rtc = rtcmem.RtcMem(FakeRTC())
+    rtc.set("wifi", {"b": "aabbccddeeff", "c": 11})     # the AP was replaced
+    w = wifi.Wifi("lab", "pw", rtc)
+    t = asyncio.create_task(w.run())
+    ok(await _up(w, 4000))
+    t.cancel()
+    kinds = [c[2] if c[0] == "connect" else c[0] for c in network.calls]
+    eq(kinds[:3], [b"\xaa\xbb\xcc\xdd\xee\xff", "disconnect", None])
+    eq(rtc.get("wifi"), {"b": "112233445566", "c": 6})
+
+
+async def test_no_ap_backs_off_without_blocking_the_loop():
+    _reset(())
+    w = wifi.Wifi("lab", "pw", rtcmem.RtcMem(FakeRTC()))
+    tick = Ticker()
+    tt = asyncio.create_task(tick.go())
+    t = asyncio.create_task(w.run())
+    await asyncio.sleep_ms(2500)
+    n = len([c for c in network.calls if c[0] == "connect"])
+    ok(1 <= n <= 3, "attempts %d: backoff between them" % n)
+    ok(not w.up.is_set())
+    ok(tick.worst < 100, "loop blocked for %d ms" % tick.worst)
+    network.APS[:] = [AP]                  # the access point comes back
+    ok(await _up(w, 6000))
+    t.cancel()
+    tick.run = False
+
+
+async def test_no_blocking_scan_while_a_role_is_busy():
+    _reset()
+    rtc = rtcmem.RtcMem(FakeRTC())
+    s0 = network.scans
+    w = wifi.Wifi("lab", "pw", rtc, idle=lambda: False)
+    t = asyncio.create_task(w.run())
+    ok(await _up(w))
+    t.cancel()
+    eq(network.scans, s0)
+    eq(rtc.get("wifi"), None)
+
+
+async def test_link_loss_detected_and_recovered():
+    _reset()
+    w = wifi.Wifi("lab", "pw", rtcmem.RtcMem(FakeRTC()))
+    t = asyncio.create_task(w.run())
+    ok(await _up(w))
+    network.APS[:] = []                    # AP switched off
+    await asyncio.sleep_ms(800)
+    ok(not w.up.is_set(), "down noticed")
+    network.APS[:] = [AP]
+    ok(await _up(w, 5000))
+    t.cancel()
+    ok(w.connects >= 2)
+
+
+mptest.main(globals())
