@@ -116,8 +116,9 @@ class VirtualBoard:
         return "<VirtualBoard %s>" % self.name
 
     # ------------------------------------------------------------------ power
-    def start(self, wait=True):
-        """Power on (PWRON_RESET). No-op if already powered. The filesystem must hold the firmware."""
+    def start(self):
+        """Power on (PWRON_RESET); no-op if already powered (running or in deep sleep).
+        Moves the expect() cursor to the end of the console, so expect() sees this boot."""
         self._cursor = self.info()["console_end"]
         self._call("power_on")
         return self

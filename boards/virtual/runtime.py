@@ -993,6 +993,8 @@ class BoardRuntime:
     def deploy(self, files, clean=False):
         write_fs(files, self.flash, clean=clean)
         self.note("deployed %d file(s)%s" % (len(files), " after erasing the filesystem" if clean else ""))
+        if "/config.json" in files and self.proxy.port:
+            self._fix_fleet_url()
 
     # ------------------------------------------------------------------ what the API shows
     def info(self):
