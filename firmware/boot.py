@@ -56,11 +56,17 @@ def _write(path, st):
         os.rename(tmp, path)
     except OSError:
         try:
-            os.remove(path)
+            os.remove(path)             # FAT: rename does not replace
             os.rename(tmp, path)
         except OSError:
-            with open(path, "w") as f:
-                json.dump(st, f)
+            pass
+    try:
+        os.stat(tmp)                    # still there: the rename failed or did nothing
+    except OSError:
+        return                          # (unix VfsPosix mounted with a root: a no-op)
+    with open(path, "w") as f:          # last resort: in place, not atomic
+        json.dump(st, f)
+    os.remove(tmp)
 
 
 def run(root=""):

@@ -70,27 +70,28 @@ def write_atomic(p, data):
     global _warned
     full = path(p)
     tmp = full + ".tmp"
-    with open(tmp, "wb" if isinstance(data, bytes) else "w") as f:
+    mode = "wb" if isinstance(data, bytes) else "w"
+    with open(tmp, mode) as f:
         f.write(data)
     try:
-        os.rename(tmp, full)         # LittleFS: atomic replace
-        return
+        os.rename(tmp, full)             # LittleFS: atomic replace
     except OSError:
-        pass
-    try:                             # FAT: rename does not replace an existing file
-        os.remove(full)
-    except OSError:
-        pass
+        try:                             # FAT: rename does not replace an existing file
+            os.remove(full)
+            os.rename(tmp, full)
+        except OSError:
+            pass
     try:
-        os.rename(tmp, full)
-        return
-    except OSError as ex:
-        # Last resort (e.g. the unix port's VfsPosix mounted with a root, whose rename
-        # is broken): write in place. Not atomic; said once on the console.
-        if not _warned:
-            log.w("store", "rename failed (%s); writing in place" % ex)
-            _warned = True
-    with open(full, "wb" if isinstance(data, bytes) else "w") as f:
+        os.stat(tmp)
+    except OSError:
+        return                           # renamed
+    # The rename failed or did nothing: the unix port's VfsPosix mounted with a root (how
+    # a virtual board mounts its flash at "/") reports success for a rename that does
+    # nothing (MicroPython bug). Last resort: write in place -- not atomic; said once.
+    if not _warned:
+        log.w("store", "rename does not work here; writing files in place")
+        _warned = True
+    with open(full, mode) as f:
         f.write(data)
     try:
         os.remove(tmp)
