@@ -25,15 +25,20 @@ log = logging.getLogger("fleet.device")
 router = APIRouter(prefix=devproto.PREFIX, tags=["device protocol v1"], responses=ERROR_RESPONSES)
 
 
-async def _signed_request(request, method):
-    """(runtime, device, headers, raw body, now) for an authentic request, or a ProtocolError."""
+async def _signed_request(request, method, check=None):
+    """(runtime, device, body, now) of an authentic request - its JSON body validated by `check`,
+    if given - or a ProtocolError."""
     rt = request.app.state.fleet
     headers = headers_of(request)
     raw = await read_body(request, headers)
     now = clock.now()
     device = authenticate(rt.directory, rt.nonces, method, signed_path(request), headers, raw, now)
     rt.board.touch(device.id, now)
-    return rt, device, headers, raw, now
+    body = None
+    if check is not None:
+        body = parse_json(raw, headers)
+        check(body)
+    return rt, device, body, now
 
 
 @router.post("/enroll", status_code=201, response_model=EnrollOut, openapi_extra=ds.body(ds.ENROLL),
@@ -60,19 +65,17 @@ def _enroll(rt, body, ip):
 @router.post("/hello", response_model=HelloOut, openapi_extra=ds.signed(ds.body(ds.HELLO)),
              summary="Boot/wake report; answers the stream's ack and the downlink")
 async def hello(request: Request):
-    rt, device, headers, raw, now = await _signed_request(request, "POST")
-    body = parse_json(raw, headers)
-    devproto.check_hello(body)
+    rt, device, body, now = await _signed_request(request, "POST", devproto.check_hello)
     ack = await rt.writer.submit(HelloJob(device, body, now))
+    rt.hub.publish("devices", "device",
+                   {"id": device.id, "fw": body["fw"], "app": body["app"], "rssi": body.get("rssi")})
     return answer({"device_id": device.id, "ack": ack, "down": rt.downlink.compose(device, body.get("cv"))})
 
 
 @router.post("/events", response_model=EventsOut, openapi_extra=ds.signed(ds.body(ds.EVENTS)),
              summary="Store a batch of events durably, then acknowledge")
 async def events(request: Request):
-    rt, device, headers, raw, now = await _signed_request(request, "POST")
-    body = parse_json(raw, headers)
-    devproto.check_batch(body)
+    rt, device, body, _ = await _signed_request(request, "POST", devproto.check_batch)
     ack, stored, duplicates = await rt.writer.submit(EventsJob(device, body.get("stream", 0), body["events"]))
     return answer({"ack": ack, "stored": stored, "duplicates": duplicates,
                    "down": rt.downlink.compose(device, body.get("cv"))})
@@ -94,7 +97,7 @@ def _poll_args(request):
 @router.get("/poll", response_model=PollOut, openapi_extra=ds.signed({"parameters": ds.POLL_QUERY}),
             summary="Long-poll: answer when down.cursor passes `cursor`, or after `wait` seconds")
 async def poll(request: Request):
-    rt, device, headers, raw, now = await _signed_request(request, "GET")
+    rt, device, _, _ = await _signed_request(request, "GET")
     args = _poll_args(request)
     entry = await rt.downlink.wait_beyond(device, args["cursor"], args["wait"])
     rt.board.touch(device.id, clock.now())   # it was connected all along

@@ -1,7 +1,8 @@
 """Live device status for the web list (and any tool): server-sent events.
 
 Events: `snapshot` (all devices), `status` (a StatusChange), `seen` ({device id: last seen}),
-`device` (a device's summary row after an enrollment, revoke or other change).
+`device` (a device's summary row after an enrollment, revoke or other change, or the fields a
+hello changed: {"id", "fw", "app", "rssi"}).
 """
 
 from fastapi import APIRouter, Depends, Request

@@ -9,7 +9,6 @@
 """
 
 import hashlib
-import hmac
 import os
 import secrets
 from pathlib import Path
@@ -46,10 +45,6 @@ def new_token(prefix):
 
 def token_hash(token):
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def same(a, b):
-    return hmac.compare_digest(a, b)
 
 
 def new_device_secret():

@@ -134,3 +134,21 @@ def test_enroll_refusals_are_protocol_shaped(client, db):
     for body, status, code in cases:
         assert_refused(client.post(devproto.PATH_ENROLL, content=body), status, code)
     assert count(db, "devices") == 0
+
+
+def test_chunked_oversize_body_is_cut_off_while_streaming(live_server, db):
+    """No Content-Length: the cap applies while reading, and nothing reaches the parser."""
+    import httpx
+    from fleetkit import enroll
+
+    with httpx.Client(base_url=live_server) as http:
+        device = enroll(http, db)
+
+        def chunks():
+            for _ in range(devproto.MAX_BODY // 1024 + 2):
+                yield b" " * 1024
+
+        headers = devproto.signed_headers(device.id, device.secret, "POST", devproto.PATH_EVENTS, int(time.time()),
+                                          "abcdef0123", b"")
+        assert_refused(http.post(devproto.PATH_EVENTS, content=chunks(), headers=headers), 413, "too_large")
+    assert count(db, "events") == 0

@@ -50,3 +50,16 @@ def test_failed_logins_are_audited(client, db):
 def test_openapi_docs_are_on(client):
     assert client.get("/docs").status_code == 200
     assert "/api/v1/device/events" in client.get("/openapi.json").json()["paths"]
+
+
+def test_admin_errors_are_json_with_server_time(client, admin_headers):
+    for response, status, code in (
+            (client.get("/api/v1/nothing-here", headers=admin_headers), 404, "not_found"),
+            (client.delete("/api/v1/devices", headers=admin_headers), 405, "method_not_allowed"),
+            (client.get("/api/v1/devices?limit=0", headers=admin_headers), 422, "invalid"),
+            (client.post("/api/v1/users", json={"username": "x"}, headers=admin_headers), 422, "invalid"),
+            (client.get("/api/v1/devices/cb-none", headers=admin_headers), 404, "not_found"),
+            (client.get("/api/v1/devices"), 401, "unauthorized")):
+        assert response.status_code == status, response.text
+        assert response.json()["error"]["code"] == code and response.json()["error"]["message"]
+        assert float(response.headers["x-server-time"]) > 0

@@ -1,0 +1,45 @@
+"""The device list in a real headless Chromium (Debian's): log in, watch a device come online
+and get revoked without reloading the page."""
+
+import re
+import shutil
+
+import httpx
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from fleetkit import PASSWORD, enroll, heartbeat, make_user
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def page():
+    assert CHROMIUM, "Debian's chromium must be installed (make browser)"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield browser.new_page()
+        browser.close()
+
+
+def test_live_device_list(page, live_server, db, admin_headers):
+    user = make_user(db, "caregiver")
+    page.goto(live_server + "/devices")
+    expect(page.locator("h1")).to_have_text("Log in")
+    page.fill("input[name=username]", user["username"])
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("#live")).to_have_text("live")
+    with httpx.Client(base_url=live_server) as http:
+        device = enroll(http, db, role="smart_bin")
+        row = page.locator("#dev-" + device.id)
+        expect(row).to_contain_text("never seen")             # appears without a reload
+        device.hello()
+        expect(row).to_have_class(re.compile(r"\bs-online\b"))
+        expect(row).to_contain_text("1.29.0 / 0.3.0")
+        expect(page.locator("#n-online")).to_have_text("1")
+        device.events([heartbeat(1)])
+        http.post("/api/v1/devices/%s/revoke" % device.id, headers=admin_headers)
+        expect(row).to_have_class(re.compile(r"\bs-revoked\b"))
+    page.click("button[data-filter=online]")
+    expect(page.locator("#dev-" + device.id)).to_have_count(0)
