@@ -90,3 +90,18 @@ def test_device_events_listing(client, device, admin_headers):
     older = client.get("/api/v1/devices/%s/events?before_id=%d" % (device.id, listed[0]["id"]),
                        headers=admin_headers).json()
     assert older[0]["data"] == {"battery_v": 2.9}
+
+
+def test_a_revoke_by_another_process_applies_within_the_identity_ttl(settings, db):
+    from fastapi.testclient import TestClient
+
+    from fleet.domain import devices
+    from fleet.main import create_app
+    from fleetkit import CLI, wait_for
+
+    settings.identity_ttl_s = 0.2
+    with TestClient(create_app(settings)) as client:
+        device = enroll(client, db)
+        assert device.hello().status_code == 200
+        devices.revoke(db, CLI, device.id)       # as `fleet device revoke` does, on its own connection
+        wait_for(lambda: device.hello().status_code == 403)

@@ -1,0 +1,58 @@
+"""Replay protection: bounded, forgetting only what the clock window already refuses,
+and kept across a restart."""
+
+import devproto
+from fastapi.testclient import TestClient
+
+from fleet.domain.nonces import NonceCache
+from fleet.main import create_app
+from fleetkit import HELLO
+
+NOW = 2_000_000_000
+
+
+def test_a_nonce_is_refused_twice_per_device_only():
+    cache = NonceCache(capacity=100)
+    assert cache.add("cb-1", "aaaaaaaa", NOW, NOW)
+    assert not cache.add("cb-1", "aaaaaaaa", NOW + 5, NOW + 5)
+    assert cache.add("cb-2", "aaaaaaaa", NOW, NOW)
+
+
+def test_nonces_are_forgotten_once_their_timestamp_is_out_of_the_window():
+    cache = NonceCache(capacity=100, window=300)
+    cache.add("cb-1", "aaaaaaaa", NOW - 200, NOW)
+    cache.add("cb-1", "bbbbbbbb", NOW + 200, NOW)
+    assert len(cache) == 2
+    cache.add("cb-1", "cccccccc", NOW + 150, NOW + 150)
+    assert len(cache) == 2                      # aaaaaaaa expired at NOW + 100
+    assert not cache.add("cb-1", "bbbbbbbb", NOW + 200, NOW + 150)
+
+
+def test_a_full_cache_stays_bounded_and_refuses_what_it_cannot_vouch_for():
+    cache = NonceCache(capacity=3, window=300)
+    for i, stamp in enumerate((NOW - 100, NOW - 50, NOW, NOW + 10)):
+        assert cache.add("cb-1", "n%07d" % i, stamp, NOW)
+    assert len(cache) == 3
+    assert cache.floor == NOW - 100 + 300       # the oldest went; the floor rose to its expiry
+    assert not cache.add("cb-1", "n0000000", NOW - 100, NOW)   # might be a replay: refused
+    assert not cache.add("cb-1", "fresh000", NOW - 100, NOW)   # so is anything as old
+    assert cache.add("cb-1", "fresh001", NOW - 10, NOW)        # a current request is fine
+
+
+def test_dump_and_load():
+    cache = NonceCache()
+    cache.add("cb-1", "aaaaaaaa", NOW, NOW)
+    again = NonceCache()
+    again.load(cache.dump(NOW), NOW)
+    assert not again.add("cb-1", "aaaaaaaa", NOW, NOW + 1)
+    assert again.load([("cb-1", "bbbbbbbb", NOW - 1)], NOW) is None and len(again) == 1
+
+
+def test_replay_is_refused_after_a_restart(client, device, settings):
+    first = device.request("POST", devproto.PATH_HELLO, HELLO, nonce="0123456789abcdef")
+    assert first.status_code == 200
+    client.__exit__(None, None, None)           # graceful stop: nonces saved
+    with TestClient(create_app(settings)) as again:
+        device.http = again
+        replay = device.request("POST", devproto.PATH_HELLO, HELLO, nonce="0123456789abcdef")
+        assert replay.status_code == 409 and replay.json()["error"]["code"] == "replay"
