@@ -1,0 +1,136 @@
+"""Runtime scenarios of issue 3 on the boards under test: enroll, hello, telemetry."""
+
+import json
+import random
+import re
+import time
+
+import pytest
+
+from hil_tests.plugin import enrolled
+
+# The generic role (heartbeat + telemetry) on a mains-powered board: exercises the runtime alone.
+GENERIC = dict(role="smart_bin", role_module="generic", power="mains")
+
+
+def test_boot_enrolls_and_says_hello(make_board, fleet):
+    board = make_board("dut", **GENERIC)
+    board.expect(r"boot: slot=a ", timeout=20)
+    dev = enrolled(board, fleet)
+    assert dev["role"] == "smart_bin"
+    assert dev["status"] == "online"
+    # The token is spent and the board keeps its identity in /config.json, without the token.
+    cfg = json.loads(board.read_file("/config.json"))
+    assert cfg["device_id"] == dev["id"] and "enroll_token" not in cfg
+    assert len(cfg["secret"]) == 64
+
+
+def test_hello_reports_the_boot(make_board, fleet, rig):
+    board = make_board("dut", **GENERIC)
+    dev = enrolled(board, fleet)
+    assert dev["slot"] == "a"
+    assert dev["reset_cause"] == "power_on"
+    assert dev["board"] == rig.board_name
+    assert dev["fw"] and dev["app"]
+    assert dev["heap_free"] > 0
+
+
+
+def stored_seqs(fleet, device_id, etype=None):
+    return sorted(e["seq"] for e in fleet.events(device_id, **({"type": etype} if etype else {})))
+
+
+def wait_fleet(predicate, what, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = predicate()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("fleet: %s not reached within %.0f s" % (what, timeout))
+        time.sleep(0.2)
+
+
+@pytest.mark.needs("button", "world")
+def test_telemetry_is_delivered(make_board, fleet):
+    board = make_board("dut", **GENERIC)
+    dev = enrolled(board, fleet)
+    beat = wait_fleet(lambda: fleet.events(dev["id"], type="heartbeat"), "first heartbeat")[0]
+    assert beat["data"]["battery_v"] == pytest.approx(3.0, abs=0.05)   # the world's default cell
+    board.set_world(battery_v=2.8)
+    board.press(150)
+    m = board.expect(r"event telemetry seq=(\d+)", timeout=10)
+    seq = int(m.group(1))
+    ev = wait_fleet(lambda: [e for e in fleet.events(dev["id"], type="telemetry") if e["seq"] == seq],
+                    "the press's telemetry event")[0]
+    assert ev["data"]["button_ms"] >= 100
+
+
+@pytest.mark.needs("button", "wifi")
+def test_wifi_outage_loses_nothing(make_board, fleet):
+    board = make_board("dut", **GENERIC)
+    dev = enrolled(board, fleet)
+    board.expect(r"events acked", timeout=20)
+    board.wifi(False)
+    board.expect(r"wifi: down", timeout=20)
+    queued = []
+    for _ in range(5):
+        board.press(120)
+        queued.append(int(board.expect(r"event telemetry seq=(\d+)", timeout=10).group(1)))
+        time.sleep(0.3)
+    # Nothing reached the fleet while the access point was off.
+    assert not set(queued) & set(stored_seqs(fleet, dev["id"]))
+    board.wifi(True)
+    board.expect(r"wifi: up", timeout=30)
+    board.expect(r"events acked ack=%d" % queued[-1], timeout=30)
+    seqs = stored_seqs(fleet, dev["id"])
+    assert set(queued) <= set(seqs)
+    assert seqs == list(range(1, seqs[-1] + 1)), "gap in stored events: %s" % seqs
+
+
+@pytest.mark.needs("button", "power")
+def test_power_cut_during_outbox_writes_loses_nothing(make_board, fleet):
+    """Cut the power at random moments while events are being written; every event the board
+    logged as stored reaches the fleet, in order, with no gaps."""
+    rng = random.Random(1234)
+    board = make_board("dut", **GENERIC)
+    dev = enrolled(board, fleet)
+    logged = set()
+    for cycle in range(6):
+        start = board.mark()
+        for _ in range(rng.randint(1, 4)):
+            board.press(rng.randint(60, 150))
+            time.sleep(rng.uniform(0.0, 0.25))
+        time.sleep(rng.uniform(0.0, 0.3))
+        board.power_cut()
+        logged |= {int(s) for s in re.findall(r"event \w+ seq=(\d+)", board.console_text(start))}
+        board.start()
+        board.expect(r"hello ok", timeout=30)
+    board.expect(r"events acked ack=(\d+) stored=\d+ dup=\d+ pending=0", timeout=30)
+    seqs = stored_seqs(fleet, dev["id"])
+    assert logged and logged <= set(seqs), "lost: %s" % sorted(logged - set(seqs))
+    assert seqs == list(range(1, seqs[-1] + 1)), "gap in stored events: %s" % seqs
+
+
+BROKEN_APP = b"raise RuntimeError('factory test: broken application')\n"
+
+
+@pytest.mark.needs("files")
+def test_boot_slot_falls_back_after_repeated_crashes(make_board, fleet):
+    board = make_board("dut", **GENERIC)
+    enrolled(board, fleet)
+    # An application in slot b that crashes on start, made the active slot (as an update would).
+    files = {"/app_b/app.json": json.dumps({"version": "9.9.9-broken"}).encode(),
+             "/app_b/supervisor.py": BROKEN_APP}
+    state = json.loads(board.read_file("/state/boot.json"))
+    state.update(slot="b", tries=0, pending=False, good="a")
+    files["/state/boot.json"] = json.dumps(state).encode()
+    board.power_cut()
+    board.deploy(files)
+    board.start()
+    board.expect(r"boot: slot=b ", timeout=20)
+    board.expect(r"slot b failed 3 boots, fell back to a", timeout=60)
+    board.expect(r"hello ok", timeout=30)
+    dev = fleet.device_by_hw(board.hw_id)
+    assert dev["slot"] == "a"
+    assert any("broken application" in e for e in dev["hello_errors"]), dev["hello_errors"]
