@@ -148,13 +148,26 @@ def find_micropython():
                       "(or set VBOARD_MICROPYTHON to the micropython binary)")
 
 
+try:
+    import ctypes
+    _LIBC = ctypes.CDLL(None, use_errno=True)
+except (OSError, ImportError):   # pragma: no cover - not Linux
+    _LIBC = None
+
+
 def _ctty():
     # In the child, after setsid(): make the pty its controlling terminal, so Ctrl-C from a
-    # console client reaches MicroPython as SIGINT like a real UART break-in does.
+    # console client reaches MicroPython as SIGINT like a real UART break-in does; and die with
+    # the host (PR_SET_PDEATHSIG), so a killed test run leaves no boards behind.
     try:
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
     except OSError:
         pass
+    if _LIBC is not None:
+        try:
+            _LIBC.prctl(1, signal.SIGKILL)
+        except Exception:
+            pass
 
 
 def _pty_attrs(fd):

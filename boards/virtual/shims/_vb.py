@@ -125,6 +125,9 @@ def _reader():
         except OSError:
             d = b""
         if not d:
+            # The host is gone without ending this process (it always kills a board itself):
+            # a board without its host has lost power.
+            os.system("kill -9 $PPID 2>/dev/null")
             return
         with _lock:
             _pending.append(d)
@@ -145,9 +148,35 @@ def _reader():
 
 
 _partial = [b""]
+_draining = [False]
 
 
 def _drain(_=None):
+    # Not re-entrant: an IRQ handler run from here that reads a pin calls sync(), which must not
+    # apply later messages before the rest of this batch (that would reorder edges).
+    if _draining[0]:
+        return
+    _draining[0] = True
+    try:
+        _drain_batch()
+    finally:
+        _draining[0] = False
+        if _pending and not _sched[0]:
+            _drain_batch_later()
+
+
+def _drain_batch_later():
+    with _lock:
+        if _sched[0]:
+            return
+        _sched[0] = True
+    try:
+        micropython.schedule(_drain, None)
+    except RuntimeError:
+        _sched[0] = False
+
+
+def _drain_batch():
     with _lock:
         chunks = _pending[:]
         del _pending[:]
