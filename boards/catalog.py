@@ -188,7 +188,8 @@ def validate_board(raw, expected_name=None, source="<dict>"):
                 problems.append("%s: GPIO%d does not exist on %s" % (where, pin, chip_name))
                 continue
             if pin in chip["flash_pins"]:
-                problems.append("%s: GPIO%d is wired to the SPI flash on %s; pick another pin" % (where, pin, chip_name))
+                problems.append("%s: GPIO%d is wired to the SPI flash on %s; pick another pin"
+                                % (where, pin, chip_name))
             if pin in chip["console_pins"]:
                 problems.append("%s: GPIO%d is the UART0 console; pick another pin" % (where, pin))
             if pin in chip["strapping_pins"]:

@@ -5,7 +5,6 @@ ordinary code. Every call goes to the host's asyncio loop, in this process (Boar
 in the vboard daemon (BoardFarm.connect(home)); the API is the same.
 """
 
-import re
 import time
 
 from . import store
@@ -311,4 +310,4 @@ class ConsoleMatch:
         return "<ConsoleMatch %r at %d>" % (self.text, self.start)
 
 
-__all__ = ["BoardFarm", "VirtualBoard", "ConsoleMatch", "ExpectTimeout", "VBoardError", "re"]
+__all__ = ["BoardFarm", "VirtualBoard", "ConsoleMatch", "ExpectTimeout", "VBoardError"]

@@ -143,8 +143,8 @@ def list_cmd(ctx, name, as_json):
             click.echo("%-12s %s" % ("buzzer", "sounding %s Hz" % info["buzzer"]["pwm"]["freq"]
                                      if info["buzzer"].get("on") else "silent"))
         if info.get("wifi"):
-            click.echo("%-12s ap %s, station %s, path to fleet %s" % ("network", "up" if info["wifi"]["ap_up"] else "down",
-                                                                      info["wifi"]["status"], info["path"]))
+            click.echo("%-12s ap %s, station %s, path to fleet %s"
+                       % ("network", "up" if info["wifi"]["ap_up"] else "down", info["wifi"]["status"], info["path"]))
         if info.get("sleep"):
             s = info["sleep"]
             click.echo("%-12s %s" % ("sleep", "wakes in %.1f s" % s["wakes_in_s"] if s.get("wakes_in_s") is not None

@@ -16,7 +16,7 @@ import time
 from ..catalog import load_board
 from ..fsimage import build_fs, write_fs
 from . import store
-from .errors import ERRORS, ExpectTimeout, HostNotRunning, VBoardError
+from .errors import ERRORS, ExpectTimeout, VBoardError
 from .runtime import BoardRuntime, find_micropython
 
 RPC_TIMEOUT_PAD = 30.0
@@ -177,7 +177,8 @@ class Host:
             with open(os.path.join(flash, "init.json"), "w") as f:
                 json.dump(rt.init_message({"reset_cause": 1, "wake_reason": 0, "wake_pins": [], "raw": False}), f)
             env = {k: v for k, v in os.environ.items() if not k.startswith("VBOARD_")}
-            env.update({"VBOARD_CALIBRATE": "/init.json", "VBOARD_FLASH": flash, "VBOARD_SHIMS": str(await self.get_shims()),
+            shims = str(await self.get_shims())
+            env.update({"VBOARD_CALIBRATE": "/init.json", "VBOARD_FLASH": flash, "VBOARD_SHIMS": shims,
                         "VBOARD_NAME": rt.name})
             proc = await asyncio.create_subprocess_exec(
                 self.micropython, str(LAUNCHER), stdin=asyncio.subprocess.DEVNULL,
@@ -439,7 +440,8 @@ class Host:
         deadline = time.monotonic() + timeout
         while rt.state not in states:
             if time.monotonic() > deadline:
-                raise VBoardError("%s: still %s after %.1f s (waited for %s)" % (name, rt.state, timeout, "/".join(states)))
+                raise VBoardError("%s: still %s after %.1f s (waited for %s)"
+                                  % (name, rt.state, timeout, "/".join(states)))
             await asyncio.sleep(0.005)
         return rt.info()
 

@@ -101,7 +101,8 @@ class WifiSim:
         self.s.update(active=True, requested=True, connected=False, trying=True, failures=0, reason=0)
         ap = self.ap()
         fast = bssid is not None and bssid == ap["bssid"] and ap["up"]
-        self._schedule_attempt(self.rt.world.get("wifi_fast_ms", 300) if fast else self.rt.world.get("wifi_scan_ms", 1500))
+        w = self.rt.world
+        self._schedule_attempt(w.get("wifi_fast_ms", 300) if fast else w.get("wifi_scan_ms", 1500))
         self.push()
 
     def on_disconnect(self):

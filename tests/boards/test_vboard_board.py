@@ -415,7 +415,8 @@ def test_pin_hold_keeps_an_output_through_deep_sleep(make_agent):
 
 def test_timer_and_signal(make_agent):
     a = make_agent()
-    a.run("ticks = []; tm = machine.Timer(0); tm.init(period=20, mode=machine.Timer.PERIODIC, callback=lambda t: ticks.append(1))")
+    a.run("ticks = []; tm = machine.Timer(0)")
+    a.run("tm.init(period=20, mode=machine.Timer.PERIODIC, callback=lambda t: ticks.append(1))")
     time.sleep(0.35)
     a.run("tm.deinit()")
     n = a.eval("len(ticks)")

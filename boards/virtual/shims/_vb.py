@@ -8,7 +8,6 @@
 # A UDP datagram to ourselves wakes a pending asyncio poll, so pin IRQs are delivered while
 # the firmware awaits (asyncio's poll does not run scheduled callbacks until it returns).
 import os
-import sys
 import json
 import socket
 import time
