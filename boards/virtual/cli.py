@@ -196,7 +196,7 @@ def release(ctx, name):
     click.echo("%s: button released" % name)
 
 
-@main.command(name="set", help="Change the simulated world, e.g. `vboard set bin-1 distance_cm=40 temp_c=65`. "
+@main.command(name="set", short_help="Change the simulated world (distance, temperature, tilt, battery, ...).", help="Change the simulated world, e.g. `vboard set bin-1 distance_cm=40 temp_c=65`. "
               "Keys: " + ", ".join(sorted(WORLD)) + " (see docs/virtual-board.md).")
 @click.argument("name")
 @click.argument("settings", nargs=-1, required=True, metavar="KEY=VALUE...")

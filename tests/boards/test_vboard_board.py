@@ -426,3 +426,14 @@ def test_timer_and_signal(make_agent):
     a.run("s = machine.Signal(machine.Pin(P['led'], machine.Pin.OUT), invert=True); s.on()")
     a.b.wait_led(False, 2)                             # inverted: on() drives the pin low
     assert a.eval("s.value(), led.value()") == (1, 0)
+
+
+def test_filesystem_rename_replaces_atomically(make_agent):
+    # the unix port's own VfsPosix rename is broken when mounted with a root; the shim fixes it
+    a = make_agent()
+    a.run("import os; os.mkdir('/state'); open('/state/x.json', 'w').write('old')")
+    a.run("open('/state/x.json.tmp', 'w').write('new'); os.rename('/state/x.json.tmp', '/state/x.json')")
+    assert a.eval("open('/state/x.json').read(), os.listdir('/state')") == ("new", ["x.json"])
+    a.run("os.chdir('/state'); open('y.tmp', 'w').write('y'); os.rename('y.tmp', '../y.txt'); os.chdir('/')")
+    assert a.b.read_file("/y.txt") == b"y"
+    assert "ENOENT" in a.error("os.rename('/nope', '/state/z')")

@@ -13,6 +13,8 @@ import _vb
 from collections import namedtuple
 
 _HIDDEN = (".shims",)
+_FLASH = (_bos.getenv("VBOARD_FLASH") or "").rstrip("/")
+_raw = _bos.VfsPosix()     # no root: takes host paths (see rename)
 _uname = namedtuple("uname_result", ("sysname", "nodename", "release", "version", "machine"))
 
 
@@ -46,6 +48,34 @@ def listdir(path=None):
     if not _is_root(path):
         return names
     return [n for n in names if n not in _HIDDEN]
+
+
+def _host_path(path):
+    if not path.startswith("/"):
+        path = _bos.getcwd().rstrip("/") + "/" + path
+    parts = []
+    for p in path.split("/"):
+        if p in ("", "."):
+            continue
+        if p == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(p)
+    if parts and parts[0] in _HIDDEN:
+        return None
+    return _FLASH + "/" + "/".join(parts)
+
+
+def rename(old_path, new_path):
+    # The unix port's VfsPosix mounted with a root builds both paths in one buffer, so its
+    # rename() renames the new path onto itself and reports success. Rename with host paths
+    # through a root-less VfsPosix instead: atomic replace, as littlefs does on the ESP32.
+    a = _host_path(old_path) if _FLASH else None
+    b = _host_path(new_path) if _FLASH else None
+    if a is None or b is None:
+        return _bos.rename(old_path, new_path)
+    _raw.rename(a, b)
 
 
 def uname():
