@@ -5,6 +5,9 @@ The virtual fleet hook - start_virtual_fleet(url, token_factory) - is where virt
 a function that mints enrollment tokens. It returns a stop() callable, or None.
 """
 
+import signal
+import sys
+
 from fleet.core.security import generate_password
 from fleet.domain import enrollment, users
 from fleet.errors import NotFound
@@ -15,13 +18,49 @@ DEMO_USER = "admin"
 TOKEN_TTL_S = 3600
 
 
-def start_virtual_fleet(url, token_factory):
+# The demo's virtual fleet: a few call buttons and two mains-powered boards on the generic role.
+DEMO_BOARDS = (
+    ("button-1", "call_button", {"power": "battery"}),
+    ("button-2", "call_button", {"power": "battery"}),
+    ("button-3", "call_button", {"power": "battery"}),
+    ("bin-1", "smart_bin", {"power": "mains", "role_module": "generic"}),
+    ("bin-2", "smart_bin", {"power": "mains", "role_module": "generic"}),
+)
+VBOARD_HOME = "var/vboards"
+
+
+def start_virtual_fleet(url, token_factory, boards=DEMO_BOARDS, home=VBOARD_HOME):
     """Start virtual boards that enroll with token_factory(role=..., board=..., site=...) and report to url.
 
-    Nothing yet: the virtual board work replaces this body. Return a stop() callable or None.
+    The boards run in the vboard daemon, so `vboard press button-1` works from another shell.
+    Every start re-provisions them with fresh tokens; a board keeps its MAC, so the fleet keeps
+    its device id. Returns a stop() callable.
     """
-    print("Virtual fleet: no virtual boards yet (boards.virtual will start them here).", flush=True)
-    return None
+    from boards.virtual import BoardFarm, VBoardError
+
+    farm = BoardFarm.connect(home)
+    started = []
+    for name, role, extra in boards:
+        try:
+            mac = farm.board(name).hw_id
+        except VBoardError:
+            mac = None
+        config = dict(extra, role=role, fleet_url=url, enroll_token=token_factory(role=role, board="virtual"),
+                      wifi={"ssid": "district-iot", "password": "demo-password"}, site="demo")
+        farm.create(name, board="virtual", role=role, config=config, mac=mac, replace=True).start()
+        started.append(name)
+    print("Virtual fleet: %s are running (state in %s).\n"
+          "  Press a call button:  .venv/bin/vboard press button-1\n"
+          "  Cancel (long press):  .venv/bin/vboard press button-1 --ms 3500\n"
+          "  Watch a board:        .venv/bin/vboard log button-1 -f\n"
+          "  All boards:           .venv/bin/vboard list\n" % (", ".join(started), home), flush=True)
+
+    def stop():
+        try:
+            farm.shutdown()
+        except VBoardError:
+            pass
+    return stop
 
 
 def make_token_factory(settings):
@@ -63,6 +102,8 @@ def run_demo(settings):
         if stopper is not None:
             stop.append(stopper)
 
+    # uvicorn re-raises SIGTERM after its shutdown; make that an exit so the boards stop too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         serve(settings, on_started)
     finally:
