@@ -15,7 +15,7 @@ import click
 
 from fleet.core.config import Settings
 from fleet.core.security import SecretBox, generate_password
-from fleet.domain import credentials, devices, enrollment, export, users
+from fleet.domain import alarms, credentials, devices, enrollment, escalation, export, residents, users, webhooks
 from fleet.errors import FleetError
 from fleet.store.db import open_db
 
@@ -266,6 +266,173 @@ def device_rotate(db, settings, device_id):
     _, secret = devices.rotate_secret(db, SecretBox.from_file(settings.key_path), users.cli_principal(), device_id)
     click.echo("new secret of %s (shown once):" % device_id)
     click.echo(secret)
+
+
+# ---- alarms, residents, escalation, webhooks --------------------------------------
+
+@main.group()
+def alarm():
+    """Alarms of call buttons and supervision (answer them in the web console)."""
+
+
+@alarm.command("list")
+@click.option("--state", type=click.Choice(alarms.STATES), default=None)
+@click.option("--open", "open_only", is_flag=True, help="only alarms still open (received or acknowledged)")
+@click.option("--limit", default=100, show_default=True, type=int)
+@json_option
+@with_db
+def alarm_list(db, settings, state, open_only, limit, as_json):
+    """List alarms, newest first (without resident details)."""
+    found = [dict(a, resident=None) for a in alarms.list_alarms(db, state=state, open_only=open_only, limit=limit)]
+    output(found, ["id", "device_id", "ref", "kind", "state", "stage", "received_at", "acknowledged_by"], as_json)
+
+
+@main.group()
+def resident():
+    """Residents behind call buttons (personal data: caregivers and admins only)."""
+
+
+@resident.command("list")
+@json_option
+@with_db
+def resident_list(db, settings, as_json):
+    """List residents and their call buttons."""
+    found = [dict(r, devices=",".join(r["devices"])) if not as_json else r for r in residents.list_residents(db)]
+    output(found, ["id", "name", "room", "address", "devices"], as_json)
+
+
+@resident.command("add")
+@click.argument("name")
+@click.option("--room", default=None)
+@click.option("--address", default=None)
+@click.option("--contact", "contacts", multiple=True, help='"Name, phone[, relation]" (repeatable)')
+@click.option("--notes", default=None)
+@with_db
+def resident_add(db, settings, name, room, address, contacts, notes):
+    """Add a resident; prints the id."""
+    parsed = []
+    for text in contacts:
+        parts = [p.strip() or None for p in text.split(",")] + [None, None]
+        parsed.append({"name": parts[0], "phone": parts[1], "relation": parts[2]})
+    created = residents.create_resident(db, users.cli_principal(), name, address, room, parsed, notes)
+    click.echo("resident %d added" % created["id"])
+
+
+@resident.command("assign")
+@click.argument("resident_id", type=int)
+@click.argument("device_id")
+@with_db
+def resident_assign(db, settings, resident_id, device_id):
+    """Assign a call button to a resident."""
+    residents.assign(db, users.cli_principal(), resident_id, device_id)
+    click.echo("%s assigned to resident %d" % (device_id, resident_id))
+
+
+@resident.command("unassign")
+@click.argument("resident_id", type=int)
+@click.argument("device_id")
+@with_db
+def resident_unassign(db, settings, resident_id, device_id):
+    """Take a call button away from a resident."""
+    residents.unassign(db, users.cli_principal(), resident_id, device_id)
+    click.echo("%s unassigned from resident %d" % (device_id, resident_id))
+
+
+@main.group("escalation")
+def escalation_group():
+    """Escalation policies: who is notified when an alarm stays unacknowledged."""
+
+
+@escalation_group.command("list")
+@json_option
+@with_db
+def escalation_list(db, settings, as_json):
+    """List policies ('*' is the default)."""
+    found = escalation.list_policies(db)
+    if not as_json:
+        found = [dict(p, stages=", ".join("%ds:%s" % (s["after_s"], s["group"]) for s in p["stages"])) for p in found]
+    output(found, ["site", "stages", "updated_at", "updated_by"], as_json)
+
+
+@escalation_group.command("set")
+@click.argument("site")
+@click.option("--stage", "stages", multiple=True, required=True,
+              help="AFTER_S:GROUP, e.g. 60:backup (repeat, in order)")
+@with_db
+def escalation_set(db, settings, site, stages):
+    """Set a site's stages ('*' for the default)."""
+    parsed = []
+    for text in stages:
+        after, _, group = text.partition(":")
+        if not after.strip().isdigit() or not group:
+            raise click.BadParameter("use AFTER_S:GROUP, e.g. 60:backup", param_hint="--stage")
+        parsed.append({"after_s": int(after), "group": group.strip()})
+    escalation.set_policy(db, users.cli_principal(), site, parsed)
+    click.echo("escalation of %s: %s" % (site, ", ".join(stages)))
+
+
+@escalation_group.command("clear")
+@click.argument("site")
+@with_db
+def escalation_clear(db, settings, site):
+    """Remove a site's own policy (the default applies)."""
+    escalation.delete_policy(db, users.cli_principal(), site)
+    click.echo("escalation policy of %s removed" % site)
+
+
+@main.group()
+def webhook():
+    """Outgoing webhooks for alarm transitions (signed, retried, recorded)."""
+
+
+@webhook.command("add")
+@click.argument("url")
+@click.option("--name", default=None)
+@click.option("--event", "events", multiple=True, type=click.Choice(webhooks.EVENTS),
+              help="only these events (repeatable; default all)")
+@click.option("--group", "groups", multiple=True, help="only alarms notified to these responder groups (repeatable)")
+@click.option("--include-resident", is_flag=True, help="put resident details into payloads")
+@with_db
+def webhook_add(db, settings, url, name, events, groups, include_resident):
+    """Add a webhook; prints its signing secret once."""
+    hook, secret = webhooks.create_webhook(db, SecretBox.from_file(settings.key_path), users.cli_principal(), url,
+                                           name, events, groups, include_resident)
+    click.echo("webhook %d added; signing secret (shown once):" % hook["id"])
+    click.echo(secret)
+
+
+@webhook.command("list")
+@json_option
+@with_db
+def webhook_list(db, settings, as_json):
+    """List webhooks (never their secrets)."""
+    found = webhooks.list_webhooks(db)
+    if not as_json:
+        found = [dict(h, events=",".join(h["events"]) or "all", groups=",".join(h["groups"]) or "all") for h in found]
+    output(found, ["id", "name", "url", "events", "groups", "enabled"], as_json)
+
+
+@webhook.command("remove")
+@click.argument("webhook_id", type=int)
+@with_db
+def webhook_remove(db, settings, webhook_id):
+    """Remove a webhook and its delivery records."""
+    webhooks.delete_webhook(db, users.cli_principal(), webhook_id)
+    click.echo("webhook %d removed" % webhook_id)
+
+
+@webhook.command("deliveries")
+@click.argument("webhook_id", type=int)
+@click.option("--limit", default=20, show_default=True, type=int)
+@json_option
+@with_db
+def webhook_deliveries(db, settings, webhook_id, limit, as_json):
+    """Recent deliveries of a webhook with their attempts."""
+    found = webhooks.list_deliveries(db, webhook_id, limit)
+    if not as_json:
+        found = [dict(d, attempt_log=None) for d in found]
+    output(found, ["id", "event", "alarm_id", "state", "attempts", "last_status", "last_error", "delivered_at"],
+           as_json)
 
 
 # ---- export -------------------------------------------------------------------

@@ -7,7 +7,8 @@
                  ├ writer       group-commit writer thread       (fleet.domain.writer)
                  ├ downlink     `down` cache + long-poll wake-up  (fleet.domain.downlink)
                  ├ board        liveness + supervisor task       (fleet.domain.status)
-                 └ hub          live pub/sub for SSE              (fleet.live)
+                 ├ hub          live pub/sub for SSE              (fleet.live)
+                 └ alarms       escalation timer, webhook worker, battery scan (fleet.domain.alarms)
 
 Request handlers reach it as request.app.state.fleet. Admin requests (sync, in a thread pool)
 open their own short-lived connection with connect().
@@ -20,7 +21,9 @@ import logging
 from fleet.core import clock
 from fleet.core.security import SecretBox
 from fleet.domain import commands  # noqa: F401  (registers the commands/update downlink keys and cmd_result)
+from fleet.domain import supervision  # noqa: F401  (registers the alarm handlers, `alarms` downlink, status listener)
 from fleet.domain import devices
+from fleet.domain.alarms import AlarmService
 from fleet.domain.downlink import Downlink
 from fleet.domain.identity import DeviceDirectory
 from fleet.domain.nonces import NonceCache
@@ -42,6 +45,7 @@ class FleetRuntime:
         self.reader = None
         self.writer = None
         self.downlink = None
+        self.alarms = None
         self._supervisor = None
 
     def connect(self):
@@ -64,6 +68,8 @@ class FleetRuntime:
         self.writer.start()
         self._supervisor = asyncio.create_task(
             supervise(self.board, self.reader, self.writer, self.hub, s.status_interval_s))
+        self.alarms = AlarmService(self)
+        await self.alarms.start()
         log.info("fleet runtime started on %s", s.db)
 
     def begin_shutdown(self):
@@ -81,6 +87,8 @@ class FleetRuntime:
                 await self._supervisor
         with contextlib.suppress(Exception):
             await tick(self.board, self.reader, self.writer, self.hub)   # store the last seen times
+        if self.alarms is not None:
+            await self.alarms.stop()
         self.writer.stop()
         self._save_nonces()
         self.reader.close()

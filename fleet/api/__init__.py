@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from fleet.api import admin, auth, device, devices, enrollment, live, tokens, users
+from fleet.api import admin, alarms, auth, device, devices, enrollment, live, residents, tokens, users, webhooks
 
 api_router = APIRouter()
-for module in (device, auth, users, tokens, enrollment, devices, live, admin):
+for module in (device, auth, users, tokens, enrollment, devices, live, admin, alarms, residents, webhooks):
     api_router.include_router(module.router)

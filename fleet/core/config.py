@@ -42,6 +42,19 @@ class Settings:
     identity_ttl_s: float = 5.0
     # Most requests the ingest writer commits in one transaction.
     commit_max_batch: int = 512
+    # Alarms (call buttons): a heartbeat battery voltage under this raises a low-battery alarm...
+    low_battery_v: float = 2.7
+    # ...which clears itself when a heartbeat reports at least this much more than the low reading.
+    battery_recover_v: float = 0.2
+    # How often heartbeats are scanned for battery voltages (off the ingest path).
+    battery_scan_s: float = 30.0
+    # Outgoing webhooks: time allowed for one delivery attempt...
+    webhook_timeout_s: float = 5.0
+    # ...attempts before a delivery is given up (marked failed)...
+    webhook_max_attempts: int = 10
+    # ...first retry delay, doubled after every failed attempt, never more than webhook_backoff_max_s.
+    webhook_backoff_s: float = 5.0
+    webhook_backoff_max_s: float = 3600.0
     log_level: str = "info"
     # One log line per HTTP request (costly at device rates; off by default).
     access_log: bool = False

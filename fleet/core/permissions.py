@@ -1,8 +1,9 @@
 """Who may do what: one table, checked by every admin endpoint (fleet.api.deps.require).
 
 Least privilege: technicians install devices (enrollment tokens, device detail, config,
-commands); caregivers watch devices' status; only admins manage people, revoke devices,
-rotate secrets, read the audit log and export data.
+commands); caregivers watch devices' status, answer alarms and see residents; only admins
+manage people, revoke devices, rotate secrets, read the audit log, export data, and configure
+escalation and webhooks.
 """
 
 ADMIN, CAREGIVER, TECHNICIAN = "admin", "caregiver", "technician"
@@ -20,6 +21,14 @@ PERMISSIONS = {
     "users.manage": {ADMIN},
     "audit.read": {ADMIN},
     "export": {ADMIN},
+    # Alarms and the people behind them: caregivers answer, technicians never see residents.
+    "alarms.read": {ADMIN, CAREGIVER},                  # list, detail, live stream, console
+    "alarms.respond": {ADMIN, CAREGIVER},               # acknowledge, resolve
+    "residents.read": {ADMIN, CAREGIVER},
+    "residents.manage": {ADMIN, CAREGIVER},             # create, edit, assign to a button
+    "escalation.read": {ADMIN, CAREGIVER},
+    "escalation.manage": {ADMIN},
+    "webhooks.manage": {ADMIN},
 }
 
 

@@ -84,7 +84,69 @@ def m003_seen_nonces(db):
                              pk=("device_id", "nonce"))
 
 
-MIGRATIONS = [m001_initial, m002_device_status, m003_seen_nonces]
+def m004_alarms(db):
+    """Alarms of call buttons and supervision, their history, escalation, residents, webhooks."""
+    # Residents are personal data: only caregivers and admins read them (fleet.domain.residents).
+    db["residents"].create({
+        "id": int, "name": str, "address": str, "room": str, "contacts": str, "notes": str,
+        "created_at": str, "updated_at": str,
+    }, pk="id", not_null={"name"})
+    db["device_residents"].create({"device_id": str, "resident_id": int, "assigned_at": str, "assigned_by": str},
+                                  pk="device_id", foreign_keys=[("device_id", "devices", "id"),
+                                                                ("resident_id", "residents", "id")])
+    db["device_residents"].create_index(["resident_id"])
+
+    # One alarm per (device, ref) for alarms a device raised; ref is NULL for supervision alarms
+    # (device_missing, battery_low) that the fleet raises itself.
+    db["alarms"].create({
+        "id": int, "device_id": str, "ref": str, "kind": str, "category": str, "state": str, "site": str,
+        "resident_id": int, "event_id": int, "raised_at": str, "received_at": str,
+        "acknowledged_at": str, "acknowledged_by": str, "resolved_at": str, "resolved_by": str,
+        "resolution_note": str, "cancelled_at": str, "cancel_requested_at": str,
+        "battery_v": float, "days_left": int, "stage": int, "groups": str, "next_escalation_at": str,
+        "updated_at": str,
+    }, pk="id", not_null={"device_id", "kind", "category", "state", "received_at"}, defaults={"stage": 0},
+        foreign_keys=[("device_id", "devices", "id")])
+    db["alarms"].create_index(["device_id", "ref"], unique=True)
+    db["alarms"].create_index(["device_id", "kind", "state"])
+    db["alarms"].create_index(["state", "received_at"])
+    db["alarms"].create_index(["updated_at"])
+    db.conn.execute("CREATE INDEX idx_alarms_escalation ON alarms (next_escalation_at) "
+                    "WHERE next_escalation_at IS NOT NULL")
+    db["alarm_events"].create({"id": int, "alarm_id": int, "at": str, "actor": str, "action": str, "detail": str},
+                              pk="id", foreign_keys=[("alarm_id", "alarms", "id")])
+    db["alarm_events"].create_index(["alarm_id", "id"])
+
+    # stages: JSON [{"after_s", "group"}]; site "*" is the default of sites without their own.
+    db["escalation_policies"].create({"site": str, "stages": str, "updated_at": str, "updated_by": str}, pk="site")
+    db.conn.execute("INSERT INTO escalation_policies (site, stages, updated_at, updated_by) VALUES "
+                    "('*', '[{\"after_s\": 60, \"group\": \"backup\"}, {\"after_s\": 300, \"group\": \"supervisors\"}]', "
+                    "strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 'migration')")
+
+    db["webhooks"].create({
+        "id": int, "name": str, "url": str, "secret_enc": bytes, "events": str, "groups": str,
+        "include_resident": int, "enabled": int, "created_at": str, "created_by": str, "updated_at": str,
+    }, pk="id", not_null={"url", "secret_enc"}, defaults={"include_resident": 0, "enabled": 1})
+    db["webhook_deliveries"].create({
+        "id": int, "webhook_id": int, "alarm_id": int, "event": str, "body": str, "state": str,
+        "attempts": int, "next_attempt_at": str, "last_status": int, "last_error": str,
+        "created_at": str, "delivered_at": str,
+    }, pk="id", not_null={"webhook_id", "event", "body", "state"}, defaults={"attempts": 0},
+        foreign_keys=[("webhook_id", "webhooks", "id")])
+    db["webhook_deliveries"].create_index(["state", "next_attempt_at"])
+    db["webhook_deliveries"].create_index(["webhook_id", "id"])
+    db["webhook_attempts"].create({
+        "id": int, "delivery_id": int, "at": str, "status_code": int, "error": str, "duration_ms": int,
+    }, pk="id", foreign_keys=[("delivery_id", "webhook_deliveries", "id")])
+    db["webhook_attempts"].create_index(["delivery_id"])
+
+    # Small named counters of the alarm work, e.g. the last heartbeat event scanned for battery levels.
+    db["alarm_state"].create({"name": str, "value": int}, pk="name")
+    db.conn.execute("INSERT INTO alarm_state (name, value) SELECT 'battery_scan_event_id', coalesce(max(id), 0) "
+                    "FROM events")
+
+
+MIGRATIONS = [m001_initial, m002_device_status, m003_seen_nonces, m004_alarms]
 LATEST = len(MIGRATIONS)
 
 

@@ -1,7 +1,8 @@
-"""HTML pages: the login form and the live device list (the full admin UI comes later).
+"""HTML pages: the login form, the live device list, the alarm console and residents (the full
+admin UI comes later).
 
-Pages are thin shells; the device list fills itself from the live stream
-(/api/v1/live/devices), so the page and API clients see the same data.
+Pages are thin shells; the device list and the alarm console fill themselves from the live
+streams (/api/v1/live/devices, /api/v1/live/alarms), so the pages and API clients see the same data.
 """
 
 from pathlib import Path
@@ -12,12 +13,14 @@ from fastapi.templating import Jinja2Templates
 
 from fleet.api.auth import set_session_cookie
 from fleet.api.deps import SESSION_COOKIE, get_db, runtime
+from fleet.core.permissions import allowed
 from fleet.domain import credentials
 from fleet.errors import Unauthorized
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.globals["allowed"] = allowed          # base.html shows the links a role may follow
 router = APIRouter(include_in_schema=False)
 
 
@@ -71,3 +74,22 @@ def device_list(request: Request, db=Depends(get_db)):
     if who is None:
         return RedirectResponse("/login", status_code=303)
     return templates.TemplateResponse(request, "devices.html", {"who": who})
+
+
+def _page(request, db, template, permission):
+    who = _principal(request, db)
+    if who is None:
+        return RedirectResponse("/login", status_code=303)
+    if not allowed(who.role, permission):
+        return templates.TemplateResponse(request, "forbidden.html", {"who": who}, status_code=403)
+    return templates.TemplateResponse(request, template, {"who": who})
+
+
+@router.get("/console")
+def alarm_console(request: Request, db=Depends(get_db)):
+    return _page(request, db, "console.html", "alarms.read")
+
+
+@router.get("/residents")
+def resident_list(request: Request, db=Depends(get_db)):
+    return _page(request, db, "residents.html", "residents.read")

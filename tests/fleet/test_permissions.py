@@ -11,6 +11,7 @@ from fleetkit import CLI, enroll, make_user
 ALL = {"admin", "caregiver", "technician"}
 STAFF = {"admin", "technician"}
 ADMIN = {"admin"}
+CARE = {"admin", "caregiver"}
 
 # (method, path, allowed roles, json body). {device}, {user}, {token}, {etoken} are filled per test.
 ENDPOINTS = [
@@ -38,9 +39,34 @@ ENDPOINTS = [
     ("GET", "/api/v1/export/devices.csv", ADMIN, None),
     ("GET", "/api/v1/export/events.csv", ADMIN, None),
     ("GET", "/api/v1/auth/me", ALL, None),
+    # alarms, residents (never technicians), webhooks and escalation
+    ("GET", "/api/v1/alarms", CARE, None),
+    ("GET", "/api/v1/alarms/{alarm}", CARE, None),
+    ("POST", "/api/v1/alarms/{alarm}/acknowledge", CARE, None),
+    ("POST", "/api/v1/alarms/{alarm}/resolve", CARE, {"note": "checked"}),
+    ("GET", "/api/v1/live/alarms", CARE, None),
+    ("GET", "/api/v1/residents", CARE, None),
+    ("POST", "/api/v1/residents", CARE, {"name": "Resident {n}"}),
+    ("GET", "/api/v1/residents/{resident}", CARE, None),
+    ("PATCH", "/api/v1/residents/{resident}", CARE, {"room": "1{n}"}),
+    ("DELETE", "/api/v1/residents/{resident}", CARE, None),
+    ("PUT", "/api/v1/residents/{resident}/devices/{device}", CARE, None),
+    ("DELETE", "/api/v1/residents/{resident}/devices/{device}", CARE, None),
+    ("GET", "/api/v1/webhooks", ADMIN, None),
+    ("POST", "/api/v1/webhooks", ADMIN, {"url": "http://127.0.0.1:9/hook"}),
+    ("GET", "/api/v1/webhooks/{webhook}", ADMIN, None),
+    ("PATCH", "/api/v1/webhooks/{webhook}", ADMIN, {"enabled": False}),
+    ("DELETE", "/api/v1/webhooks/{webhook}", ADMIN, None),
+    ("POST", "/api/v1/webhooks/{webhook}/rotate-secret", ADMIN, None),
+    ("POST", "/api/v1/webhooks/{webhook}/test", ADMIN, None),
+    ("GET", "/api/v1/webhooks/{webhook}/deliveries", ADMIN, None),
+    ("GET", "/api/v1/escalation-policies", CARE, None),
+    ("GET", "/api/v1/escalation-policies/{site}", CARE, None),
+    ("PUT", "/api/v1/escalation-policies/{site}", ADMIN, {"stages": [{"after_s": 30, "group": "backup"}]}),
+    ("DELETE", "/api/v1/escalation-policies/{site}", ADMIN, None),
 ]
 PUBLIC = {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/logout"), ("GET", "/api/v1/health")}
-STREAMING = {"/api/v1/live/devices"}
+STREAMING = {"/api/v1/live/devices", "/api/v1/live/alarms"}
 
 
 def route_keys():
@@ -52,7 +78,8 @@ def route_keys():
 def template(path):
     return (path.replace("{device}", "{device_id}").replace("{user}", "{user_id}")
             .replace("{token}", "{token_id}").replace("{etoken}", "{token_id}").replace("devices.csv", "{kind}.csv")
-            .replace("events.csv", "{kind}.csv"))
+            .replace("events.csv", "{kind}.csv").replace("{alarm}", "{alarm_id}").replace("{resident}", "{resident_id}")
+            .replace("{webhook}", "{webhook_id}"))
 
 
 def test_every_admin_endpoint_is_in_the_table():
@@ -72,9 +99,27 @@ def people(db):
     return out
 
 
-def fill(path, device, user_id, token_id, etoken_id, n):
+def fill(path, device, user_id, token_id, etoken_id, n, alarm_id=1, resident_id=1, webhook_id=1):
     return (path.replace("{device}", device).replace("{user}", str(user_id)).replace("{token}", str(token_id))
-            .replace("{etoken}", str(etoken_id)))
+            .replace("{etoken}", str(etoken_id)).replace("{alarm}", str(alarm_id))
+            .replace("{resident}", str(resident_id)).replace("{webhook}", str(webhook_id))
+            .replace("{site}", "Block 9"))
+
+
+def alarm_pieces(client, db, device, n):
+    """(alarm id, resident id, webhook id) made for one role's turn: a fresh alarm of device, a
+    resident (with the device assigned, so unassigning works), a webhook, a site policy."""
+    import time
+    from fleet.core.security import SecretBox
+    from fleet.domain import escalation, residents, webhooks
+    device.events([{"seq": 1, "t": int(time.time()), "type": "alarm", "data": {"ref": "a-%d" % n}}])
+    alarm_id = db.conn.execute("SELECT id FROM alarms WHERE device_id = ?", (device.id,)).fetchone()[0]
+    resident = residents.create_resident(db, CLI, "Resident %d" % n)
+    residents.assign(db, CLI, resident["id"], device.id)
+    hook, _ = webhooks.create_webhook(db, SecretBox.from_file(client.app.state.fleet.settings.key_path), CLI,
+                                      "http://127.0.0.1:9/hook")
+    escalation.set_policy(db, CLI, "Block 9", [{"after_s": 60, "group": "backup"}])
+    return alarm_id, resident["id"], hook["id"]
 
 
 @pytest.mark.parametrize("method, path, allowed, body", ENDPOINTS, ids=["%s %s" % e[:2] for e in ENDPOINTS])
@@ -84,7 +129,7 @@ def test_roles(client, db, people, method, path, allowed, body):
         headers, user_id, own_token = people[role]
         device = enroll(client, db)
         [(etoken, _)] = enrollment.mint_tokens(db, CLI, 600)
-        url = fill(path, device.id, victim["id"], own_token, etoken["id"], n)
+        url = fill(path, device.id, victim["id"], own_token, etoken["id"], n, *alarm_pieces(client, db, device, n))
         payload = None if body is None else {k: (v.format(n=n) if isinstance(v, str) else v) for k, v in body.items()}
         if role in allowed and path in STREAMING:
             continue

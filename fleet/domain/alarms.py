@@ -1,0 +1,457 @@
+"""Alarms: what a call button press becomes in the fleet, from storage to resolution.
+
+Lifecycle (docs/alarms.md):
+
+    device: raised ──▶ fleet stores the `alarm` event: received ──▶ acknowledged (a named caregiver)
+                                         │                               │
+                                         └──▶ cancelled (alarm_cancel)   └──▶ resolved (with a note)
+
+- One alarm per (device, ref). The `alarm` handler runs only for an event stored for the first
+  time, so a retried batch never raises a second alarm; an `alarm` event with a ref already known
+  (the device's own application-level retry, new seq) is recorded in the history and changes nothing.
+- A cancel stored before its alarm (events above a gap are stored first) creates the alarm as
+  `cancelled` at once; the alarm event, when it arrives, completes the record and notifies no one.
+- A cancel after acknowledgement leaves the alarm acknowledged: the history says "cancel requested
+  after acknowledgement" and the console shows it.
+- Supervision alarms (kind `device_missing`, `battery_low`; category `supervision`, ref NULL) are
+  raised by the fleet itself (fleet.domain.supervision) and resolve themselves when the device is
+  heard again or its battery recovers.
+
+Every transition writes a history row (alarm_events) and an audit row (who, when; never resident
+data), raises the device's downlink cursor when `down.alarms` changes, and - once the transaction
+is durable - is published on the live hub (topic "alarms") and queued for webhooks.
+
+Transitions are functions of a transaction `tx` with the WriteTx interface (conn, db, now,
+now_iso, mark_downlink_changed, after_commit): the ingest writer's own inside event handlers, or
+LocalTx (run()) for the caregiver API and the CLI.
+"""
+
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+
+from fleet.core import clock
+from fleet.domain import audit, escalation, residents, webhooks
+from fleet.domain.downlink import raise_cursors, register_downlink_provider
+from fleet.domain.ingest import register_event_handler
+from fleet.errors import Conflict, Invalid, NotFound
+from fleet.store.db import row, rows, write_tx
+
+log = logging.getLogger("fleet.alarms")
+
+OPEN_STATES = ("received", "acknowledged")
+CLOSED_STATES = ("resolved", "cancelled")
+STATES = OPEN_STATES + CLOSED_STATES
+CALL, SUPERVISION = "call", "supervision"
+CATEGORIES = (CALL, SUPERVISION)
+DEVICE_MISSING, BATTERY_LOW = "device_missing", "battery_low"
+FIRST_GROUP = "primary"          # who hears of an alarm first: the console and group-less webhooks
+FLEET = "fleet"                  # actor of what the fleet does by itself
+RECENT_S = 24 * 3600             # closed alarms stay in down.alarms and the console this long
+MAX_NOTE = 2000
+TRANSITIONS = ("raised", "escalated", "acknowledged", "resolved", "cancelled", "cancel_requested", "updated")
+
+
+# ---- transactions outside the ingest writer --------------------------------------------
+
+class LocalTx:
+    """The WriteTx interface over an ordinary write_tx (API requests, the CLI)."""
+
+    def __init__(self, db):
+        self.db = db
+        self.conn = db.conn
+        self.now = clock.now()
+        self.now_iso = clock.iso(self.now)
+        self.changed = []
+        self.callbacks = []
+
+    def mark_downlink_changed(self, device_id):
+        self.changed.append(device_id)
+
+    def after_commit(self, fn):
+        self.callbacks.append(fn)
+
+
+def run(db, fn, runtime=None):
+    """fn(tx) in one transaction on db; after COMMIT, wake long-polls and run after-commit hooks on
+    the runtime's event loop (if a server runs in this process). Returns fn's result."""
+    tx = LocalTx(db)
+    with write_tx(db):
+        result = fn(tx)
+        changed = sorted(set(tx.changed))
+        if changed:
+            raise_cursors(db.conn, changed)
+    loop = getattr(runtime, "loop", None)
+    if loop is not None and not loop.is_closed():
+        loop.call_soon_threadsafe(_deliver, runtime, changed, tx.callbacks)
+    return result
+
+
+def _deliver(runtime, changed, callbacks):
+    if changed:
+        runtime.downlink.notify(changed)
+    for fn in callbacks:
+        try:
+            fn()
+        except Exception:
+            log.exception("after-commit hook %r failed", fn)
+
+
+# ---- the running service (one per server process / event loop) -------------------------
+
+_services = {}      # event loop -> AlarmService
+
+
+def current():
+    """The AlarmService of the running event loop, or None (CLI, tests without a server)."""
+    try:
+        return _services.get(asyncio.get_running_loop())
+    except RuntimeError:
+        return None
+
+
+class AlarmService:
+    """The alarm pipeline's long-lived parts in a server: escalation timer, webhook worker,
+    supervision (battery scan, device-missing reconciliation). Started in the app lifespan."""
+
+    def __init__(self, runtime):
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.hub = runtime.hub
+        self.tasks = []
+        self.escalator = None
+        self.webhooks = None
+
+    async def start(self):
+        from fleet.domain import supervision
+        rt = self.runtime
+        _services[rt.loop] = self
+        self.escalator = escalation.Escalator(rt.reader, rt.writer)
+        self.webhooks = webhooks.WebhookWorker(rt.reader, rt.writer, rt.box, self.settings)
+        scan = supervision.BatteryScan(rt, self)
+        self.tasks = [asyncio.create_task(self.escalator.run(), name="fleet-escalation"),
+                      asyncio.create_task(self.webhooks.run(), name="fleet-webhooks"),
+                      asyncio.create_task(scan.run(), name="fleet-battery-scan")]
+        self.submit(supervision.reconcile_missing)
+
+    async def stop(self):
+        _services.pop(self.runtime.loop, None)
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.tasks = []
+
+    def submit(self, fn):
+        """Run fn(tx) in the writer's next transaction (fire and forget; failures are logged)."""
+        fut = self.runtime.writer.call(fn)
+        fut.add_done_callback(lambda f: f.cancelled() or f.exception())
+        return fut
+
+    def published(self, data, deliveries):
+        """On the loop, after a transition committed: live stream, timers, webhook worker."""
+        data["time"] = round(clock.now(), 3)
+        self.hub.publish("alarms", "alarm", data)
+        if data["transition"] == "raised" and self.escalator is not None:
+            self.escalator.wake()
+        if deliveries and self.webhooks is not None:
+            self.webhooks.wake()
+
+
+# ---- reading -------------------------------------------------------------------------
+
+_SELECT = ("SELECT a.*, r.id AS r_id, r.name AS r_name, r.address AS r_address, r.room AS r_room, "
+           "r.contacts AS r_contacts, r.notes AS r_notes FROM alarms a "
+           "LEFT JOIN device_residents dr ON dr.device_id = a.device_id "
+           "LEFT JOIN residents r ON r.id = coalesce(a.resident_id, dr.resident_id)")
+_COLUMNS = ("id", "device_id", "ref", "kind", "category", "state", "site", "raised_at", "received_at",
+            "acknowledged_at", "acknowledged_by", "resolved_at", "resolved_by", "resolution_note",
+            "cancelled_at", "cancel_requested_at", "battery_v", "days_left", "stage", "next_escalation_at",
+            "updated_at")
+
+
+def view(rec):
+    """The stable JSON shape of an alarm (API, live stream, webhooks)."""
+    out = {k: rec[k] for k in _COLUMNS}
+    out["groups"] = json.loads(rec["groups"] or "[]")
+    out["open"] = rec["state"] in OPEN_STATES
+    out["resident"] = None if rec["r_id"] is None else {
+        "id": rec["r_id"], "name": rec["r_name"], "address": rec["r_address"], "room": rec["r_room"],
+        "contacts": json.loads(rec["r_contacts"] or "[]"), "notes": rec["r_notes"]}
+    return out
+
+
+def _fetch(conn, alarm_id):
+    cur = conn.execute(_SELECT + " WHERE a.id = ?", (alarm_id,))
+    values = cur.fetchone()
+    return None if values is None else dict(zip([d[0] for d in cur.description], values))
+
+
+def _history(db, alarm_id):
+    found = rows(db, "SELECT id, at, actor, action, detail FROM alarm_events WHERE alarm_id = ? ORDER BY id",
+                 (alarm_id,))
+    for entry in found:
+        entry["detail"] = json.loads(entry["detail"]) if entry["detail"] else None
+    return found
+
+
+def get_alarm(db, alarm_id, history=True):
+    rec = _fetch(db.conn, alarm_id)
+    if rec is None:
+        raise NotFound("no alarm %s" % alarm_id)
+    out = view(rec)
+    if history:
+        out["history"] = _history(db, alarm_id)
+    return out
+
+
+def list_alarms(db, state=None, kind=None, category=None, device_id=None, site=None, since=None,
+                open_only=False, limit=100, before_id=None):
+    """Newest first; page with before_id. since: alarms received at or after this UTC ISO time."""
+    where, params = [], []
+    for column, value in (("a.state", state), ("a.kind", kind), ("a.category", category),
+                          ("a.device_id", device_id), ("a.site", site)):
+        if value is not None:
+            where.append("%s = ?" % column)
+            params.append(value)
+    if since is not None:
+        where.append("a.received_at >= ?")
+        params.append(normalise_time(since))
+    if open_only:
+        where.append("a.state IN ('received', 'acknowledged')")
+    if before_id is not None:
+        where.append("a.id < ?")
+        params.append(before_id)
+    sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY a.id DESC LIMIT ?"
+    return [view(r) for r in rows(db, sql, params + [limit])]
+
+
+def console_alarms(db, limit=500):
+    """What the console starts from: every open alarm, and those closed within the last 24 hours."""
+    recent = clock.iso(clock.now() - RECENT_S)
+    return [view(r) for r in rows(db, _SELECT + " WHERE a.state IN ('received', 'acknowledged') "
+                                  "OR a.updated_at >= ? ORDER BY a.id DESC LIMIT ?", (recent, limit))]
+
+
+def normalise_time(text):
+    try:
+        return clock.iso(clock.parse_iso(text))
+    except (ValueError, TypeError, OverflowError, OSError):
+        raise Invalid("since must be a UTC ISO-8601 time like 2024-05-01T12:00:00Z")
+
+
+def has_open_alarm(db, device_id):
+    """For OTA rollouts: a call button never updates while one of its alarms is open."""
+    return row(db, "SELECT 1 AS x FROM alarms WHERE device_id = ? AND category = 'call' "
+                   "AND state IN ('received', 'acknowledged') LIMIT 1", (device_id,)) is not None
+
+
+def downlink_states(db, device):
+    """Downlink provider `alarms`: {ref: state} of this device's alarms that are open or changed
+    within the last 24 hours."""
+    recent = clock.iso(clock.now() - RECENT_S)
+    return {ref: state for ref, state in db.conn.execute(
+        "SELECT ref, state FROM alarms WHERE device_id = ? AND ref IS NOT NULL AND "
+        "(state IN ('received', 'acknowledged') OR updated_at >= ?) ORDER BY id", (device.id, recent))}
+
+
+# ---- writing: helpers ----------------------------------------------------------------
+
+def record(tx, alarm_id, action, actor, detail=None, at=None):
+    """One history row (and its audit row: every transition is audited, never with resident data)."""
+    encoded = json.dumps(detail, sort_keys=True) if detail is not None else None
+    tx.conn.execute("INSERT INTO alarm_events (alarm_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)",
+                    (alarm_id, at or tx.now_iso, str(actor), action, encoded))
+    audit.record(tx.db, actor, "alarm." + action, "alarm:%d" % alarm_id, detail)
+
+
+def announce(tx, transition, alarm_id, group=None, notify=True):
+    """After this transaction commits: publish the transition live and (if notify) queue webhooks."""
+    rec = _fetch(tx.conn, alarm_id)
+    alarm = view(rec)
+    deliveries = 0
+    if notify:
+        targets = {group} if group else set(alarm["groups"])
+        deliveries = webhooks.enqueue(tx, "alarm." + transition, alarm, targets, group)
+    data = {"transition": transition, "alarm_id": alarm["id"], "ref": alarm["ref"], "device_id": alarm["device_id"],
+            "state": alarm["state"], "kind": alarm["kind"], "category": alarm["category"], "at": tx.now_iso,
+            "group": group, "stage": alarm["stage"], "alarm": alarm}
+    tx.after_commit(functools.partial(_published, data, deliveries))
+    return alarm
+
+
+def _published(data, deliveries):
+    service = current()
+    if service is not None:
+        service.published(data, deliveries)
+
+
+def _get_for_update(tx, alarm_id):
+    rec = row(tx.db, "SELECT * FROM alarms WHERE id = ?", (alarm_id,))
+    if rec is None:
+        raise NotFound("no alarm %s" % alarm_id)
+    return rec
+
+
+def _closed_message(rec):
+    if rec["state"] == "resolved":
+        return "alarm %d was resolved by %s at %s" % (rec["id"], rec["resolved_by"], rec["resolved_at"])
+    return "alarm %d was cancelled by the device at %s" % (rec["id"], rec["cancelled_at"])
+
+
+def _update(tx, alarm_id, **values):
+    values["updated_at"] = tx.now_iso
+    sets = ", ".join("%s = ?" % k for k in values)
+    tx.conn.execute("UPDATE alarms SET %s WHERE id = ?" % sets, (*values.values(), alarm_id))
+
+
+def _insert(tx, **values):
+    values.setdefault("updated_at", tx.now_iso)
+    cur = tx.conn.execute("INSERT INTO alarms (%s) VALUES (%s)" % (", ".join(values), ", ".join("?" * len(values))),
+                          tuple(values.values()))
+    return cur.lastrowid
+
+
+# ---- transitions from the device (ingest event handlers, writer thread) ----------------
+
+def on_alarm(tx, device, event):
+    """`alarm` event, stored for the first time: a new alarm, or the missing half of a cancelled one."""
+    if device.role != "call_button":
+        return      # alarms of other roles (bins, beacons) belong to their own modules
+    data = event["data"]
+    ref = data["ref"]
+    actor = "device:" + device.id
+    found = row(tx.db, "SELECT id, state, raised_at FROM alarms WHERE device_id = ? AND ref = ?", (device.id, ref))
+    detail = {"event": event["id"], "seq": event["seq"], "stream": event["stream"]}
+    if found is None:
+        stages = escalation.stages_for(tx.conn, device.site)
+        next_at = clock.iso(tx.now + stages[0]["after_s"]) if stages else None
+        alarm_id = _insert(tx, device_id=device.id, ref=ref, kind=data.get("kind") or CALL, category=CALL,
+                           state="received", site=device.site, resident_id=residents.resident_id_of(tx.conn, device.id),
+                           event_id=event["id"], raised_at=event["at"], received_at=tx.now_iso,
+                           battery_v=data.get("battery_v"), stage=0, groups=json.dumps([FIRST_GROUP]),
+                           next_escalation_at=next_at)
+        record(tx, alarm_id, "raised", actor, dict(detail, ref=ref), at=event["at"])
+        record(tx, alarm_id, "received", FLEET, {"ref": ref})
+        tx.mark_downlink_changed(device.id)
+        announce(tx, "raised", alarm_id, FIRST_GROUP)
+    elif found["raised_at"] is None:
+        # The cancel came first (it was above a gap); the alarm completes the record, quietly.
+        _update(tx, found["id"], raised_at=event["at"], event_id=event["id"], kind=data.get("kind") or CALL,
+                battery_v=data.get("battery_v"))
+        record(tx, found["id"], "raised_after_cancel", actor, dict(detail, ref=ref), at=event["at"])
+        announce(tx, "updated", found["id"], notify=False)
+    else:
+        # The device's own retry of the same alarm as a new event: no second alarm, no notification.
+        record(tx, found["id"], "repeated", actor, detail)
+
+
+def on_alarm_cancel(tx, device, event):
+    """`alarm_cancel` (long press: false alarm)."""
+    if device.role != "call_button":
+        return
+    ref = event["data"]["ref"]
+    actor = "device:" + device.id
+    detail = {"event": event["id"], "seq": event["seq"], "stream": event["stream"]}
+    found = row(tx.db, "SELECT * FROM alarms WHERE device_id = ? AND ref = ?", (device.id, ref))
+    if found is None:
+        # Stored before its alarm: the alarm exists from now on, already cancelled; when its own
+        # event arrives it notifies no one.
+        alarm_id = _insert(tx, device_id=device.id, ref=ref, kind=CALL, category=CALL, state="cancelled",
+                           site=device.site, resident_id=residents.resident_id_of(tx.conn, device.id),
+                           received_at=tx.now_iso, cancelled_at=tx.now_iso, stage=0, groups="[]")
+        record(tx, alarm_id, "cancel_before_alarm", actor,
+               dict(detail, ref=ref, message="cancel stored before its alarm: the alarm will notify no one"))
+        tx.mark_downlink_changed(device.id)
+        announce(tx, "cancelled", alarm_id, notify=False)
+    elif found["state"] == "received":
+        _update(tx, found["id"], state="cancelled", cancelled_at=tx.now_iso, next_escalation_at=None)
+        record(tx, found["id"], "cancelled", actor, detail)
+        tx.mark_downlink_changed(device.id)
+        announce(tx, "cancelled", found["id"])
+    elif found["state"] == "acknowledged":
+        if found["cancel_requested_at"] is None:
+            _update(tx, found["id"], cancel_requested_at=tx.now_iso)
+        record(tx, found["id"], "cancel_after_ack", actor,
+               dict(detail, message="cancel requested after acknowledgement by %s: the alarm stays acknowledged"
+                    % found["acknowledged_by"]))
+        announce(tx, "cancel_requested", found["id"])
+    else:
+        record(tx, found["id"], "cancel_ignored", actor, dict(detail, state=found["state"]))
+
+
+# ---- transitions by people -------------------------------------------------------------
+
+def acknowledge(tx, principal, alarm_id):
+    """A caregiver takes the alarm: escalation stops, the button shows "answered"."""
+    rec = _get_for_update(tx, alarm_id)
+    if rec["state"] == "acknowledged":
+        raise Conflict("alarm %d was already acknowledged by %s at %s"
+                       % (alarm_id, rec["acknowledged_by"], rec["acknowledged_at"]), code="already_acknowledged")
+    if rec["state"] in CLOSED_STATES:
+        raise Conflict(_closed_message(rec) + ": it cannot be acknowledged", code="alarm_closed")
+    _update(tx, alarm_id, state="acknowledged", acknowledged_at=tx.now_iso, acknowledged_by=principal.name,
+            next_escalation_at=None)
+    record(tx, alarm_id, "acknowledged", principal, {"device": rec["device_id"]})
+    if rec["ref"] is not None:
+        tx.mark_downlink_changed(rec["device_id"])
+    return announce(tx, "acknowledged", alarm_id)
+
+
+def resolve(tx, principal, alarm_id, note):
+    """Close the alarm with a note saying what was done (required)."""
+    note = (note or "").strip() if isinstance(note, str) or note is None else note
+    if not isinstance(note, str) or not note:
+        raise Invalid("a note saying what was done is required to resolve an alarm", code="note_required")
+    if len(note) > MAX_NOTE:
+        raise Invalid("the note must be at most %d characters" % MAX_NOTE, code="note_required")
+    rec = _get_for_update(tx, alarm_id)
+    if rec["state"] in CLOSED_STATES:
+        raise Conflict(_closed_message(rec) + ": it cannot be resolved again", code="alarm_closed")
+    _update(tx, alarm_id, state="resolved", resolved_at=tx.now_iso, resolved_by=principal.name,
+            resolution_note=note, next_escalation_at=None)
+    # The note may describe the resident's situation: it stays in the alarm, not in the audit log.
+    record(tx, alarm_id, "resolved", principal, {"device": rec["device_id"]})
+    if rec["ref"] is not None:
+        tx.mark_downlink_changed(rec["device_id"])
+    return announce(tx, "resolved", alarm_id)
+
+
+def auto_resolve(tx, alarm_id, reason):
+    """The fleet closes a supervision alarm whose cause went away."""
+    _update(tx, alarm_id, state="resolved", resolved_at=tx.now_iso, resolved_by=FLEET, resolution_note=reason,
+            next_escalation_at=None)
+    record(tx, alarm_id, "auto_resolved", FLEET, {"reason": reason})
+    return announce(tx, "resolved", alarm_id)
+
+
+def raise_supervision(tx, device_id, kind, detail=None, battery_v=None, days_left=None):
+    """A fleet-raised alarm (device_missing, battery_low) unless one of that kind is already open."""
+    if open_supervision(tx.conn, device_id, kind) is not None:
+        return None
+    dev = tx.conn.execute("SELECT site FROM devices WHERE id = ?", (device_id,)).fetchone()
+    if dev is None:
+        return None
+    alarm_id = _insert(tx, device_id=device_id, ref=None, kind=kind, category=SUPERVISION, state="received",
+                       site=dev[0], resident_id=residents.resident_id_of(tx.conn, device_id),
+                       raised_at=tx.now_iso, received_at=tx.now_iso, battery_v=battery_v, days_left=days_left,
+                       stage=0, groups=json.dumps([FIRST_GROUP]))
+    record(tx, alarm_id, "raised", FLEET, dict(detail or {}, kind=kind))
+    announce(tx, "raised", alarm_id, FIRST_GROUP)
+    return alarm_id
+
+
+def open_supervision(conn, device_id, kind):
+    """(id, battery_v) of the device's open supervision alarm of this kind, or None."""
+    return conn.execute("SELECT id, battery_v FROM alarms WHERE device_id = ? AND kind = ? AND category = ? "
+                        "AND state IN ('received', 'acknowledged') ORDER BY id LIMIT 1",
+                        (device_id, kind, SUPERVISION)).fetchone()
+
+
+register_event_handler("alarm", on_alarm)
+register_event_handler("alarm_cancel", on_alarm_cancel)
+# Replaces any placeholder: the states of this device's alarms, for the button's "answered" signal.
+register_downlink_provider("alarms", downlink_states, roles=("call_button",), replace=True)

@@ -1,0 +1,168 @@
+"""Supervision of call buttons: a button gone silent, a battery running down.
+
+- Device missing: a call button is `offline` once silent for its heartbeat interval plus
+  heartbeat_grace_s (fleet.domain.status). A status listener raises a `device_missing` alarm then,
+  and resolves it by itself ("auto_resolved", audited) when the button is heard again. At start the
+  service also reconciles: an offline button without an open missing alarm gets one (the change
+  may have been stored just before a crash), an online one with an open missing alarm has it closed.
+- Low battery: a `battery_low` event (the button's own estimate: low_battery_days of reserve left),
+  or a heartbeat reporting battery_v under low_battery_v, raises a `battery_low` alarm. It resolves
+  itself when a heartbeat reports at least battery_recover_v more than max(low_battery_v, the
+  voltage when raised) - a fresh battery, not a warm afternoon.
+
+Heartbeats are read by a scan every battery_scan_s (BatteryScan) rather than by an event handler,
+so that the most common event of the fleet keeps the ingest fast path (handler-less events are
+inserted in one batch per group commit). The scan remembers the last event id it looked at in
+alarm_state, so a restart neither skips nor repeats heartbeats.
+
+Supervision alarms have category `supervision`: lower priority than calls, shown apart in the
+console, never escalated.
+"""
+
+import asyncio
+import logging
+
+from starlette.concurrency import run_in_threadpool
+
+from fleet.core import clock
+from fleet.domain import alarms
+from fleet.domain.ingest import register_event_handler
+from fleet.domain.status import OFFLINE, ONLINE, register_status_listener
+from fleet.store.db import connect
+
+log = logging.getLogger("fleet.supervision")
+
+ROLE = "call_button"
+SCAN_KEY = "battery_scan_event_id"
+
+
+# ---- device missing -----------------------------------------------------------------------
+
+def raise_missing(tx, device_id, last_seen=None):
+    status = tx.conn.execute("SELECT status, revoked_at FROM devices WHERE id = ?", (device_id,)).fetchone()
+    if status is None or status[0] != OFFLINE or status[1]:
+        return None      # heard again (or revoked) before this ran
+    return alarms.raise_supervision(tx, device_id, alarms.DEVICE_MISSING, {"last_seen": last_seen})
+
+
+def clear_missing(tx, device_id):
+    found = alarms.open_supervision(tx.conn, device_id, alarms.DEVICE_MISSING)
+    if found is not None:
+        alarms.auto_resolve(tx, found[0], "device heard again at %s" % tx.now_iso)
+    return found is not None
+
+
+def on_status(change):
+    """Status listener (event loop): offline raises, back online clears."""
+    if change.role != ROLE:
+        return
+    service = alarms.current()
+    if service is None:
+        return
+    if change.new == OFFLINE:
+        service.submit(lambda tx: raise_missing(tx, change.device_id, change.last_seen))
+    elif change.new == ONLINE and change.old == OFFLINE:
+        service.submit(lambda tx: clear_missing(tx, change.device_id))
+
+
+def reconcile_missing(tx):
+    """Writer job at start: make open device_missing alarms agree with the stored statuses."""
+    missing = tx.conn.execute(
+        "SELECT d.id, d.last_seen FROM devices d WHERE d.role = ? AND d.status = ? AND d.revoked_at IS NULL AND NOT EXISTS "
+        "(SELECT 1 FROM alarms a WHERE a.device_id = d.id AND a.kind = ? AND a.state IN ('received', 'acknowledged'))",
+        (ROLE, OFFLINE, alarms.DEVICE_MISSING)).fetchall()
+    for device_id, last_seen in missing:
+        raise_missing(tx, device_id, last_seen)
+    back = tx.conn.execute(
+        "SELECT a.device_id FROM alarms a JOIN devices d ON d.id = a.device_id WHERE a.kind = ? AND a.category = ? "
+        "AND a.state IN ('received', 'acknowledged') AND d.status = ?",
+        (alarms.DEVICE_MISSING, alarms.SUPERVISION, ONLINE)).fetchall()
+    for (device_id,) in back:
+        clear_missing(tx, device_id)
+    return len(missing), len(back)
+
+
+# ---- low battery ----------------------------------------------------------------------------
+
+def on_battery_low(tx, device, event):
+    """`battery_low` event: the button says its reserve is down to low_battery_days."""
+    if device.role != ROLE:
+        return
+    data = event["data"]
+    alarms.raise_supervision(tx, device.id, alarms.BATTERY_LOW, {"event": event["id"], "source": "battery_low event"},
+                             battery_v=data["battery_v"], days_left=data.get("days_left"))
+
+
+def apply_battery_readings(tx, readings, last_id, low_v, recover_v):
+    """Writer job: readings {device_id: (event_id, battery_v)} of call buttons' latest heartbeats."""
+    raised = cleared = 0
+    for device_id, (event_id, volts) in sorted(readings.items()):
+        found = alarms.open_supervision(tx.conn, device_id, alarms.BATTERY_LOW)
+        if found is None:
+            if volts < low_v and alarms.raise_supervision(
+                    tx, device_id, alarms.BATTERY_LOW,
+                    {"event": event_id, "source": "heartbeat", "threshold_v": low_v}, battery_v=volts):
+                raised += 1
+        elif volts >= max(low_v, found[1] or 0.0) + recover_v:
+            alarms.auto_resolve(tx, found[0], "battery at %.2f V (event %d)" % (volts, event_id))
+            cleared += 1
+    tx.conn.execute("INSERT INTO alarm_state (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE "
+                    "SET value = excluded.value WHERE excluded.value > alarm_state.value", (SCAN_KEY, last_id))
+    return raised, cleared
+
+
+def read_battery_readings(db, after_id):
+    """(readings, last id): the latest battery_v per call button among heartbeats after after_id."""
+    top = db.conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+    if top <= after_id:
+        return {}, after_id
+    readings = {}
+    for device_id, event_id, volts in db.conn.execute(
+            "SELECT e.device_id, max(e.id), json_extract(e.data, '$.battery_v') FROM events e "
+            "WHERE e.type = 'heartbeat' AND e.id > ? AND e.id <= ? "
+            "AND json_extract(e.data, '$.battery_v') IS NOT NULL GROUP BY e.device_id", (after_id, top)):
+        readings[device_id] = (event_id, float(volts))
+    if readings:
+        ids = list(readings)
+        buttons = {r[0] for r in db.conn.execute(
+            "SELECT id FROM devices WHERE role = ? AND id IN (%s)" % ",".join("?" * len(ids)), [ROLE] + ids)}
+        readings = {d: v for d, v in readings.items() if d in buttons}
+    return readings, top
+
+
+class BatteryScan:
+    """The lifespan task: every battery_scan_s, read new heartbeats (in a thread), apply (in the writer)."""
+
+    def __init__(self, runtime, service):
+        self._runtime = runtime
+        self._service = service
+        self.passes = 0
+
+    async def run(self):
+        settings = self._runtime.settings
+        db = connect(settings.db)
+        try:
+            while True:
+                try:
+                    await self.scan_once(db)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("battery scan failed")
+                await asyncio.sleep(settings.battery_scan_s)
+        finally:
+            db.close()
+
+    async def scan_once(self, db):
+        settings = self._runtime.settings
+        after = db.conn.execute("SELECT value FROM alarm_state WHERE name = ?", (SCAN_KEY,)).fetchone()
+        readings, top = await run_in_threadpool(read_battery_readings, db, after[0] if after else 0)
+        if top != (after[0] if after else 0):
+            await self._runtime.writer.call(lambda tx: apply_battery_readings(
+                tx, readings, top, settings.low_battery_v, settings.battery_recover_v))
+        self.passes += 1
+        return readings
+
+
+register_status_listener(on_status)
+register_event_handler("battery_low", on_battery_low)

@@ -1,0 +1,46 @@
+// Residents: list, add, assign a call button (caregivers and admins; the API enforces it).
+(function () {
+  "use strict";
+  const rows = document.getElementById("rows");
+  const toast = document.getElementById("toast");
+  function say(text, bad) { toast.textContent = text; toast.hidden = false; toast.classList.toggle("bad", !!bad); }
+  async function api(method, path, body) {
+    const r = await fetch(path, { method, credentials: "same-origin", headers: body ? { "Content-Type": "application/json" } : {},
+      body: body ? JSON.stringify(body) : undefined });
+    const data = r.status === 204 ? null : await r.json();
+    if (!r.ok) throw new Error(data && data.error ? data.error.message : "HTTP " + r.status);
+    return data;
+  }
+  function td(text) { const c = document.createElement("td"); c.textContent = text || "—"; return c; }
+  async function load() {
+    const list = await api("GET", "/api/v1/residents");
+    rows.replaceChildren(...list.map((r) => {
+      const tr = document.createElement("tr");
+      tr.id = "resident-" + r.id;
+      tr.append(td(String(r.id)), td(r.name), td(r.room), td(r.address),
+        td(r.contacts.map((c) => [c.name, c.phone].filter(Boolean).join(" ")).join("; ")), td(r.devices.join(", ")));
+      return tr;
+    }));
+    if (!list.length) rows.innerHTML = '<tr class="empty"><td colspan="6">No residents yet.</td></tr>';
+  }
+  const add = document.getElementById("add");
+  if (add) add.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const f = new FormData(add);
+    const contact = (f.get("contact") || "").split(",").map((s) => s.trim());
+    const body = { name: f.get("name"), room: f.get("room") || null, address: f.get("address") || null,
+      notes: f.get("notes") || null, contacts: contact[0] ? [{ name: contact[0], phone: contact[1] || null }] : [] };
+    try { const r = await api("POST", "/api/v1/residents", body); add.reset(); say("Resident #" + r.id + " added."); load(); }
+    catch (err) { say(err.message, true); }
+  });
+  const assign = document.getElementById("assign");
+  if (assign) assign.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const f = new FormData(assign);
+    try {
+      await api("PUT", "/api/v1/residents/" + encodeURIComponent(f.get("resident")) + "/devices/" + encodeURIComponent(f.get("device")));
+      assign.reset(); say("Button assigned."); load();
+    } catch (err) { say(err.message, true); }
+  });
+  load().catch((err) => say(err.message, true));
+})();
