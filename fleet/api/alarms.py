@@ -10,7 +10,7 @@ those closed within 24 h, newest first), then one `alarm` event per transition:
 from typing import Any, Literal, Optional
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from fleet.api.deps import get_db, require, runtime
@@ -80,6 +80,7 @@ class AlarmDetail(AlarmOut):
 
 
 class ResolveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     note: str = Field(max_length=alarms.MAX_NOTE, description="what was done (required)")
 
 

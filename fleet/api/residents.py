@@ -3,7 +3,7 @@
 from typing import Optional
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from fleet.api.deps import get_db, require
 from fleet.api.schemas import ERROR_RESPONSES, MAX_ID, RowId
@@ -15,6 +15,7 @@ C = residents.CONTACT_LIMITS
 
 
 class ContactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     name: Optional[str] = Field(None, max_length=C["name"])
     phone: Optional[str] = Field(None, max_length=C["phone"])
     relation: Optional[str] = Field(None, max_length=C["relation"])
@@ -27,6 +28,7 @@ class ContactOut(BaseModel):
 
 
 class ResidentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=L["name"])
     address: Optional[str] = Field(None, max_length=L["address"])
     room: Optional[str] = Field(None, max_length=L["room"])
@@ -35,6 +37,7 @@ class ResidentIn(BaseModel):
 
 
 class ResidentPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     name: Optional[str] = Field(None, min_length=1, max_length=L["name"])
     address: Optional[str] = Field(None, max_length=L["address"])
     room: Optional[str] = Field(None, max_length=L["room"])

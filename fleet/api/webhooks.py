@@ -3,7 +3,7 @@
 from typing import Annotated, Literal, Optional
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from fleet.api.deps import get_db, require, runtime
 from fleet.api.schemas import ERROR_RESPONSES, RowId
@@ -16,6 +16,7 @@ Site = Path(min_length=1, max_length=64, description="a device site, or '*' for 
 
 
 class WebhookIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     url: str = Field(max_length=webhooks.MAX_URL, examples=["https://pager.example/hooks/fleet"])
     name: Optional[str] = Field(None, max_length=64)
     events: list[WebhookEvent] = Field([], max_length=20, description="empty: every event")
@@ -26,6 +27,7 @@ class WebhookIn(BaseModel):
 
 
 class WebhookPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     url: Optional[str] = Field(None, max_length=webhooks.MAX_URL)
     name: Optional[str] = Field(None, max_length=64)
     events: Optional[list[WebhookEvent]] = Field(None, max_length=20)
@@ -78,11 +80,13 @@ class TestQueued(BaseModel):
 
 
 class Stage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     after_s: int = Field(ge=1, le=escalation.MAX_AFTER_S, description="seconds after the alarm was received")
     group: str = Field(pattern=escalation.GROUP.pattern, description="responder group notified at this stage")
 
 
 class PolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     stages: list[Stage] = Field(min_length=1, max_length=escalation.MAX_STAGES)
 
 

@@ -36,6 +36,26 @@ def test_empty_database_gets_the_latest_schema(fresh):
     assert migrations.version(fresh) == migrations.LATEST
     assert {"users", "sessions", "api_tokens", "enrollment_tokens", "devices", "streams", "events", "commands",
             "audit", "seen_nonces"} <= set(fresh.table_names())
+    assert {"alarms", "alarm_events", "escalation_policies", "residents", "device_residents", "webhooks",
+            "webhook_deliveries", "webhook_attempts", "alarm_state"} <= set(fresh.table_names())
+
+
+def test_alarm_migration_starts_the_battery_scan_after_existing_events(tmp_path):
+    """m004 on a database with events: the battery scan starts after them (no scan of old history),
+    the default escalation policy is installed, and one alarm per (device, ref) is enforced."""
+    import sqlite3
+    db = connect(tmp_path / "old.db")
+    migrations.apply(db, target=3)
+    seed_v1(db)
+    migrations.apply(db)
+    assert db.conn.execute("SELECT value FROM alarm_state WHERE name = 'battery_scan_event_id'").fetchone() == (1,)
+    assert db.conn.execute("SELECT site FROM escalation_policies").fetchall() == [("*",)]
+    insert = ("INSERT INTO alarms (device_id, ref, kind, category, state, received_at) "
+              "VALUES ('cb-1', 'a-1', 'call', 'call', 'received', 'x')")
+    db.conn.execute(insert)
+    with pytest.raises(sqlite3.IntegrityError):
+        db.conn.execute(insert)
+    db.close()
 
 
 @pytest.mark.parametrize("start", range(1, migrations.LATEST))

@@ -91,6 +91,7 @@ def test_supervisor_stores_and_announces(client, db):
         device.events([heartbeat(1)])
         wait_for(lambda: db.conn.execute("SELECT status, last_seen FROM devices").fetchone()[0] == "online")
         assert db.conn.execute("SELECT last_seen FROM devices").fetchone()[0]
+        wait_for(lambda: heard)     # listeners run on the loop just after the commit
         assert [(c.device_id, c.new) for c in heard] == [(device.id, "online")]
         # pretend it was heard from long ago; the next tick finds it silent
         rt.board._devices[device.id].last_seen -= 10 * 3600

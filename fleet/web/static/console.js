@@ -33,12 +33,12 @@
   soundBtn.addEventListener("click", () => {
     if (audio) {
       audio.close(); audio = null;
-      soundBtn.textContent = "🔇 Click to enable sound"; soundBtn.classList.add("off");
+      soundBtn.textContent = "Click to enable sound"; soundBtn.classList.add("off");
       soundBtn.setAttribute("aria-pressed", "false");
       return;
     }
     audio = new (window.AudioContext || window.webkitAudioContext)();
-    soundBtn.textContent = "🔔 Sound on"; soundBtn.classList.remove("off");
+    soundBtn.textContent = "♪ Sound on"; soundBtn.classList.remove("off");
     soundBtn.setAttribute("aria-pressed", "true");
     beep(1);
   });
