@@ -229,11 +229,14 @@ def list_alarms(db, state=None, kind=None, category=None, device_id=None, site=N
     return [view(r) for r in rows(db, sql, params + [limit])]
 
 
-def console_alarms(db, limit=500):
-    """What the console starts from: every open alarm, and those closed within the last 24 hours."""
+def console_alarms(db, open_limit=5000, closed_limit=200):
+    """What the console starts from, newest first: every open alarm (the oldest must never be cut
+    off), and the latest of those closed within the last 24 hours."""
     recent = clock.iso(clock.now() - RECENT_S)
-    return [view(r) for r in rows(db, _SELECT + " WHERE a.state IN ('received', 'acknowledged') "
-                                  "OR a.updated_at >= ? ORDER BY a.id DESC LIMIT ?", (recent, limit))]
+    found = rows(db, _SELECT + " WHERE a.state IN ('received', 'acknowledged') ORDER BY a.id LIMIT ?", (open_limit,))
+    found += rows(db, _SELECT + " WHERE a.state IN ('resolved', 'cancelled') AND a.updated_at >= ? "
+                  "ORDER BY a.id DESC LIMIT ?", (recent, closed_limit))
+    return [view(r) for r in sorted(found, key=lambda r: -r["id"])]
 
 
 def normalise_time(text):
@@ -403,8 +406,8 @@ def acknowledge(tx, principal, alarm_id):
 
 def resolve(tx, principal, alarm_id, note):
     """Close the alarm with a note saying what was done (required)."""
-    note = (note or "").strip() if isinstance(note, str) or note is None else note
-    if not isinstance(note, str) or not note:
+    note = note.strip() if isinstance(note, str) else ""
+    if not note:
         raise Invalid("a note saying what was done is required to resolve an alarm", code="note_required")
     if len(note) > MAX_NOTE:
         raise Invalid("the note must be at most %d characters" % MAX_NOTE, code="note_required")

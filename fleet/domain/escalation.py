@@ -126,7 +126,8 @@ def escalate_due(tx):
             tx.conn.execute("UPDATE alarms SET next_escalation_at = NULL WHERE id = ?", (alarm_id,))
             continue
         group = stages[stage]["group"]
-        groups = json.loads(tx.conn.execute("SELECT groups FROM alarms WHERE id = ?", (alarm_id,)).fetchone()[0] or "[]")
+        groups = tx.conn.execute("SELECT groups FROM alarms WHERE id = ?", (alarm_id,)).fetchone()[0]
+        groups = json.loads(groups or "[]")
         if group not in groups:
             groups.append(group)
         start = clock.parse_iso(received_at)

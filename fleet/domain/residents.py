@@ -130,8 +130,8 @@ def assign(db, actor, resident_id, device_id):
         if device is None:
             raise NotFound("no device %r" % device_id)
         if device["role"] != "call_button":
-            raise Conflict("device %s is a %s: only call buttons are assigned to residents" % (device_id, device["role"]),
-                           code="not_a_call_button")
+            raise Conflict("device %s is a %s: only call buttons are assigned to residents"
+                           % (device_id, device["role"]), code="not_a_call_button")
         db.conn.execute("INSERT INTO device_residents (device_id, resident_id, assigned_at, assigned_by) "
                         "VALUES (?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET resident_id = excluded.resident_id, "
                         "assigned_at = excluded.assigned_at, assigned_by = excluded.assigned_by",

@@ -24,7 +24,6 @@ import logging
 
 from starlette.concurrency import run_in_threadpool
 
-from fleet.core import clock
 from fleet.domain import alarms
 from fleet.domain.ingest import register_event_handler
 from fleet.domain.status import OFFLINE, ONLINE, register_status_listener
@@ -68,8 +67,8 @@ def on_status(change):
 def reconcile_missing(tx):
     """Writer job at start: make open device_missing alarms agree with the stored statuses."""
     missing = tx.conn.execute(
-        "SELECT d.id, d.last_seen FROM devices d WHERE d.role = ? AND d.status = ? AND d.revoked_at IS NULL AND NOT EXISTS "
-        "(SELECT 1 FROM alarms a WHERE a.device_id = d.id AND a.kind = ? AND a.state IN ('received', 'acknowledged'))",
+        "SELECT d.id, d.last_seen FROM devices d WHERE d.role = ? AND d.status = ? AND d.revoked_at IS NULL "
+        "AND NOT EXISTS (SELECT 1 FROM alarms a WHERE a.device_id = d.id AND a.kind = ? AND a.state IN ('received', 'acknowledged'))",
         (ROLE, OFFLINE, alarms.DEVICE_MISSING)).fetchall()
     for device_id, last_seen in missing:
         raise_missing(tx, device_id, last_seen)

@@ -350,7 +350,8 @@ class WebhookWorker:
                 await self._writer.call(lambda tx: drop(tx, delivery_id, "webhook disabled or deleted"))
                 return
             async with self._slots:
-                ok, status, error, duration = await self._post(client, delivery_id, event, body, webhook_id, url, sealed)
+                ok, status, error, duration = await self._post(client, delivery_id, event, body, webhook_id, url,
+                                                               sealed)
             if not ok:
                 log.warning("webhook %d delivery %d failed: %s", webhook_id, delivery_id, error or status)
             settings = self._settings

@@ -13,7 +13,7 @@ import uvicorn
 from fleet.domain import escalation, webhooks
 from fleet.main import create_app
 from fleet.server import FleetServer
-from fleetkit import CLI, PASSWORD, bearer, make_user  # noqa: F401  (re-exported for the tests)
+from fleetkit import CLI, make_user
 
 
 def now():
@@ -21,7 +21,8 @@ def now():
 
 
 def alarm(seq, ref, kind="call", t=None, **data):
-    return {"seq": seq, "t": now() if t is None else t, "type": "alarm", "data": dict({"ref": ref, "kind": kind}, **data)}
+    return {"seq": seq, "t": now() if t is None else t, "type": "alarm",
+            "data": dict({"ref": ref, "kind": kind}, **data)}
 
 
 def cancel(seq, ref, t=None):

@@ -82,3 +82,17 @@ def test_long_poll_answers_acknowledged_at_once(server, db):
     assert down["alarms"] == {"a-1": "acknowledged"} and down["cursor"] > cursor
     # Answered by the acknowledgement, not by the 30 s wait running out.
     assert polled["returned"] - acked_at < 5.0
+
+
+def test_snapshot_keeps_every_open_alarm(client, db, caregiver):
+    """The console's starting point: all open alarms, however many closed ones came after them."""
+    from fleet.domain import alarms
+    headers, _ = caregiver
+    button = enroll(client, db)
+    button.events([alarm(1, "oldest-open")])
+    button.events([alarm(seq, "closed-%d" % seq) for seq in range(2, 12)])
+    for found in client.get("/api/v1/alarms", params={"state": "received"}, headers=headers).json():
+        if found["ref"] != "oldest-open":
+            client.post("/api/v1/alarms/%d/resolve" % found["id"], json={"note": "ok"}, headers=headers)
+    snapshot = alarms.console_alarms(db, closed_limit=3)
+    assert [a["ref"] for a in snapshot] == ["closed-11", "closed-10", "closed-9", "oldest-open"]
