@@ -26,17 +26,19 @@ DEMO_BOARDS = (
     ("bin-1", "smart_bin", {"power": "mains", "role_module": "generic"}),
     ("bin-2", "smart_bin", {"power": "mains", "role_module": "generic"}),
 )
-VBOARD_HOME = "var/vboards"
 
 
-def start_virtual_fleet(url, token_factory, boards=DEMO_BOARDS, home=VBOARD_HOME):
+def start_virtual_fleet(url, token_factory, boards=DEMO_BOARDS, home=None):
     """Start virtual boards that enroll with token_factory(role=..., board=..., site=...) and report to url.
 
     The boards run in the vboard daemon, so `vboard press button-1` works from another shell.
     Every start re-provisions them with fresh tokens; a board keeps its MAC, so the fleet keeps
-    its device id. Returns a stop() callable.
+    its device id. home: $VBOARD_HOME or ./var/vboards. Returns a stop() callable.
     """
     from boards.virtual import BoardFarm, VBoardError
+    from boards.virtual.store import resolve_home
+
+    home = resolve_home(home)
 
     farm = BoardFarm.connect(home)
     started = []

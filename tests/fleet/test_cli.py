@@ -116,7 +116,7 @@ def test_duration_parsing():
 
 
 def test_demo_prints_login_and_serves(tmp_path):
-    env = dict(os.environ, FLEET_LOG_LEVEL="warning")
+    env = dict(os.environ, FLEET_LOG_LEVEL="warning", VBOARD_HOME=str(tmp_path / "vboards"))
     proc = subprocess.Popen([sys.executable, "-m", "fleet.cli", "demo", "--port", "0", "--db",
                              str(tmp_path / "demo.db")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=env)
