@@ -16,6 +16,8 @@ PATTERNS = {
     "not_delivered": ((100, 100, 100, 700), None),
     "received": ((600, 200, 600, 200), 1),       # the fleet stored the alarm
     "answered": ((3000, 0), 1),                  # a caregiver acknowledged
+    "cancel": ((200, 200, 200, 200, 200, 0), 1),  # call button: alarm cancelled
+    "nothing": ((80, 0), 1),                     # call button: nothing to cancel
     "identify": ((100, 100), 50),                # "identify" command: 10 s
     "error": ((50, 50, 50, 50, 50, 750), 3),
     "unprovisioned": ((1000, 1000), None),

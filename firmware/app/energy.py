@@ -1,0 +1,52 @@
+# Battery model of the call button (docs/call-button.md, "Energy model"): one CR123A
+# lithium-manganese-dioxide cell, 3.0 V nominal, 1500 mAh. Voltage -> charge left,
+# an average daily consumption from the wake schedule, -> days of reserve.
+# Plain Python: the firmware loads it once per heartbeat (and drops it again);
+# benchmarks and docs import the same numbers on CPython.
+
+CAPACITY_MAH = 1500
+USABLE = 0.9            # to the 2.6 V end point, less ~1 %/year self-discharge
+# (volts at light load, share of the usable charge left): Li-MnO2 is flat near
+# 3.0 V for most of its life, then falls at a knee around 2.8-2.7 V.
+CURVE = ((3.10, 1.0), (3.00, 0.85), (2.90, 0.45), (2.80, 0.12), (2.70, 0.03), (2.60, 0.0))
+
+# Currents and times assumed (ESP32 module on a low-quiescent regulator; the virtual
+# board measures awake time, never current).
+SLEEP_UA = 15           # deep sleep, whole board: ESP32 RTC ~10 uA + regulator/divider
+AWAKE_MA = 100          # awake, Wi-Fi connecting / sending (TX peaks ~240 mA)
+WAIT_MA = 35            # awake, long-polling for an answer (Wi-Fi modem sleep)
+WAKE_S = 4.0            # one wake: boot 0.3 s, Wi-Fi (cached AP) ~1 s, TLS ~2 s, hello+events
+PRESS_S = 4.0           # delivering an alarm (the same steps)
+ANSWER_S = 60.0         # mean wait awake for a caregiver's answer (at most answer_wait_s)
+PRESSES_PER_WEEK = 2
+
+
+def fraction(v):
+    """Share (0..1) of the usable charge left at cell voltage v (piecewise linear)."""
+    c = CURVE
+    if v >= c[0][0]:
+        return 1.0
+    for i in range(1, len(c)):
+        v1, f1 = c[i]
+        if v >= v1:
+            v0, f0 = c[i - 1]
+            return f1 + (f0 - f1) * (v - v1) / (v0 - v1)
+    return 0.0
+
+
+def daily_mah(heartbeat_min=1440, presses_per_week=PRESSES_PER_WEEK, wake_s=WAKE_S,
+              press_s=PRESS_S, answer_s=ANSWER_S):
+    """Average charge used per day (mAh): sleep + heartbeat wakes + presses."""
+    mas = (1440.0 / heartbeat_min) * wake_s * AWAKE_MA \
+        + presses_per_week / 7.0 * (press_s * AWAKE_MA + answer_s * WAIT_MA)
+    return SLEEP_UA * 24 / 1000.0 + mas / 3600.0
+
+
+def days_left(v, heartbeat_min=1440):
+    """Days of reserve at cell voltage v with this heartbeat interval."""
+    return int(fraction(v) * CAPACITY_MAH * USABLE / daily_mah(heartbeat_min))
+
+
+def life_days(**kw):
+    """Days a fresh cell lasts (the arguments of daily_mah)."""
+    return CAPACITY_MAH * USABLE / daily_mah(**kw)

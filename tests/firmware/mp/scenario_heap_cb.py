@@ -1,0 +1,94 @@
+# The call button scenario in a 96 KB heap (like scenario_heap.py for the runtime): a
+# first boot (enroll, hello, heartbeat, sleep), then a wake by a press: alarm -> acked
+# -> "received" -> a caregiver acknowledges -> "answered" -> sleep. Run by
+# tests/firmware/test_call_button_heap.py with every module compiled by mpy-cross and
+# HEAP_LIMIT = 96 KB + what this harness and the FAKE hardware modules take.
+import gc
+import os
+import time
+import json
+import asyncio
+import micropython
+import mptest
+from mptest import eq, ok
+
+ROOT = mptest.setup_root()
+import store  # noqa: E402
+import machine  # noqa: E402
+
+BOARD = {"name": "virtual", "pins": {"button": 27, "led": 26, "buzzer": 25, "battery_adc": 34},
+         "button_active_low": True, "battery_divider": 2.0, "wake": "ext0"}
+
+
+def _boot(wake):
+    store.write_json("/state/boot.json", {"slot": "a", "tries": 0, "pending": True,
+                                          "reset_cause": "power_on" if wake == "none" else "deepsleep",
+                                          "wake_reason": wake, "version": "0.1.0"})
+
+
+def _report(what):
+    gc.collect()
+    total = gc.mem_free() + gc.mem_alloc()
+    print("heap total %d, free after %s %d, peak %d" % (
+        total, what, gc.mem_free(), micropython.mem_peak() if hasattr(micropython, "mem_peak") else -1))
+    limit = int(os.getenv("HEAP_LIMIT") or 0)
+    ok(limit and total <= limit + 1024, "heap %d, expected at most %d" % (total, limit))
+
+
+async def test_first_boot_fits():
+    store.write_json("/config.json", {
+        "role": "call_button", "board": "virtual", "fleet_url": os.getenv("FLEET_URL"),
+        "enroll_token": "et_cbheap%d" % time.ticks_us(), "power": "battery",
+        "wifi": {"ssid": "lab", "password": "pw"}, "role_module": os.getenv("ROLE") or "call_button"})
+    store.write_json("/board.json", BOARD)
+    _boot("none")
+    machine.FAKE.adc_uv[34] = 1500000
+    gc.collect()
+    import supervisor
+    rt = supervisor.Runtime()
+    d = await rt.run()
+    eq(d[0], "sleep")
+    eq(rt.outbox.pending(), 0)
+    _report("first boot")
+
+
+async def _acknowledge(rt):
+    """The caregiver answers (FakeFleet control) once the button says received."""
+    import httpc
+    from config import parse_url
+    _, host, port, _b = parse_url(os.getenv("FLEET_URL"))
+    while not (rt.role and rt.role._s.get("a") and rt.role._s["a"]["st"] == "received"):
+        await asyncio.sleep_ms(50)
+    ref = rt.role._s["a"]["ref"]
+    c = httpc.Conn(host, port)
+    body = json.dumps({"device_id": rt.config.get("device_id"), "alarms": {ref: "acknowledged"}})
+    await c.request("POST", "/_fake/ctl", {"Content-Type": "application/json"}, body.encode())
+    c.close()
+
+
+async def test_press_wake_fits():
+    ok(store.read_json("/config.json").get("device_id"), "enrolled by the first boot")
+    _boot("pin")
+    machine.FAKE.levels[27] = 0             # the press that woke it
+
+    async def release():
+        await asyncio.sleep_ms(200)
+        machine.FAKE.set_level(27, 1)
+    asyncio.create_task(release())
+    gc.collect()
+    import supervisor
+    rt = supervisor.Runtime()
+    if os.getenv("ROLE"):                   # a comparison with another role
+        d = await rt.run()
+        _report("press wake")
+        return
+    asyncio.create_task(_acknowledge(rt))
+    d = await rt.run()
+    eq(d[0], "sleep")
+    a = rt.role._s["a"]
+    eq(a["st"], "answered")
+    eq(rt.outbox.pending(), 0)
+    _report("press wake")
+
+
+mptest.main(globals())
