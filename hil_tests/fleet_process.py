@@ -147,7 +147,7 @@ class FleetProcess:
         return self.api("GET", "/api/v1/devices/%s" % device_id)
 
     def device_by_hw(self, hw_id):
-        for d in self.devices():
+        for d in self.devices(limit=10000):
             if d.get("hw_id") == hw_id:
                 return d
         return None

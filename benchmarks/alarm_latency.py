@@ -1,0 +1,270 @@
+"""Call button latency and energy on virtual boards against a real fleet under ingest load.
+
+    python benchmarks/alarm_latency.py [--presses 120] [--load-connections 16]
+
+1. press -> alarm visible in the console's live stream (SSE /api/v1/live/alarms), p50/p99, for
+   awake, connected buttons (mains-powered call buttons: the "cached connection" case) and for
+   buttons in deep sleep (boot + simulated Wi-Fi association + hello + event);
+2. caregiver acknowledgement (HTTP) -> "answered" on the awake button (long-poll), p50/p99;
+   all while wrk replays signed single-event requests from 2,000 other devices (the ingest
+   benchmark's load) against the same server;
+3. the energy model: awake time per press and per heartbeat wake measured on a battery button
+   (the world's Wi-Fi association set to the ESP32's ~1 s with a cached channel/BSSID), turned
+   into a CR123A battery life at one heartbeat a day and two presses a week, with the currents
+   stated below.
+
+Ends with one JSON line of the figures.
+"""
+
+import argparse
+import json
+import re
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+import httpx  # noqa: E402
+
+import _common as bench  # noqa: E402
+from boards import build_fs, compile_app  # noqa: E402
+from boards.virtual import BoardFarm  # noqa: E402
+from fleet.core.config import Settings  # noqa: E402
+from hil_tests.fleet_process import FleetProcess  # noqa: E402
+from ingest import RequestMaker, enroll_devices  # noqa: E402
+
+# ---- energy model: the assumptions, stated once -----------------------------------------------
+CELL_MAH = 1500.0            # CR123A lithium, nominal capacity
+USABLE = 0.85                # to the firmware's cut-off voltage, derated for cold and pulse load
+SELF_DISCHARGE = 0.01        # of capacity per year (lithium-MnO2)
+AWAKE_MA = 100.0             # ESP32 awake with Wi-Fi associated (average of 240 mA TX bursts, modem sleep)
+SLEEP_UA = 15.0              # deep sleep: 10 uA chip + 5 uA board (LDO quiescent, switched divider)
+TLS_S = 1.5                  # per wake on real hardware: a TLS handshake (the virtual board runs HTTP)
+ANSWER_AFTER_S = 30.0        # a caregiver answers a press after this long (the button waits awake)
+HEARTBEATS_PER_YEAR = 365.0  # default heartbeat: daily
+PRESSES_PER_YEAR = 104.0     # two a week
+REAL_WIFI_MS = 1000          # ESP32 association with cached channel/BSSID (design brief §3)
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return round(xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))] * 1000, 1) if xs else None
+
+
+class AlarmStream(threading.Thread):
+    """Reads the console's live stream and notes when each alarm was first seen."""
+
+    def __init__(self, url, token):
+        super().__init__(daemon=True)
+        self.url, self.token = url, token
+        self.seen = {}
+        self.ready = threading.Event()
+        self.lock = threading.Condition()
+
+    def run(self):
+        headers = {"Authorization": "Bearer " + self.token, "Accept": "text/event-stream"}
+        with httpx.stream("GET", self.url + "/api/v1/live/alarms", headers=headers, timeout=None) as r:
+            kind = None
+            for line in r.iter_lines():
+                if line.startswith("event:"):
+                    kind = line[6:].strip()
+                    self.ready.set()
+                elif line.startswith("data:") and kind == "alarm":
+                    d = json.loads(line[5:])
+                    with self.lock:
+                        self.seen.setdefault((d["device_id"], d["ref"], d["transition"]), time.time())
+                        self.lock.notify_all()
+
+    def wait(self, device_id, ref, transition="raised", timeout=30.0):
+        with self.lock:
+            ok = self.lock.wait_for(lambda: (device_id, ref, transition) in self.seen, timeout)
+            return self.seen[(device_id, ref, transition)] if ok else None
+
+
+class Load(threading.Thread):
+    """wrk replaying signed single-event requests until stopped (the ingest benchmark's load)."""
+
+    def __init__(self, url, request_file, connections):
+        super().__init__(daemon=True)
+        self.url, self.file, self.connections = url, request_file, connections
+        self.stop, self.runs = threading.Event(), []
+
+    def run(self):
+        while not self.stop.is_set():
+            self.runs.append(bench.run_wrk(self.url, self.file, 10, self.connections))
+
+    def events_per_s(self):
+        ok = sum(r["requests"] - r["non2xx"] for r in self.runs)
+        secs = sum(r["duration_us"] for r in self.runs) / 1e6
+        return round(ok / secs) if secs else 0
+
+
+def image(fleet, power, name):
+    cfg = {"role": "call_button", "power": power, "fleet_url": fleet.url,
+           "enroll_token": fleet.enrollment_token(role="call_button"),
+           "wifi": {"ssid": "bench", "password": "bench-pass"}, "site": name}
+    return compile_app(build_fs("virtual", cfg))
+
+
+def alarm_cycle(board, fleet, stream, device_id, samples_press, samples_ack, asleep):
+    if asleep:
+        board.wait_state("sleeping", timeout=60)
+    mark = board.mark()
+    t_press = time.time()
+    board.press(150)
+    ref = board.expect(r"button: alarm ref=(\S+)", timeout=30).group(1)
+    t_seen = stream.wait(device_id, ref)
+    if t_seen is None:
+        raise RuntimeError("alarm %s never reached the live stream" % ref)
+    samples_press.append(t_seen - t_press)
+    board.expect(r"button: received ref=%s" % re.escape(ref), timeout=30)
+    alarm = next(a for a in fleet.api("GET", "/api/v1/alarms", params={"device_id": device_id, "open": "true"})
+                 if a["ref"] == ref)
+    t_ack = time.time()
+    fleet.api("POST", "/api/v1/alarms/%d/acknowledge" % alarm["id"])
+    board.expect(r"button: answered ref=%s" % re.escape(ref), timeout=30)
+    samples_ack.append(time.time() - t_ack)
+    fleet.api("POST", "/api/v1/alarms/%d/resolve" % alarm["id"], json={"note": "benchmark"})
+    board.expect(r"button: closed ref=%s" % re.escape(ref), timeout=60, since=mark)
+
+
+def energy(farm, fleet):
+    """Awake seconds per heartbeat wake and per answered press on a battery button."""
+    b = farm.create("energy", files=image(fleet, "battery", "energy"))
+    b.start()
+    b.set_world(wifi_fast_ms=REAL_WIFI_MS)
+    b.expect(r"hello ok", timeout=60)
+    b.wait_state("sleeping", timeout=60)
+    beats = []
+    for _ in range(5):
+        t0 = time.time()
+        b.fast_forward()                        # the heartbeat timer
+        b.expect(r"supervisor: sleep \d+ ms", timeout=60)
+        b.wait_state("sleeping", timeout=30)
+        beats.append(b.awake_seconds(t0, time.time()))
+    presses = []
+    for _ in range(3):
+        t0 = time.time()
+        b.press(150)
+        ref = b.expect(r"button: received ref=(\S+)", timeout=30).group(1)
+        time.sleep(ANSWER_AFTER_S)
+        device_id = fleet.device_by_hw(b.hw_id)["id"]
+        alarm = next(a for a in fleet.api("GET", "/api/v1/alarms", params={"device_id": device_id, "open": "true"})
+                     if a["ref"] == ref)
+        fleet.api("POST", "/api/v1/alarms/%d/acknowledge" % alarm["id"])
+        b.expect(r"button: answered ref=%s" % re.escape(ref), timeout=30)
+        fleet.api("POST", "/api/v1/alarms/%d/resolve" % alarm["id"], json={"note": "benchmark"})
+        b.wait_state("sleeping", timeout=180)
+        presses.append(b.awake_seconds(t0, time.time()))
+    b.power_cut()
+    return sorted(beats)[len(beats) // 2], sorted(presses)[len(presses) // 2]
+
+
+def battery_years(beat_s, press_s):
+    per_year_mah = (HEARTBEATS_PER_YEAR * (beat_s + TLS_S) + PRESSES_PER_YEAR * (press_s + TLS_S)) * AWAKE_MA / 3600.0
+    sleep_mah = SLEEP_UA / 1000.0 * 24 * 365
+    usable = CELL_MAH * USABLE
+    return usable / (per_year_mah + sleep_mah + CELL_MAH * SELF_DISCHARGE), per_year_mah, sleep_mah
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--presses", type=int, default=120, help="presses on awake buttons")
+    ap.add_argument("--sleep-presses", type=int, default=20, help="presses on sleeping buttons")
+    ap.add_argument("--buttons", type=int, default=3)
+    ap.add_argument("--devices", type=int, default=2000, help="devices of the background load")
+    ap.add_argument("--load-connections", type=int, default=16)
+    ap.add_argument("--no-energy", action="store_true")
+    args = ap.parse_args()
+    bench.ensure_wrk()
+    with bench.temp_dir() as work:
+        fleet = FleetProcess(Path(work) / "fleet")
+        token = fleet.bootstrap()
+        devices = enroll_devices(Settings.from_env(db=fleet.db), args.devices)
+        fleet.start()
+        stream = AlarmStream(fleet.url, token)
+        stream.start()
+        stream.ready.wait(10)
+        farm = BoardFarm(Path(work) / "vboards")
+        load = None
+        try:
+            awake = [farm.create("mains-%d" % i, files=image(fleet, "mains", "bench")) for i in range(args.buttons)]
+            sleepy = farm.create("battery-1", files=image(fleet, "battery", "bench"))
+            for b in awake + [sleepy]:
+                b.start()
+            for b in awake + [sleepy]:
+                b.expect(r"hello ok", timeout=60)
+            ids = {b.name: fleet.device_by_hw(b.hw_id)["id"] for b in awake + [sleepy]}
+
+            maker = RequestMaker(devices, fleet.url.split("//")[1])
+            load = Load(fleet.url, bench.write_requests(maker.make(120000, 1), work), args.load_connections)
+            load.start()
+            time.sleep(2)
+
+            press_awake, ack_awake, press_sleep, ack_sleep = [], [], [], []
+            errors = []
+
+            def drive(b, n):
+                try:
+                    for _ in range(n):
+                        alarm_cycle(b, fleet, stream, ids[b.name], press_awake, ack_awake, asleep=False)
+                except Exception as ex:  # reported below; the other buttons carry on
+                    errors.append("%s: %s" % (b.name, ex))
+
+            threads = [threading.Thread(target=drive, args=(b, args.presses // len(awake))) for b in awake]
+            for t in threads:
+                t.start()
+            for _ in range(args.sleep_presses):
+                alarm_cycle(sleepy, fleet, stream, ids[sleepy.name], press_sleep, ack_sleep, asleep=True)
+            for t in threads:
+                t.join()
+            load.stop.set()
+            load.join()
+            if errors:
+                raise RuntimeError("; ".join(errors))
+            beat_s = press_s = None
+            if not args.no_energy:
+                beat_s, press_s = energy(farm, fleet)
+        finally:
+            if load is not None:
+                load.stop.set()
+            farm.close()
+            fleet.stop()
+
+    fig = {
+        "press_to_console_ms": {"p50": pct(press_awake, 50), "p99": pct(press_awake, 99), "n": len(press_awake)},
+        "press_to_console_from_sleep_ms": {"p50": pct(press_sleep, 50), "p99": pct(press_sleep, 99),
+                                           "n": len(press_sleep)},
+        "ack_to_answered_ms": {"p50": pct(ack_awake + ack_sleep, 50), "p99": pct(ack_awake + ack_sleep, 99),
+                               "n": len(ack_awake + ack_sleep)},
+        "background_load_events_per_s": load.events_per_s(),
+    }
+    print("background load               : %d signed events/s acked by the same server" % fig["background_load_events_per_s"])
+    print("press -> console, awake       : p50 %s ms, p99 %s ms (n=%d)" % (
+        fig["press_to_console_ms"]["p50"], fig["press_to_console_ms"]["p99"], len(press_awake)))
+    print("press -> console, deep sleep  : p50 %s ms, p99 %s ms (n=%d; includes the simulated 300 ms Wi-Fi association)" % (
+        fig["press_to_console_from_sleep_ms"]["p50"], fig["press_to_console_from_sleep_ms"]["p99"], len(press_sleep)))
+    print("acknowledge -> answered       : p50 %s ms, p99 %s ms (n=%d)" % (
+        fig["ack_to_answered_ms"]["p50"], fig["ack_to_answered_ms"]["p99"], fig["ack_to_answered_ms"]["n"]))
+    if beat_s is not None:
+        years, awake_mah, sleep_mah = battery_years(beat_s, press_s)
+        fig["energy"] = {"awake_s_per_heartbeat": round(beat_s, 2), "awake_s_per_press": round(press_s, 2),
+                         "awake_mah_per_year": round(awake_mah, 1), "sleep_mah_per_year": round(sleep_mah, 1),
+                         "battery_years": round(years, 2),
+                         "assumptions": {"cell_mah": CELL_MAH, "usable": USABLE, "awake_ma": AWAKE_MA,
+                                         "sleep_ua": SLEEP_UA, "tls_s_per_wake": TLS_S,
+                                         "answer_after_s": ANSWER_AFTER_S, "wifi_ms": REAL_WIFI_MS,
+                                         "heartbeats_per_year": HEARTBEATS_PER_YEAR,
+                                         "presses_per_year": PRESSES_PER_YEAR}}
+        print("awake per heartbeat / press   : %.2f s / %.2f s (+%.1f s TLS each on hardware)" % (beat_s, press_s, TLS_S))
+        print("CR123A life                   : %.1f years (awake %.0f mAh/yr, sleep %.0f mAh/yr, self-discharge %.0f mAh/yr)" % (
+            years, awake_mah, sleep_mah, CELL_MAH * SELF_DISCHARGE))
+    print(json.dumps(fig))
+
+
+if __name__ == "__main__":
+    main()
