@@ -1,8 +1,9 @@
 # Battery model of the call button (docs/call-button.md, "Energy model"): one CR123A
 # lithium-manganese-dioxide cell, 3.0 V nominal, 1500 mAh. Voltage -> charge left,
-# an average daily consumption from the wake schedule, -> days of reserve.
-# Plain Python: the firmware loads it once per heartbeat (and drops it again);
-# benchmarks and docs import the same numbers on CPython.
+# an average daily consumption from the wake schedule, -> days of reserve; and the
+# call button's heartbeat with its battery_low report. Plain Python: the firmware
+# loads it once per heartbeat (and drops it again); benchmarks and docs import the
+# same numbers on CPython.
 
 CAPACITY_MAH = 1500
 USABLE = 0.9            # to the 2.6 V end point, less ~1 %/year self-discharge
@@ -50,3 +51,34 @@ def days_left(v, heartbeat_min=1440):
 def life_days(**kw):
     """Days a fresh cell lasts (the arguments of daily_mah)."""
     return CAPACITY_MAH * USABLE / daily_mah(**kw)
+
+
+def heartbeat(rt, state):
+    """Emit the heartbeat (battery_v, interval_min, rssi) and, once, battery_low when
+    the reserve is down to low_battery_days (state["bl"] remembers it; cleared when a
+    new cell shows twice that reserve). Returns True when state changed."""
+    import log
+    p = rt.cfg["heartbeat_min"]
+    d = {"interval_min": p}
+    v = rt.battery.read() if rt.battery is not None else None
+    if v is not None:
+        d["battery_v"] = v
+    w = rt.wifi
+    r = w.rssi() if w is not None and w.isconnected() else None
+    if isinstance(r, int):
+        d["rssi"] = r
+    rt.emit("heartbeat", d)
+    if v is None:
+        return False
+    days = days_left(v, p)
+    lim = rt.cfg["low_battery_days"]
+    if days <= lim and not state.get("bl"):
+        rt.emit("battery_low", {"battery_v": v, "days_left": days})
+        log.w("button", "battery low %.3f V days_left=%d" % (v, days))
+        state["bl"] = 1
+        return True
+    if state.get("bl") and days > 2 * lim:
+        log.i("button", "battery replaced %.3f V days_left=%d" % (v, days))
+        state["bl"] = 0
+        return True
+    return False

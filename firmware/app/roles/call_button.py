@@ -19,14 +19,16 @@ _F = "/state/button.json"
 # Timings in ms, a list so tests can shorten them:
 #   0 not acked this long after the press -> "not delivered"
 #   1 awake this long to deliver a new alarm, then sleep with retry wakes
-#   2 a later wake with an open alarm waits this long for the fleet
+#   2 a press before the fleet answered re-signals the stored state after this long
 #   3 first retry wake (doubles)    4 longest retry wake
 #   5 the "not delivered" tone repeats (after a press)
 #   6 after a cancel, a press raises an alarm only once it ends short
 #   7 a heartbeat waits this long for Wi-Fi (to carry rssi)
 T = [8000, 120000, 10000, 30000, 600000, 30000, 10000, 5000]
 _UNSENT = ("sending", "not_delivered")
-_RAISED, _OPEN, _DEFER = const(0), const(1), const(2)
+_RAISED = const(0)      # what the press now down did: raised an alarm,
+_OPEN = const(1)        # found one open (a long press cancels it),
+_DEFER = const(2)       # came just after a cancel (raises only if it ends short)
 
 rt = None
 _s = {}          # persisted: {"a": {"ref", "seq", "st"} or None, "bl": 1 once reported}
@@ -37,7 +39,7 @@ _tr = None       # ticks it was raised, if in this wake
 _old = False     # it was delivered before this wake
 _sig = None      # state signal to show once the LED and buzzer are free
 _tt = None       # ticks of the last "not delivered" tone (None: no tone in this wake)
-_dk = _RAISED    # what the press now down did: raised an alarm, found one open, deferred
+_dk = _RAISED    # what the press now down did (above)
 _again = False   # pressed with an alarm open before the fleet said how it stands
 _grace = None    # ticks of the last cancel
 _o = False       # LED/buzzer used in this wake
@@ -164,9 +166,11 @@ def _on(k):
         if a is not None:
             _dk = _OPEN
             log.i("button", "press ref=%s state=%s" % (a["ref"], a["st"]))
-            _again = _again or not rt.link.hello_ok
-            _sig = a["st"]                  # re-signal where it stands
             _tt = _tt or time.ticks_ms()    # "not delivered" tones from now on
+            if rt.link.hello_ok:
+                _sig = a["st"]              # re-signal where it stands
+            else:
+                _again = True               # once the fleet said (_track)
         elif _grace is not None and _ms(_grace) < T[6]:
             _dk = _DEFER                    # just cancelled: raise only if it ends short
         else:
@@ -201,8 +205,8 @@ def _track():
     if fs in ("resolved", "cancelled") or (fs is None and _old and link.hello_ok):
         _close(fs or "gone")
         return
-    if link.hello_ok:
-        _again = False
+    if _again and (link.hello_ok or _ms(_t0) > T[2]):
+        _again, _sig = False, st            # still open: re-signal the press now
     if st in _UNSENT:
         if rt.outbox.ack >= a["seq"] or fs is not None:
             _set("received")
@@ -226,40 +230,19 @@ def _track():
 
 
 def _hb():
-    """The heartbeat when due (battery, interval, rssi); battery_low once."""
+    """The heartbeat when due (waits up to T[7] for Wi-Fi, to carry rssi)."""
     global _hbp
-    p = rt.cfg["heartbeat_min"]
+    p = rt.cfg["heartbeat_min"] * 60
     w = rt.wifi
-    up = w is None or w.isconnected()
-    _hbp = rt.due("heartbeat", p * 60, False)
-    if not _hbp or (not up and _ms(_t0) < T[7]):
-        return
-    _hbp = False
-    rt.due("heartbeat", p * 60)
-    d = {"interval_min": p}
-    v = rt.battery.read() if rt.battery is not None else None
-    if v is not None:
-        d["battery_v"] = v
-    r = w.rssi() if w is not None and up else None
-    if isinstance(r, int):
-        d["rssi"] = r
-    rt.emit("heartbeat", d)
-    if v is None:
-        return
-    import sys
-    import energy
-    days = energy.days_left(v, p)
-    sys.modules.pop("energy", None)         # once a day: not kept in RAM
-    lim = rt.cfg["low_battery_days"]
-    if days <= lim and not _s.get("bl"):
-        rt.emit("battery_low", {"battery_v": v, "days_left": days})
-        log.w("button", "battery low %.3f V days_left=%d" % (v, days))
-        _s["bl"] = 1
-        _save()
-    elif _s.get("bl") and days > 2 * lim:
-        log.i("button", "battery replaced %.3f V days_left=%d" % (v, days))
-        _s["bl"] = 0
-        _save()
+    _hbp = rt.due("heartbeat", p, False)
+    if _hbp and (w is None or w.isconnected() or _ms(_t0) >= T[7]):
+        _hbp = False
+        rt.due("heartbeat", p)
+        import sys
+        import energy                       # once a day: loaded, then dropped
+        if energy.heartbeat(rt, _s):
+            _save()
+        sys.modules.pop("energy", None)
 
 
 async def run():
@@ -291,13 +274,13 @@ def should_sleep():
     if _sig is not None or (_tr is not None and st in _UNSENT and _ms(_tr) < T[1]) or (
             st == "received" and _ta is not None and _ms(_ta) < rt.cfg["answer_wait_s"] * 1000):
         return False                        # delivering, or waiting for the answer
-    link = rt.link
-    b = rt.button
+    link, b, w = rt.link, rt.button, rt.wifi
     if link.settled():
         if not _free() or (b is not None and (b.pressed or b.pending())):
             return False
-    elif not link.failing_ms() and _ms(_t0) < T[2]:
-        return False                        # still reaching the fleet: reboots wait
+    elif not link.failing_ms() and (w is None or w.isconnected()) and _ms(_t0) < T[1]:
+        rt.stay_awake("alarm")
+        return False                        # talking to the fleet: reboots wait
     if "alarm" in rt.tokens:
         # settled: the runtime sleeps in this same step, so no reboot slips in between
         rt.allow_sleep("alarm")
