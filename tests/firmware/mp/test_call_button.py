@@ -43,7 +43,6 @@ def _rec_play(self, name, tune=None):
 
 
 ledmod.Led.show = _rec_show
-ledmod.Led.show = _rec_show
 buzmod.Buzzer.play = _rec_play
 
 LINES = []
@@ -290,7 +289,7 @@ async def test_undelivered_alarm_sleeps_with_retry_and_survives_power_cut():
     eq(store.read_json("/state/button.json")["a"]["ref"], ref)
     # a retry wake while still down: same alarm, longer retry
     flash(wake="timer", ident=ident)
-    rt, cb = runtime(QUIET=300)
+    rt, cb = runtime()
     rt.offline_ms = 500
     d = await rt.run()
     ok(lines("open ref=%s state=not_delivered" % ref), LINES)
