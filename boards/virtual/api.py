@@ -43,17 +43,20 @@ class BoardFarm:
         return self._t.call(op, **args)
 
     def create(self, name, *, board="virtual", role=None, config=None, files=None, firmware_dir=None,
-               mac=None, replace=False, heapsize=None, start=False):
+               mac=None, replace=False, heapsize=None, heap_trace=None, start=False):
         """Create a board and write its filesystem.
 
         Either `config` (the /config.json settings: role, fleet_url, wifi {ssid, password},
         site, enroll_token, ...; the image is built with boards.build_fs from firmware_dir,
         default <repo>/firmware) or `files` ({"/path": bytes}, e.g. from build_fs) is needed.
         The real fleet URL is kept by the host; the board's config.json points at its own proxy.
+        `heap_trace` (ms, or True for 2 ms): sample the live heap that often (gc.collect() on the
+        board's main thread) and report the firmware's peak in info()["heap"]["fw_peak"]; it makes
+        the GC run more often, so use it for measuring, not for deciding whether a heap size passes.
         """
         self.call("create", name=name, board=board, role=role, config=config,
                   files=files, firmware_dir=str(firmware_dir) if firmware_dir else None, mac=mac,
-                  replace=replace, heapsize=heapsize)
+                  replace=replace, heapsize=heapsize, heap_trace=heap_trace)
         b = VirtualBoard(self, name)
         if start:
             b.start()

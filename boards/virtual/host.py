@@ -290,7 +290,7 @@ class Host:
         return out
 
     async def op_create(self, name, board="virtual", role=None, config=None, files=None, firmware_dir=None,
-                        mac=None, replace=False, heapsize=None):
+                        mac=None, replace=False, heapsize=None, heap_trace=None):
         store.check_name(name)
         definition = load_board(board)
         if store.exists(self.home, name):
@@ -320,7 +320,8 @@ class Host:
             role = role or cfgj.get("role")
         except ValueError:
             pass
-        rec = store.new_record(name, definition["name"], role, fleet_url, mac=mac, heapsize=heapsize)
+        rec = store.new_record(name, definition["name"], role, fleet_url, mac=mac, heapsize=heapsize,
+                               heap_trace=heap_trace)
         store.save_record(self.home, rec)
         write_fs(files, store.board_dir(self.home, name) / "flash", clean=True)
         rt = await self.runtime(name)

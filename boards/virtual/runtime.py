@@ -241,6 +241,7 @@ class BoardRuntime:
         self.boot_ms = None
         self.heap_boot = None
         self.heap_overhead = None
+        self.heap_stats = self._new_heap_stats()
 
     # ------------------------------------------------------------------ lifecycle in the host
     async def open(self):
@@ -347,9 +348,9 @@ class BoardRuntime:
         d = {k: self.definition.get(k) for k in SHIM_BOARD_KEYS}
         d["flash"] = {"size_bytes": (self.definition.get("flash") or {}).get("size_bytes")}
         return {"op": "init", "boot": boot, "board": d, "chip": self.chip, "world": self.world,
-                "levels": {str(k): v for k, v in self.levels.items()}, "wlan": self.wifi.state(),
+                "levels": {str(k): v for k, v in self.levels.items()}, "wlan": self.wifi.boot_state(),
                 "nvs": self.nvs, "rtc_mem": self.rtc_mem.hex(), "clock_offset": self.clock_offset,
-                "mac": self.mac}
+                "mac": self.mac, "heap_trace": self.heap_trace_ms()}
 
     async def attach(self, chan, reader, writer):
         if chan == "in":
@@ -428,9 +429,75 @@ class BoardRuntime:
             self.deep_hold = bool(ev.get("on"))
         elif kind == "heap":
             self.heap_boot = {"alloc": ev.get("alloc"), "free": ev.get("free")}
+        elif kind in ("heap_peak", "heap_end"):
+            self._on_heap(kind, ev)
+        elif kind == "shim_mem":
+            self._on_shim_mem(ev)
         elif kind == "repl":
             self.boot_ms = ev.get("ms")
             self.note("boot.py/main.py returned; board at the REPL")
+
+    # ------------------------------------------------------------------ heap figures
+    @staticmethod
+    def _new_heap_stats():
+        return {"fw_peak": None, "fw_peak_boot": None, "fw_end": None, "trace_samples": 0,
+                "shim_memerrors": 0, "shim_wait_ms": 0, "shim_waiting": False}
+
+    def _fw_bytes(self, alloc):
+        base = (self.heap_boot or {}).get("alloc")
+        if alloc is None or base is None:
+            return None
+        return max(0, int(alloc) - int(base))
+
+    def _on_heap(self, kind, ev):
+        st = self.heap_stats
+        if ev.get("samples") is not None:
+            st["trace_samples"] = max(st["trace_samples"], int(ev.get("samples") or 0))
+        peak = self._fw_bytes(ev.get("peak"))
+        if kind == "heap_end":
+            st["fw_end"] = self._fw_bytes(ev.get("alloc"))
+            if ev.get("shim_memerrors"):
+                st["shim_memerrors"] = max(st["shim_memerrors"], int(ev["shim_memerrors"]))
+        if peak is not None:
+            st["fw_peak_boot"] = max(st["fw_peak_boot"] or 0, peak)
+            st["fw_peak"] = max(st["fw_peak"] or 0, peak)
+
+    def _on_shim_mem(self, ev):
+        st = self.heap_stats
+        what = ev.get("what")
+        if ev.get("state") == "wait":
+            st["shim_memerrors"] += 1
+            st["shim_waiting"] = True
+            detail = ""
+            if what is not None:
+                detail = " (%s, %s bytes; gc.mem_free() %s)" % (what, ev.get("size"), ev.get("free"))
+            self.note("shim: a host message waits for heap%s: MemoryError even after gc.collect(); it stays "
+                      "queued, in order, and is retried" % detail)
+        else:
+            st["shim_waiting"] = False
+            waited = int(ev.get("waited") or 0)
+            st["shim_wait_ms"] = max(st["shim_wait_ms"], waited)
+            self.note("shim: the waiting host message%s was applied after %d ms" % (
+                "" if what is None else " (%s)" % what, waited))
+
+    def heap_trace_ms(self):
+        t = self.rec.get("heap_trace")
+        if t is True:
+            return 2
+        return int(t or 0)
+
+    def heap_info(self):
+        requested = self.rec.get("heapsize") or self.host.heapsize
+        budget = None
+        if requested:
+            try:
+                budget = parse_size(requested)
+            except VBoardError:
+                budget = None
+        d = {"requested": requested, "budget": budget, "shim_overhead": self.heap_overhead,
+             "after_shims": self.heap_boot, "trace_ms": self.heap_trace_ms() or None}
+        d.update({k: v for k, v in self.heap_stats.items()})
+        return d
 
     # ------------------------------------------------------------------ outputs
     def _describe(self, name, st):
@@ -699,7 +766,12 @@ class BoardRuntime:
             self.note("process %s did not end after SIGKILL" % proc.pid)
 
     async def _boot(self, reset_cause, wake_reason, wake_pins, raw=False, rom=True):
+        self.heap_boot = None
+        self.heap_stats["fw_peak_boot"] = None
+        self.heap_stats["fw_end"] = None
+        self.heap_stats["shim_waiting"] = False
         if reset_cause == PWRON_RESET:
+            self.heap_stats = self._new_heap_stats()
             self.rtc_mem = b""
             self.clock_offset = EPOCH_2000 - time.time()
         self.wifi.reset()
@@ -1033,8 +1105,7 @@ class BoardRuntime:
             "path": self.path_state(), "net": dict(self.proxy.stats), "world": dict(self.world),
             "sleep": sleep, "wdt_ms": int(self.wdt["timeout"] * 1000) if self.wdt else None,
             "repl": "raw" if self.repl_raw else "friendly", "console_end": self.console.end,
-            "heap": {"requested": self.rec.get("heapsize") or self.host.heapsize, "shim_overhead": self.heap_overhead,
-                     "after_shims": self.heap_boot},
+            "heap": self.heap_info(),
             "pressed": self.pins.get("button") in self.levels,
         }
 

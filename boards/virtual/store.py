@@ -87,7 +87,7 @@ def save_record(home, rec):
     os.replace(tmp, d / RECORD)
 
 
-def new_record(name, board, role, fleet_url, mac=None, heapsize=None):
+def new_record(name, board, role, fleet_url, mac=None, heapsize=None, heap_trace=None):
     return {
         "name": name,
         "board": board,
@@ -98,6 +98,7 @@ def new_record(name, board, role, fleet_url, mac=None, heapsize=None):
         "proxy_port": free_port(),
         "mac": (mac or new_mac()).replace(":", "").lower(),
         "heapsize": heapsize,
+        "heap_trace": heap_trace,
         "world": {},
         "link": {"up": True, "mode": "drop"},
         "wifi_up": True,

@@ -35,6 +35,7 @@ class WifiSim:
 
     def reset(self):
         self._cancel()
+        self._aps_sent = None
         self.s = {"active": False, "requested": False, "connected": False, "trying": False, "failures": 0,
                   "reason": 0, "ssid": "", "bssid": None, "channel": 0, "rssi": -60}
         self.want = {"ssid": "", "key": "", "bssid": None, "reconnects": -1}
@@ -81,8 +82,21 @@ class WifiSim:
         return self.s["connected"]
 
     def push(self):
-        self.rt.send_board({"op": "wlan", "wlan": self.state()})
+        # The scan list rides only when it changed: every byte here is decoded on the board's
+        # heap, which on an ESP32 the Wi-Fi driver's events never touch.
+        st = self.state()
+        if st["aps"] == self._aps_sent:
+            del st["aps"]
+        else:
+            self._aps_sent = st["aps"]
+        self.rt.send_board({"op": "wlan", "wlan": st})
         self.rt.path_changed()
+
+    def boot_state(self):
+        """The state for a boot's init message (the board starts with this scan list)."""
+        st = self.state()
+        self._aps_sent = st["aps"]
+        return st
 
     # ------------------------------------------------------------------ station events
     def on_active(self, on):

@@ -240,19 +240,31 @@ def _fire(pid, old, new):
 
 
 def _on_levels(msg):
+    # Retried by _vb if it raises MemoryError: allocate before changing anything, and undo the
+    # level changes if a new dict entry fails, so a retry sees (and fires) the same edges.
     changes = msg.get("levels") or {}
-    before = {}
+    before = []                     # pid, level seen by the firmware, raw driven value
     for k in changes:
         pid = int(k)
-        before[pid] = _level(pid)
-    for k, v in changes.items():
-        pid = int(k)
-        if v is None:
-            _vb.levels.pop(pid, None)
-        else:
-            _vb.levels[pid] = 1 if v else 0
-    for pid, old in before.items():
-        _fire(pid, old, _level(pid))
+        before.append(pid)
+        before.append(_level(pid))
+        before.append(_vb.levels.get(pid))
+    try:
+        for k in changes:
+            v = changes[k]
+            if v is None:
+                _vb.levels.pop(int(k), None)
+            else:
+                _vb.levels[int(k)] = 1 if v else 0
+    except MemoryError:
+        for i in range(0, len(before), 3):
+            if before[i + 2] is None:
+                _vb.levels.pop(before[i], None)
+            else:
+                _vb.levels[before[i]] = before[i + 2]
+        raise
+    for i in range(0, len(before), 3):
+        _fire(before[i], before[i + 1], _level(before[i]))
 
 
 _vb.on("levels", _on_levels)
@@ -650,13 +662,10 @@ class RTC:
         time._set_board_time(secs + d[7] / 1000000)
 
     def memory(self, data=None):
+        # RTC RAM, not the heap: kept in a preallocated buffer of the shim (no copy on the heap)
         if data is None:
-            return bytes(_vb.rtc["mem"])
-        data = bytes(data)
-        if len(data) > 2048:
-            raise ValueError("buffer too long")
-        _vb.rtc["mem"] = data
-        _vb.send("rtcmem", hex=data.hex())
+            return _vb.rtc_mem()
+        _vb.rtc_mem_set(data)
 
 
 # ----------------------------------------------------------------------------------- WDT
