@@ -52,7 +52,8 @@ def test_press_is_received_then_answered(make_board, fleet):
     t_ack = time.time()
     fleet.api("POST", "/api/v1/alarms/%d/acknowledge" % alarm["id"])
     board.expect(r"button: answered ref=%s" % re.escape(ref), timeout=10)
-    assert signals(board, t_ack), "the LED showed nothing for 'answered'"
+    # LED changes travel on the board's output channel, a moment after the console line.
+    wait_until(lambda: signals(board, t_ack), "the LED showing 'answered'", 5)
     fleet.api("POST", "/api/v1/alarms/%d/resolve" % alarm["id"], json={"note": "HIL: visited, all well"})
     assert fleet_alarm(fleet, dev["id"], ref)["state"] == "resolved"
 
