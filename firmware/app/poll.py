@@ -19,12 +19,15 @@ async def run(link):
         wait = link.cfg.dev.get("poll_wait_s", 25)
         path = "%s?cursor=%d&wait=%d&cv=%d" % (devproto.PATH_POLL, link.cursor, wait, link.cfg.cv)
         t0 = time.ticks_ms()
+        c0 = link.cursor
         try:
             obj = await link._signed("GET", path, b"", link.pconn, (wait + 10) * 1000)
             link._down(obj.get("down"))
             bo.reset()
-            if time.ticks_diff(time.ticks_ms(), t0) < 500:
-                await asyncio.sleep_ms(500)     # never spin on a fleet that answers at once
+            # Never spin on a fleet that answers at once without news; after news, poll
+            # again at once (a caregiver's answer often follows "received" closely).
+            if link.cursor == c0 and time.ticks_diff(time.ticks_ms(), t0) < 500:
+                await asyncio.sleep_ms(500)
         except (HttpError, ProtoError, OSError) as ex:
             if not isinstance(ex, ProtoError):
                 link.online = False
