@@ -99,7 +99,8 @@ def run_demo(settings):
     stop = []
 
     def on_started(url):
-        print("\n  Open   %s/\n  Log in %s / %s\n  API    %s/docs\n" % (url, DEMO_USER, password, url), flush=True)
+        print("\n  Open    %s/\n  Log in  %s / %s\n  Console %s/console (alarms)\n  API     %s/docs\n"
+              % (url, DEMO_USER, password, url, url), flush=True)
         stopper = start_virtual_fleet(url, make_token_factory(settings))
         if stopper is not None:
             stop.append(stopper)

@@ -62,15 +62,19 @@ def boards_cmd():
 @click.option("--wifi-ssid", default="district-lab", show_default=True)
 @click.option("--wifi-password", default="lab-password", show_default=True)
 @click.option("--site", default=None, help="Site the board belongs to.")
+@click.option("--power", type=click.Choice(["battery", "mains"]), default=None,
+              help="Power supply (default: battery for call buttons, mains otherwise); battery boards deep-sleep.")
 @click.option("--firmware", "firmware", default=None, type=click.Path(file_okay=False),
               help="Firmware directory (default: the repository's firmware/).")
 @click.option("--mac", default=None, help="Wi-Fi MAC (12 hex digits); random by default.")
 @click.option("--heapsize", default=None, help="MicroPython heap, e.g. 128k (default: the interpreter's).")
 @click.option("--force", is_flag=True, help="Replace a board of that name (its flash is erased).")
 @click.pass_context
-def create(ctx, name, role, board, fleet, token, wifi_ssid, wifi_password, site, firmware, mac, heapsize, force):
+def create(ctx, name, role, board, fleet, token, wifi_ssid, wifi_password, site, power, firmware, mac, heapsize,
+           force):
     """Create board NAME: build its filesystem (firmware + board.json + config.json)."""
-    config = {"role": role, "board": board, "fleet_url": fleet, "wifi": {"ssid": wifi_ssid, "password": wifi_password}}
+    config = {"role": role, "board": board, "fleet_url": fleet, "wifi": {"ssid": wifi_ssid, "password": wifi_password},
+              "power": power or ("battery" if role == "call_button" else "mains")}
     if token:
         config["enroll_token"] = token
     if site:
