@@ -3,27 +3,16 @@
 import os
 
 
-def _rand(n):
-    """Uniform integer in 0..n-1 from the hardware RNG."""
-    if n <= 1:
-        return 0
-    return int.from_bytes(os.urandom(4), "little") % n
-
-
 class Backoff:
-    def __init__(self, base_ms=1000, cap_ms=60000):
-        self.base = base_ms
-        self.cap = cap_ms
+    def __init__(self, base=1000, cap=60000):
+        self.base = base            # ms
+        self.cap = cap
         self.n = 0
 
-    def peek(self):
-        """The ceiling of the next delay, without jitter."""
-        return min(self.cap, self.base << min(self.n, 20))
-
     def next(self):
-        d = self.peek()
+        h = min(self.cap, self.base << min(self.n, 20)) // 2
         self.n += 1
-        return d // 2 + _rand(d // 2 + 1)
+        return h + int.from_bytes(os.urandom(4), "little") % (h + 1)   # RNG: no lockstep
 
     def reset(self):
         self.n = 0

@@ -10,16 +10,17 @@
 # are made by from_board(board) in drivers/light.py, ultrasonic.py and accel.py.
 import store
 import log
+from micropython import const
 
-PATH = "/board.json"
+_PATH = const("/board.json")
 
 
 class Board:
     def __init__(self, data=None):
         if data is None:
-            data = store.read_json(PATH, None)
+            data = store.read_json(_PATH, None)
             if not isinstance(data, dict):
-                log.w("board", "%s missing or invalid: no pins" % PATH)
+                log.w("board", "%s missing or invalid: no pins" % _PATH)
                 data = {}
         self.data = data
         self.name = data.get("name") or "unknown"
@@ -34,31 +35,20 @@ class Board:
         p = self.pins.get(name)
         return p if isinstance(p, int) else None
 
-    # ---- drivers (None when the board lacks the part) ----------------------------
-    def button(self, long_ms=3000, woke=False):
-        p = self.pin("button")
+    def driver(self, name, long_ms=3000, woke=False):
+        """The driver of a part: "button", "led", "buzzer" or "battery" (None when the
+        board lacks it). long_ms and woke are the button's."""
+        p = self.pin("battery_adc" if name == "battery" else name)
         if p is None:
             return None
-        from drivers.button import Button
-        return Button(p, self.get("button_active_low", True), long_ms, woke)
-
-    def led(self):
-        p = self.pin("led")
-        if p is None:
-            return None
-        from drivers.led import Led
-        return Led(p, self.get("led_active_low", False))
-
-    def buzzer(self):
-        p = self.pin("buzzer")
-        if p is None:
-            return None
-        from drivers.buzzer import Buzzer
-        return Buzzer(p)
-
-    def battery(self):
-        p = self.pin("battery_adc")
-        if p is None:
-            return None
+        if name == "button":
+            from drivers.button import Button
+            return Button(p, self.get("button_active_low", True), long_ms, woke)
+        if name == "led":
+            from drivers.led import Led
+            return Led(p, self.get("led_active_low", False))
+        if name == "buzzer":
+            from drivers.buzzer import Buzzer
+            return Buzzer(p)
         from drivers.battery import Battery
         return Battery(p, self.get("battery_divider", 2.0))

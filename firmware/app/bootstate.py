@@ -12,27 +12,25 @@
 #   note         str         set by boot.py after a fallback; reported then removed
 # A boot "fails" when it ends (crash, watchdog, power cut) while still pending.
 import store
+from micropython import const
 
-PATH = "/state/boot.json"
+_PATH = const("/state/boot.json")
 
 
 class BootState:
     def __init__(self):
-        st = store.read_json(PATH, None)
+        st = store.read_json(_PATH, None)
         self.st = st if isinstance(st, dict) else {}
         self.healthy = False
+        s = self.st.get("slot")
+        self.slot = s if s in ("a", "b") else "a"
 
     def get(self, key, default=None):
         return self.st.get(key, default)
 
-    @property
-    def slot(self):
-        s = self.st.get("slot")
-        return s if s in ("a", "b") else "a"
-
     def _save(self):
         store.makedirs("/state")
-        store.write_json(PATH, self.st)
+        store.write_json(_PATH, self.st)
 
     def mark_healthy(self):
         """Hello ok: the slot works. Resets the failure count, confirms the slot."""

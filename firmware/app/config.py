@@ -10,9 +10,10 @@
 import devproto
 import store
 import log
+from micropython import const
 
-IDENTITY = "/config.json"
-DEVCFG = "/state/devcfg.json"
+_IDENTITY = const("/config.json")
+_DEVCFG = const("/state/devcfg.json")
 
 
 def parse_url(url):
@@ -35,9 +36,9 @@ def parse_url(url):
 
 class Config:
     def __init__(self):
-        ident = store.read_json(IDENTITY, None)
+        ident = store.read_json(_IDENTITY, None)
         self.ident = ident if isinstance(ident, dict) else None
-        d = store.read_json(DEVCFG, None)
+        d = store.read_json(_DEVCFG, None)
         if not isinstance(d, dict):
             d = {}
         cv = d.get("cv", 0)
@@ -59,9 +60,6 @@ class Config:
     def enrolled(self):
         return bool(self.get("device_id")) and bool(self.get("secret"))
 
-    def fleet(self):
-        return parse_url(self.get("fleet_url", ""))
-
     # ---- device config pushed by the fleet ------------------------------------
     def apply(self, pushed, cv):
         """Merge a pushed config; persist it with its version. Returns changed keys."""
@@ -72,10 +70,10 @@ class Config:
         if not isinstance(cv, int) or cv < 0:
             cv = self.cv
         if changed or cv != self.cv:
-            self.dev = new
+            self.dev.update(new)        # in place: the runtime holds it as rt.cfg
             self.cv = cv
             store.makedirs("/state")
-            store.write_json(DEVCFG, {"cv": cv, "config": new})
+            store.write_json(_DEVCFG, {"cv": cv, "config": new})
             log.i("config", "v%d applied%s" % (cv, (" " + ",".join(changed)) if changed else ""))
         return changed
 

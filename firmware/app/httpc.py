@@ -1,18 +1,21 @@
 # Minimal HTTP/1.1 client on asyncio streams: keep-alive, a deadline on every
-# request, optional TLS (ssl.SSLContext), bodies of at most MAX_BODY bytes framed by
+# request, optional TLS (ssl.SSLContext), bodies of at most 16 KB framed by
 # Content-Length (what the fleet sends) or by the connection closing. Chunked
 # responses are refused: this client talks to the fleet, not to the web.
+# A request is copied into one buffer shared by every connection and written with one
+# write (head and body in two segments meet Nagle + delayed ACK, ~40 ms): sending
+# allocates nothing large, so a fragmented heap does not fail it.
 import asyncio
+from micropython import const
 
-MAX_BODY = 16384
+_MAX_BODY = const(16384)
+_BUF = const(640)       # a hello or an event batch fits; a bigger request is two writes
+_buf = memoryview(bytearray(_BUF))   # made at import, while the heap is still compact
 
 
 class HttpError(Exception):
     """Transport failure: connect, timeout, reset, malformed response."""
-
-    def __init__(self, msg, reused=False):
-        super().__init__(msg)
-        self.reused = reused      # failed on a kept-alive connection before any reply
+    reused = False      # failed on a kept-alive connection before any reply
 
 
 class Conn:
@@ -23,21 +26,6 @@ class Conn:
         self.ca = ca              # CA certificate (PEM or DER bytes) to verify the server
         self.r = self.w = None
         self.requests = 0         # answered on the current connection
-        self.bytes_out = 0
-        self.bytes_in = 0
-
-    async def _connect(self):
-        ctx = None
-        if self.tls:
-            import ssl
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            if self.ca:
-                ctx.load_verify_locations(cadata=self.ca)
-                ctx.verify_mode = ssl.CERT_REQUIRED
-            else:
-                ctx.verify_mode = ssl.CERT_NONE
-        self.r, self.w = await asyncio.open_connection(self.host, self.port, ssl=ctx)
-        self.requests = 0
 
     def close(self):
         w = self.w
@@ -61,32 +49,60 @@ class Conn:
             raise
         except (OSError, EOFError, ValueError, IndexError) as ex:
             self.close()
-            raise HttpError("%s %s" % (type(ex).__name__, ex), reused)
+            ex = HttpError("%s %s" % (type(ex).__name__, ex))
+            ex.reused = reused
+            raise ex
 
     async def _request(self, method, path, headers, body):
         if self.w is None:
-            await self._connect()
+            ctx = None
+            if self.tls:
+                import ssl
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                if self.ca:
+                    ctx.load_verify_locations(cadata=self.ca)
+                    ctx.verify_mode = ssl.CERT_REQUIRED
+                else:
+                    ctx.verify_mode = ssl.CERT_NONE
+            self.r, self.w = await asyncio.open_connection(self.host, self.port, ssl=ctx)
+            self.requests = 0
         reused = self.requests > 0
-        head = "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n" % (
-            method, path, self.host, len(body))
+        if isinstance(body, str):
+            body = body.encode()
+        w = self.w
+        mv = _buf                   # filled and written with no await in between
+        head = ["%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n" % (
+            method, path, self.host, len(body))]
         for k in headers:
-            head += "%s: %s\r\n" % (k, headers[k])
-        head = (head + "\r\n").encode()
-        # one write: head and body in two segments meet Nagle + delayed ACK (~40 ms)
-        self.w.write(head + body if body else head)
-        await self.w.drain()
-        self.bytes_out += len(head) + len(body)
+            head.append("%s: %s\r\n" % (k, headers[k]))
+        head.append("\r\n")
+        n = 0
+        for s in head:
+            s = s.encode()
+            if n + len(s) > _BUF:   # a head this long: written in pieces
+                w.write(mv[:n])
+                n = 0
+            mv[n:n + len(s)] = s
+            n += len(s)
+        if n + len(body) <= _BUF:
+            mv[n:n + len(body)] = body
+            n += len(body)
+            body = None
+        w.write(mv[:n])
+        if body:
+            w.write(body)           # too big for the buffer: a second segment
+        await w.drain()
         r = self.r
         line = await r.readline()
         if not line:
-            raise HttpError("connection closed", reused)
+            ex = HttpError("connection closed")
+            ex.reused = reused
+            raise ex
         self.requests += 1
         status = int(line.split(None, 2)[1])
         hdrs = {}
-        n = len(line)
         while True:
             h = await r.readline()
-            n += len(h)
             if len(h) <= 2:
                 break
             i = h.find(b":")
@@ -96,14 +112,13 @@ class Conn:
         if "transfer-encoding" in hdrs:
             raise HttpError("chunked response not supported")
         ln = int(hdrs.get("content-length", -1))
-        if ln > MAX_BODY:
+        if ln > _MAX_BODY:
             raise HttpError("response body %d bytes too large" % ln)
         if ln >= 0:
             data = await r.readexactly(ln) if ln else b""
         else:
-            data = await r.read(MAX_BODY)
+            data = await r.read(_MAX_BODY)
             hdrs["connection"] = "close"
-        self.bytes_in += n + len(data)
         if hdrs.get("connection") == "close":
             self.close()
         return status, hdrs, data

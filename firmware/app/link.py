@@ -5,6 +5,7 @@
 # backoff (the mqtt_as lesson). Rare paths load on demand: enroll.py (first boot),
 # linkx.py (failures, refused events), poll.py (long-poll while awake).
 import os
+import sys
 import json
 import asyncio
 import time
@@ -14,9 +15,10 @@ import httpc
 import log
 from httpc import HttpError
 from backoff import Backoff
+from config import parse_url
+from micropython import const
 
-IDLE_MS = 30000          # re-check the outbox at least this often when idle
-TIMEOUT_MS = 15000       # one request, connect included
+_IDLE_MS = const(30000)  # re-check the outbox at least this often when idle
 
 
 class ProtoError(Exception):
@@ -28,10 +30,6 @@ class ProtoError(Exception):
         self.code = code
 
 
-def _nonce():
-    return binascii.hexlify(os.urandom(8)).decode()
-
-
 class Link:
     def __init__(self, config, outbox, clock, hello_fn=None, net=None, rtc=None,
                  on_command=None, on_hello=None, board="", hwid=None):
@@ -39,27 +37,28 @@ class Link:
         self.ob = outbox
         self.clock = clock
         self.hello_fn = hello_fn      # () -> hello body dict
-        self.net = net                # Wifi (wait_up/isconnected) or None: always up
+        self.net = net                # Wifi (isconnected, up event) or None: always up
         self.rtc = rtc
         self.on_command = on_command  # (cmd dict) -> None
         self.on_hello = on_hello      # (number of errors sent) -> None
         self.board = board
         self.hwid = hwid              # () -> 12 hex digits; default enroll.hw_id
-        tls, host, port, base = config.fleet()
-        ca = None
-        if config.get("ca"):
+        tls, host, port, base = parse_url(config.get("fleet_url", ""))
+        ca = config.get("ca")
+        if ca:
             try:
                 import store
-                with open(store.path(config.get("ca")), "rb") as f:
+                with open(store.path(ca), "rb") as f:
                     ca = f.read()
             except OSError:
-                log.w("link", "CA file %s missing" % config.get("ca"))
+                log.w("link", "CA file %s missing" % ca)
+                ca = None
         if tls and not ca:
             log.w("link", "https without a CA certificate: server not verified")
         self.base = base
         self.conn = httpc.Conn(host, port, tls, ca)
-        self.pconn = httpc.Conn(host, port, tls, ca)
-        self.timeout_ms = TIMEOUT_MS
+        self.pconn = None             # the long-poll's connection, made by poll.py
+        self.timeout_ms = 15000       # one request, connect included
         self.online = False           # the last exchange with the fleet succeeded
         self.hello_ok = False         # hello succeeded during this boot
         self.need_hello = True
@@ -122,7 +121,7 @@ class Link:
         return True
 
     # ---- requests ---------------------------------------------------------------
-    def _parse(self, status, hdrs, data):
+    def _parse(self, status, head, data):
         self.online = True                      # the fleet answered (maybe with an error)
         try:
             obj = json.loads(data) if data else None
@@ -130,7 +129,7 @@ class Link:
             obj = None
         t = obj.get("time") if isinstance(obj, dict) else None
         if t is None:
-            t = hdrs.get("x-server-time")
+            t = head.get("x-server-time")
         if t is not None:
             self.clock.sync(t)
         if 200 <= status < 300:
@@ -147,11 +146,11 @@ class Link:
             body = body.encode()
         conn = conn or self.conn
         full = self.base + path
-        dev = self.cfg.get("device_id")
-        secret = self.cfg.get("secret")
+        cf = self.cfg
         for attempt in range(3):
-            hdrs = devproto.signed_headers(dev, secret, method, full, self.clock.now(),
-                                           _nonce(), body)
+            hdrs = devproto.signed_headers(cf.get("device_id"), cf.get("secret"), method, full,
+                                           self.clock.now(), binascii.hexlify(os.urandom(8)).decode(),
+                                           body)
             try:
                 st, rh, data = await conn.request(method, full, hdrs, body,
                                                   timeout_ms or self.timeout_ms)
@@ -175,13 +174,12 @@ class Link:
         try:
             await enroll.enroll(self)
         finally:
-            import sys
             sys.modules.pop("enroll", None)
 
     async def hello(self):
         body = self.hello_fn() if self.hello_fn else {}
-        nerr = len(body.get("errors", ()))
-        obj = await self._signed("POST", devproto.PATH_HELLO, json.dumps(body))
+        n = len(body.get("errors", ()))
+        obj = await self._signed("POST", devproto.PATH_HELLO, json.dumps(body, separators=(",", ":")))
         ack = obj.get("ack")
         if isinstance(ack, int) and ack > self.ob.ack:
             self.ob.ack_to(ack)
@@ -191,14 +189,14 @@ class Link:
         log.i("link", "hello ok ack=%s cursor=%d cv=%d seq=%d" % (
             ack, self.cursor, self.cfg.cv, self.ob.next_seq - 1))
         if self.on_hello:
-            self.on_hello(nerr)
+            self.on_hello(n)
 
     async def send_events(self):
         """Send the oldest pending events once; returns the number acked."""
         evs = self.ob.batch(self.batch_n, self.batch_bytes)
         if not evs:
             return 0
-        body = '{"stream":%d,"cv":%d,"events":[%s]}' % (self.ob.stream, self.cfg.cv, ",".join(evs))
+        body = b'{"stream":%d,"cv":%d,"events":[%s]}' % (self.ob.stream, self.cfg.cv, b",".join(evs))
         del evs[1:]
         first = self.ob.ack + 1
         try:
@@ -252,19 +250,14 @@ class Link:
             self._chg.set()
             self._chg.clear()
 
-    # ---- tasks --------------------------------------------------------------------
-    async def _idle(self, ms):
-        try:
-            await asyncio.wait_for_ms(self._kick.wait(), ms)
-        except asyncio.TimeoutError:
-            pass
-        self._kick.clear()
-
+    # ---- the task -----------------------------------------------------------------
     async def run(self):
         bo = Backoff(1000, 60000)
         while True:
-            if self.net is not None:
-                await self.net.wait_up()
+            net = self.net
+            if net is not None and not net.isconnected():
+                await net.up.wait()
+            ms = None
             try:
                 if not self.cfg.enrolled():
                     await self.enroll()
@@ -272,12 +265,17 @@ class Link:
                     await self.hello()
                 while self.ob.pending() and not self.need_hello:
                     await self.send_events()
+                bo.reset()
+                self.fail_t = None
+                self.stopped = None
+                if not self.ob.pending() and not self.need_hello:
+                    ms = _IDLE_MS
             except (HttpError, ProtoError, OSError) as ex:
                 import linkx
-                await self._idle(linkx.failed(self, ex, bo))
-                continue
-            bo.reset()
-            self.fail_t = None
-            self.stopped = None
-            if not self.ob.pending() and not self.need_hello:
-                await self._idle(IDLE_MS)
+                ms = linkx.failed(self, ex, bo)
+            if ms is not None:              # idle: wait for a kick (or the time)
+                try:
+                    await asyncio.wait_for_ms(self._kick.wait(), ms)
+                except asyncio.TimeoutError:
+                    pass
+                self._kick.clear()

@@ -36,7 +36,7 @@ def refused(link, ex, first_ev, first):
             log.w("link", "batch refused (%s), sending one by one" % ex.code)
             link.batch_n = 1
             return 0
-        if '"where":"outbox"' in first_ev:
+        if b'"where":"outbox"' in first_ev:
             raise ex                        # even the placeholder is refused: back off
         log.w("link", "event seq %d refused (%s), dropped" % (first, ex.code))
         link.ob.drop(first)

@@ -4,8 +4,9 @@
 # Never pass secrets to these functions.
 import sys
 import time
+from micropython import const
 
-_LEVELS = "DIWE"
+_LEVELS = const("DIWE")
 level = 1          # minimum level printed: 0 = D (debug) ... 3 = E
 sink = None        # optional callable(line) that receives every printed line
 
@@ -24,39 +25,39 @@ def uptime_ms():
     return _up
 
 
-def _emit(lv, mod, msg):
+def _emit(lv, name, msg):
     if _LEVELS.index(lv) < level:
         return
     ms = uptime_ms()
-    line = "%s %d.%03d %s: %s" % (lv, ms // 1000, ms % 1000, mod, msg)
+    line = "%s %d.%03d %s: %s" % (lv, ms // 1000, ms % 1000, name, msg)
     print(line)
     if sink is not None:
         sink(line)
 
 
-def d(mod, msg):
-    _emit("D", mod, msg)
+def d(name, msg):
+    _emit("D", name, msg)
 
 
-def i(mod, msg):
-    _emit("I", mod, msg)
+def i(name, msg):
+    _emit("I", name, msg)
 
 
-def w(mod, msg):
-    _emit("W", mod, msg)
+def w(name, msg):
+    _emit("W", name, msg)
 
 
-def e(mod, msg):
-    _emit("E", mod, msg)
+def e(name, msg):
+    _emit("E", name, msg)
 
 
-def describe(ex, limit=200):
-    """'ValueError: bad thing', cut to limit characters (the protocol's string limit)."""
+def describe(ex, n=200):
+    """'ValueError: bad thing', cut to n characters (the protocol's string limit)."""
     s = "%s: %s" % (type(ex).__name__, ex)
-    return s[:limit]
+    return s[:n]
 
 
-def exc(mod, msg, ex):
+def exc(name, msg, ex):
     """Log an exception with its traceback on the console."""
-    _emit("E", mod, "%s: %s" % (msg, describe(ex)))
+    _emit("E", name, "%s: %s" % (msg, describe(ex)))
     sys.print_exception(ex)

@@ -9,14 +9,18 @@ import struct
 import log
 from outbox import EVENT, DROP, records
 
-DROP_MSG = '{"msg":"outbox full: event dropped","where":"outbox"}'
+DROP_MSG = b'{"msg":"outbox full: event dropped","where":"outbox"}'
+
+
+def _now(ob):
+    return ob.clock.now() if ob.clock is not None else 0
 
 
 def drop(ob, seq):
     """Give up one pending event (the fleet refuses it): sent as a placeholder."""
     if seq <= ob.ack or seq >= ob.next_seq or ob.is_dropped(seq):
         return
-    now = ob._now()
+    now = _now(ob)
     ob._write(DROP, struct.pack("<III", seq, seq, now))
     ob._add_drop(seq, seq, now)
     for seg in ob.segs:
@@ -33,14 +37,14 @@ def placeholder(ob, seq):
     corruption, which is recorded as dropped first so the queue never sticks)."""
     if not ob.is_dropped(seq):
         log.w("outbox", "seq %d missing, reported as dropped" % seq)
-        now = ob._now()
+        now = _now(ob)
         ob._write(DROP, struct.pack("<III", seq, seq, now))
         ob._add_drop(seq, seq, now)
     t = 0
     for d in ob.drops:
         if d[0] <= seq <= d[1]:
             t = d[2]
-    return '{"seq":%d,"t":%d,"type":"error","data":%s}' % (seq, t, DROP_MSG)
+    return b'{"seq":%d,"t":%d,"type":"error","data":%s}' % (seq, t, DROP_MSG)
 
 
 def worth(ob, seg):
@@ -64,7 +68,7 @@ def make_room(ob, need, alarm):
 
 def free(ob, seg):
     """Drop seg's non-alarm events, copy its alarms to the newest segment, delete it."""
-    now = ob._now()
+    now = _now(ob)
     drop = [s for s in seg.seqs if s not in seg.alarms]
     if drop:
         lo = hi = drop[0]

@@ -13,6 +13,7 @@
 # segments can be deleted once all their events are acked or dropped. Only the last
 # segment is ever appended to; a torn or corrupt record ends a segment's scan (records
 # before it are kept), and a segment whose tail is torn is never appended to again.
+# Opening (the scan of every segment) is obscan.py: loaded once per wake, then dropped.
 #
 # Full policy (bounded by max_bytes of segment files and max_events pending): the
 # oldest segment is freed by dropping its non-alarm events (sent later as "error"
@@ -21,42 +22,43 @@
 # If only alarms remain, non-alarm appends are refused (Full); alarms are accepted
 # up to hard_bytes (then the flash itself is the limit).
 import os
+import sys
 import json
 import struct
 import binascii
 import store
 import log
+from micropython import const
 
-MAGIC = 0xB5
+_MAGIC = const(0xB5)
 HEAD = 1
 EVENT = 2
 ACK = 3
 DROP = 4
-ALARMS = ("alarm", "alarm_cancel")
 
 
 class Full(Exception):
     pass
 
 
-def frame(kind, payload):
-    n = len(payload)
-    hdr = bytes((MAGIC, kind, n & 0xFF, n >> 8))
-    crc = binascii.crc32(payload, binascii.crc32(hdr)) & 0xFFFFFFFF
-    return hdr + payload + crc.to_bytes(4, "little")
+def frame(kind, data):
+    n = len(data)
+    hdr = bytes((_MAGIC, kind, n & 0xFF, n >> 8))
+    crc = binascii.crc32(data, binascii.crc32(hdr)) & 0xFFFFFFFF
+    return hdr + data + crc.to_bytes(4, "little")
 
 
-def records(fname):
+def records(path):
     """Yield (kind, payload, end_offset) for each valid record; stop at the first bad one."""
     try:
-        f = open(fname, "rb")
+        f = open(path, "rb")
     except OSError:
         return
     pos = 0
     try:
         while True:
             hdr = f.read(4)
-            if len(hdr) < 4 or hdr[0] != MAGIC:
+            if len(hdr) < 4 or hdr[0] != _MAGIC:
                 return
             n = hdr[2] | (hdr[3] << 8)
             body = f.read(n + 4)
@@ -81,14 +83,14 @@ class _Seg:
 
 
 class Outbox:
-    def __init__(self, dirpath="/state/outbox", max_bytes=32768, seg_size=4096,
+    def __init__(self, path="/state/outbox", max_bytes=32768, seg_size=4096,
                  max_events=300, hard_bytes=None, clock=None):
-        self.dir = store.path(dirpath)
+        self.dir = store.path(path)
         self.max_bytes = max_bytes
         self.seg_size = seg_size
         self.max_events = max_events
         self.hard_bytes = hard_bytes or max_bytes * 2
-        self._clock = clock
+        self.clock = clock
         self.segs = []
         self.stream = 0
         self.next_seq = 1
@@ -98,87 +100,15 @@ class Outbox:
         self.dropped = 0         # events dropped since open
         self.refused = 0         # appends refused since open
         self._rotate_next = False
-        store.makedirs(dirpath)
-        self._open()
+        store.makedirs(path)
+        import obscan
+        try:
+            obscan.scan(self)
+        finally:
+            del sys.modules["obscan"]   # once per wake: its code does not stay in the heap
 
-    # ---- open / scan ----------------------------------------------------------
     def _fname(self, no):
         return "%s/s%08d.log" % (self.dir, no)
-
-    def _open(self):
-        nos = []
-        for name in os.listdir(self.dir):
-            if name.startswith("s") and name.endswith(".log") and len(name) == 13:
-                try:
-                    nos.append(int(name[1:9]))
-                except ValueError:
-                    pass
-        nos.sort()
-        torn_last = False
-        for no in nos:
-            seg = _Seg(no)
-            fname = self._fname(no)
-            end = 0
-            for kind, p, end2 in records(fname):
-                rlen = end2 - end
-                end = end2
-                if kind == HEAD:
-                    s, nxt, ack = struct.unpack_from("<III", p)
-                    if not self.stream:
-                        self.stream = s
-                    self.next_seq = max(self.next_seq, nxt)
-                    self.ack = max(self.ack, ack)
-                    for i in range(12, len(p) - 11, 12):
-                        self._add_drop(*struct.unpack_from("<III", p, i))
-                elif kind == EVENT:
-                    seq = struct.unpack_from("<I", p)[0]
-                    seg.seqs.append(seq)
-                    if p[9:9 + p[8]] in (b"alarm", b"alarm_cancel"):
-                        seg.alarms.append(seq)
-                        seg.abytes += rlen
-                    self.next_seq = max(self.next_seq, seq + 1)
-                elif kind == ACK:
-                    self.ack = max(self.ack, struct.unpack_from("<I", p)[0])
-                elif kind == DROP:
-                    self._add_drop(*struct.unpack_from("<III", p))
-            seg.size = os.stat(fname)[6]
-            if end == 0:
-                os.remove(fname)          # nothing valid in it (torn HEAD)
-                continue
-            torn_last = end < seg.size
-            if torn_last:
-                log.w("outbox", "seg %d: torn tail at %d of %d bytes dropped" % (no, end, seg.size))
-            self.segs.append(seg)
-        self.next_seq = max(self.next_seq, self.ack + 1)
-        # Keep only pending seqs; a seq copied to a newer segment counts there only.
-        seen = set()
-        for seg in reversed(self.segs):
-            keep = []
-            for s in seg.seqs:
-                if s > self.ack and s not in seen and not self.is_dropped(s):
-                    keep.append(s)
-                    seen.add(s)
-            seg.seqs = keep
-            if len(seg.alarms) != len([s for s in seg.alarms if s in keep]):
-                seg.alarms = [s for s in seg.alarms if s in keep]
-                seg.abytes = 0   # unknown after a partial move; only tunes the full policy
-        self._prune_drops()
-        if not self.segs:
-            self.stream = self._new_stream()
-            log.i("outbox", "new stream %d" % self.stream)
-            self._rotate()
-        else:
-            self._rotate_next = torn_last
-            self._gc()
-        log.i("outbox", "open stream=%d seq=%d ack=%d pending=%d segs=%d" % (
-            self.stream, self.next_seq - 1, self.ack, self.pending(), len(self.segs)))
-
-    @staticmethod
-    def _new_stream():
-        while True:
-            s = int.from_bytes(os.urandom(4), "little")
-            if s:
-                return s
 
     # ---- state queries ----------------------------------------------------------
     def pending(self):
@@ -186,10 +116,16 @@ class Outbox:
         return self.next_seq - 1 - self.ack
 
     def live(self):
-        return sum(len(s.seqs) for s in self.segs)
+        n = 0
+        for s in self.segs:
+            n += len(s.seqs)
+        return n
 
     def used(self):
-        return sum(s.size for s in self.segs)
+        n = 0
+        for s in self.segs:
+            n += s.size
+        return n
 
     def is_dropped(self, seq):
         for d in self.drops:
@@ -212,15 +148,12 @@ class Outbox:
                 out.append(d)
         self.drops = out
 
-    def _now(self):
-        return self._clock.now() if self._clock is not None else 0
-
     # ---- writing ----------------------------------------------------------------
-    def _write(self, kind, payload):
+    def _write(self, kind, data):
         last = self.segs[-1] if self.segs else None
         if last is None or self._rotate_next or last.size >= self.seg_size:
             self._rotate()
-        rec = frame(kind, payload)
+        rec = frame(kind, data)
         seg = self.segs[-1]
         with open(self._fname(seg.no), "ab") as f:
             f.write(rec)
@@ -241,20 +174,22 @@ class Outbox:
         self.written += len(rec)
         self._rotate_next = False
 
-    def append(self, etype, data=None, t=None):
+    def append(self, kind, data=None, t=None):
         """Store one event; returns its seq. Raises Full when refused (never for alarms)."""
         if data is None:
             data = {}
-        tb = etype.encode()
+        tb = kind.encode()
         db = json.dumps(data, separators=(",", ":")).encode()
-        alarm = etype in ALARMS
-        need = 8 + 9 + len(tb) + len(db)
-        if not self._room(need, alarm):
-            self.refused += 1
-            log.w("outbox", "full, refused %s" % etype)
-            raise Full(etype)
+        alarm = kind in ("alarm", "alarm_cancel")
+        n = 8 + 9 + len(tb) + len(db)
+        if not self._fits(n, alarm):
+            import obfull                    # the full policy: rarely needed, loaded then
+            if not obfull.make_room(self, n, alarm):
+                self.refused += 1
+                log.w("outbox", "full, refused %s" % kind)
+                raise Full(kind)
         if t is None:
-            t = self._now()
+            t = self.clock.now() if self.clock is not None else 0
         seq = self.next_seq
         self._write(EVENT, struct.pack("<IIB", seq, max(0, int(t)), len(tb)) + tb + db)
         self.next_seq = seq + 1
@@ -262,41 +197,38 @@ class Outbox:
         seg.seqs.append(seq)
         if alarm:
             seg.alarms.append(seq)
-            seg.abytes += need
+            seg.abytes += n
         return seq
 
     # ---- full policy ------------------------------------------------------------
-    def _fits(self, need, alarm):
-        if self.used() + need > self.max_bytes:
+    def _fits(self, n, alarm):
+        if self.used() + n > self.max_bytes:
             return False
         return alarm or self.live() < self.max_events
 
-    def _room(self, need, alarm):
-        if self._fits(need, alarm):
-            return True
-        import obfull                        # the full policy: rarely needed, loaded then
-        return obfull.make_room(self, need, alarm)
-
     # ---- reading and acknowledgement --------------------------------------------
-    def batch(self, max_n=50, max_bytes=4096):
-        """JSON texts of the oldest pending events, in seq order (ack+1, ack+2, ...)."""
+    def batch(self, count=50, max_bytes=4096):
+        """JSON texts (bytes) of the oldest pending events, in seq order (ack+1, ack+2, ...)."""
         lo = self.ack + 1
-        hi = min(self.next_seq - 1, self.ack + max_n)
+        hi = min(self.next_seq - 1, self.ack + count)
         if hi < lo:
             return []
         found = {}
         size = 0
         for seg in self.segs:
-            want = [s for s in seg.seqs if lo <= s <= hi]
-            if not want or size > max_bytes:
-                continue
+            if size > max_bytes:
+                break
+            for s in seg.seqs:
+                if lo <= s <= hi:
+                    break
+            else:
+                continue                     # nothing wanted in this segment
             for kind, p, _ in records(self._fname(seg.no)):
                 if kind != EVENT:
                     continue
                 seq, t, n = struct.unpack_from("<IIB", p)
-                if seq in want and seq not in found:
-                    j = '{"seq":%d,"t":%d,"type":"%s","data":%s}' % (
-                        seq, t, p[9:9 + n].decode(), p[9 + n:].decode())
+                if lo <= seq <= hi and seq in seg.seqs and seq not in found:
+                    j = b'{"seq":%d,"t":%d,"type":"%s","data":%s}' % (seq, t, p[9:9 + n], p[9 + n:])
                     found[seq] = j
                     size += len(j)
         out = []
@@ -304,8 +236,9 @@ class Outbox:
         for s in range(lo, hi + 1):
             j = found.get(s)
             if j is None:
-                if self._stored(s):
-                    break                    # not read this time (size budget)
+                for seg in self.segs:
+                    if s in seg.seqs:
+                        return out           # stored, not read this time (size budget)
                 import obfull                # dropped, or lost to flash corruption
                 j = obfull.placeholder(self, s)
             if out and size + len(j) > max_bytes:
@@ -354,12 +287,3 @@ class Outbox:
             else:
                 keep.append(seg)
         self.segs = keep
-
-    def _stored(self, seq):
-        for seg in self.segs:
-            if seq in seg.seqs:
-                return True
-        return False
-
-    def has_alarm(self):
-        return any(s.alarms for s in self.segs)

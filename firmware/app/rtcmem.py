@@ -10,9 +10,10 @@ import json
 import time
 import devproto
 import log
+from micropython import const
 
-MAGIC = b"RT1"
-LIMIT = 2000
+_MAGIC = const(b"RT1")
+_LIMIT = const(2000)
 
 
 class RtcMem:
@@ -31,7 +32,7 @@ class RtcMem:
                 raw = bytes(rtc.memory())
             except Exception:
                 raw = b""
-        if raw[:3] == MAGIC:
+        if raw[:3] == _MAGIC:
             try:
                 d = json.loads(raw[3:])
                 if isinstance(d, dict):
@@ -56,9 +57,9 @@ class RtcMem:
     def save(self):
         if self._rtc is None:
             return
-        raw = MAGIC + json.dumps(self.data).encode()
-        if len(raw) > LIMIT:
-            log.w("rtcmem", "%d bytes > %d, not saved" % (len(raw), LIMIT))
+        raw = _MAGIC + json.dumps(self.data).encode()
+        if len(raw) > _LIMIT:
+            log.w("rtcmem", "%d bytes > %d, not saved" % (len(raw), _LIMIT))
             return
         self._rtc.memory(raw)
 
@@ -83,10 +84,10 @@ class Clock:
     def valid(self):
         return self.now() >= devproto.MIN_VALID_TIME
 
-    def sync(self, server_time):
+    def sync(self, t):
         """Adopt the server's time (float seconds). Returns the correction applied (s)."""
         try:
-            st = float(server_time)
+            st = float(t)
         except (TypeError, ValueError):
             return 0
         new = int(st - time.time() + 0.5)

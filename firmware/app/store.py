@@ -44,25 +44,19 @@ def remove(p):
         return False
 
 
-def _load(full):
-    with open(full) as f:
-        return json.load(f)
-
-
 def read_json(p, default=None):
     """Parsed content of p, or default when missing or unreadable.
 
     If p is missing but p.tmp is complete (power cut between remove and rename on a
     filesystem whose rename does not replace), the temp file is used."""
     full = path(p)
-    try:
-        return _load(full)
-    except (OSError, ValueError):
-        pass
-    try:
-        return _load(full + ".tmp")
-    except (OSError, ValueError):
-        return default
+    for f in (full, full + ".tmp"):
+        try:
+            with open(f) as fh:
+                return json.load(fh)
+        except (OSError, ValueError):
+            pass
+    return default
 
 
 def write_atomic(p, data):
@@ -99,5 +93,5 @@ def write_atomic(p, data):
         pass
 
 
-def write_json(p, obj):
-    write_atomic(p, json.dumps(obj))
+def write_json(p, data):
+    write_atomic(p, json.dumps(data))

@@ -16,56 +16,20 @@ import time
 import devproto
 import log
 import store
-from config import Config
-from board import Board
-from bootstate import BootState
-from rtcmem import RtcMem, Clock
-# What every wake needs is imported here, first, while the heap is still compact: the
-# qstr pool grows in large contiguous steps that a fragmented heap may not have.
 import outbox
-from link import Link
-from wifi import Wifi
 from micropython import const
 
 _WDT_MS = const(30000)      # watchdog timeout (the longest blocking call must be shorter)
 _MAX_CRASHES = const(5)     # per task and boot; then reset (boot.py counts the boot failed)
-OFFLINE_MS = 20000          # a sleeping role waits this long for the fleet per wake
 
 
 class Runtime:
     def __init__(self):
-        self.boot = st = BootState()
-        self.config = cf = Config()
-        self.board = Board()
-        self.rtc = RtcMem()
-        self.clock = Clock(self.rtc)
-        self.slot = st.slot
-        self.app_version = st.get("version") or "0.0.0"
-        rc, wr = st.get("reset_cause"), st.get("wake_reason")
-        self.reset_cause = rc if rc in devproto.RESET_CAUSES else "unknown"
-        self.wake_reason = wr if wr in devproto.WAKE_REASONS else "unknown"
-        self.woke_by_pin = self.wake_reason in ("pin", "ext1")
-        self.battery_powered = cf.get("power") == "battery"
-        self.board_name = self.board.data.get("name") or cf.get("board") or "unknown"
-        self.tokens = set()                 # stay-awake reasons
-        self.offline_ms = OFFLINE_MS
-        self.outbox = self.link = self.wifi = self.role = self.decision = None
-        self._drv = {}                      # drivers made so far (see __getattr__)
-        self._running = self._polling = False
-        self._tasks = []
-        self._beats = {}
-        self._cmds = set()                  # command ids running now
-        errs = store.read_json("/state/errors.json", [])
-        self.errors = [e for e in errs if isinstance(e, str)] if isinstance(errs, list) else []
-        try:                                # main.py could not start the app last time
-            with open(store.path("/state/crash.txt")) as f:
-                self.record_error(f.read())
-            store.remove("/state/crash.txt")
-        except OSError:
-            pass
-        note = st.get("note")               # boot.py fell back to the other slot
-        if note and ("boot: " + note) not in self.errors:
-            self.record_error("boot: " + note)
+        # What every wake needs is loaded here, first, while the heap is still compact:
+        # the qstr pool grows in large contiguous steps that a fragmented heap may not
+        # have. The one-time code is startup.py, dropped again at the end of run()'s setup.
+        import startup
+        startup.init(self)
 
     # ---- API for roles -------------------------------------------------------------
     def __getattr__(self, name):
@@ -75,32 +39,24 @@ class Runtime:
             raise AttributeError(name)
         d = None
         try:
-            if name == "button":
-                d = self.board.button(self.cfg["long_press_ms"], self.woke_by_pin)
-            else:
-                d = getattr(self.board, name)()
+            d = self.board.driver(name, self.cfg["long_press_ms"], self.woke_by_pin)
         except Exception as ex:
             log.exc("supervisor", "driver " + name, ex)
             self.record_error("driver %s: %s" % (name, log.describe(ex)))
         self._drv[name] = d
         setattr(self, name, d)              # found directly from now on
-        if name == "button" and d is not None and self._running:
+        if name == "button" and d is not None and self.link is not None:   # tasks run
             self.spawn("button", d.run)
         return d
 
-    @property
-    def cfg(self):
-        """The device config in force (devproto keys; changes when the fleet pushes)."""
-        return self.config.dev
-
-    def emit(self, etype, data=None, t=None):
+    def emit(self, kind, data=None, t=None):
         """Store one event; the link sends it at once. Returns its seq, or None if the
         outbox refused it (full; never for alarms). The fleet validates events."""
         try:
-            seq = self.outbox.append(etype, data or {}, self.clock.now() if t is None else t)
+            seq = self.outbox.append(kind, data or {}, self.clock.now() if t is None else t)
         except outbox.Full:
             return None
-        log.i("supervisor", "event %s seq=%d" % (etype, seq))
+        log.i("supervisor", "event %s seq=%d" % (kind, seq))
         if self.link is not None:
             self.link.kick()
         return seq
@@ -152,8 +108,8 @@ class Runtime:
             self.link.need_hello = True     # report now, not at the next boot
             self.link.kick()
 
-    def _loop_exc(self, loop, ctx):
-        ex = ctx.get("exception")
+    def _loop_exc(self, loop, c):
+        ex = c.get("exception")
         log.exc("supervisor", "unhandled in task", ex)
         self.record_error("task: " + log.describe(ex))
 
@@ -190,9 +146,9 @@ class Runtime:
             b["rssi"] = rssi
         return b
 
-    def _on_hello(self, nerr):
-        if nerr:
-            self.errors = self.errors[nerr:]
+    def _on_hello(self, n):
+        if n:                               # errors the hello carried
+            self.errors = self.errors[n:]
             if self.errors:
                 store.write_json("/state/errors.json", self.errors)
             else:
@@ -201,10 +157,10 @@ class Runtime:
             self.boot.mark_healthy()
             log.i("supervisor", "healthy: slot %s confirmed" % self.slot)
 
-    def _on_command(self, cmd):
-        if cmd.get("id") not in self._cmds:
+    def _on_command(self, c):
+        if c.get("id") not in self._cmds:
             import commands                 # only when the fleet sends commands
-            commands.start(self, cmd)
+            commands.start(self, c)
 
     # ---- startup ------------------------------------------------------------------
     def _import_role(self):
@@ -219,45 +175,14 @@ class Runtime:
 
     async def run(self):
         """Run until the device should sleep or reset; returns (kind, arg)."""
-        asyncio.get_event_loop().set_exception_handler(self._loop_exc)
-        cf = self.config
-        log.i("supervisor", "start app=%s slot=%s role=%s board=%s reset=%s wake=%s heap=%d" % (
-            self.app_version, self.slot, cf.get("role"), self.board_name,
-            self.reset_cause, self.wake_reason, gc.mem_free()))
-        if not cf.provisioned():
-            log.e("config", "/config.json missing or incomplete (role, fleet_url): not provisioned")
-            if self.led:
-                self.led.show("unprovisioned")
-            return ("idle", None)
-        # Load now, while the heap is compact, what this wake will need anyway.
-        mod = self._import_role()
-        if not cf.enrolled():
-            import enroll                   # noqa: F401  first boot (link drops it after)
-        if self.board.pin("battery_adc") is not None:
-            import drivers.battery          # noqa: F401  heartbeats read the battery
-        self.outbox = outbox.Outbox(clock=self.clock)
-        if self.woke_by_pin and self.button is not None:
-            log.i("button", "woke by pin")   # made now: the press that woke us counts
-        w = cf.get("wifi")
-        if isinstance(w, dict) and w.get("ssid"):
-            self.wifi = Wifi(w["ssid"], w.get("password", ""), self.rtc,
-                             idle=lambda: not self.tokens)
-        else:
-            log.i("wifi", "no ssid configured: using the host network")
-        self.link = Link(cf, self.outbox, self.clock, self.hello_body, self.wifi,
-                         self.rtc, self._on_command, self._on_hello, self.board_name)
-        self._done = asyncio.Event()
-        self._running = True
-        self.spawn("watchdog", self._watchdog)
-        if self._drv.get("button") is not None:
-            self.spawn("button", self._drv["button"].run)
-        if self.wifi is not None:
-            self.spawn("wifi", self.wifi.run)
-        self.spawn("link", self.link.run)
-        r = mod.setup(self)
-        self.role = r if r is not None else mod
-        self.spawn("role", self.role.run)
-        self.spawn("sleep", self._sleeper)
+        import startup
+        try:
+            idle = startup.start(self)
+        finally:
+            del startup
+            sys.modules.pop("startup", None)
+        if idle:
+            return idle
         await self._done.wait()
         for t in self._tasks:
             t.cancel()
@@ -295,23 +220,12 @@ class Runtime:
         import poll
         await poll.run(self.link)
 
-    def _can_sleep(self):
-        r = self.role
-        if r is None or not r.should_sleep() or self.tokens or self._cmds:
-            return False
-        drv = self._drv
-        for d in (drv.get("led"), drv.get("buzzer")):
-            if d is not None and d.busy():
-                return False
-        b = drv.get("button")
-        return b is None or not (b.pressed or b.pending())
-
     async def _sleeper(self):
         waiting = None
-        link = self.link
+        link, drv = self.link, self._drv
         while True:
             await asyncio.sleep_ms(100)
-            b = self._drv.get("button")
+            b = drv.get("button")
             if b is not None:
                 b.long_ms = self.cfg["long_press_ms"]
             # long-poll while awake on mains, or while a role holds the device awake
@@ -319,7 +233,18 @@ class Runtime:
             if link.polling and not self._polling:
                 self._polling = True
                 self.spawn("poll", self._poll)
-            if not self._can_sleep():
+            # may sleep: the role says so, no stay-awake reason, no command running, no
+            # finite LED pattern or tune playing, the button neither held nor unread
+            r = self.role
+            if r is None or not r.should_sleep() or self.tokens or self._cmds:
+                waiting = None
+                continue
+            d, b = drv.get("led"), drv.get("buzzer")
+            if (d is not None and d.busy()) or (b is not None and b.busy()):
+                waiting = None
+                continue
+            b = drv.get("button")
+            if b is not None and (b.pressed or b.pending()):
                 waiting = None
                 continue
             ms = self.role.next_wake_ms()

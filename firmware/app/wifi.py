@@ -18,12 +18,13 @@ SCAN_MS = 15000
 
 
 class Wifi:
-    def __init__(self, ssid, password, rtc=None, wlan=None, idle=None):
+    def __init__(self, ssid, password, rtc=None, wlan=None, busy=()):
         self.ssid = ssid
         self.password = password
         self.rtc = rtc
         self._wlan = wlan
-        self.idle = idle              # callable -> True when a blocking scan is acceptable
+        self.busy = busy              # non-empty while a blocking scan is not acceptable
+                                      # (the runtime's stay-awake reasons)
         self.up = asyncio.Event()
         self.connects = 0
         self.connect_ms = None        # duration of the last successful connect
@@ -50,11 +51,6 @@ class Wifi:
         except Exception:
             return None
 
-    async def wait_up(self):
-        if self.isconnected():
-            return
-        await self.up.wait()
-
     async def run(self):
         bo = Backoff(1000, 300000)
         was_up = False
@@ -75,15 +71,12 @@ class Wifi:
                 self.up.set()
             else:
                 d = bo.next()
-                log.w("wifi", "connect to %s failed (status %s), retry in %d ms" % (
-                    self.ssid, self._status(), d))
+                try:
+                    st = self.wlan().status()
+                except Exception:
+                    st = None
+                log.w("wifi", "connect to %s failed (status %s), retry in %d ms" % (self.ssid, st, d))
                 await asyncio.sleep_ms(d)
-
-    def _status(self):
-        try:
-            return self.wlan().status()
-        except Exception:
-            return None
 
     async def _wait(self, ms):
         t0 = time.ticks_ms()
@@ -97,6 +90,7 @@ class Wifi:
         w = self.wlan()
         t0 = time.ticks_ms()
         cache = self.rtc.get("wifi") if self.rtc is not None else None
+        cached = False
         if isinstance(cache, dict) and cache.get("b"):
             try:
                 w.config(channel=cache.get("c"))
@@ -104,38 +98,33 @@ class Wifi:
                 pass
             try:
                 w.connect(self.ssid, self.password, bssid=binascii.unhexlify(cache["b"]))
-                if await self._wait(CACHED_MS):
-                    self._ok(t0, True)
-                    return True
+                cached = await self._wait(CACHED_MS)
             except OSError as ex:
                 log.w("wifi", "cached connect: %s" % ex)
-            log.w("wifi", "cached AP ch=%s not reachable, scanning" % cache.get("c"))
-            self.rtc.delete("wifi")
-            self._disconnect(w)
-        try:
-            w.connect(self.ssid, self.password)
-        except OSError as ex:
-            log.w("wifi", "connect: %s" % ex)
-            return False
-        if await self._wait(SCAN_MS):
-            self._ok(t0, False)
-            if self.rtc is not None:
-                import wifiscan             # only after a connect without the cache
-                wifiscan.learn(self, w)
-            return True
-        self._disconnect(w)
-        return False
-
-    @staticmethod
-    def _disconnect(w):
-        try:
-            w.disconnect()
-        except OSError:
-            pass
-
-    def _ok(self, t0, cached):
+            if not cached:
+                log.w("wifi", "cached AP ch=%s not reachable, scanning" % cache.get("c"))
+                self.rtc.delete("wifi")
+                try:
+                    w.disconnect()
+                except OSError:
+                    pass
+        if not cached:
+            try:
+                w.connect(self.ssid, self.password)
+            except OSError as ex:
+                log.w("wifi", "connect: %s" % ex)
+                return False
+            if not await self._wait(SCAN_MS):
+                try:
+                    w.disconnect()
+                except OSError:
+                    pass
+                return False
         self.connects += 1
         self.cached = cached
         self.connect_ms = time.ticks_diff(time.ticks_ms(), t0)
-        log.i("wifi", "up rssi=%s cached=%d in %d ms" % (
-            self.rssi(), 1 if cached else 0, self.connect_ms))
+        log.i("wifi", "up rssi=%s cached=%d in %d ms" % (self.rssi(), 1 if cached else 0, self.connect_ms))
+        if not cached and self.rtc is not None:
+            import wifiscan                 # only after a connect without the cache
+            wifiscan.learn(self, w)
+        return True

@@ -11,7 +11,7 @@ def learn(wifi, w):
     except Exception:
         ch = None
     bssid = None
-    if wifi.idle is None or wifi.idle():
+    if not wifi.busy:
         try:
             best = None
             for ap in w.scan():          # (ssid, bssid, channel, rssi, security, hidden)

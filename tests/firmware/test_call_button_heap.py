@@ -17,7 +17,7 @@ import os
 import pytest
 
 from test_micropython_units import (APP, FAKEHW, MICROPYTHON, MP, MPY_CROSS, TARGET_HEAP,  # noqa: F401
-                                    _compile_tree, fake_fleet, run_mp)
+                                    _compile_tree, fake_fleet, harness_heap, run_mp)
 
 # what the call button needs above the runtime's 96 KB target today (see the docstring)
 CB_EXTRA_HEAP = int(os.getenv("FW_CB_EXTRA_HEAP") or 28 * 1024)
@@ -29,16 +29,8 @@ def test_call_button_heap_budget(tmp_path, fake_fleet):  # noqa: F811
     _compile_tree(APP, app)
     _compile_tree(MP, harness, [MP / "mptest.py", MP / "scenario_heap_cb.py"])
     _compile_tree(FAKEHW, harness)
-    probe = tmp_path / "probe.py"
-    probe.write_text("import gc, os, sys, json, asyncio, store, log\n"
-                     "asyncio.Event(); asyncio.ThreadSafeFlag; asyncio.open_connection\n"
-                     "gc.collect()\na = gc.mem_alloc()\n"
-                     "import mptest, machine, network, esp32\n"
-                     "gc.collect()\nprint('HARNESS', gc.mem_alloc() - a)\n")
     path = os.pathsep.join([str(app), str(harness), ".frozen"])
-    p = run_mp(probe, "", tmp_path, fake_fleet.url, heap="1m", extra_env={"MICROPYPATH": path})
-    assert p.returncode == 0, p.stdout + p.stderr
-    harness_bytes = int(p.stdout.split("HARNESS")[1].split()[0])
+    harness_bytes = harness_heap(tmp_path, fake_fleet.url, path, "scenario_heap_cb")
     limit = TARGET_HEAP + CB_EXTRA_HEAP + harness_bytes
     runner = tmp_path / "run_scenario.py"
     runner.write_text("import scenario_heap_cb\n")

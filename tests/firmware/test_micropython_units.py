@@ -126,29 +126,37 @@ def _compile_tree(src, dst, files=None):
         subprocess.run([MPY_CROSS, "-s", f.name, "-o", str(out), str(f)], check=True)
 
 
+def harness_heap(tmp_path, fleet_url, path, scenario):
+    """Heap of what is Python here but C (or absent) on a board: the mptest harness, the FAKE
+    machine/network/esp32 modules and the scenario script itself, measured by a probe that
+    imports them the same way (mptest.main does not run tests under "--probe"). Firmware
+    modules the harness also uses are imported first: they are not counted."""
+    probe = tmp_path / "probe.py"
+    probe.write_text("import gc, os, sys, json, asyncio, store, log\n"
+                     "asyncio.Event(); asyncio.ThreadSafeFlag; asyncio.open_connection\n"
+                     "gc.collect()\na = gc.mem_alloc()\n"
+                     "import mptest, machine, network, esp32, %s\n"
+                     "gc.collect()\nprint('HARNESS', gc.mem_alloc() - a)\n" % scenario)
+    p = run_mp(probe, "--probe", tmp_path, fleet_url, heap="1m", extra_env={"MICROPYPATH": path})
+    assert p.returncode == 0, p.stdout + p.stderr
+    n = int(p.stdout.split("HARNESS")[1].split()[0])
+    assert 0 < n < 32 * 1024
+    return n
+
+
 @pytest.mark.skipif(MICROPYTHON is None or MPY_CROSS is None, reason="micropython or mpy-cross missing")
 def test_runtime_scenario_fits_96k_heap(tmp_path, fake_fleet):
     """boot -> enroll -> hello -> events acked -> sleep, with the firmware in 96 KB of heap.
 
-    The firmware runs as .mpy files (as on a board). The harness and the FAKE hardware
-    modules are Python here but C on a board, so their heap -- measured by a probe that
-    imports them the same way -- is added on top of the 96 KB."""
+    The firmware runs as .mpy files (as on a board). The harness, the scenario script and
+    the FAKE hardware modules are Python here but C (or absent) on a board, so their heap
+    (harness_heap) is added on top of the 96 KB."""
     app, harness = tmp_path / "mpy_app", tmp_path / "mpy_harness"
     _compile_tree(APP, app)
     _compile_tree(MP, harness, [MP / "mptest.py", MP / "scenario_heap.py"])
     _compile_tree(FAKEHW, harness)
-    probe = tmp_path / "probe.py"
-    # firmware modules the harness also uses are imported first: they are not counted
-    probe.write_text("import gc, os, sys, json, asyncio, store, log\n"
-                     "asyncio.Event(); asyncio.ThreadSafeFlag; asyncio.open_connection\n"
-                     "gc.collect()\na = gc.mem_alloc()\n"
-                     "import mptest, machine, network, esp32\n"
-                     "gc.collect()\nprint('HARNESS', gc.mem_alloc() - a)\n")
     path = os.pathsep.join([str(app), str(harness), ".frozen"])
-    p = run_mp(probe, "", tmp_path, fake_fleet.url, heap="1m", extra_env={"MICROPYPATH": path})
-    assert p.returncode == 0, p.stdout + p.stderr
-    harness_bytes = int(p.stdout.split("HARNESS")[1].split()[0])
-    assert 0 < harness_bytes < 32 * 1024
+    harness_bytes = harness_heap(tmp_path, fake_fleet.url, path, "scenario_heap")
     limit = TARGET_HEAP + harness_bytes
     runner = tmp_path / "run_scenario.py"
     runner.write_text("import scenario_heap\n")

@@ -2,11 +2,13 @@
 # and the fleet manager (CPython). Keep it plain: no typing, no f-string
 # formatting specs MicroPython lacks, no CPython-only imports at top level.
 # docs/protocol.md is the prose version; tests/protocol checks they agree.
+# What only the fleet needs (its limits, ROLES, ALARM_STATES, COMMANDS, is_hex and the
+# validators) is in devproto/validate.py: CPython imports it here at once, MicroPython
+# on first use (see the end), so a device does not hold it in RAM.
 
 import hashlib
 import binascii
 
-VERSION = 1
 PREFIX = "/api/v1/device"
 PATH_ENROLL = PREFIX + "/enroll"
 PATH_HELLO = PREFIX + "/hello"
@@ -18,26 +20,16 @@ H_DEVICE = "X-Device-Id"
 H_TIME = "X-Timestamp"
 H_NONCE = "X-Nonce"
 H_SIG = "X-Signature"
-# Response header carrying the server's Unix time (also in every JSON body as "time").
-H_SERVER_TIME = "X-Server-Time"
 
-# Limits.
-MAX_BODY = 16384          # bytes of any request body
+# Limits (the fleet's own in validate.py).
 MAX_EVENTS = 50           # events per batch
-MAX_METRICS = 32          # metrics in one telemetry event
 MAX_STR = 200             # characters of any string value inside event data / hello
-MAX_KEY = 32              # characters of a type name, data key or alarm reference
 MAX_ERRORS = 5            # error strings carried by one hello
-CLOCK_WINDOW = 300        # seconds a timestamp may differ from server time
-NONCE_MIN = 8             # hex characters
-NONCE_MAX = 32
 MAX_POLL_WAIT = 60        # seconds a long-poll may be held
 MIN_VALID_TIME = 1577836800  # 2020-01-01: device times before this mean "clock unknown"
 INT_MIN = -2147483648     # every "int" field is a JSON integer in INT_MIN..INT_MAX
 INT_MAX = 4294967295      # (32-bit: what a device can hold; stored safely by any database)
 
-ROLES = ("call_button", "smart_bin", "beacon")
-SLOTS = ("a", "b")
 RESET_CAUSES = ("power_on", "hard", "wdt", "deepsleep", "soft", "brownout", "unknown")
 WAKE_REASONS = ("none", "timer", "pin", "ext1", "touch", "ulp", "unknown")
 
@@ -57,11 +49,6 @@ CONFIG = {
     "low_battery_days": (INT, 30, 365, 30),  # reserve at which battery_low is sent
 }
 
-# Alarm states the fleet reports back in "down.alarms" (ref -> state).
-ALARM_STATES = ("raised", "received", "acknowledged", "resolved", "cancelled")
-
-# Command names the fleet may put in "down.commands".
-COMMANDS = ("reboot", "self_test", "identify")
 
 def default_config():
     return dict((k, v[3]) for k, v in CONFIG.items())
@@ -113,15 +100,6 @@ def signed_headers(device_id, secret_hex, method, path, timestamp, nonce, body):
         H_SIG: sign(secret_hex, method, path, timestamp, nonce, body),
         "Content-Type": "application/json",
     }
-
-
-def is_hex(s, lo, hi):
-    if not (lo <= len(s) <= hi):
-        return False
-    for c in s:
-        if c not in "0123456789abcdef":
-            return False
-    return True
 
 
 # ---- device-side config ---------------------------------------------------

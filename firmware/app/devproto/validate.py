@@ -1,8 +1,39 @@
-# Device protocol v1 validators: the fleet's side (requests it receives) and unit
-# tests. Imported lazily by devproto on MicroPython (see the end of __init__.py).
-from devproto import (BOOL, CONFIG, INT, MAX_ERRORS, MAX_EVENTS, MAX_KEY, MAX_METRICS,  # noqa: F401
-                      MAX_STR, NUM, RESET_CAUSES, ROLES, SLOTS, STR, WAKE_REASONS, _kind_ok,
-                      is_hex)
+# Device protocol v1, the fleet's side: its limits, the names it checks, the validators
+# (requests it receives) and unit tests. Imported lazily by devproto on MicroPython (see
+# the end of __init__.py); CPython sees every name here as devproto.NAME.
+from devproto import (BOOL, CONFIG, INT, MAX_ERRORS, MAX_EVENTS,  # noqa: F401
+                      MAX_STR, NUM, RESET_CAUSES, STR, WAKE_REASONS, _kind_ok)
+
+VERSION = 1
+# Response header carrying the server's Unix time (also in every JSON body as "time").
+H_SERVER_TIME = "X-Server-Time"
+
+# Limits.
+MAX_BODY = 16384          # bytes of any request body
+MAX_METRICS = 32          # metrics in one telemetry event
+MAX_KEY = 32              # characters of a type name, data key or alarm reference
+CLOCK_WINDOW = 300        # seconds a timestamp may differ from server time
+NONCE_MIN = 8             # hex characters
+NONCE_MAX = 32
+
+ROLES = ("call_button", "smart_bin", "beacon")
+SLOTS = ("a", "b")
+
+# Alarm states the fleet reports back in "down.alarms" (ref -> state).
+ALARM_STATES = ("raised", "received", "acknowledged", "resolved", "cancelled")
+
+# Command names the fleet may put in "down.commands".
+COMMANDS = ("reboot", "self_test", "identify")
+
+
+def is_hex(s, lo, hi):
+    if not (lo <= len(s) <= hi):
+        return False
+    for c in s:
+        if c not in "0123456789abcdef":
+            return False
+    return True
+
 
 # Error codes -> HTTP status. Every error response body is
 # {"error": {"code": CODE, "message": TEXT}, "time": SERVER_UNIX_TIME}.

@@ -4,9 +4,9 @@
 # dropping the lowest and highest.
 
 
-def volts(uv_samples, divider):
+def volts(samples, divider):
     """Battery volts from ADC microvolt samples (trimmed mean) and the divider ratio."""
-    s = sorted(uv_samples)
+    s = sorted(samples)
     if len(s) >= 4:
         s = s[1:-1]
     if not s:
@@ -14,11 +14,11 @@ def volts(uv_samples, divider):
     return sum(s) / len(s) / 1e6 * divider
 
 
-def fraction(v, empty_v, full_v):
-    """Linear state of charge 0..1 between empty_v and full_v (a rough estimate)."""
-    if v is None or full_v <= empty_v:
+def fraction(v, lo, hi):
+    """Linear state of charge 0..1 between lo (empty) and hi (full) volts (a rough estimate)."""
+    if v is None or hi <= lo:
         return None
-    return max(0.0, min(1.0, (v - empty_v) / (full_v - empty_v)))
+    return max(0.0, min(1.0, (v - lo) / (hi - lo)))
 
 
 class Battery:

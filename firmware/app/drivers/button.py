@@ -11,10 +11,11 @@
 # took to boot is not known and not added).
 import asyncio
 import time
+from micropython import const
 
-DEBOUNCE_MS = 30
-POLL_MS = 10
-QUEUE = 8
+_DEBOUNCE_MS = const(30)
+_POLL_MS = const(10)
+_QUEUE = const(8)
 
 
 class Button:
@@ -43,14 +44,14 @@ class Button:
         except (AttributeError, OSError, TypeError):
             pass            # no IRQ on this pin: the task polls
 
-    def _irq(self, _pin):
+    def _irq(self, p):
         self._flag.set()
 
     def raw(self):
         return self.pin.value() == self.active
 
     def _put(self, kind, ms):
-        if len(self._q) >= QUEUE:
+        if len(self._q) >= _QUEUE:
             self._q.pop(0)
         self._q.append((kind, ms))
         self._qev.set()
@@ -72,11 +73,11 @@ class Button:
         return len(self._q)
 
     async def _stable(self):
-        """Level after it held still for DEBOUNCE_MS."""
+        """Level after it held still for the debounce time."""
         lvl = self.raw()
         t = time.ticks_ms()
-        while time.ticks_diff(time.ticks_ms(), t) < DEBOUNCE_MS:
-            await asyncio.sleep_ms(POLL_MS // 2)
+        while time.ticks_diff(time.ticks_ms(), t) < _DEBOUNCE_MS:
+            await asyncio.sleep_ms(_POLL_MS // 2)
             now = self.raw()
             if now != lvl:
                 lvl = now
@@ -84,29 +85,23 @@ class Button:
         return lvl
 
     async def run(self):
-        if self._woke:
-            self._woke = False
-            self._down(time.ticks_ms())
         while True:
             if not self.pressed:
-                try:
-                    await asyncio.wait_for_ms(self._flag.wait(), 200)
-                except asyncio.TimeoutError:
-                    if not self.raw():
-                        continue      # nothing happened (the timeout covers lost IRQs)
-                if await self._stable():
-                    self._down(time.ticks_ms())
-                continue
-            await self._held()
-
-    def _down(self, t):
-        self.pressed = True
-        self.long_sent = False
-        self.t_down = t
-        self._put("down", 0)
-
-    async def _held(self):
-        while True:
+                if self._woke:
+                    self._woke = False          # the press that woke the board counts
+                else:
+                    try:
+                        await asyncio.wait_for_ms(self._flag.wait(), 200)
+                    except asyncio.TimeoutError:
+                        if not self.raw():
+                            continue    # nothing happened (the timeout covers lost IRQs)
+                    if not await self._stable():
+                        continue
+                self.pressed = True
+                self.long_sent = False
+                self.t_down = time.ticks_ms()
+                self._put("down", 0)
+            # held
             held = time.ticks_diff(time.ticks_ms(), self.t_down)
             if not self.long_sent and held >= self.long_ms:
                 self.long_sent = True
@@ -118,5 +113,5 @@ class Button:
                 if not self.long_sent:
                     self._put("press", held)
                 self._put("up", held)
-                return
-            await asyncio.sleep_ms(POLL_MS)
+                continue
+            await asyncio.sleep_ms(_POLL_MS)

@@ -1,18 +1,30 @@
 # Piezo buzzer on a PWM pin: named tunes played without blocking the loop.
-# A tune is a tuple of (frequency Hz, ms); frequency 0 is a pause.
+# A tune: a name, then frequency/ms notes (frequency 0 is a pause). One string, not a
+# dict of tuples: a fraction of the heap.
 import asyncio
+from micropython import const
 
-TUNES = {
-    "press": ((2000, 120),),
-    "received": ((1500, 120), (0, 60), (2000, 160)),
-    "answered": ((1000, 150), (1500, 150), (2000, 400)),
-    "not_delivered": ((400, 250), (0, 100), (400, 250)),
-    "cancel": ((1200, 100), (0, 50), (800, 200)),
-    "nothing": ((600, 80),),
-    "identify": ((2500, 60), (0, 60), (2500, 60), (0, 60), (2500, 60)),
-    "error": ((300, 600),),
-}
+_T = const("|press 2000/120"
+      "|received 1500/120 0/60 2000/160"
+      "|answered 1000/150 1500/150 2000/400"
+      "|not_delivered 400/250 0/100 400/250"
+      "|cancel 1200/100 0/50 800/200"
+      "|nothing 600/80"
+      "|identify 2500/60 0/60 2500/60 0/60 2500/60"
+      "|error 300/600|")
 DUTY = 32768
+
+
+def notes(name):
+    """[(frequency Hz, ms), ...] of a named tune, or None."""
+    i = _T.find("|" + name + " ")
+    if i < 0:
+        return None
+    out = []
+    for n in _T[i + 1:_T.find("|", i + 1)].split()[1:]:
+        f, ms = n.split("/")
+        out.append((int(f), int(ms)))
+    return out
 
 
 class Buzzer:
@@ -30,7 +42,7 @@ class Buzzer:
 
     def play(self, name, tune=None):
         if tune is None:
-            tune = TUNES.get(name)
+            tune = notes(name)
             if tune is None:
                 return
         self.stop()
@@ -52,22 +64,18 @@ class Buzzer:
                 pass
             self._pwm = None
 
-    def _tone(self, freq):
-        if freq <= 0:
-            if self._pwm is not None:
-                self._pwm.duty_u16(0)
-            return
-        if self._pwm is None:
-            from machine import PWM
-            self._pwm = PWM(self.pin, freq=freq, duty_u16=DUTY)
-        else:
-            self._pwm.freq(freq)
-            self._pwm.duty_u16(DUTY)
-
     async def _play(self, tune):
         try:
             for freq, ms in tune:
-                self._tone(freq)
+                if freq <= 0:                   # a pause
+                    if self._pwm is not None:
+                        self._pwm.duty_u16(0)
+                elif self._pwm is None:
+                    from machine import PWM
+                    self._pwm = PWM(self.pin, freq=freq, duty_u16=DUTY)
+                else:
+                    self._pwm.freq(freq)
+                    self._pwm.duty_u16(DUTY)
                 await asyncio.sleep_ms(ms)
         except asyncio.CancelledError:
             pass

@@ -5,23 +5,35 @@
 # background pattern set with background()). busy() is True while a finite pattern
 # plays, so the supervisor does not sleep in the middle of a signal.
 import asyncio
+from micropython import const
 
-PATTERNS = {
-    "off": ((0, 1000), 1),
-    "on": ((1000, 0), None),
-    "blink": ((500, 500), None),
-    "fast": ((100, 100), None),
-    "press": ((150, 50), 2),                     # call button: the press was taken
-    "sending": ((100, 900), None),               # waiting for the fleet to store it
-    "not_delivered": ((100, 100, 100, 700), None),
-    "received": ((600, 200, 600, 200), 1),       # the fleet stored the alarm
-    "answered": ((3000, 0), 1),                  # a caregiver acknowledged
-    "cancel": ((200, 200, 200, 200, 200, 0), 1),  # call button: alarm cancelled
-    "nothing": ((80, 0), 1),                     # call button: nothing to cancel
-    "identify": ((100, 100), 50),                # "identify" command: 10 s
-    "error": ((50, 50, 50, 50, 50, 750), 3),
-    "unprovisioned": ((1000, 1000), None),
-}
+# name, on/off durations in ms starting with "on", "*n" = played n times (none: until
+# replaced). One string, not a dict of tuples: a fraction of the heap.
+_P = const("|off 0 1000 *1|on 1000 0|blink 500 500|fast 100 100"
+      "|press 150 50 *2"                      # call button: the press was taken
+      "|sending 100 900"                      # waiting for the fleet to store it
+      "|not_delivered 100 100 100 700"
+      "|received 600 200 600 200 *1"          # the fleet stored the alarm
+      "|answered 3000 0 *1"                   # a caregiver acknowledged
+      "|cancel 200 200 200 200 200 0 *1"      # call button: alarm cancelled
+      "|nothing 80 0 *1"                      # call button: nothing to cancel
+      "|identify 100 100 *50"                 # "identify" command: 10 s
+      "|error 50 50 50 50 50 750 *3"
+      "|unprovisioned 1000 1000|")
+
+
+def pattern(name):
+    """(steps, repeat) of a named pattern; blink for an unknown name."""
+    i = _P.find("|" + name + " ")
+    if i < 0:
+        return pattern("blink")
+    steps, repeat = [], None
+    for f in _P[i + 1:_P.find("|", i + 1)].split()[1:]:
+        if f.startswith("*"):          # (f[0] would intern a one-character qstr)
+            repeat = int(f[1:])
+        else:
+            steps.append(int(f))
+    return steps, repeat
 
 
 class Led:
@@ -42,9 +54,6 @@ class Led:
         self.state = bool(on)
         self.pin.value((not on) if self.active_low else (1 if on else 0))
 
-    def on(self):
-        self.show("on")
-
     def off(self):
         self._bg = None
         self.show("off")
@@ -61,7 +70,7 @@ class Led:
     def show(self, name, steps=None, repeat=1):
         """Play a named pattern, or custom steps/repeat under that name."""
         if steps is None:
-            steps, repeat = PATTERNS.get(name, PATTERNS["blink"])
+            steps, repeat = pattern(name)
         if self._task is not None:
             self._task.cancel()
             self._task = None

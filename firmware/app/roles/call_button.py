@@ -15,7 +15,7 @@ import log
 import store
 from micropython import const
 
-_F = "/state/button.json"
+_F = const("/state/button.json")
 # Timings in ms, a list so tests can shorten them:
 #   0 not acked this long after the press -> "not delivered"
 #   1 awake this long to deliver a new alarm, then sleep with retry wakes
@@ -25,7 +25,7 @@ _F = "/state/button.json"
 #   6 after a cancel, a press raises an alarm only once it ends short
 #   7 a heartbeat waits this long for Wi-Fi (to carry rssi)
 T = [8000, 120000, 10000, 30000, 600000, 30000, 10000, 5000]
-_UNSENT = ("sending", "not_delivered")
+_UNSENT = const(("sending", "not_delivered"))
 _RAISED = const(0)      # what the press now down did: raised an alarm,
 _OPEN = const(1)        # found one open (a long press cancels it),
 _DEFER = const(2)       # came just after a cancel (raises only if it ends short)
@@ -60,9 +60,9 @@ def _save():
         store.remove(_F)
 
 
-def setup(runtime):
+def setup(r):
     global rt, _s, _t0, _old
-    rt = runtime
+    rt = r
     _t0 = time.ticks_ms()
     s = rt.rtc.get("cb")
     _s = s if isinstance(s, dict) else store.read_json(_F, None) or {}
@@ -144,16 +144,16 @@ def _set(st):
     _sig = st
 
 
-def _close(why):
+def _close(s):
     global _again, _sig
     ref = _s["a"]["ref"]
     _s["a"] = _sig = None
     _save()
     rt.allow_sleep("alarm")
-    log.i("button", "closed ref=%s state=%s" % (ref, why))
+    log.i("button", "closed ref=%s state=%s" % (ref, s))
     if _o:
         _out(bg=None)
-    if _again and why != "cancel":
+    if _again and s != "cancel":
         _raise()                            # that press was meant for a new alarm
     _again = False
 

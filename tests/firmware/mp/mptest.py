@@ -57,6 +57,8 @@ def run_one(name, fn):
 
 
 def main(g):
+    if sys.argv[1:] == ["--probe"]:
+        return          # imported by a heap probe: defined and measured, not run
     names = sorted(k for k in g if k.startswith("test_") and callable(g[k]))
     if len(sys.argv) > 1:
         names = [n for n in names if n in sys.argv[1:]]

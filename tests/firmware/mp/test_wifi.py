@@ -111,7 +111,7 @@ async def test_no_blocking_scan_while_a_role_is_busy():
     _reset()
     rtc = rtcmem.RtcMem(FakeRTC())
     s0 = network.scans
-    w = wifi.Wifi("lab", "pw", rtc, idle=lambda: False)
+    w = wifi.Wifi("lab", "pw", rtc, busy={"alarm"})
     t = asyncio.create_task(w.run())
     ok(await _up(w))
     t.cancel()

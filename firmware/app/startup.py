@@ -1,0 +1,96 @@
+# The start of a wake (see supervisor.py): read the state files, load the role, open
+# the outbox, make the Wi-Fi and link, start the tasks. Runtime() imports it and
+# Runtime.run() drops it once the tasks run, so this code does not stay in the heap.
+# Nothing made here may keep a reference to this module (no closures, no functions of
+# it handed out): only the runtime's own methods are passed on.
+import gc
+import asyncio
+import devproto
+import log
+import store
+import outbox
+from config import Config
+from board import Board
+from bootstate import BootState
+from rtcmem import RtcMem, Clock
+from link import Link
+from wifi import Wifi
+
+
+def init(rt):
+    """Runtime.__init__: boot state, config, board, RTC memory, errors kept for the hello."""
+    rt.boot = st = BootState()
+    rt.config = cf = Config()
+    rt.cfg = cf.dev
+    rt.board = Board()
+    rt.rtc = RtcMem()
+    rt.clock = Clock(rt.rtc)
+    rt.slot = st.slot
+    rt.app_version = st.get("version") or "0.0.0"
+    rc, wr = st.get("reset_cause"), st.get("wake_reason")
+    rt.reset_cause = rc if rc in devproto.RESET_CAUSES else "unknown"
+    rt.wake_reason = wr if wr in devproto.WAKE_REASONS else "unknown"
+    rt.woke_by_pin = rt.wake_reason in ("pin", "ext1")
+    rt.battery_powered = cf.get("power") == "battery"
+    rt.board_name = rt.board.data.get("name") or cf.get("board") or "unknown"
+    rt.tokens = set()                   # stay-awake reasons
+    rt.offline_ms = 20000               # a sleeping role waits this long for the fleet per wake
+    rt.outbox = rt.link = rt.wifi = rt.role = rt.decision = None
+    rt._drv = {}                        # drivers made so far (see Runtime.__getattr__)
+    rt._polling = False
+    rt._tasks = []
+    rt._beats = {}
+    rt._cmds = set()                    # command ids running now
+    errs = store.read_json("/state/errors.json", [])
+    rt.errors = [e for e in errs if isinstance(e, str)] if isinstance(errs, list) else []
+    try:                                # main.py could not start the app last time
+        with open(store.path("/state/crash.txt")) as f:
+            rt.record_error(f.read())
+        store.remove("/state/crash.txt")
+    except OSError:
+        pass
+    note = st.get("note")               # boot.py fell back to the other slot
+    if note and ("boot: " + note) not in rt.errors:
+        rt.record_error("boot: " + note)
+
+
+def start(rt):
+    """Runtime.run() up to its wait: returns ("idle", None) when not provisioned."""
+    asyncio.get_event_loop().set_exception_handler(rt._loop_exc)
+    cf = rt.config
+    log.i("supervisor", "start app=%s slot=%s role=%s board=%s reset=%s wake=%s heap=%d" % (
+        rt.app_version, rt.slot, cf.get("role"), rt.board_name,
+        rt.reset_cause, rt.wake_reason, gc.mem_free()))
+    if not cf.provisioned():
+        log.e("config", "/config.json missing or incomplete (role, fleet_url): not provisioned")
+        if rt.led:
+            rt.led.show("unprovisioned")
+        return ("idle", None)
+    # Load now, while the heap is compact, what this wake will need anyway.
+    mod = rt._import_role()
+    if not cf.enrolled():
+        import enroll                   # noqa: F401  first boot (link drops it after)
+    if rt.board.pin("battery_adc") is not None:
+        import drivers.battery          # noqa: F401  heartbeats read the battery
+    rt.outbox = outbox.Outbox(clock=rt.clock)
+    if rt.woke_by_pin and rt.button is not None:
+        log.i("button", "woke by pin")   # made now: the press that woke us counts
+    w = cf.get("wifi")
+    if isinstance(w, dict) and w.get("ssid"):
+        rt.wifi = Wifi(w["ssid"], w.get("password", ""), rt.rtc, busy=rt.tokens)
+    else:
+        log.i("wifi", "no ssid configured: using the host network")
+    rt.link = Link(cf, rt.outbox, rt.clock, rt.hello_body, rt.wifi,
+                   rt.rtc, rt._on_command, rt._on_hello, rt.board_name)
+    rt._done = asyncio.Event()
+    rt.spawn("watchdog", rt._watchdog)
+    if rt._drv.get("button") is not None:
+        rt.spawn("button", rt._drv["button"].run)
+    if rt.wifi is not None:
+        rt.spawn("wifi", rt.wifi.run)
+    rt.spawn("link", rt.link.run)
+    r = mod.setup(rt)
+    rt.role = r if r is not None else mod
+    rt.spawn("role", rt.role.run)
+    rt.spawn("sleep", rt._sleeper)
+    return None
