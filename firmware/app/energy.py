@@ -3,28 +3,34 @@
 # an average daily consumption from the wake schedule, -> days of reserve; and the
 # call button's heartbeat with its battery_low report. Plain Python: the firmware
 # loads it once per heartbeat (and drops it again); benchmarks and docs import the
-# same numbers on CPython.
+# same numbers on CPython. The numbers are const(): on MicroPython they are folded
+# into the code, not module names (each name would stay in the qstr pool).
+try:
+    from micropython import const
+except ImportError:             # CPython
+    def const(x):
+        return x
 
-CAPACITY_MAH = 1500
-USABLE = 0.9            # to the 2.6 V end point, less ~1 %/year self-discharge
+_CAPACITY_MAH = const(1500)
+_USABLE = const(0.9)            # to the 2.6 V end point, less ~1 %/year self-discharge
 # (volts at light load, share of the usable charge left): Li-MnO2 is flat near
 # 3.0 V for most of its life, then falls at a knee around 2.8-2.7 V.
-CURVE = ((3.10, 1.0), (3.00, 0.85), (2.90, 0.45), (2.80, 0.12), (2.70, 0.03), (2.60, 0.0))
+_CURVE = const(((3.10, 1.0), (3.00, 0.85), (2.90, 0.45), (2.80, 0.12), (2.70, 0.03), (2.60, 0.0)))
 
 # Currents and times assumed (ESP32 module on a low-quiescent regulator; the virtual
 # board measures awake time, never current).
-SLEEP_UA = 15           # deep sleep, whole board: ESP32 RTC ~10 uA + regulator/divider
-AWAKE_MA = 100          # awake, Wi-Fi connecting / sending (TX peaks ~240 mA)
-WAIT_MA = 35            # awake, long-polling for an answer (Wi-Fi modem sleep)
-WAKE_S = 4.0            # one wake: boot 0.3 s, Wi-Fi (cached AP) ~1 s, TLS ~2 s, hello+events
-PRESS_S = 4.0           # delivering an alarm (the same steps)
-ANSWER_S = 60.0         # mean wait awake for a caregiver's answer (at most answer_wait_s)
-PRESSES_PER_WEEK = 2
+_SLEEP_UA = const(15)           # deep sleep, whole board: ESP32 RTC ~10 uA + regulator/divider
+_AWAKE_MA = const(100)          # awake, Wi-Fi connecting / sending (TX peaks ~240 mA)
+_WAIT_MA = const(35)            # awake, long-polling for an answer (Wi-Fi modem sleep)
+_WAKE_S = const(4.0)            # one wake: boot 0.3 s, Wi-Fi (cached AP) ~1 s, TLS ~2 s, hello+events
+_PRESS_S = const(4.0)           # delivering an alarm (the same steps)
+_ANSWER_S = const(60.0)         # mean wait awake for a caregiver's answer (at most answer_wait_s)
+_PRESSES_PER_WEEK = const(2)
 
 
 def fraction(v):
     """Share (0..1) of the usable charge left at cell voltage v (piecewise linear)."""
-    c = CURVE
+    c = _CURVE
     if v >= c[0][0]:
         return 1.0
     for i in range(1, len(c)):
@@ -35,22 +41,22 @@ def fraction(v):
     return 0.0
 
 
-def daily_mah(heartbeat_min=1440, presses_per_week=PRESSES_PER_WEEK, wake_s=WAKE_S,
-              press_s=PRESS_S, answer_s=ANSWER_S):
-    """Average charge used per day (mAh): sleep + heartbeat wakes + presses."""
-    mas = (1440.0 / heartbeat_min) * wake_s * AWAKE_MA \
-        + presses_per_week / 7.0 * (press_s * AWAKE_MA + answer_s * WAIT_MA)
-    return SLEEP_UA * 24 / 1000.0 + mas / 3600.0
+def daily_mah(heartbeat_min=1440, answer_s=_ANSWER_S):
+    """Average charge used per day (mAh): sleep + heartbeat wakes + presses (answer_s: the
+    mean wait awake for an answer)."""
+    mas = (1440.0 / heartbeat_min) * _WAKE_S * _AWAKE_MA \
+        + _PRESSES_PER_WEEK / 7.0 * (_PRESS_S * _AWAKE_MA + answer_s * _WAIT_MA)
+    return _SLEEP_UA * 24 / 1000.0 + mas / 3600.0
 
 
 def days_left(v, heartbeat_min=1440):
     """Days of reserve at cell voltage v with this heartbeat interval."""
-    return int(fraction(v) * CAPACITY_MAH * USABLE / daily_mah(heartbeat_min))
+    return int(fraction(v) * _CAPACITY_MAH * _USABLE / daily_mah(heartbeat_min))
 
 
 def life_days(**kw):
     """Days a fresh cell lasts (the arguments of daily_mah)."""
-    return CAPACITY_MAH * USABLE / daily_mah(**kw)
+    return _CAPACITY_MAH * _USABLE / daily_mah(**kw)
 
 
 def heartbeat(rt, state):

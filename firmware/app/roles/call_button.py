@@ -66,6 +66,8 @@ def setup(r):
     _t0 = time.ticks_ms()
     s = rt.rtc.get("cb")
     _s = s if isinstance(s, dict) else store.read_json(_F, None) or {}
+    if rt.due("heartbeat", rt.cfg["heartbeat_min"] * 60, False):
+        import energy                       # noqa: F401  now, while the heap is compact (_hb)
     a = _s.get("a")
     if not a:
         return

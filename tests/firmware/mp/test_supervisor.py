@@ -117,7 +117,7 @@ async def test_task_crash_is_logged_kept_and_reported_in_hello():
         @staticmethod
         def setup(rt):
             return role
-    rt._import_role = lambda: CrashMod
+    rt.role_module = CrashMod             # instead of importing roles/<role>.py
     task = asyncio.create_task(rt.run())
     deadline = time.ticks_add(time.ticks_ms(), 8000)
     while role.n < 2 and time.ticks_diff(deadline, time.ticks_ms()) > 0:
