@@ -151,9 +151,9 @@ class Link:
         full = self.base + path
         cf = self.cfg
         for attempt in range(3):
+            nonce = binascii.hexlify(os.urandom(8)).decode()
             hdrs = devproto.signed_headers(cf.get("device_id"), cf.get("secret"), method, full,
-                                           self.clock.now(), binascii.hexlify(os.urandom(8)).decode(),
-                                           body)
+                                           self.clock.now(), nonce, body)
             try:
                 st, rh, data = await conn.request(method, full, hdrs, body,
                                                   timeout_ms or self.timeout_ms)
@@ -191,7 +191,8 @@ class Link:
         evs = self.ob.batch(self.batch_n, self.batch_bytes)
         if not evs:
             return 0
-        body = b'{"stream":%d,"cv":%d,"events":[%s]}' % (self.ob.stream, self.cfg.cv, b",".join(evs))
+        body = b'{"stream":%d,"cv":%d,"events":[%s]}' % (
+            self.ob.stream, self.cfg.cv, b",".join(evs))
         del evs[1:]
         first = self.ob.ack + 1
         try:

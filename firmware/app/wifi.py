@@ -75,7 +75,8 @@ class Wifi:
                     st = self.wlan().status()
                 except Exception:
                     st = None
-                log.w("wifi", "connect to %s failed (status %s), retry in %d ms" % (self.ssid, st, d))
+                log.w("wifi", "connect to %s failed (status %s), retry in %d ms" % (
+                    self.ssid, st, d))
                 await asyncio.sleep_ms(d)
 
     async def _wait(self, ms):
@@ -123,7 +124,8 @@ class Wifi:
         self.connects += 1
         self.cached = cached
         self.connect_ms = time.ticks_diff(time.ticks_ms(), t0)
-        log.i("wifi", "up rssi=%s cached=%d in %d ms" % (self.rssi(), 1 if cached else 0, self.connect_ms))
+        log.i("wifi", "up rssi=%s cached=%d in %d ms" % (
+            self.rssi(), 1 if cached else 0, self.connect_ms))
         if not cached and self.rtc is not None:
             import wifiscan                 # only after a connect without the cache
             wifiscan.learn(self, w)
