@@ -5,7 +5,9 @@
 1. press -> alarm visible in the console's live stream (SSE /api/v1/live/alarms), p50/p99, for
    awake, connected buttons (mains-powered call buttons: the "cached connection" case) and for
    buttons in deep sleep (boot + simulated Wi-Fi association + hello + event);
-2. caregiver acknowledgement (HTTP) -> "answered" on the awake button (long-poll), p50/p99;
+2. caregiver acknowledgement (HTTP) -> the awake button knows (long-poll answer logged) and
+   -> "answered" shown, p50/p99; the acknowledgement is sent the moment the button shows
+   "received", so "answered" waits for the received tune (~0.35 s) to end: the worst case;
    all while wrk replays signed single-event requests from 2,000 other devices (the ingest
    benchmark's load) against the same server;
 3. the energy model: awake time per press and per heartbeat wake measured on a battery button
@@ -128,8 +130,10 @@ def alarm_cycle(board, fleet, stream, device_id, samples_press, samples_ack, asl
                  if a["ref"] == ref)
     t_ack = time.time()
     fleet.api("POST", "/api/v1/alarms/%d/acknowledge" % alarm["id"])
+    board.expect(r"link: alarms .*%s=acknowledged" % re.escape(ref), timeout=30)
+    t_known = time.time()
     board.expect(r"button: answered ref=%s" % re.escape(ref), timeout=30)
-    samples_ack.append(time.time() - t_ack)
+    samples_ack.append((t_known - t_ack, time.time() - t_ack))
     fleet.api("POST", "/api/v1/alarms/%d/resolve" % alarm["id"], json={"note": "benchmark"})
     board.expect(r"button: closed ref=%s" % re.escape(ref), timeout=60, since=mark)
 
@@ -242,12 +246,15 @@ def main():
             farm.close()
             fleet.stop()
 
+    acks = ack_awake + ack_sleep
     fig = {
         "press_to_console_ms": {"p50": pct(press_awake, 50), "p99": pct(press_awake, 99), "n": len(press_awake)},
         "press_to_console_from_sleep_ms": {"p50": pct(press_sleep, 50), "p99": pct(press_sleep, 99),
                                            "n": len(press_sleep)},
-        "ack_to_answered_ms": {"p50": pct(ack_awake + ack_sleep, 50), "p99": pct(ack_awake + ack_sleep, 99),
-                               "n": len(ack_awake + ack_sleep)},
+        "ack_to_device_ms": {"p50": pct([k for k, _ in acks], 50), "p99": pct([k for k, _ in acks], 99),
+                             "n": len(acks)},
+        "ack_to_answered_ms": {"p50": pct([a for _, a in acks], 50), "p99": pct([a for _, a in acks], 99),
+                               "n": len(acks)},
         "background_load_events_per_s": load.events_per_s(),
     }
     print("background load               : %d signed events/s acked by the same server" % fig["background_load_events_per_s"])
@@ -255,7 +262,9 @@ def main():
         fig["press_to_console_ms"]["p50"], fig["press_to_console_ms"]["p99"], len(press_awake)))
     print("press -> console, deep sleep  : p50 %s ms, p99 %s ms (n=%d; includes the simulated 300 ms Wi-Fi association)" % (
         fig["press_to_console_from_sleep_ms"]["p50"], fig["press_to_console_from_sleep_ms"]["p99"], len(press_sleep)))
-    print("acknowledge -> answered       : p50 %s ms, p99 %s ms (n=%d)" % (
+    print("acknowledge -> button knows   : p50 %s ms, p99 %s ms (n=%d; long-poll answer received)" % (
+        fig["ack_to_device_ms"]["p50"], fig["ack_to_device_ms"]["p99"], fig["ack_to_device_ms"]["n"]))
+    print("acknowledge -> answered shown : p50 %s ms, p99 %s ms (n=%d; after the 'received' tune ends)" % (
         fig["ack_to_answered_ms"]["p50"], fig["ack_to_answered_ms"]["p99"], fig["ack_to_answered_ms"]["n"]))
     if beat_s is not None:
         years, awake_mah, sleep_mah = battery_years(beat_s, press_s)
