@@ -39,11 +39,7 @@ class Console:
 
     # ------------------------------------------------------------------ TCP serial port
     async def start(self, port):
-        try:
-            self._server = await asyncio.start_server(self._client, "127.0.0.1", port)
-        except OSError:
-            self._server = await asyncio.start_server(self._client, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
+        self._server, self.port = await serve_loopback(self._client, port)
         return self.port
 
     async def _client(self, reader, writer):
@@ -205,6 +201,16 @@ class Console:
                 pass
             self._server = None
         self._log.close()
+
+
+async def serve_loopback(handler, port):
+    """A TCP server on 127.0.0.1: on `port` (a board keeps its ports across restarts) or, if
+    that is taken, on any free one. Returns (server, port)."""
+    try:
+        server = await asyncio.start_server(handler, "127.0.0.1", port)
+    except OSError:
+        server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
 
 
 def abort_writer(writer):

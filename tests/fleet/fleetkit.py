@@ -79,7 +79,7 @@ def count(db, table, where="1", params=()):
     return db.conn.execute("SELECT count(*) FROM %s WHERE %s" % (table, where), params).fetchone()[0]
 
 
-def wait_for(predicate, timeout=5.0, interval=0.01):
+def wait_for(predicate, timeout=5.0, interval=0.01, what="condition"):
     """Poll predicate until true (for effects that happen in another thread); the value or AssertionError."""
     deadline = time.monotonic() + timeout
     while True:
@@ -87,5 +87,5 @@ def wait_for(predicate, timeout=5.0, interval=0.01):
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError("condition not met within %.1f s" % timeout)
+            raise AssertionError("%s not met within %.1f s" % (what, timeout))
         time.sleep(interval)

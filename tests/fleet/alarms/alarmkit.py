@@ -10,6 +10,7 @@ import time
 import httpx
 import uvicorn
 
+import fleetkit  # tests/fleet (pytest puts conftest folders on sys.path)
 from fleet.domain import escalation, webhooks
 from fleet.main import create_app
 from fleet.server import FleetServer
@@ -59,14 +60,7 @@ def the_alarm(client, headers, device_id, ref=None):
 
 
 def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("%s not met within %.1f s" % (what, timeout))
-        time.sleep(interval)
+    return fleetkit.wait_for(predicate, timeout, interval, what)
 
 
 # ---- a real webhook receiver ---------------------------------------------------------------
