@@ -6,14 +6,12 @@ import ast
 import http.server
 import re
 import threading
-from pathlib import Path
 
 import pytest
 
+from agentkit import AGENT, FAST_WIFI
 from boards.virtual import BoardFarm
 
-AGENT = Path(__file__).resolve().parent / "fixtures" / "agent"
-FAST_WIFI = {"wifi_fast_ms": 50, "wifi_scan_ms": 200, "wifi_loss_ms": 200}
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ import pytest
 
 from boards.virtual import BoardFarm
 
-from conftest import AGENT
+from agentkit import AGENT
 
 
 @pytest.fixture

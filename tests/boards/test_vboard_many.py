@@ -2,7 +2,7 @@
 
 import time
 
-from conftest import AGENT, FAST_WIFI
+from agentkit import AGENT, FAST_WIFI
 
 
 def test_ten_boards_boot_and_answer_presses_concurrently(farm):
