@@ -75,7 +75,7 @@ class Link:
         self.batch_bytes = 4096
         self.sent = 0                 # events sent in requests that were acked
         self._kick = asyncio.Event()
-        self._news = asyncio.Event()  # pulsed when the ack moves or down changes
+        self._news = []               # one Event per waiter, set when the ack moves or down changes
 
     # ---- API for the runtime and roles --------------------------------------------
     def kick(self):
@@ -98,30 +98,36 @@ class Link:
         """Wait until down changes (config, alarms, cursor) after generation `since`."""
         if since is None:
             since = self.gen
-        t0 = time.ticks_ms()
-        while self.gen == since:
-            left = timeout_ms - time.ticks_diff(time.ticks_ms(), t0)
-            if left <= 0:
-                return False
-            try:
-                await asyncio.wait_for_ms(self._news.wait(), left)
-            except asyncio.TimeoutError:
-                pass
-        return True
+        return await self._until(lambda: self.gen != since, timeout_ms)
 
     async def wait_acked(self, seq, timeout_ms):
         """True once the fleet acknowledged event seq (stored it durably)."""
+        return await self._until(lambda: self.ob.ack >= seq, timeout_ms, True)
+
+    async def _until(self, done, timeout_ms, kick=False):
         t0 = time.ticks_ms()
-        while self.ob.ack < seq:
+        while not done():
             left = timeout_ms - time.ticks_diff(time.ticks_ms(), t0)
             if left <= 0:
                 return False
-            self.kick()
+            if kick:
+                self.kick()
+            # A fresh Event, registered before the wait starts: news that comes before the
+            # waiting task first runs finds it set (a shared set()+clear() pulse was lost).
+            ev = asyncio.Event()
+            self._news.append(ev)
             try:
-                await asyncio.wait_for_ms(self._news.wait(), left)
+                await asyncio.wait_for_ms(ev.wait(), left)
             except asyncio.TimeoutError:
                 pass
+            if ev in self._news:
+                self._news.remove(ev)
         return True
+
+    def _tell(self):
+        w, self._news = self._news, []
+        for ev in w:
+            ev.set()
 
     # ---- requests ---------------------------------------------------------------
     def _parse(self, status, head, data):
@@ -208,8 +214,7 @@ class Link:
         self.batch_bytes = 4096
         log.i("link", "events acked ack=%s stored=%s dup=%s pending=%d" % (
             ack, obj.get("stored"), obj.get("duplicates"), self.ob.pending()))
-        self._news.set()
-        self._news.clear()
+        self._tell()
         self.down(obj.get("down"))
         if not freed:
             raise ProtoError(200, "no_progress", "ack stays at %s" % ack)
@@ -244,8 +249,7 @@ class Link:
                     self.on_command(c)
         if changed:
             self.gen += 1
-            self._news.set()
-            self._news.clear()
+            self._tell()
 
     # ---- the task -----------------------------------------------------------------
     async def run(self):

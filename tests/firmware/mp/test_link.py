@@ -168,6 +168,21 @@ async def test_long_poll_delivers_change_quickly():
     ok(dt < 1500, "took %d ms" % dt)
 
 
+async def test_news_just_as_a_wait_starts_is_not_lost():
+    # The waiter has checked for news and started waiting, but its waiting task has not run
+    # yet when the news comes (a poll answer handled in the same scheduler pass).
+    r = Rig()
+    for wait in (lambda: r.link.wait_change(3000, r.link.gen), lambda: r.link.wait_acked(1, 3000)):
+        w = asyncio.create_task(wait())
+        await asyncio.sleep_ms(0)
+        t0 = time.ticks_ms()
+        r.link.down({"alarms": {"a-%d" % t0: "acknowledged"}})
+        r.ob.ack = 1
+        ok(await w, "no news seen")
+        dt = time.ticks_diff(time.ticks_ms(), t0)
+        ok(dt < 500, "news seen after %d ms" % dt)
+
+
 async def test_run_rides_out_fleet_errors_with_backoff():
     r = Rig()
     dev = await r.up()
