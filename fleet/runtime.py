@@ -47,6 +47,7 @@ class FleetRuntime:
         self.downlink = None
         self.alarms = None
         self._supervisor = None
+        self._run_id = None          # this start's row in server_runs
 
     def connect(self):
         """A new connection for one admin request or one thread (caller closes it)."""
@@ -120,14 +121,25 @@ class FleetRuntime:
     # ---- replay protection across restarts ---------------------------------------------
 
     def _load_nonces(self):
+        """Reload the nonces the last run saved. If it never stopped (kill -9, power loss), its
+        last minutes of nonces are gone: refuse every request signed before this start (the
+        device re-signs with a fresh time and nonce), so none of them can be replayed."""
         now = clock.now()
-        saved = self.reader.conn.execute("SELECT device_id, nonce, expires FROM seen_nonces").fetchall()
+        conn = self.reader.conn
+        last = conn.execute("SELECT started_at, stopped_at FROM server_runs ORDER BY id DESC LIMIT 1").fetchone()
+        saved = conn.execute("SELECT device_id, nonce, expires FROM seen_nonces").fetchall()
         self.nonces.load(saved, now)
+        if last is not None and last[1] is None:
+            self.nonces.refuse_signed_before(int(now))
+            log.warning("the previous run (started %s) did not stop cleanly: requests signed before now are "
+                        "refused as replay; devices re-sign", clock.iso(last[0]))
         with store.write_tx(self.reader):
-            self.reader.conn.execute("DELETE FROM seen_nonces")
+            conn.execute("DELETE FROM seen_nonces")
+            self._run_id = conn.execute("INSERT INTO server_runs (started_at) VALUES (?)", (now,)).lastrowid
 
     def _save_nonces(self):
         with store.write_tx(self.reader):
             self.reader.conn.execute("DELETE FROM seen_nonces")
             self.reader.conn.executemany("INSERT INTO seen_nonces (device_id, nonce, expires) VALUES (?, ?, ?)",
                                          self.nonces.dump(clock.now()))
+            self.reader.conn.execute("UPDATE server_runs SET stopped_at = ? WHERE id = ?", (clock.now(), self._run_id))

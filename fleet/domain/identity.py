@@ -112,5 +112,6 @@ def authenticate(directory, nonces, method, path, headers, body, now=None):
         _fail("bad_signature", "signature does not match: check the secret and the canonical string")
 
     if not nonces.add(device_id, nonce, timestamp, now):
-        _fail("replay", "nonce %s was already used by this device" % nonce)
+        _fail("replay", "nonce %s was already used by this device, or the request was signed before the "
+                        "server can vouch for it: sign again with a fresh time and nonce" % nonce)
     return ident

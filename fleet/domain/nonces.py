@@ -10,9 +10,9 @@ dropped is refused as `replay` (the device re-signs with a fresh time and nonce)
 stays bounded and no replay gets through.
 
 In memory, for one process. The runtime saves it to the database at shutdown and loads it
-at start; after a crash (kill -9) the last few minutes of nonces are lost, which is harmless
-for events (stored once per (device, stream, seq) whatever happens) and only lets a
-captured hello/poll be answered a second time.
+at start; after a crash (kill -9) the last minutes of nonces are lost, so the runtime raises
+the floor to the start time (`refuse_signed_before`): a request signed before the restart is
+refused as `replay` and the device re-signs. No replay gets through a crash either.
 """
 
 import devproto
@@ -52,6 +52,10 @@ class NonceCache:
         if len(self._expiry) > self.capacity:
             self._drop_oldest()
         return True
+
+    def refuse_signed_before(self, timestamp):
+        """Refuse every request whose timestamp is before `timestamp` (whole seconds)."""
+        self.floor = max(self.floor, int(timestamp) - 1 + self.window)
 
     def _drop_oldest(self):
         while self._oldest not in self._buckets:

@@ -146,7 +146,12 @@ def m004_alarms(db):
                     "FROM events")
 
 
-MIGRATIONS = [m001_initial, m002_device_status, m003_seen_nonces, m004_alarms]
+def m005_server_runs(db):
+    """Each start of the server, and whether it stopped cleanly (saving its replay nonces)."""
+    db["server_runs"].create({"id": int, "started_at": float, "stopped_at": float}, pk="id")
+
+
+MIGRATIONS = [m001_initial, m002_device_status, m003_seen_nonces, m004_alarms, m005_server_runs]
 LATEST = len(MIGRATIONS)
 
 

@@ -1,7 +1,12 @@
 """Helpers shared by the fleet tests: signed device clients, users per role, small waits."""
 
 import json
+import os
+import re
 import secrets
+import subprocess
+import sys
+import threading
 import time
 
 import devproto
@@ -89,3 +94,17 @@ def wait_for(predicate, timeout=5.0, interval=0.01, what="condition"):
         if time.monotonic() > deadline:
             raise AssertionError("%s not met within %.1f s" % (what, timeout))
         time.sleep(interval)
+
+
+def start_server(db_path):
+    """`fleet serve` as a real process on a free loopback port: (Popen, base URL)."""
+    proc = subprocess.Popen([sys.executable, "-m", "fleet.cli", "serve", "--port", "0", "--db", str(db_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=dict(os.environ, FLEET_LOG_LEVEL="warning"))
+    for line in proc.stdout:
+        found = re.search(r"listening on (http://\S+)", line)
+        if found:
+            threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
+            return proc, found.group(1)
+    raise AssertionError("server did not start")
+

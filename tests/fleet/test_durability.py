@@ -2,28 +2,13 @@
 and every acknowledged event is there; a restarted server carries on from the same acks."""
 
 import os
-import re
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 
 import httpx
 
-from fleetkit import enroll, heartbeat
-
-
-def start_server(db_path):
-    proc = subprocess.Popen([sys.executable, "-m", "fleet.cli", "serve", "--port", "0", "--db", str(db_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=dict(os.environ, FLEET_LOG_LEVEL="warning"))
-    for line in proc.stdout:
-        found = re.search(r"listening on (http://\S+)", line)
-        if found:
-            threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
-            return proc, found.group(1)
-    raise AssertionError("server did not start")
+from fleetkit import enroll, heartbeat, start_server
 
 
 def test_every_acked_event_survives_kill_9(settings, db):

@@ -1,12 +1,17 @@
 """Replay protection: bounded, forgetting only what the clock window already refuses,
 and kept across a restart."""
 
+import os
+import signal
+import time
+
 import devproto
+import httpx
 from fastapi.testclient import TestClient
 
 from fleet.domain.nonces import NonceCache
 from fleet.main import create_app
-from fleetkit import HELLO
+from fleetkit import HELLO, enroll, start_server
 
 NOW = 2_000_000_000
 
@@ -56,3 +61,34 @@ def test_replay_is_refused_after_a_restart(client, device, settings):
         device.http = again
         replay = device.request("POST", devproto.PATH_HELLO, HELLO, nonce="0123456789abcdef")
         assert replay.status_code == 409 and replay.json()["error"]["code"] == "replay"
+
+
+def test_no_replay_gets_through_a_crash(settings, db):
+    # kill -9: the nonces of the last minutes were never saved. A request captured before the
+    # crash is refused after it; the device's fresh request is served.
+    proc, url = start_server(settings.db)
+    try:
+        http = httpx.Client(base_url=url, timeout=10)
+        device = enroll(http, db)
+        captured = dict(nonce="feedface01234567", timestamp=int(time.time()) - 1)
+        assert device.request("POST", devproto.PATH_HELLO, HELLO, **captured).status_code == 200
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        proc, url = start_server(settings.db)
+        device.http = httpx.Client(base_url=url, timeout=10)
+        replay = device.request("POST", devproto.PATH_HELLO, HELLO, **captured)
+        assert replay.status_code == 409 and replay.json()["error"]["code"] == "replay"
+        assert "sign again" in replay.json()["error"]["message"]
+        assert device.request("POST", devproto.PATH_HELLO, HELLO).status_code == 200
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+def test_a_clean_restart_does_not_refuse_recent_requests(client, device, settings):
+    signed_earlier = dict(nonce="0badc0de0badc0de", timestamp=int(time.time()) - 5)
+    client.__exit__(None, None, None)           # graceful stop: nonces saved, run marked stopped
+    with TestClient(create_app(settings)) as again:
+        device.http = again
+        assert device.request("POST", devproto.PATH_HELLO, HELLO, **signed_earlier).status_code == 200
+
