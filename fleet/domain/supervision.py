@@ -129,6 +129,19 @@ def read_battery_readings(db, after_id):
     return readings, top
 
 
+def scan_battery_readings(db_path):
+    """(readings, last id, previous last id) since the last scan, on a connection of its own:
+    runs in a worker thread that a shutdown cannot stop, so nothing it uses is closed under it."""
+    db = connect(db_path)
+    try:
+        row = db.conn.execute("SELECT value FROM alarm_state WHERE name = ?", (SCAN_KEY,)).fetchone()
+        after = row[0] if row else 0
+        readings, top = read_battery_readings(db, after)
+        return readings, top, after
+    finally:
+        db.close()
+
+
 class BatteryScan:
     """The lifespan task: every battery_scan_s, read new heartbeats (in a thread), apply (in the writer)."""
 
@@ -138,25 +151,19 @@ class BatteryScan:
         self.passes = 0
 
     async def run(self):
-        settings = self._runtime.settings
-        db = connect(settings.db)
-        try:
-            while True:
-                try:
-                    await self.scan_once(db)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("battery scan failed")
-                await asyncio.sleep(settings.battery_scan_s)
-        finally:
-            db.close()
+        while True:
+            try:
+                await self.scan_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("battery scan failed")
+            await asyncio.sleep(self._runtime.settings.battery_scan_s)
 
-    async def scan_once(self, db):
+    async def scan_once(self):
         settings = self._runtime.settings
-        after = db.conn.execute("SELECT value FROM alarm_state WHERE name = ?", (SCAN_KEY,)).fetchone()
-        readings, top = await run_in_threadpool(read_battery_readings, db, after[0] if after else 0)
-        if top != (after[0] if after else 0):
+        readings, top, after = await run_in_threadpool(scan_battery_readings, settings.db)
+        if top != after:
             await self._runtime.writer.call(lambda tx: apply_battery_readings(
                 tx, readings, top, settings.low_battery_v, settings.battery_recover_v))
         self.passes += 1

@@ -1,6 +1,9 @@
 """Supervision: a silent call button raises "device missing", a low battery raises a maintenance
 alarm; both resolve themselves (audited) when the button is heard again / the battery recovers."""
 
+import threading
+import time
+
 import httpx
 import pytest
 
@@ -102,3 +105,31 @@ def test_battery_low_from_heartbeats(client, db, caregiver):
     wait_for(lambda: one(alarms_of(client, headers, button.id, "battery_low"))["state"] == "resolved",
              what="recovered")
     assert client.get("/api/v1/alarms", params={"device_id": bin_.id}, headers=headers).json() == []
+
+
+def test_stopping_the_fleet_mid_scan_leaves_the_scan_its_database(settings, db, monkeypatch):
+    # The scan reads in a worker thread that a shutdown cannot stop; the connection it reads
+    # must not be closed under it (that crashed the process once: a segfault in SQLite).
+    from fastapi.testclient import TestClient
+
+    from fleet.domain import supervision
+    from fleet.main import create_app
+
+    started, outcome = threading.Event(), []
+    real = supervision.read_battery_readings
+
+    def slow_read(conn_db, after_id):
+        started.set()
+        time.sleep(0.5)                          # the fleet stops meanwhile
+        try:
+            outcome.append(real(conn_db, after_id))
+        except Exception as ex:                  # e.g. "Cannot operate on a closed database"
+            outcome.append(ex)
+            raise
+        return outcome[-1]
+
+    monkeypatch.setattr(supervision, "read_battery_readings", slow_read)
+    with TestClient(create_app(settings)):
+        assert started.wait(10), "no battery scan started"
+    wait_for(lambda: outcome, what="the scan to finish")
+    assert not isinstance(outcome[0], Exception), outcome[0]
