@@ -4,6 +4,7 @@
                  ├ reader       the event loop's read connection (identities, downlink, status)
                  ├ directory    device identities cache          (fleet.domain.identity)
                  ├ nonces       replay protection                (fleet.domain.nonces)
+                 ├ rate         per-device request budget        (fleet.domain.ratelimit)
                  ├ writer       group-commit writer thread       (fleet.domain.writer)
                  ├ downlink     `down` cache + long-poll wake-up  (fleet.domain.downlink)
                  ├ board        liveness + supervisor task       (fleet.domain.status)
@@ -27,6 +28,7 @@ from fleet.domain.alarms import AlarmService
 from fleet.domain.downlink import Downlink
 from fleet.domain.identity import DeviceDirectory
 from fleet.domain.nonces import NonceCache
+from fleet.domain.ratelimit import DeviceRateLimit
 from fleet.domain.status import StatusBoard, supervise, tick
 from fleet.domain.writer import GroupCommitWriter
 from fleet.errors import NotFound
@@ -60,6 +62,7 @@ class FleetRuntime:
         self.directory = DeviceDirectory(self.reader, self.box, s.identity_ttl_s)
         self.nonces = NonceCache(s.nonce_cache_size)
         self._load_nonces()
+        self.rate = DeviceRateLimit(s.device_rate_per_s, s.device_burst)
         self.downlink = Downlink(self.reader, s.identity_ttl_s)
         self.downlink.attach(self.loop)
         self.board = StatusBoard(s)

@@ -34,6 +34,9 @@ async def _signed_request(request, method, check=None):
     now = clock.now()
     device = authenticate(rt.directory, rt.nonces, method, signed_path(request), headers, raw, now)
     rt.board.touch(device.id, now)
+    if not rt.rate.allow(device.id, now):
+        fail("rate_limited", "more than %d requests at once or %g a second from this device: back off"
+             % (rt.rate.burst, rt.rate.rate))
     body = None
     if check is not None:
         body = parse_json(raw, headers)

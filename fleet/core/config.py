@@ -40,6 +40,10 @@ class Settings:
     # How long a cached device identity (secret, revoked flag) is trusted before it is re-read,
     # so that a revoke done by the CLI in another process takes effect in a running server.
     identity_ttl_s: float = 5.0
+    # Per-device request budget (signed device requests): this many at once...
+    device_burst: int = 60
+    # ...then this many per second sustained; 0 turns the limit off.
+    device_rate_per_s: float = 5.0
     # Most requests the ingest writer commits in one transaction.
     commit_max_batch: int = 512
     # Alarms (call buttons): a heartbeat battery voltage under this raises a low-battery alarm...

@@ -1,13 +1,17 @@
 """Every way a device request can be refused: a 4xx JSON error with the protocol's code,
 the server time, and nothing stored."""
 
+import dataclasses
 import json
 import time
 
 import devproto
 import pytest
+from fastapi.testclient import TestClient
 
-from fleetkit import HELLO, count, heartbeat, mint
+from fleet.domain.ratelimit import DeviceRateLimit
+from fleet.main import create_app
+from fleetkit import HELLO, count, enroll, heartbeat, mint
 
 
 def body_of(events):
@@ -96,8 +100,8 @@ def test_refused_and_nothing_stored(name, device, db):
 def test_every_protocol_error_code_is_reachable_or_reserved():
     tested = {code for _, _, code in CASES.values()}
     enrollment_codes = {"token_invalid", "token_used", "token_expired", "token_mismatch"}  # test_enrollment.py
-    other = {"revoked", "replay"}                                                          # below
-    reserved = {"rate_limited", "internal"}    # no limiter yet; internal: see test_ingest handler failure
+    other = {"revoked", "replay", "rate_limited"}                                          # below
+    reserved = {"internal"}                    # see test_ingest handler failure
     assert tested | enrollment_codes | other | reserved == set(devproto.ERRORS)
 
 
@@ -107,6 +111,34 @@ def test_replayed_nonce_is_refused(device, db):
     assert count(db, "events") == 1
     # a fresh nonce is fine
     assert device.events([heartbeat(2)]).status_code == 200
+
+
+def test_a_runaway_device_is_rate_limited_and_nobody_else_is(settings, db):
+    tight = dataclasses.replace(settings, device_burst=3, device_rate_per_s=2.0)
+    with TestClient(create_app(tight)) as client:
+        runaway, other = enroll(client, db), enroll(client, db)
+        for _ in range(5):      # a stranger's badly signed requests do not spend the device's budget
+            assert_refused(runaway.events([heartbeat(1)], secret="00" * 32), 401, "bad_signature")
+        for seq in (1, 2, 3):
+            assert runaway.events([heartbeat(seq)]).status_code == 200
+        refused = runaway.events([heartbeat(4)])
+        assert_refused(refused, 429, "rate_limited")
+        assert "back off" in refused.json()["error"]["message"]
+        assert count(db, "events", "device_id = ?", (runaway.id,)) == 3      # the refused one is not stored
+        assert other.events([heartbeat(1)]).status_code == 200
+        time.sleep(0.6)         # 2 a second: room for one more
+        assert runaway.events([heartbeat(4)]).status_code == 200
+        assert count(db, "events", "device_id = ?", (runaway.id,)) == 4
+
+
+def test_rate_limit_bucket():
+    limit = DeviceRateLimit(rate=1.0, burst=2)
+    assert [limit.allow("d", 100.0) for _ in range(3)] == [True, True, False]
+    assert not limit.allow("d", 100.5)          # half a request earned
+    assert limit.allow("d", 101.0)              # and the other half
+    assert limit.allow("e", 101.0)              # per device
+    assert [limit.allow("d", 200.0) for _ in range(3)] == [True, True, False]   # refills to burst, no more
+    assert all(DeviceRateLimit(rate=0, burst=1).allow("d", 1.0) for _ in range(100))  # 0: off
 
 
 def test_revoked_device_is_refused_before_its_clock_is_checked(client, device, db, admin_headers):
