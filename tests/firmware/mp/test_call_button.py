@@ -231,14 +231,14 @@ async def test_long_press_cancels_after_the_alarm_in_outbox_order():
     eq([e["type"] for e in evs], ["alarm", "alarm_cancel"])
     ok(evs[0]["seq"] < evs[1]["seq"])
     eq(evs[0]["data"]["ref"], evs[1]["data"]["ref"])
-    ok(("buz", "cancel") in SHOWN and ("led", "cancel") in SHOWN, SHOWN)
+    await until(lambda: ("buz", "cancel") in SHOWN and ("led", "cancel") in SHOWN, 3000, "cancel signal")
     ok(lines("closed ref=%s state=cancel" % evs[0]["data"]["ref"]))
     eq(store.read_json("/state/button.json"), None)   # nothing open any more
     ok("alarm" not in rt.tokens)
     # a long press right after the cancel: nothing to cancel, no new alarm
     await press(1300)
     await until(lambda: lines("nothing to cancel"), 3000, "nothing")
-    ok(("buz", "nothing") in SHOWN)
+    await until(lambda: ("buz", "nothing") in SHOWN, 3000, "nothing tune")
     # a long press that raises an alarm does not cancel it
     cb.T[GRACE] = 0
     await press(1300)
@@ -267,6 +267,8 @@ async def test_not_delivered_then_received_with_the_same_ref():
     al = await events(rt, "alarm")
     eq(len(al), 1)
     ok(al[0]["data"]["ref"] in lines("received")[0])
+    # the "received" tune waits for the "not delivered" one to end: it follows the log line
+    await until(lambda: ("buz", "received") in SHOWN, 3000, "received tune")
     ok(SHOWN.index(("buz", "not_delivered")) < SHOWN.index(("buz", "received")))
     rt.finish("test")
     await task
@@ -304,7 +306,7 @@ async def test_undelivered_alarm_sleeps_with_retry_and_survives_power_cut():
     await until(lambda: lines("received ref=%s" % ref), 5000, "received after power cut")
     al = await events(rt, "alarm")
     eq([e["data"]["ref"] for e in al], [ref])
-    ok(("buz", "received") in SHOWN)
+    await until(lambda: ("buz", "received") in SHOWN, 3000, "received tune")
     rt.finish("test")
     await task
 
