@@ -9,7 +9,6 @@ rig that cannot give it the test is skipped with the reason. Every test gets a l
 (--hil-logs, default var/hil-logs/<test>/) holding each board's console and the fleet's log.
 """
 
-import os
 import re
 import shutil
 from pathlib import Path

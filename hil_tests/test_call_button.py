@@ -7,19 +7,11 @@ import time
 import pytest
 
 from hil_tests.plugin import enrolled
+from hil_tests.polling import wait_until
 
 BUTTON = dict(role="call_button", power="battery")
 
 
-def wait_until(fn, what, timeout=30.0, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("%s not reached within %.0f s" % (what, timeout))
-        time.sleep(interval)
 
 
 def fleet_alarm(fleet, device_id, ref, state=None):

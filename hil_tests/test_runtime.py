@@ -8,6 +8,7 @@ import time
 import pytest
 
 from hil_tests.plugin import enrolled
+from hil_tests.polling import wait_until
 
 # The generic role (heartbeat + telemetry) on a mains-powered board: exercises the runtime alone.
 GENERIC = dict(role="smart_bin", role_module="generic", power="mains")
@@ -41,14 +42,7 @@ def stored_seqs(fleet, device_id, etype=None):
 
 
 def wait_fleet(predicate, what, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = predicate()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("fleet: %s not reached within %.0f s" % (what, timeout))
-        time.sleep(0.2)
+    return wait_until(predicate, "fleet: " + what, timeout)
 
 
 @pytest.mark.needs("button", "world")

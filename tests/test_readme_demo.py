@@ -6,10 +6,11 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
+
+from hil_tests.polling import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 FLEET = [sys.executable, "-m", "fleet.cli"]
@@ -33,14 +34,8 @@ def vboard(env, *args):
     return r.stdout
 
 
-def wait(fn, what, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        assert time.monotonic() < deadline, "%s not reached within %.0f s" % (what, timeout)
-        time.sleep(0.3)
+def wait(fn, what):
+    return wait_until(fn, what, timeout=60.0, interval=0.3)
 
 
 def test_demo_press_alarm_acknowledge_answer(tmp_path):

@@ -12,6 +12,7 @@ import time
 import devproto
 
 from fleet.domain import credentials, enrollment, users
+from hil_tests.polling import wait_until
 
 CLI = users.Principal("cli", "test", "admin")
 PASSWORD = "correct horse battery"
@@ -86,14 +87,7 @@ def count(db, table, where="1", params=()):
 
 def wait_for(predicate, timeout=5.0, interval=0.01, what="condition"):
     """Poll predicate until true (for effects that happen in another thread); the value or AssertionError."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("%s not met within %.1f s" % (what, timeout))
-        time.sleep(interval)
+    return wait_until(predicate, what, timeout, interval)
 
 
 def start_server(db_path):

@@ -3,9 +3,7 @@
 # answered; not delivered and retries with the same ref; cancel after the alarm;
 # no second alarm while one is open; survival across deep sleep and power cuts;
 # heartbeat interval and battery_low; no reboot while an alarm is open. MicroPython.
-import os
 import sys
-import json
 import time
 import asyncio
 import mptest
@@ -14,13 +12,10 @@ from mptest import eq, ok
 ROOT = mptest.setup_root()
 import store  # noqa: E402
 import machine  # noqa: E402  (tests/firmware/mp/fakehw: FAKE hardware)
-import httpc  # noqa: E402
-import config  # noqa: E402
 import log  # noqa: E402
 from drivers import led as ledmod, buzzer as buzmod  # noqa: E402
+from fakectl import URL, fleet  # noqa: E402
 
-URL = os.getenv("FLEET_URL") or "http://127.0.0.1:8000"
-_, HOST, PORT, _b = config.parse_url(URL)
 BTN, LED, BUZ, ADC = 27, 26, 25, 34
 BOARD = {"name": "virtual", "chip": "esp32",
          "pins": {"button": BTN, "led": LED, "buzzer": BUZ, "battery_adc": ADC},
@@ -86,17 +81,6 @@ def runtime(**timing):
     del SHOWN[:]
     del LINES[:]
     return rt, cb
-
-
-async def fleet(path, body=None):
-    c = httpc.Conn(HOST, PORT)
-    if body is None:
-        st, _, data = await c.request("GET", path, {})
-    else:
-        st, _, data = await c.request("POST", path, {"Content-Type": "application/json"},
-                                      json.dumps(body).encode())
-    c.close()
-    return json.loads(data)
 
 
 async def ctl(rt, **kw):
@@ -193,14 +177,20 @@ async def test_press_alarm_received_answered_then_sleep():
     ok(d[1] > 3600000, "answered: no retry wakes, the heartbeat's")
 
 
-async def test_second_press_while_open_resignals_no_second_alarm():
-    ident, rt0 = await enrolled()
+async def awake_button_with_alarm():
+    """A mains-powered (awake) button, started and pressed, its alarm received."""
+    ident, _ = await enrolled()
     flash(power="mains", ident=ident)
     rt, cb = runtime()
     task = asyncio.create_task(rt.run())
     await started(rt)
     await press()
     await until(lambda: lines("received"), what="received")
+    return rt, cb, task
+
+
+async def test_second_press_while_open_resignals_no_second_alarm():
+    rt, cb, task = await awake_button_with_alarm()
     await asyncio.sleep_ms(1800)               # the received signal has played
     del SHOWN[:]
     await press()
@@ -417,13 +407,7 @@ async def test_battery_low_once_with_the_reserve_left():
 
 
 async def test_no_reboot_while_an_alarm_is_open():
-    ident, rt0 = await enrolled()
-    flash(power="mains", ident=ident)
-    rt, cb = runtime()
-    task = asyncio.create_task(rt.run())
-    await started(rt)
-    await press()
-    await until(lambda: lines("received"), what="received")
+    rt, cb, task = await awake_button_with_alarm()
     ref = lines("received")[0].split("ref=")[1]
     await ctl(rt, commands=[{"id": 7, "name": "reboot", "args": {}}])
     await asyncio.sleep_ms(1500)

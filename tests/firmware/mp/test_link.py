@@ -11,14 +11,11 @@ from mptest import eq, ok
 ROOT = mptest.setup_root()
 import store  # noqa: E402
 import devproto  # noqa: E402
-import httpc  # noqa: E402
 import config  # noqa: E402
 import outbox  # noqa: E402
 from rtcmem import Clock  # noqa: E402
 import link  # noqa: E402
-
-URL = os.getenv("FLEET_URL") or "http://127.0.0.1:8000"
-_, HOST, PORT, _b = config.parse_url(URL)
+from fakectl import URL, fleet  # noqa: E402
 
 
 def _hex(n):
@@ -26,18 +23,11 @@ def _hex(n):
 
 
 async def ctl(**kw):
-    c = httpc.Conn(HOST, PORT)
-    st, _, data = await c.request("POST", "/_fake/ctl", {"Content-Type": "application/json"},
-                                  json.dumps(kw).encode())
-    c.close()
-    eq(st, 200, data)
+    await fleet("/_fake/ctl", kw)
 
 
 async def state(dev):
-    c = httpc.Conn(HOST, PORT)
-    st, _, data = await c.request("GET", "/_fake/state?device_id=" + dev, {})
-    c.close()
-    return json.loads(data)
+    return await fleet("/_fake/state?device_id=" + dev)
 
 
 class Rig:

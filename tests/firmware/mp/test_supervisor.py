@@ -1,8 +1,6 @@
 # The runtime as a whole (supervisor + generic role) on fake hardware against FakeFleet:
 # boot -> enroll -> hello -> events acked -> sleep; error capture; watchdog; commands;
 # stay-awake; offline give-up; wake by pin. MicroPython.
-import os
-import json
 import time
 import asyncio
 import mptest
@@ -12,11 +10,8 @@ ROOT = mptest.setup_root()
 import store  # noqa: E402
 import machine  # noqa: E402  (tests/firmware/mp/fakehw: FAKE hardware)
 import esp32  # noqa: E402
-import httpc  # noqa: E402
-import config  # noqa: E402
+from fakectl import URL, fleet  # noqa: E402
 
-URL = os.getenv("FLEET_URL") or "http://127.0.0.1:8000"
-_, HOST, PORT, _b = config.parse_url(URL)
 BOARD = {"name": "virtual", "chip": "esp32",
          "pins": {"button": 27, "led": 26, "buzzer": 25, "battery_adc": 34},
          "button_active_low": True, "led_active_low": False, "battery_divider": 2.0,
@@ -33,17 +28,6 @@ def flash(power="battery", url=URL, wake="none", **extra):
                                           "reset_cause": "power_on" if wake == "none" else "deepsleep",
                                           "wake_reason": wake, "version": "0.1.0"})
     machine.FAKE.adc_uv[34] = 1500000
-
-
-async def fleet(path, body=None):
-    c = httpc.Conn(HOST, PORT)
-    if body is None:
-        st, _, data = await c.request("GET", path, {})
-    else:
-        st, _, data = await c.request("POST", path, {"Content-Type": "application/json"},
-                                      json.dumps(body).encode())
-    c.close()
-    return json.loads(data)
 
 
 def runtime():
