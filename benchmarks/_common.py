@@ -113,12 +113,19 @@ def stop(proc):
 # ---- wrk --------------------------------------------------------------------------
 
 REPLAY_LUA = r"""-- wrk script: replay pre-built raw HTTP requests from a file ("<length>\n<bytes>" records),
--- in order, cycling; print the run's figures as one JSON line at the end.
+-- in order, cycling; print the run's figures as one JSON line at the end. A second argument
+-- paces the load: each connection waits that many ms before each request.
 local reqs = {}
 local n = 0
 local i = 0
+local pace = 0
+
+function delay()
+  return pace
+end
 
 function init(args)
+  pace = tonumber(args[2] or "0")
   local f = assert(io.open(args[1], "rb"))
   local data = f:read("*a")
   f:close()
@@ -174,12 +181,13 @@ def write_requests(raws, directory):
     return path
 
 
-def run_wrk(url, request_file, duration, connections, cpu=1):
-    """Replay request_file (cycling) against url; the figures of the run as a dict."""
+def run_wrk(url, request_file, duration, connections, cpu=1, pace_ms=0):
+    """Replay request_file (cycling) against url; the figures of the run as a dict. pace_ms > 0:
+    each connection waits that long before each request (a steady load instead of flat out)."""
     lua = Path(request_file).with_suffix(".lua")
     lua.write_text(REPLAY_LUA)
     cmd = pinned([ensure_wrk(), "-t1", "-c%d" % connections, "-d%ds" % duration, "--timeout", "10s",
-                  "-s", str(lua), url, "--", str(request_file)], cpu)
+                  "-s", str(lua), url, "--", str(request_file), str(pace_ms)], cpu)
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     for line in out.splitlines():
         if line.startswith("WRKJSON "):

@@ -1,25 +1,32 @@
 """Call button latency and energy on virtual boards against a real fleet under ingest load.
 
-    python benchmarks/alarm_latency.py [--presses 120] [--load-connections 16]
+    python benchmarks/alarm_latency.py     # --presses 1000 --buttons 10 --profiles 2000,10000
 
-1. press -> alarm visible in the console's live stream (SSE /api/v1/live/alarms), p50/p99, for
-   awake, connected buttons (mains-powered call buttons: the "cached connection" case) and for
-   buttons in deep sleep (boot + simulated Wi-Fi association + hello + event);
-2. caregiver acknowledgement (HTTP) -> the awake button knows (long-poll answer logged) and
-   -> "answered" shown, p50/p99; the acknowledgement is sent the moment the button shows
-   "received", so "answered" waits for the received tune (~0.35 s) to end: the worst case;
-   all while wrk replays signed single-event requests from 2,000 other devices (the ingest
-   benchmark's load) against the same server;
-3. the energy model: awake time per press and per heartbeat wake measured on a battery button
-   (the world's Wi-Fi association set to the ESP32's ~1 s with a cached channel/BSSID), turned
-   into a CR123A battery life at one heartbeat a day and two presses a week, with the currents
-   stated below.
+For each profile (the number of other devices sending the background load), on a fresh fleet:
 
-Ends with one JSON line of the figures.
+1. press -> alarm visible in the console's live stream (SSE /api/v1/live/alarms): p50, p99,
+   p99.9 and max over --presses presses on awake, connected buttons (mains-powered call buttons:
+   the "cached connection" case), and over --sleep-presses presses on a button in deep sleep
+   (boot + simulated Wi-Fi association + hello + event);
+2. caregiver acknowledgement (HTTP) -> the button knows (long-poll answer logged) and ->
+   "answered" shown; the acknowledgement is sent the moment the button shows "received", so
+   "answered" waits for the received tune (~0.35 s) to end: the worst case;
+   all while wrk sends fresh signed single-event requests (a heartbeat or telemetry, every one
+   stored) from the profile's devices, round-robin, paced at --load-rate events/s. With 10,000
+   devices every device is heard from between two status saves, so the fleet's housekeeping is
+   fleet-sized;
+3. (first profile) the energy model: awake time per press and per heartbeat wake measured on a
+   battery button (the world's Wi-Fi association set to the ESP32's ~1 s with a cached
+   channel/BSSID), turned into a CR123A battery life at one heartbeat a day and two presses a
+   week, with the currents stated below.
+
+It also counts the fleet's "slow writer group" warnings (a writer transaction over 100 ms: it
+held every alarm waiting in it). Ends with one JSON line of the figures.
 """
 
 import argparse
 import json
+import os
 import re
 import sys
 import threading
@@ -59,6 +66,16 @@ def pct(xs, p):
     return round(xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))] * 1000, 1) if xs else None
 
 
+def spread(xs):
+    """p50, p99, p99.9 and max in ms, and n."""
+    return {"p50": pct(xs, 50), "p99": pct(xs, 99), "p99.9": pct(xs, 99.9), "max": pct(xs, 100), "n": len(xs)}
+
+
+def show(label, fig, note=""):
+    print("%-30s: p50 %s ms, p99 %s ms, p99.9 %s ms, max %s ms (n=%d)%s" % (
+        label, fig["p50"], fig["p99"], fig["p99.9"], fig["max"], fig["n"], note))
+
+
 class AlarmStream(threading.Thread):
     """Reads the console's live stream and notes when each alarm was first seen."""
 
@@ -90,21 +107,47 @@ class AlarmStream(threading.Thread):
 
 
 class Load(threading.Thread):
-    """wrk replaying signed single-event requests until stopped (the ingest benchmark's load)."""
+    """wrk sending fresh signed single-event requests, paced at `rate` a second, until stopped.
+    Each 10 s run gets requests signed just before it (never replayed: every one is stored); the
+    next run's are made while this one runs. wrk paces by a delay before each request, so the
+    delay is corrected after each run for the response time it measured."""
 
-    def __init__(self, url, request_file, connections):
+    RUN_S = 10
+
+    def __init__(self, url, maker, work, rate, connections):
         super().__init__(daemon=True)
-        self.url, self.file, self.connections = url, request_file, connections
+        self.url, self.maker, self.work = url, maker, work
+        self.rate, self.connections = rate, connections
+        self.pace_ms = max(1, round(connections * 1000.0 / rate))
         self.stop, self.runs = threading.Event(), []
 
+    def _requests(self):
+        return bench.write_requests(self.maker.make(int(self.rate * self.RUN_S * 1.5), 1), self.work)
+
     def run(self):
+        ahead = self._requests()
         while not self.stop.is_set():
-            self.runs.append(bench.run_wrk(self.url, self.file, 10, self.connections))
+            current, made = ahead, []
+            maker = threading.Thread(target=lambda: made.append(self._requests()))
+            maker.start()
+            run = bench.run_wrk(self.url, current, self.RUN_S, self.connections, pace_ms=self.pace_ms)
+            self.runs.append(run)
+            got = (run["requests"] - run["non2xx"]) / (run["duration_us"] / 1e6)
+            if got > 0:     # rate = connections / (pace + response time)
+                response_ms = self.connections * 1000.0 / got - self.pace_ms
+                self.pace_ms = max(1, round(self.connections * 1000.0 / self.rate - response_ms))
+            os.unlink(current)
+            maker.join()
+            ahead = made[0]
+        os.unlink(ahead)
 
     def events_per_s(self):
         ok = sum(r["requests"] - r["non2xx"] for r in self.runs)
         secs = sum(r["duration_us"] for r in self.runs) / 1e6
         return round(ok / secs) if secs else 0
+
+    def refused(self):
+        return sum(r["non2xx"] + r["timeouts"] + r["connect_errors"] for r in self.runs)
 
 
 def image(fleet, power, name):
@@ -182,90 +225,95 @@ def battery_years(beat_s, press):
     return usable / (per_year_mah + sleep_mah + CELL_MAH * SELF_DISCHARGE), per_year_mah, sleep_mah
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--presses", type=int, default=120, help="presses on awake buttons")
-    ap.add_argument("--sleep-presses", type=int, default=20, help="presses on sleeping buttons")
-    ap.add_argument("--buttons", type=int, default=3)
-    ap.add_argument("--devices", type=int, default=2000, help="devices of the background load")
-    ap.add_argument("--load-connections", type=int, default=16)
-    ap.add_argument("--no-energy", action="store_true")
-    args = ap.parse_args()
-    bench.ensure_wrk()
-    with bench.temp_dir() as work:
-        fleet = FleetProcess(Path(work) / "fleet")
-        token = fleet.bootstrap()
-        devices = enroll_devices(Settings.from_env(db=fleet.db), args.devices)
-        fleet.start()
-        stream = AlarmStream(fleet.url, token)
-        stream.start()
-        stream.ready.wait(10)
-        farm = BoardFarm(Path(work) / "vboards")
-        load = None
-        try:
-            awake = [farm.create("mains-%d" % i, files=image(fleet, "mains", "bench")) for i in range(args.buttons)]
-            sleepy = farm.create("battery-1", files=image(fleet, "battery", "bench"))
-            for b in awake + [sleepy]:
-                b.start()
-            for b in awake + [sleepy]:
-                b.expect(r"hello ok", timeout=60)
-            ids = {b.name: fleet.device_by_hw(b.hw_id)["id"] for b in awake + [sleepy]}
+def slow_groups(log_path):
+    """The fleet's "slow writer group: N ms ..." warnings: (count, longest ms)."""
+    found = [float(m) for m in re.findall(r"slow writer group: (\d+) ms", Path(log_path).read_text(errors="replace"))]
+    return len(found), max(found, default=0.0)
 
-            maker = RequestMaker(devices, fleet.url.split("//")[1])
-            load = Load(fleet.url, bench.write_requests(maker.make(120000, 1), work), args.load_connections)
-            load.start()
-            time.sleep(2)
 
-            press_awake, ack_awake, press_sleep, ack_sleep = [], [], [], []
-            errors = []
+def run_profile(args, work, devices_n, with_energy):
+    """One fresh fleet with devices_n background devices: the latency figures (and energy)."""
+    fleet = FleetProcess(Path(work) / ("fleet-%d" % devices_n))
+    token = fleet.bootstrap()
+    t0 = time.monotonic()
+    devices = enroll_devices(Settings.from_env(db=fleet.db), devices_n)
+    print("profile %d devices: enrolled in %.0f s" % (devices_n, time.monotonic() - t0), flush=True)
+    fleet.start()
+    stream = AlarmStream(fleet.url, token)
+    stream.start()
+    stream.ready.wait(10)
+    farm = BoardFarm(Path(work) / ("vboards-%d" % devices_n))
+    load = None
+    load_before = os.getloadavg()
+    try:
+        awake = [farm.create("mains-%d" % i, files=image(fleet, "mains", "bench")) for i in range(args.buttons)]
+        sleepy = farm.create("battery-1", files=image(fleet, "battery", "bench"))
+        for b in awake + [sleepy]:
+            b.start()
+        for b in awake + [sleepy]:
+            b.expect(r"hello ok", timeout=120)
+        ids = {b.name: fleet.device_by_hw(b.hw_id)["id"] for b in awake + [sleepy]}
 
-            def drive(b, n):
-                try:
-                    for _ in range(n):
-                        alarm_cycle(b, fleet, stream, ids[b.name], press_awake, ack_awake, asleep=False)
-                except Exception as ex:  # reported below; the other buttons carry on
-                    errors.append("%s: %s" % (b.name, ex))
+        maker = RequestMaker(devices, fleet.url.split("//")[1])
+        load = Load(fleet.url, maker, work, args.load_rate, args.load_connections)
+        load.start()
+        time.sleep(12)          # one status save of every device before the first press
 
-            threads = [threading.Thread(target=drive, args=(b, args.presses // len(awake))) for b in awake]
-            for t in threads:
-                t.start()
-            for _ in range(args.sleep_presses):
-                alarm_cycle(sleepy, fleet, stream, ids[sleepy.name], press_sleep, ack_sleep, asleep=True)
-            for t in threads:
-                t.join()
+        press_awake, ack_awake, press_sleep, ack_sleep = [], [], [], []
+        errors = []
+
+        def drive(b, n):
+            try:
+                for _ in range(n):
+                    alarm_cycle(b, fleet, stream, ids[b.name], press_awake, ack_awake, asleep=False)
+            except Exception as ex:  # reported below; the other buttons carry on
+                errors.append("%s: %s" % (b.name, ex))
+
+        per_button = -(-args.presses // len(awake))
+        threads = [threading.Thread(target=drive, args=(b, per_button)) for b in awake]
+        for t in threads:
+            t.start()
+        for _ in range(args.sleep_presses):
+            alarm_cycle(sleepy, fleet, stream, ids[sleepy.name], press_sleep, ack_sleep, asleep=True)
+        for t in threads:
+            t.join()
+        load.stop.set()
+        load.join()
+        load_after = os.getloadavg()
+        if errors:
+            raise RuntimeError("; ".join(errors))
+        beat_s = press_s = None
+        if with_energy:
+            beat_s, press_s = energy(farm, fleet)
+    finally:
+        if load is not None:
             load.stop.set()
-            load.join()
-            if errors:
-                raise RuntimeError("; ".join(errors))
-            beat_s = press_s = None
-            if not args.no_energy:
-                beat_s, press_s = energy(farm, fleet)
-        finally:
-            if load is not None:
-                load.stop.set()
-            farm.close()
-            fleet.stop()
+        farm.close()
+        fleet.stop()
 
     acks = ack_awake + ack_sleep
+    slow, longest = slow_groups(fleet.log_path)
     fig = {
-        "press_to_console_ms": {"p50": pct(press_awake, 50), "p99": pct(press_awake, 99), "n": len(press_awake)},
-        "press_to_console_from_sleep_ms": {"p50": pct(press_sleep, 50), "p99": pct(press_sleep, 99),
-                                           "n": len(press_sleep)},
-        "ack_to_device_ms": {"p50": pct([k for k, _ in acks], 50), "p99": pct([k for k, _ in acks], 99),
-                             "n": len(acks)},
-        "ack_to_answered_ms": {"p50": pct([a for _, a in acks], 50), "p99": pct([a for _, a in acks], 99),
-                               "n": len(acks)},
+        "devices": devices_n,
         "background_load_events_per_s": load.events_per_s(),
+        "background_load_refused": load.refused(),
+        "load_average_1min": {"before": round(load_before[0], 2), "after": round(load_after[0], 2)},
+        "press_to_console_ms": spread(press_awake),
+        "press_to_console_from_sleep_ms": spread(press_sleep),
+        "ack_to_device_ms": spread([k for k, _ in acks]),
+        "ack_to_answered_ms": spread([a for _, a in acks]),
+        "slow_writer_groups": {"count": slow, "longest_ms": longest},
     }
-    print("background load               : %d signed events/s acked by the same server" % fig["background_load_events_per_s"])
-    print("press -> console, awake       : p50 %s ms, p99 %s ms (n=%d)" % (
-        fig["press_to_console_ms"]["p50"], fig["press_to_console_ms"]["p99"], len(press_awake)))
-    print("press -> console, deep sleep  : p50 %s ms, p99 %s ms (n=%d; includes the simulated 300 ms Wi-Fi association)" % (
-        fig["press_to_console_from_sleep_ms"]["p50"], fig["press_to_console_from_sleep_ms"]["p99"], len(press_sleep)))
-    print("acknowledge -> button knows   : p50 %s ms, p99 %s ms (n=%d; long-poll answer received)" % (
-        fig["ack_to_device_ms"]["p50"], fig["ack_to_device_ms"]["p99"], fig["ack_to_device_ms"]["n"]))
-    print("acknowledge -> answered shown : p50 %s ms, p99 %s ms (n=%d; after the 'received' tune ends)" % (
-        fig["ack_to_answered_ms"]["p50"], fig["ack_to_answered_ms"]["p99"], fig["ack_to_answered_ms"]["n"]))
+    print("--- %d background devices ---" % devices_n)
+    print("background load               : %d signed events/s acked (%d refused), paced at %d/s; load average "
+          "%.2f -> %.2f" % (fig["background_load_events_per_s"], fig["background_load_refused"], args.load_rate,
+                            load_before[0], load_after[0]))
+    show("press -> console, awake", fig["press_to_console_ms"])
+    show("press -> console, deep sleep", fig["press_to_console_from_sleep_ms"],
+         "; includes the simulated 300 ms Wi-Fi association")
+    show("acknowledge -> button knows", fig["ack_to_device_ms"], "; long-poll answer received")
+    show("acknowledge -> answered shown", fig["ack_to_answered_ms"], "; after the 'received' tune ends")
+    print("slow writer groups (> 100 ms) : %d (longest %.0f ms)" % (slow, longest))
     if beat_s is not None:
         years, awake_mah, sleep_mah = battery_years(beat_s, press_s)
         fig["energy"] = {"awake_s_per_heartbeat": round(beat_s, 2),
@@ -283,7 +331,25 @@ def main():
               "answer and showing it" % (press_s[0], TLS_S, press_s[1]))
         print("CR123A life                   : %.1f years (awake %.0f mAh/yr, sleep %.0f mAh/yr, self-discharge %.0f mAh/yr)" % (
             years, awake_mah, sleep_mah, CELL_MAH * SELF_DISCHARGE))
-    print(json.dumps(fig))
+    return fig
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--presses", type=int, default=1000, help="presses on awake buttons, per profile")
+    ap.add_argument("--sleep-presses", type=int, default=20, help="presses on the sleeping button, per profile")
+    ap.add_argument("--buttons", type=int, default=10, help="awake (mains) buttons pressed in parallel")
+    ap.add_argument("--profiles", default="2000,10000", help="background devices of each profile, comma-separated")
+    ap.add_argument("--load-rate", type=int, default=2000, help="background signed events a second")
+    ap.add_argument("--load-connections", type=int, default=40)
+    ap.add_argument("--no-energy", action="store_true")
+    args = ap.parse_args()
+    bench.ensure_wrk()
+    figures = []
+    with bench.temp_dir() as work:
+        for n, devices_n in enumerate(int(x) for x in args.profiles.split(",")):
+            figures.append(run_profile(args, work, devices_n, with_energy=(n == 0 and not args.no_energy)))
+    print(json.dumps({"profiles": figures}))
 
 
 if __name__ == "__main__":

@@ -102,14 +102,13 @@ def get_alarm(alarm_id: RowId, db=Depends(get_db), who=Depends(require("alarms.r
 
 @router.post("/alarms/{alarm_id}/acknowledge", response_model=AlarmOut,
              summary="Acknowledge: I am on it (stops escalation; the button shows 'answered')")
-def acknowledge(alarm_id: RowId, db=Depends(get_db), rt=Depends(runtime), who=Depends(require("alarms.respond"))):
-    return alarms.run(db, lambda tx: alarms.acknowledge(tx, who, alarm_id), rt)
+async def acknowledge(alarm_id: RowId, rt=Depends(runtime), who=Depends(require("alarms.respond"))):
+    return await alarms.respond(rt, lambda tx: alarms.acknowledge(tx, who, alarm_id))
 
 
 @router.post("/alarms/{alarm_id}/resolve", response_model=AlarmOut, summary="Resolve with a note saying what was done")
-def resolve(alarm_id: RowId, body: ResolveIn, db=Depends(get_db), rt=Depends(runtime),
-            who=Depends(require("alarms.respond"))):
-    return alarms.run(db, lambda tx: alarms.resolve(tx, who, alarm_id, body.note), rt)
+async def resolve(alarm_id: RowId, body: ResolveIn, rt=Depends(runtime), who=Depends(require("alarms.respond"))):
+    return await alarms.respond(rt, lambda tx: alarms.resolve(tx, who, alarm_id, body.note))
 
 
 def _snapshot(rt):

@@ -22,8 +22,10 @@ data), raises the device's downlink cursor when `down.alarms` changes, and - onc
 is durable - is published on the live hub (topic "alarms") and queued for webhooks.
 
 Transitions are functions of a transaction `tx` with the WriteTx interface (conn, db, now,
-now_iso, mark_downlink_changed, after_commit): the ingest writer's own inside event handlers, or
-LocalTx (run()) for the caregiver API and the CLI.
+now_iso, mark_downlink_changed, after_commit): always the group-commit writer's - inside event
+handlers, in the alarm service's jobs, and for a caregiver's acknowledge/resolve (respond(): an
+URGENT writer job, so a person's action neither waits for the database lock behind the writer
+nor holds the writer up).
 """
 
 import asyncio
@@ -34,10 +36,11 @@ import logging
 
 from fleet.core import clock
 from fleet.domain import audit, escalation, residents, webhooks
-from fleet.domain.downlink import raise_cursors, register_downlink_provider
+from fleet.domain.downlink import register_downlink_provider
 from fleet.domain.ingest import register_event_handler
+from fleet.domain.writer import BULK, BULK_ITEMS, URGENT, slices
 from fleet.errors import Conflict, Invalid, NotFound
-from fleet.store.db import row, rows, write_tx
+from fleet.store.db import row, rows
 
 log = logging.getLogger("fleet.alarms")
 
@@ -54,49 +57,12 @@ MAX_NOTE = 2000
 TRANSITIONS = ("raised", "escalated", "acknowledged", "resolved", "cancelled", "cancel_requested", "updated")
 
 
-# ---- transactions outside the ingest writer --------------------------------------------
+# ---- people's actions -------------------------------------------------------------------
 
-class LocalTx:
-    """The WriteTx interface over an ordinary write_tx (API requests, the CLI)."""
-
-    def __init__(self, db):
-        self.db = db
-        self.conn = db.conn
-        self.now = clock.now()
-        self.now_iso = clock.iso(self.now)
-        self.changed = []
-        self.callbacks = []
-
-    def mark_downlink_changed(self, device_id):
-        self.changed.append(device_id)
-
-    def after_commit(self, fn):
-        self.callbacks.append(fn)
-
-
-def run(db, fn, runtime=None):
-    """fn(tx) in one transaction on db; after COMMIT, wake long-polls and run after-commit hooks on
-    the runtime's event loop (if a server runs in this process). Returns fn's result."""
-    tx = LocalTx(db)
-    with write_tx(db):
-        result = fn(tx)
-        changed = sorted(set(tx.changed))
-        if changed:
-            raise_cursors(db.conn, changed)
-    loop = getattr(runtime, "loop", None)
-    if loop is not None and not loop.is_closed():
-        loop.call_soon_threadsafe(_deliver, runtime, changed, tx.callbacks)
-    return result
-
-
-def _deliver(runtime, changed, callbacks):
-    if changed:
-        runtime.downlink.notify(changed)
-    for fn in callbacks:
-        try:
-            fn()
-        except Exception:
-            log.exception("after-commit hook %r failed", fn)
+async def respond(runtime, fn):
+    """A person's alarm action fn(tx) in the running server's writer, ahead of everything else
+    waiting; returns fn's result once it is durable (long-polls woken, hooks run by the writer)."""
+    return await runtime.writer.call(fn, URGENT)
 
 
 # ---- the running service (one per server process / event loop) -------------------------
@@ -123,6 +89,7 @@ class AlarmService:
         self.tasks = []
         self.escalator = None
         self.webhooks = None
+        self._later = []
 
     async def start(self):
         from fleet.domain import supervision
@@ -134,7 +101,7 @@ class AlarmService:
         self.tasks = [asyncio.create_task(self.escalator.run(), name="fleet-escalation"),
                       asyncio.create_task(self.webhooks.run(), name="fleet-webhooks"),
                       asyncio.create_task(scan.run(), name="fleet-battery-scan")]
-        self.submit(supervision.reconcile_missing)
+        supervision.reconcile_missing(rt.reader, self)
 
     async def stop(self):
         _services.pop(self.runtime.loop, None)
@@ -145,11 +112,19 @@ class AlarmService:
                 await task
         self.tasks = []
 
-    def submit(self, fn):
-        """Run fn(tx) in the writer's next transaction (fire and forget; failures are logged)."""
-        fut = self.runtime.writer.call(fn)
-        fut.add_done_callback(lambda f: f.cancelled() or f.exception())
-        return fut
+    def later(self, fn, *args):
+        """Run fn(tx, *args) in the writer soon (fire and forget; failures are logged by it).
+        Per-device work that can come by the thousand (a district going offline at once) is
+        gathered until the loop turns and submitted as BULK slices of BULK_ITEMS calls each."""
+        self._later.append((fn, args))
+        if len(self._later) == 1:
+            self.runtime.loop.call_soon(self._submit_later)
+
+    def _submit_later(self):
+        work, self._later = self._later, []
+        for part in slices(work, BULK_ITEMS):
+            fut = self.runtime.writer.call(lambda tx, part=part: [fn(tx, *args) for fn, args in part], BULK)
+            fut.add_done_callback(lambda f: f.cancelled() or f.exception())
 
     def published(self, data, deliveries):
         """On the loop, after a transition committed: live stream, timers, webhook worker."""
@@ -454,7 +429,7 @@ def open_supervision(conn, device_id, kind):
                         (device_id, kind, SUPERVISION)).fetchone()
 
 
-register_event_handler("alarm", on_alarm)
-register_event_handler("alarm_cancel", on_alarm_cancel)
+register_event_handler("alarm", on_alarm, urgent=True)
+register_event_handler("alarm_cancel", on_alarm_cancel, urgent=True)
 # Replaces any placeholder: the states of this device's alarms, for the button's "answered" signal.
 register_downlink_provider("alarms", downlink_states, roles=("call_button",), replace=True)

@@ -20,6 +20,7 @@ import re
 
 from fleet.core import clock
 from fleet.domain import audit
+from fleet.domain.writer import BULK_ITEMS
 from fleet.errors import Invalid, NotFound
 from fleet.store.db import row, rows, write_tx
 
@@ -115,10 +116,12 @@ def next_due(conn):
 
 
 def escalate_due(tx):
-    """Writer job: notify the next stage of every alarm that is due. Returns how many escalated."""
+    """Writer job: notify the next stage of the alarms that are due, at most BULK_ITEMS of them
+    (the Escalator runs it again while more are due). Returns how many escalated."""
     from fleet.domain import alarms
     due = tx.conn.execute("SELECT id, site, stage, received_at, state FROM alarms WHERE next_escalation_at IS NOT NULL "
-                          "AND next_escalation_at <= ? ORDER BY next_escalation_at", (tx.now_iso,)).fetchall()
+                          "AND next_escalation_at <= ? ORDER BY next_escalation_at LIMIT ?",
+                          (tx.now_iso, BULK_ITEMS)).fetchall()
     done = 0
     for alarm_id, site, stage, received_at, state in due:
         stages = stages_for(tx.conn, site)

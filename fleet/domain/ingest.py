@@ -7,8 +7,12 @@ time - side effects happen exactly once, in the same transaction as the event it
 
 Hook for other modules (alarms, bins, beacons...):
 
-    register_event_handler("alarm", on_alarm)
+    register_event_handler("alarm", on_alarm, urgent=True)
     def on_alarm(tx, device, event): ...
+
+urgent=True: a request carrying such an event is an URGENT writer job (fleet.domain.writer),
+ahead of everything else waiting - for events someone's safety depends on. So is the hello of a
+board that a pin woke (a press, a tilt): it is the first request of whatever the board woke to report.
 
 tx is the open WriteTx (tx.conn, tx.db, tx.mark_downlink_changed(id), tx.after_commit(fn));
 device is the DeviceIdentity (id, role, board, site, generation...); event is a dict
@@ -23,15 +27,20 @@ import devproto
 import orjson
 
 from fleet.core import clock
+from fleet.domain.writer import NORMAL, URGENT
 
 _handlers = {}
+_urgent = set()         # event types that make their request an URGENT writer job
+PHYSICAL_WAKES = ("pin", "ext1")     # hello wake reasons that make the hello URGENT
 
 
-def register_event_handler(event_type, fn):
+def register_event_handler(event_type, fn, urgent=False):
     """Call fn(tx, device, event) for each new event of event_type. Returns an unregister function."""
     if event_type not in devproto.EVENT_TYPES:
         raise ValueError("%r is not an event type of protocol v1" % event_type)
     _handlers.setdefault(event_type, []).append(fn)
+    if urgent:
+        _urgent.add(event_type)
     return lambda: _handlers[event_type].remove(fn)
 
 
@@ -90,12 +99,13 @@ def _advance(tx, key, ack, fresh, max_seq):
 class EventsJob:
     """A validated events batch of one device (devproto.check_batch has passed)."""
 
-    __slots__ = ("device", "stream", "events")
+    __slots__ = ("device", "stream", "events", "priority")
 
     def __init__(self, device, stream, events):
         self.device = device
         self.stream = stream
         self.events = events
+        self.priority = URGENT if _urgent and any(ev["type"] in _urgent for ev in events) else NORMAL
 
     def __repr__(self):
         return "<EventsJob %s stream %d, %d events>" % (self.device.id, self.stream, len(self.events))
@@ -151,12 +161,13 @@ HELLO_COLUMNS = ("fw", "app", "slot", "reset_cause", "wake_reason", "heap_free",
 class HelloJob:
     """A validated hello (devproto.check_hello has passed): record what the device says about itself."""
 
-    __slots__ = ("device", "hello", "received")
+    __slots__ = ("device", "hello", "received", "priority")
 
     def __init__(self, device, hello, received):
         self.device = device
         self.hello = hello
         self.received = received
+        self.priority = URGENT if hello.get("wake_reason") in PHYSICAL_WAKES else NORMAL
 
     def __repr__(self):
         return "<HelloJob %s>" % self.device.id

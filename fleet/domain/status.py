@@ -4,7 +4,8 @@ The StatusBoard keeps, in memory, when each device was last heard from. Every au
 device request touches it (a dict write, no database I/O). A supervisor task (run by the
 runtime) wakes every few seconds - at once when a device comes back - and:
   1. works out which devices changed status,
-  2. stores those changes and the batched last-seen times in one writer transaction,
+  2. stores those changes and the batched last-seen times as bulk writer slices (at most
+     writer.BULK_ROWS devices each, one statement each: a fleet-sized save never holds an alarm),
   3. then announces them: on the live hub (topic "devices") and to status listeners.
 
 Hooks:
@@ -19,6 +20,7 @@ import json
 import logging
 
 from fleet.core import clock
+from fleet.domain.writer import BULK, BULK_ROWS, slices
 from fleet.store.db import rows
 
 log = logging.getLogger("fleet.status")
@@ -151,14 +153,27 @@ class StatusBoard:
         return unknown
 
 
+# One statement per slice, not one per device: each statement is one trip through SQLite (and
+# one wait for the GIL, which the busy event loop may hold for up to the switch interval).
+_SAVE_SEEN = "UPDATE devices SET last_seen = j.value FROM json_each(?) AS j WHERE devices.id = j.key"
+_SAVE_STATUS = ("UPDATE devices SET status = json_extract(j.value, '$[0]'), status_changed_at = "
+                "json_extract(j.value, '$[1]') FROM json_each(?) AS j WHERE devices.id = j.key "
+                "AND devices.revoked_at IS NULL")
+
+
 def store(tx, changes, seen):
-    """Writer job: persist status changes and last-seen times in one transaction."""
+    """Writer job: persist status changes and last-seen times ({device id: Unix time})."""
     if seen:
-        tx.conn.executemany("UPDATE devices SET last_seen = ? WHERE id = ?",
-                            [(clock.iso(t), d) for d, t in seen.items()])
+        tx.conn.execute(_SAVE_SEEN, (json.dumps({d: clock.iso(t) for d, t in seen.items()}),))
     if changes:
-        tx.conn.executemany("UPDATE devices SET status = ?, status_changed_at = ? WHERE id = ? AND revoked_at IS NULL",
-                            [(c.new, c.at, c.device_id) for c in changes])
+        tx.conn.execute(_SAVE_STATUS, (json.dumps({c.device_id: [c.new, c.at] for c in changes}),))
+
+
+async def save(writer, changes, seen):
+    """Store changes and last-seen times in bulk slices of at most BULK_ROWS devices each."""
+    jobs = [(part, {}) for part in slices(changes, BULK_ROWS)]
+    jobs += [([], dict(part)) for part in slices(list(seen.items()), BULK_ROWS)]
+    await asyncio.gather(*(writer.call(lambda tx, c=c, s=s: store(tx, c, s), BULK) for c, s in jobs))
 
 
 async def supervise(board, db, writer, hub, interval):
@@ -181,7 +196,7 @@ async def tick(board, db, writer, hub):
     seen = board.take_seen()
     if not (changes or seen):
         return changes
-    await writer.call(lambda tx: store(tx, changes, seen))
+    await save(writer, changes, seen)
     for change in changes:
         hub.publish("devices", "status", change.as_dict())
         for listener in list(_listeners):

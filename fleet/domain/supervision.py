@@ -15,11 +15,18 @@ so that the most common event of the fleet keeps the ingest fast path (handler-l
 inserted in one batch per group commit). The scan remembers the last event id it looked at in
 alarm_state, so a restart neither skips nor repeats heartbeats.
 
+Everything here can come by the thousand (a district's buttons going offline together, a
+reconciliation after a long outage, a scan over 10,000 heartbeats), so none of it is one big
+writer job: what to do is worked out on a read connection, and only the devices whose alarms
+change are written, as bulk slices of a few dozen (fleet.domain.writer); each step checks again
+inside its transaction, so a slice that runs late or twice does no harm.
+
 Supervision alarms have category `supervision`: lower priority than calls, shown apart in the
 console, never escalated.
 """
 
 import asyncio
+import json
 import logging
 
 from starlette.concurrency import run_in_threadpool
@@ -27,6 +34,7 @@ from starlette.concurrency import run_in_threadpool
 from fleet.domain import alarms
 from fleet.domain.ingest import register_event_handler
 from fleet.domain.status import OFFLINE, ONLINE, register_status_listener
+from fleet.domain.writer import BULK, BULK_ITEMS, slices
 from fleet.store.db import connect
 
 log = logging.getLogger("fleet.supervision")
@@ -59,25 +67,26 @@ def on_status(change):
     if service is None:
         return
     if change.new == OFFLINE:
-        service.submit(lambda tx: raise_missing(tx, change.device_id, change.last_seen))
+        service.later(raise_missing, change.device_id, change.last_seen)
     elif change.new == ONLINE and change.old == OFFLINE:
-        service.submit(lambda tx: clear_missing(tx, change.device_id))
+        service.later(clear_missing, change.device_id)
 
 
-def reconcile_missing(tx):
-    """Writer job at start: make open device_missing alarms agree with the stored statuses."""
-    missing = tx.conn.execute(
+def reconcile_missing(db, service):
+    """At start: make open device_missing alarms agree with the stored statuses (the change may
+    have been stored just before a crash). Reads on db; the fixes go through service.later()."""
+    missing = db.conn.execute(
         "SELECT d.id, d.last_seen FROM devices d WHERE d.role = ? AND d.status = ? AND d.revoked_at IS NULL "
         "AND NOT EXISTS (SELECT 1 FROM alarms a WHERE a.device_id = d.id AND a.kind = ? AND a.state IN ('received', 'acknowledged'))",
         (ROLE, OFFLINE, alarms.DEVICE_MISSING)).fetchall()
     for device_id, last_seen in missing:
-        raise_missing(tx, device_id, last_seen)
-    back = tx.conn.execute(
+        service.later(raise_missing, device_id, last_seen)
+    back = db.conn.execute(
         "SELECT a.device_id FROM alarms a JOIN devices d ON d.id = a.device_id WHERE a.kind = ? AND a.category = ? "
         "AND a.state IN ('received', 'acknowledged') AND d.status = ?",
         (alarms.DEVICE_MISSING, alarms.SUPERVISION, ONLINE)).fetchall()
     for (device_id,) in back:
-        clear_missing(tx, device_id)
+        service.later(clear_missing, device_id)
     return len(missing), len(back)
 
 
@@ -92,22 +101,23 @@ def on_battery_low(tx, device, event):
                              battery_v=data["battery_v"], days_left=data.get("days_left"))
 
 
-def apply_battery_readings(tx, readings, last_id, low_v, recover_v):
-    """Writer job: readings {device_id: (event_id, battery_v)} of call buttons' latest heartbeats."""
-    raised = cleared = 0
-    for device_id, (event_id, volts) in sorted(readings.items()):
-        found = alarms.open_supervision(tx.conn, device_id, alarms.BATTERY_LOW)
-        if found is None:
-            if volts < low_v and alarms.raise_supervision(
-                    tx, device_id, alarms.BATTERY_LOW,
-                    {"event": event_id, "source": "heartbeat", "threshold_v": low_v}, battery_v=volts):
-                raised += 1
-        elif volts >= max(low_v, found[1] or 0.0) + recover_v:
-            alarms.auto_resolve(tx, found[0], "battery at %.2f V (event %d)" % (volts, event_id))
-            cleared += 1
+def apply_battery_reading(tx, device_id, event_id, volts, low_v, recover_v):
+    """Writer step for one call button's latest heartbeat voltage: "raised", "cleared" or None."""
+    found = alarms.open_supervision(tx.conn, device_id, alarms.BATTERY_LOW)
+    if found is None:
+        if volts < low_v and alarms.raise_supervision(
+                tx, device_id, alarms.BATTERY_LOW,
+                {"event": event_id, "source": "heartbeat", "threshold_v": low_v}, battery_v=volts):
+            return "raised"
+    elif volts >= max(low_v, found[1] or 0.0) + recover_v:
+        alarms.auto_resolve(tx, found[0], "battery at %.2f V (event %d)" % (volts, event_id))
+        return "cleared"
+    return None
+
+
+def save_scan_position(tx, last_id):
     tx.conn.execute("INSERT INTO alarm_state (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE "
                     "SET value = excluded.value WHERE excluded.value > alarm_state.value", (SCAN_KEY, last_id))
-    return raised, cleared
 
 
 def read_battery_readings(db, after_id):
@@ -122,22 +132,38 @@ def read_battery_readings(db, after_id):
             "AND json_extract(e.data, '$.battery_v') IS NOT NULL GROUP BY e.device_id", (after_id, top)):
         readings[device_id] = (event_id, float(volts))
     if readings:
-        ids = list(readings)
         buttons = {r[0] for r in db.conn.execute(
-            "SELECT id FROM devices WHERE role = ? AND id IN (%s)" % ",".join("?" * len(ids)), [ROLE] + ids)}
+            "SELECT j.value FROM json_each(?) AS j JOIN devices d ON d.id = j.value WHERE d.role = ?",
+            (json.dumps(list(readings)), ROLE))}
         readings = {d: v for d, v in readings.items() if d in buttons}
     return readings, top
 
 
-def scan_battery_readings(db_path):
-    """(readings, last id, previous last id) since the last scan, on a connection of its own:
+def battery_changes(db, readings, low_v, recover_v):
+    """The readings that change an alarm (raise one, or clear the open one), sorted by device:
+    what apply_battery_reading would act on, worked out on a read connection."""
+    open_low = {d: v for d, v in db.conn.execute(
+        "SELECT device_id, battery_v FROM alarms WHERE kind = ? AND category = ? "
+        "AND state IN ('received', 'acknowledged')", (alarms.BATTERY_LOW, alarms.SUPERVISION))}
+    changes = []
+    for device_id, (event_id, volts) in sorted(readings.items()):
+        if device_id in open_low:
+            if volts >= max(low_v, open_low[device_id] or 0.0) + recover_v:
+                changes.append((device_id, event_id, volts))
+        elif volts < low_v:
+            changes.append((device_id, event_id, volts))
+    return changes
+
+
+def scan_battery_readings(db_path, low_v, recover_v):
+    """(changes, last id, previous last id) since the last scan, on a connection of its own:
     runs in a worker thread that a shutdown cannot stop, so nothing it uses is closed under it."""
     db = connect(db_path)
     try:
         row = db.conn.execute("SELECT value FROM alarm_state WHERE name = ?", (SCAN_KEY,)).fetchone()
         after = row[0] if row else 0
         readings, top = read_battery_readings(db, after)
-        return readings, top, after
+        return battery_changes(db, readings, low_v, recover_v), top, after
     finally:
         db.close()
 
@@ -161,13 +187,19 @@ class BatteryScan:
             await asyncio.sleep(self._runtime.settings.battery_scan_s)
 
     async def scan_once(self):
+        """Read new heartbeats (in a thread), write the alarms that change (bulk slices), then
+        move the scan position - only once every slice is stored, so a failure re-reads them."""
         settings = self._runtime.settings
-        readings, top, after = await run_in_threadpool(scan_battery_readings, settings.db)
+        low_v, recover_v = settings.low_battery_v, settings.battery_recover_v
+        changes, top, after = await run_in_threadpool(scan_battery_readings, settings.db, low_v, recover_v)
+        writer = self._runtime.writer
+        await asyncio.gather(*(writer.call(lambda tx, part=part: [
+            apply_battery_reading(tx, *change, low_v, recover_v) for change in part], BULK)
+            for part in slices(changes, BULK_ITEMS)))
         if top != after:
-            await self._runtime.writer.call(lambda tx: apply_battery_readings(
-                tx, readings, top, settings.low_battery_v, settings.battery_recover_v))
+            await writer.call(lambda tx: save_scan_position(tx, top), BULK)
         self.passes += 1
-        return readings
+        return changes
 
 
 register_status_listener(on_status)
