@@ -8,7 +8,7 @@
   let filter = "";
   const _ = i18n._, ago = i18n.ago;
   const LABELS = { online: _("online"), offline: _("offline"), never_seen: _("never seen"), revoked: _("revoked") };
-  const ROLES = { call_button: _("call button"), smart_bin: _("smart bin"), facility_beacon: _("facility beacon") };
+  const ROLES = { call_button: _("call button"), smart_bin: _("smart bin"), beacon: _("facility beacon") };
 
   function cell(text, cls) {
     const td = document.createElement("td");
@@ -26,7 +26,8 @@
     st.querySelector(".label").textContent = LABELS[d.status] || d.status;
     tr.append(st, cell(d.id, "id"), cell(ROLES[d.role] || d.role), cell(d.site), cell(d.board),
       cell(d.fw ? d.fw + " / " + (d.app || "?") : ""), cell(d.rssi == null ? "" : _("%(rssi)s dBm", { rssi: d.rssi })));
-    const seen = cell(ago(d.last_seen), "seen muted");
+    const seen = cell(ago(d.last_seen), "seen");
+    seen.classList.add("muted");
     seen.dataset.iso = d.last_seen || "";
     seen.title = i18n.dateTime(d.last_seen);
     tr.append(seen);
