@@ -111,21 +111,22 @@ def install(env):
                                            context["i18n"].datetime(value, format))
 
 
-@functools.cache
 def js_catalog(lang):
     """(script, version) defining window.FLEET_I18N: the messages of the page scripts in lang (those
     whose .po locations are .js files) and the language's plural rule."""
-    if lang not in i18n.LANGUAGES:
-        lang = "en"
+    return _js_catalog(lang if lang in i18n.LANGUAGES else "en")
+
+
+@functools.cache
+def _js_catalog(lang):
     catalog = i18n.catalog(lang)
     messages = {}
     for message in catalog:
         if not message.id or message.fuzzy or not any(path.endswith(".js") for path, _ in message.locations):
             continue
         if isinstance(message.id, (tuple, list)):
-            forms = [s for s in message.string]
-            if all(forms):
-                messages[message.id[0]] = forms
+            if all(message.string):
+                messages[message.id[0]] = list(message.string)
         elif message.string:
             messages[message.id] = message.string
     expr = catalog.plural_expr

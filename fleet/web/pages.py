@@ -17,7 +17,7 @@ from fleet.api.auth import set_session_cookie
 from fleet.api.deps import SESSION_COOKIE, get_db, runtime
 from fleet.core.permissions import allowed
 from fleet.domain import credentials
-from fleet.errors import Unauthorized
+from fleet.errors import NotFound, Unauthorized
 from fleet.i18n import LANGUAGES
 from fleet.web import i18n
 
@@ -113,6 +113,8 @@ def switch_language(lang: str, back: str = Query("/", alias="next"), rt=Depends(
 @router.get("/i18n/{lang}.js")
 def script_catalog(lang: str, v: str = ""):
     """The page scripts' messages in one language (from the .po files); immutable per version."""
+    if lang not in LANGUAGES:
+        raise NotFound("no language %r here (%s)" % (lang, ", ".join(LANGUAGES)))
     body, version = i18n.js_catalog(lang)
     cache = "public, max-age=31536000, immutable" if v == version else "no-cache"
     return Response(body, media_type="text/javascript; charset=utf-8",

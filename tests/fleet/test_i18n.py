@@ -73,6 +73,7 @@ def test_scripts_get_their_messages_from_the_catalog(client):
     assert "Usage:" not in served.text and "Log in" not in served.text      # only what scripts use
     assert client.get("/i18n/zh_CN.js?v=old").headers["cache-control"] == "no-cache"
     assert "plural" in client.get("/i18n/en.js").text
+    assert client.get("/i18n/fr.js").status_code == 404
 
 
 def test_times_are_the_sites_written_the_languages_way():
