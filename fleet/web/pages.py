@@ -103,7 +103,9 @@ def resident_list(request: Request, db=Depends(get_db)):
 
 @router.get("/language/{lang}")
 def switch_language(lang: str, back: str = Query("/", alias="next"), rt=Depends(runtime)):
-    """The 中文 / English switch: remember the choice in a cookie, go back to the page."""
+    """The 中文 / English switch: remember the choice in a cookie, go back to the page. A link (GET)
+    so it works on every page, the login included, without a form or token: a language is no
+    privilege, and the target is always a path on this site."""
     response = RedirectResponse(i18n.local_target(back), status_code=303)
     if lang in LANGUAGES:
         i18n.set_language_cookie(response, lang, rt.settings.secure_cookies)

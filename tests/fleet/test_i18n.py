@@ -85,6 +85,15 @@ def test_times_are_the_sites_written_the_languages_way():
     assert PageLanguage("en", "Asia/Kolkata", "/").zone_label() == "India Time (GMT+05:30)"
 
 
+def test_templates_format_times_with_babel_in_the_site_zone():
+    from fleet.web.pages import templates
+    template = templates.env.from_string("{{ _('Alarm console') }}: {{ when|datetime }}")
+    when = "2026-01-02T03:04:05Z"
+    assert template.render(when=when, i18n=PageLanguage("zh_CN", "Asia/Shanghai", "/")) == "告警台: 2026年1月2日 11:04:05"
+    assert template.render(when=when, i18n=PageLanguage("en", "Europe/Berlin", "/")) == \
+        "Alarm console: Jan 2, 2026, 4:04:05\u202fAM"
+
+
 def test_the_page_names_the_sites_time_zone(tmp_path):
     from fastapi.testclient import TestClient
     with TestClient(create_app(Settings(db=tmp_path / "f.db", time_zone="Asia/Kolkata"))) as client:
