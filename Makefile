@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test install browser
+.PHONY: demo test install browser i18n
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -22,3 +22,11 @@ demo: install
 
 test: install browser
 	$(PY) -m pytest
+
+# Translations (docs/i18n.md): extract the strings of pages, scripts and CLI help, then merge them
+# into the zh_CN and en catalogs; translate what is new, no build step follows.
+i18n: install
+	mkdir -p var
+	$(VENV)/bin/pybabel -q extract -F fleet/i18n/babel.cfg -o var/fleet.pot --sort-by-file -w 100 \
+		--project district-devices --version 0.1.0 --copyright-holder district-devices --msgid-bugs-address "" .
+	$(VENV)/bin/pybabel update -i var/fleet.pot -d fleet/i18n/locale -D fleet -w 100 --ignore-obsolete --previous

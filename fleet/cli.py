@@ -17,6 +17,7 @@ from fleet.core.config import Settings
 from fleet.core.security import SecretBox, generate_password
 from fleet.domain import alarms, credentials, devices, enrollment, escalation, export, residents, users, webhooks
 from fleet.errors import FleetError
+from fleet.i18n.cli import LocalizedGroup
 from fleet.store.db import open_db
 
 _DURATION = re.compile(r"^(\d+)([smhd]?)$")
@@ -73,7 +74,7 @@ def output(items, columns, as_json):
 json_option = click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LocalizedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main():
     """Fleet manager: serve the device protocol and the admin web, manage people, tokens and devices."""
 

@@ -9,6 +9,7 @@ from starlette.staticfiles import StaticFiles
 from fleet.api import api_router
 from fleet.api import errors
 from fleet.api.device import DeviceFastPath
+from fleet import i18n
 from fleet.core.config import Settings
 from fleet.runtime import FleetRuntime
 from fleet.web import pages
@@ -18,6 +19,7 @@ VERSION = "0.1.0"
 
 def create_app(settings=None):
     settings = settings or Settings.from_env()
+    i18n.check_settings(settings)
     runtime = FleetRuntime(settings)
     app = FastAPI(title="Fleet manager", version=VERSION, lifespan=runtime.lifespan,
                   description="Device protocol v1 (docs/protocol.md) and the admin API of the district fleet.")

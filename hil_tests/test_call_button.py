@@ -96,7 +96,7 @@ def test_console_in_browser_acknowledges_and_button_answers(make_board, fleet):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page()
+            page = browser.new_page(locale="en-US")     # "live" below is the English badge
             page.goto(fleet.url + "/console")
             page.fill("input[name=username]", "carer")
             page.fill("input[name=password]", "carer-password-1")

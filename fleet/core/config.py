@@ -59,6 +59,10 @@ class Settings:
     # ...first retry delay, doubled after every failed attempt, never more than webhook_backoff_max_s.
     webhook_backoff_s: float = 5.0
     webhook_backoff_max_s: float = 3600.0
+    # Pages: the language for a browser that asks for none of ours (zh_CN or en)...
+    default_language: str = "zh_CN"
+    # ...and the time zone dates and times are shown in (a tz database name).
+    time_zone: str = "Asia/Shanghai"
     log_level: str = "info"
     # One log line per HTTP request (costly at device rates; off by default).
     access_log: bool = False

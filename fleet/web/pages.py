@@ -3,24 +3,29 @@ admin UI comes later).
 
 Pages are thin shells; the device list and the alarm console fill themselves from the live
 streams (/api/v1/live/devices, /api/v1/live/alarms), so the pages and API clients see the same data.
+Every page is bilingual (fleet/web/i18n.py, docs/i18n.md): no text in a template or script
+outside a translation call.
 """
 
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from fleet.api.auth import set_session_cookie
 from fleet.api.deps import SESSION_COOKIE, get_db, runtime
 from fleet.core.permissions import allowed
 from fleet.domain import credentials
-from fleet.errors import Unauthorized
+from fleet.errors import NotFound, Unauthorized
+from fleet.i18n import LANGUAGES
+from fleet.web import i18n
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
-templates = Jinja2Templates(directory=HERE / "templates")
+templates = Jinja2Templates(directory=HERE / "templates", context_processors=[i18n.page_context])
 templates.env.globals["allowed"] = allowed          # base.html shows the links a role may follow
+i18n.install(templates.env)
 router = APIRouter(include_in_schema=False)
 
 
@@ -51,7 +56,8 @@ def login(request: Request, username: str = Form(""), password: str = Form(""), 
         sid, _ = credentials.login(db, username, password, rt.settings.session_hours,
                                    request.client.host if request.client else None)
     except Unauthorized as exc:
-        return templates.TemplateResponse(request, "login.html", {"error": exc.message, "username": username},
+        # The page words the refusal in the reader's language from its code.
+        return templates.TemplateResponse(request, "login.html", {"error": exc.code, "username": username},
                                           status_code=401)
     response = RedirectResponse("/devices", status_code=303)
     set_session_cookie(response, rt.settings, sid)
@@ -93,3 +99,31 @@ def alarm_console(request: Request, db=Depends(get_db)):
 @router.get("/residents")
 def resident_list(request: Request, db=Depends(get_db)):
     return _page(request, db, "residents.html", "residents.read")
+
+
+@router.get("/language/{lang}")
+def switch_language(lang: str, back: str = Query("/", alias="next"), rt=Depends(runtime)):
+    """The 中文 / English switch: remember the choice in a cookie, go back to the page. A link (GET)
+    so it works on every page, the login included, without a form or token: a language is no
+    privilege, and the target is always a path on this site."""
+    response = RedirectResponse(i18n.local_target(back), status_code=303)
+    if lang in LANGUAGES:
+        i18n.set_language_cookie(response, lang, rt.settings.secure_cookies)
+    return response
+
+
+@router.get("/i18n/{lang}.js")
+def script_catalog(lang: str, v: str = ""):
+    """The page scripts' messages in one language (from the .po files); immutable per version."""
+    if lang not in LANGUAGES:
+        raise NotFound("no language %r here (%s)" % (lang, ", ".join(LANGUAGES)))
+    body, version = i18n.js_catalog(lang)
+    cache = "public, max-age=31536000, immutable" if v == version else "no-cache"
+    return Response(body, media_type="text/javascript; charset=utf-8",
+                    headers={"Cache-Control": cache, "ETag": '"%s"' % version})
+
+
+@router.get("/favicon.ico")
+def favicon():
+    return FileResponse(STATIC / "favicon.ico", media_type="image/x-icon",
+                        headers={"Cache-Control": "public, max-age=86400"})

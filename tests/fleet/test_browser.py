@@ -18,7 +18,7 @@ def page():
     assert CHROMIUM, "Debian's chromium must be installed (make browser)"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield browser.new_page()
+        yield browser.new_page(locale="en-US")          # the English texts below (zh-CN: test_i18n_browser.py)
         browser.close()
 
 

@@ -14,7 +14,7 @@ def test_login_form_then_live_list(client, db):
     page = client.get("/login")
     assert page.status_code == 200 and 'name="password"' in page.text
     wrong = client.post("/login", data={"username": user["username"], "password": "nope"})
-    assert wrong.status_code == 401 and "wrong username or password" in wrong.text
+    assert wrong.status_code == 401 and "用户名或密码错误" in wrong.text      # no Accept-Language: Chinese
     response = client.post("/login", data={"username": user["username"], "password": PASSWORD},
                            follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/devices"

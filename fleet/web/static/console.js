@@ -9,9 +9,20 @@
   const soundBtn = document.getElementById("sound");
   const toast = document.getElementById("toast");
   const tpl = document.getElementById("card");
-  const KINDS = { call: "Call", device_missing: "Button missing", battery_low: "Battery low" };
-  const STATES = { received: "waiting", acknowledged: "acknowledged", resolved: "resolved", cancelled: "cancelled" };
+  const _ = i18n._, ngettext = i18n.ngettext, clock = i18n.time, ago = i18n.ago;
+  const KINDS = { call: _("Call"), device_missing: _("Button missing"), battery_low: _("Battery low") };
+  const STATES = { received: _("waiting"), acknowledged: _("acknowledged"), resolved: _("resolved"),
+    cancelled: _("cancelled") };
+  // History entries (alarm_events.action, docs/alarms.md) as people say them.
+  const ACTIONS = {
+    raised: _("alarm raised"), received: _("received by the fleet"), repeated: _("sent again by the button"),
+    raised_after_cancel: _("alarm arrived after its cancel"), cancel_before_alarm: _("cancel arrived before its alarm"),
+    cancelled: _("cancelled on the button"), cancel_after_ack: _("cancel pressed after acknowledgement: still go and check"),
+    cancel_ignored: _("cancel ignored: the alarm was already closed"), acknowledged: _("acknowledged"),
+    resolved: _("resolved"), auto_resolved: _("closed automatically"),
+  };
   const RECENT_MS = 24 * 3600 * 1000;
+  const FLEET = "fleet";             // the actor of what the fleet does by itself
 
   // ---- sound: browsers only allow it after a click, hence the button -----------------------
   let audio = null;
@@ -33,12 +44,12 @@
   soundBtn.addEventListener("click", () => {
     if (audio) {
       audio.close(); audio = null;
-      soundBtn.textContent = "Click to enable sound"; soundBtn.classList.add("off");
+      soundBtn.textContent = _("Click to enable sound"); soundBtn.classList.add("off");
       soundBtn.setAttribute("aria-pressed", "false");
       return;
     }
     audio = new (window.AudioContext || window.webkitAudioContext)();
-    soundBtn.textContent = "♪ Sound on"; soundBtn.classList.remove("off");
+    soundBtn.textContent = "♪ " + _("Sound on"); soundBtn.classList.remove("off");
     soundBtn.setAttribute("aria-pressed", "true");
     beep(1);
   });
@@ -46,14 +57,6 @@
   setInterval(() => { if (waitingCalls().length) beep(2); }, 15000);
 
   // ---- helpers ----------------------------------------------------------------------------
-  function ago(iso) {
-    if (!iso) return "";
-    const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
-    if (s < 60) return s + " s ago";
-    if (s < 3600) return Math.floor(s / 60) + " min ago";
-    return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min ago";
-  }
-  function clock(iso) { return iso ? new Date(iso).toLocaleTimeString() : ""; }
   function set(el, text) { el.textContent = text == null || text === "" ? "—" : text; }
   function showToast(text, bad) {
     toast.textContent = text; toast.hidden = false; toast.classList.toggle("bad", !!bad);
@@ -71,7 +74,7 @@
       body: body ? JSON.stringify(body) : undefined,
     });
     const data = response.status === 204 ? null : await response.json();
-    if (!response.ok) throw new Error(data && data.error ? data.error.message : "HTTP " + response.status);
+    if (!response.ok) throw new Error(i18n.apiError(response.status, data));
     return data;
   }
 
@@ -84,14 +87,14 @@
     card.querySelector(".kind").textContent = KINDS[a.kind] || a.kind;
     card.querySelector(".state").textContent = STATES[a.state] || a.state;
     const since = card.querySelector(".since");
-    since.dataset.iso = a.received_at; since.title = a.received_at; since.textContent = ago(a.received_at);
+    since.dataset.iso = a.received_at; since.title = i18n.dateTime(a.received_at); since.textContent = ago(a.received_at);
 
     const res = card.querySelector(".resident");
     const none = card.querySelector(".no-resident");
     res.hidden = !a.resident; none.hidden = !!a.resident;
     if (a.resident) {
       res.querySelector(".name").textContent = a.resident.name;
-      res.querySelector(".place").textContent = [a.resident.room ? "Room " + a.resident.room : "", a.resident.address]
+      res.querySelector(".place").textContent = [a.resident.room ? _("Room %(room)s", { room: a.resident.room }) : "", a.resident.address]
         .filter(Boolean).join(" · ");
       const ul = res.querySelector(".contacts");
       ul.replaceChildren(...(a.resident.contacts || []).map((c) => {
@@ -103,25 +106,29 @@
     }
     set(card.querySelector(".device"), a.device_id + (a.ref ? " · " + a.ref : ""));
     set(card.querySelector(".site"), a.site);
-    set(card.querySelector(".battery"), a.battery_v == null ? "" : a.battery_v.toFixed(2) + " V" +
-      (a.days_left != null ? " (" + a.days_left + " days left)" : ""));
-    set(card.querySelector(".received"), clock(a.received_at) + (a.raised_at && a.raised_at !== a.received_at
-      ? " (pressed " + clock(a.raised_at) + ")" : ""));
-    let stage = a.stage ? "stage " + a.stage + ": " + a.groups.slice(1).join(", ") + " notified" : "first responders";
-    if (a.next_escalation_at) stage += " · next at " + clock(a.next_escalation_at);
-    set(card.querySelector(".stage"), a.category === "call" ? stage : "not escalated (maintenance)");
+    const volts = a.battery_v == null ? "" : _("%(volts)s V", { volts: a.battery_v.toFixed(2) });
+    set(card.querySelector(".battery"), a.days_left == null || !volts ? volts
+      : ngettext("%(volts)s (%(n)s day left)", "%(volts)s (%(n)s days left)", a.days_left, { volts: volts }));
+    set(card.querySelector(".received"), a.raised_at && a.raised_at !== a.received_at
+      ? _("%(received)s (pressed %(pressed)s)", { received: clock(a.received_at), pressed: clock(a.raised_at) })
+      : clock(a.received_at));
+    let stage = a.stage ? _("stage %(stage)s: %(groups)s notified", { stage: a.stage, groups: a.groups.slice(1).join(", ") })
+      : _("first responders");
+    if (a.next_escalation_at) stage += " · " + _("next at %(time)s", { time: clock(a.next_escalation_at) });
+    set(card.querySelector(".stage"), a.category === "call" ? stage : _("not escalated (maintenance)"));
 
     const acked = card.querySelector(".acked");
     acked.hidden = !a.acknowledged_at;
-    acked.textContent = a.acknowledged_at ? "Acknowledged by " + a.acknowledged_by + " at " + clock(a.acknowledged_at) : "";
+    acked.textContent = a.acknowledged_at
+      ? _("Acknowledged by %(who)s at %(time)s", { who: a.acknowledged_by, time: clock(a.acknowledged_at) }) : "";
     const cancelReq = card.querySelector(".cancel-requested");
     cancelReq.hidden = !a.cancel_requested_at;
     cancelReq.textContent = a.cancel_requested_at
-      ? "The resident pressed cancel at " + clock(a.cancel_requested_at) + ", after acknowledgement: still go and check." : "";
+      ? _("The resident pressed cancel at %(time)s, after acknowledgement: still go and check.",
+        { time: clock(a.cancel_requested_at) }) : "";
     const outcome = card.querySelector(".outcome");
     outcome.hidden = a.open;
-    if (a.state === "resolved") outcome.textContent = "Resolved by " + a.resolved_by + " at " + clock(a.resolved_at) + ": " + (a.resolution_note || "");
-    else if (a.state === "cancelled") outcome.textContent = "Cancelled on the button at " + clock(a.cancelled_at) + (a.raised_at ? "" : " (the cancel arrived before the alarm)");
+    outcome.textContent = a.open ? "" : outcomeOf(a);
 
     card.querySelector(".ack").hidden = a.state !== "received";
     card.querySelector(".resolve").hidden = !a.open;
@@ -131,6 +138,29 @@
     if (details.open) loadHistory(a.id, details);
   }
 
+  function outcomeOf(a) {
+    if (a.state === "cancelled") {
+      return a.raised_at ? _("Cancelled on the button at %(time)s.", { time: clock(a.cancelled_at) })
+        : _("Cancelled on the button at %(time)s (the cancel arrived before the alarm).", { time: clock(a.cancelled_at) });
+    }
+    const time = clock(a.resolved_at);
+    if (a.resolved_by === FLEET) {          // supervision alarms close themselves; their note is the fleet's
+      if (a.kind === "device_missing") return _("Closed automatically at %(time)s: the button was heard again.", { time });
+      if (a.kind === "battery_low") return _("Closed automatically at %(time)s: the battery reads normal again.", { time });
+      return _("Closed automatically at %(time)s.", { time });
+    }
+    return _("Resolved by %(who)s at %(time)s: %(note)s", { who: a.resolved_by, time, note: a.resolution_note || "" });
+  }
+
+  // Actors of the history: "fleet", "device:<id>", "user:<name>", "token:<name>", "cli:<name>".
+  function actor(name) {
+    if (name === FLEET) return _("the fleet");
+    const colon = name.indexOf(":"), kind = name.slice(0, colon), who = name.slice(colon + 1);
+    if (kind === "device") return _("button %(id)s", { id: who });
+    if (kind === "cli") return _("%(name)s (command line)", { name: who });
+    return colon > 0 ? who : name;
+  }
+
   function makeCard(a) {
     const card = tpl.content.firstElementChild.cloneNode(true);
     card.querySelector(".ack").addEventListener("click", async (e) => {
@@ -138,7 +168,7 @@
       try {
         const done = await api("POST", "/api/v1/alarms/" + a.id + "/acknowledge");
         upsert(done);
-        showToast("Acknowledged: the button shows that help is coming.");
+        showToast(_("Acknowledged: the button shows that help is coming."));
       } catch (err) { showToast(err.message, true); }
       e.target.disabled = false;
     });
@@ -147,7 +177,7 @@
     card.querySelector(".resolve").addEventListener("submit", async (e) => {
       e.preventDefault();
       const text = note.value.trim();
-      if (!text) { showToast("Write what was done before resolving.", true); note.focus(); return; }
+      if (!text) { showToast(_("Write what was done before resolving."), true); note.focus(); return; }
       try {
         const done = await api("POST", "/api/v1/alarms/" + a.id + "/resolve", { note: text });
         notes.delete(a.id);
@@ -164,8 +194,12 @@
       const full = await api("GET", "/api/v1/alarms/" + id);
       details.querySelector("ol").replaceChildren(...full.history.map((h) => {
         const li = document.createElement("li");
-        const msg = h.detail && h.detail.message ? " — " + h.detail.message : "";
-        li.textContent = clock(h.at) + "  " + h.action.replace(/_/g, " ") + " by " + h.actor + msg;
+        const d = h.detail || {};
+        const action = h.action === "escalated"
+          ? _("escalated to %(group)s (stage %(stage)s)", { group: d.group, stage: d.stage })
+          : ACTIONS[h.action] || h.action.replace(/_/g, " ");
+        li.textContent = _("%(time)s  %(action)s — %(actor)s", { time: clock(h.at), action, actor: actor(h.actor) });
+        li.title = i18n.dateTime(h.at);
         return li;
       }));
     } catch (err) { showToast(err.message, true); }
@@ -180,13 +214,14 @@
     const maintenance = all.filter((a) => a.open && a.category !== "call").sort(byOldest);
     const closed = all.filter((a) => !a.open && Date.now() - Date.parse(a.updated_at || a.received_at) < RECENT_MS)
       .sort((a, b) => Date.parse(b.updated_at) - Date.parse(a.updated_at) || b.id - a.id).slice(0, 100);
-    place("calls", calls, "No open calls.");
-    place("maintenance", maintenance, "Nothing to do.");
-    place("closed", closed, "None.");
+    place("calls", calls, _("No open calls."));
+    place("maintenance", maintenance, _("Nothing to do."));
+    place("closed", closed, _("None."));
     document.getElementById("n-calls").textContent = calls.length;
     document.getElementById("n-maintenance").textContent = maintenance.length;
     document.getElementById("n-closed").textContent = closed.length;
-    document.title = (waitingCalls().length ? "(" + waitingCalls().length + ") " : "") + "Alarm console · District fleet";
+    const waiting = waitingCalls().length;
+    document.title = (waiting ? "(" + waiting + ") " : "") + _("Alarm console") + " · " + _("District fleet");
   }
 
   function place(where, list, emptyText) {
@@ -220,8 +255,8 @@
   // ---- live -------------------------------------------------------------------------------
   function connect() {
     const es = new EventSource("/api/v1/live/alarms");
-    es.addEventListener("open", () => { live.textContent = "live"; live.classList.remove("off"); });
-    es.addEventListener("error", () => { live.textContent = "reconnecting…"; live.classList.add("off"); });
+    es.addEventListener("open", () => i18n.liveBadge(live, true));
+    es.addEventListener("error", () => i18n.liveBadge(live, false));
     es.addEventListener("snapshot", (e) => {
       alarms.clear();
       JSON.parse(e.data).forEach((a) => alarms.set(a.id, a));

@@ -6,16 +6,9 @@
   const live = document.getElementById("live");
   const search = document.getElementById("search");
   let filter = "";
-  const LABELS = { online: "online", offline: "offline", never_seen: "never seen", revoked: "revoked" };
-
-  function ago(iso) {
-    if (!iso) return "never";
-    const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
-    if (s < 60) return s + " s ago";
-    if (s < 3600) return Math.floor(s / 60) + " min ago";
-    if (s < 86400) return Math.floor(s / 3600) + " h ago";
-    return Math.floor(s / 86400) + " d ago";
-  }
+  const _ = i18n._, ago = i18n.ago;
+  const LABELS = { online: _("online"), offline: _("offline"), never_seen: _("never seen"), revoked: _("revoked") };
+  const ROLES = { call_button: _("call button"), smart_bin: _("smart bin"), beacon: _("facility beacon") };
 
   function cell(text, cls) {
     const td = document.createElement("td");
@@ -31,11 +24,12 @@
     const st = document.createElement("td");
     st.innerHTML = '<span class="dot"></span><span class="label"></span>';
     st.querySelector(".label").textContent = LABELS[d.status] || d.status;
-    tr.append(st, cell(d.id, "id"), cell(d.role), cell(d.site), cell(d.board),
-      cell(d.fw ? d.fw + " / " + (d.app || "?") : ""), cell(d.rssi == null ? "" : d.rssi + " dBm"));
-    const seen = cell(ago(d.last_seen), "seen muted");
+    tr.append(st, cell(d.id, "id"), cell(ROLES[d.role] || d.role), cell(d.site), cell(d.board),
+      cell(d.fw ? d.fw + " / " + (d.app || "?") : ""), cell(d.rssi == null ? "" : _("%(rssi)s dBm", { rssi: d.rssi })));
+    const seen = cell(ago(d.last_seen), "seen");
+    seen.classList.add("muted");
     seen.dataset.iso = d.last_seen || "";
-    seen.title = d.last_seen || "";
+    seen.title = i18n.dateTime(d.last_seen);
     tr.append(seen);
     return tr;
   }
@@ -43,13 +37,20 @@
   function visible(d) {
     if (filter && d.status !== filter) return false;
     const q = search.value.trim().toLowerCase();
-    return !q || [d.id, d.role, d.site, d.board].some((v) => (v || "").toLowerCase().includes(q));
+    return !q || [d.id, d.role, ROLES[d.role], d.site, d.board].some((v) => (v || "").toLowerCase().includes(q));
+  }
+
+  // Nothing to show: no device at all (the page says how to add one) or none that passes the filter.
+  function emptyRow() {
+    const row = document.getElementById(devices.size ? "empty-filtered" : "empty-none").content.firstElementChild.cloneNode(true);
+    const clear = row.querySelector(".clear-filter");
+    if (clear) clear.addEventListener("click", () => { search.value = ""; choose(document.querySelector(".count.all")); });
+    return row;
   }
 
   function render() {
     const list = [...devices.values()].filter(visible).sort((a, b) => a.id.localeCompare(b.id));
-    rows.replaceChildren(...list.map(rowFor));
-    if (!list.length) rows.innerHTML = '<tr class="empty"><td colspan="8">No devices yet. Mint an enrollment token: <code>fleet enroll-token create</code></td></tr>';
+    rows.replaceChildren(...(list.length ? list.map(rowFor) : [emptyRow()]));
     counts();
   }
 
@@ -73,8 +74,8 @@
 
   function connect() {
     const es = new EventSource("/api/v1/live/devices");
-    es.addEventListener("open", () => { live.textContent = "live"; live.classList.remove("off"); });
-    es.addEventListener("error", () => { live.textContent = "reconnecting…"; live.classList.add("off"); });
+    es.addEventListener("open", () => i18n.liveBadge(live, true));
+    es.addEventListener("error", () => i18n.liveBadge(live, false));
     es.addEventListener("snapshot", (e) => {
       devices.clear();
       JSON.parse(e.data).forEach((d) => devices.set(d.id, d));
@@ -89,18 +90,19 @@
         const d = devices.get(id);
         if (d) d.last_seen = iso;
         const td = document.querySelector("#dev-" + CSS.escape(id) + " td.seen");
-        if (td) { td.dataset.iso = iso; td.title = iso; }
+        if (td) { td.dataset.iso = iso; td.title = i18n.dateTime(iso); }
       });
     });
     es.addEventListener("device", (e) => { const d = JSON.parse(e.data); update(d.id, d); });
   }
 
-  document.querySelectorAll(".count").forEach((b) => b.addEventListener("click", () => {
+  function choose(button) {
     document.querySelectorAll(".count").forEach((x) => x.classList.remove("active"));
-    b.classList.add("active");
-    filter = b.dataset.filter;
+    button.classList.add("active");
+    filter = button.dataset.filter;
     render();
-  }));
+  }
+  document.querySelectorAll(".count").forEach((b) => b.addEventListener("click", () => choose(b)));
   search.addEventListener("input", render);
   setInterval(() => document.querySelectorAll("td.seen").forEach((td) => { td.textContent = ago(td.dataset.iso); }), 1000);
   connect();

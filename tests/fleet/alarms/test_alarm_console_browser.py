@@ -23,7 +23,7 @@ def page():
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            yield browser.new_page()
+            yield browser.new_page(locale="en-US")      # the English texts below (zh-CN: test_i18n_browser.py)
         finally:
             browser.close()
 

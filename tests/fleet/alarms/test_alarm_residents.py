@@ -65,14 +65,14 @@ def test_console_pages_for_roles(client, db):
     tech = make_user(db, "technician")
     client.post("/login", data={"username": tech["username"], "password": PASSWORD})
     page = client.get("/console")
-    assert page.status_code == 403 and "may not open this page" in page.text
+    assert page.status_code == 403 and "技术员无权打开此页面。" in page.text     # the district's language
     assert client.get("/residents").status_code == 403
     assert "/console" not in client.get("/devices").text          # no link to what they cannot open
     client.post("/logout")
     carer = make_user(db, "caregiver")
     client.post("/login", data={"username": carer["username"], "password": PASSWORD})
     page = client.get("/console")
-    assert page.status_code == 200 and "/static/console.js" in page.text and "Click to enable sound" in page.text
+    assert page.status_code == 200 and "/static/console.js" in page.text and "点击开启声音" in page.text
     assert client.get("/residents").status_code == 200
     assert client.get("/console", follow_redirects=False).status_code == 200
     client.post("/logout")
