@@ -33,16 +33,19 @@ def mint_tokens(db, actor, expires_s, count=1, role=None, board=None, site=None)
     for name, value in (("board", board), ("site", site)):
         if value is not None and not 0 < len(value) <= devproto.MAX_KEY * 2:
             raise Invalid("%s must be 1-%d characters" % (name, devproto.MAX_KEY * 2))
-    minted = []
+    tokens = [security.new_token(TOKEN_PREFIX) for _ in range(count)]
+    rows_in = json.dumps([[security.token_hash(token), token[:7]] for token in tokens])
+    # One statement for the whole batch: the write lock is held for milliseconds, not for one GIL
+    # round trip per token while the device writer waits (docs/architecture.md).
     with write_tx(db):
-        for _ in range(count):
-            token = security.new_token(TOKEN_PREFIX)
-            cur = db.conn.execute(
-                "INSERT INTO enrollment_tokens (token_hash, prefix, role, board, site, created_by, "
-                "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (security.token_hash(token), token[:7], role, board, site, str(actor),
-                 clock.iso(), clock.iso_after(expires_s)))
-            minted.append((cur.lastrowid, token))
+        db.conn.execute(
+            "INSERT INTO enrollment_tokens (token_hash, prefix, role, board, site, created_by, created_at, "
+            "expires_at) SELECT json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), ?, ?, ?, ?, ?, ? "
+            "FROM json_each(?) AS j",
+            (role, board, site, str(actor), clock.iso(), clock.iso_after(expires_s), rows_in))
+        ids = dict(db.conn.execute("SELECT token_hash, id FROM enrollment_tokens WHERE token_hash IN "
+                                   "(SELECT json_extract(value, '$[0]') FROM json_each(?))", (rows_in,)))
+        minted = [(ids[security.token_hash(token)], token) for token in tokens]
         audit.record(db, actor, "enroll_token.create", None,
                      {"count": count, "role": role, "board": board, "site": site, "expires_s": expires_s,
                       "ids": [i for i, _ in minted]})
