@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from fleet.api.headers import security_headers
 from fleet.core import clock
 from fleet.errors import FleetError
 
@@ -63,10 +64,11 @@ async def validation_error(request, exc):
 
 
 async def internal_error(request, exc):
-    # Starlette answers this outside the middleware stack: set the time header here.
+    # Starlette answers this outside the middleware stack: set the time and security headers here.
     log.exception("internal error on %s %s", request.method, request.url.path)
     return error_response(500, "internal", "server fault; retry later",
-                          headers={devproto.H_SERVER_TIME: str(server_time())})
+                          headers=dict(security_headers(request.url.path),
+                                       **{devproto.H_SERVER_TIME: str(server_time())}))
 
 
 def install(app):
