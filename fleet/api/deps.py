@@ -21,6 +21,11 @@ def runtime(request: Request):
     return request.app.state.fleet
 
 
+def client_address(request: Request):
+    """The client's IP address (the real client's behind a trusted proxy: FLEET_FORWARDED_ALLOW_IPS)."""
+    return request.client.host if request.client else "unknown"
+
+
 def get_db(request: Request):
     db = request.app.state.fleet.connect()
     try:

@@ -39,11 +39,17 @@ def _is_device_path(request):
 
 
 async def protocol_error(request, exc):
-    return error_response(exc.status(), exc.code, exc.message)
+    return error_response(exc.status(), exc.code, exc.message, retry_after(exc))
+
+
+def retry_after(exc):
+    """A Retry-After header for a refusal that says how long to wait (rate limits), else None."""
+    seconds = getattr(exc, "retry_after", None)
+    return {"Retry-After": str(seconds)} if seconds else None
 
 
 async def fleet_error(request, exc):
-    return error_response(exc.status, exc.code, exc.message)
+    return error_response(exc.status, exc.code, exc.message, retry_after(exc))
 
 
 async def http_error(request, exc):

@@ -12,10 +12,10 @@ from fastapi.responses import RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from fleet.api.auth import set_session_cookie
-from fleet.api.deps import SESSION_COOKIE, get_db, runtime
+from fleet.api.deps import SESSION_COOKIE, client_address, get_db, runtime
 from fleet.core.permissions import allowed
 from fleet.domain import credentials
-from fleet.errors import Unauthorized
+from fleet.errors import TooManyAttempts, Unauthorized
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -48,11 +48,14 @@ def login_form(request: Request):
 def login(request: Request, username: str = Form(""), password: str = Form(""), db=Depends(get_db),
           rt=Depends(runtime)):
     try:
-        sid, _ = credentials.login(db, username, password, rt.settings.session_hours,
-                                   request.client.host if request.client else None)
+        sid, _ = credentials.login(db, username, password, rt.settings.session_hours, client_address(request),
+                                   rt.logins)
     except Unauthorized as exc:
         return templates.TemplateResponse(request, "login.html", {"error": exc.message, "username": username},
                                           status_code=401)
+    except TooManyAttempts as exc:
+        return templates.TemplateResponse(request, "login.html", {"error": exc.message, "username": username},
+                                          status_code=429, headers={"Retry-After": str(exc.retry_after)})
     response = RedirectResponse("/devices", status_code=303)
     set_session_cookie(response, rt.settings, sid)
     return response
