@@ -10,11 +10,12 @@ import logging
 
 import devproto
 from fastapi import APIRouter, Request
+from starlette.requests import ClientDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from fleet.api import device_schema as ds
 from fleet.api.deps import client_address
-from fleet.api.errors import error_response, retry_after
+from fleet.api.errors import client_went_away, error_response, retry_after
 from fleet.api.schemas import ERROR_RESPONSES, EnrollOut, EventsOut, HelloOut, PollOut
 from fleet.api.wire import answer, fail, headers_of, parse_json, read_body, signed_path
 from fleet.core import clock
@@ -144,6 +145,8 @@ class DeviceFastPath:
             response = await handler(Request(scope, receive, send))
         except devproto.ProtocolError as exc:
             response = error_response(exc.status(), exc.code, exc.message, retry_after(exc))
+        except ClientDisconnect:
+            response = client_went_away(scope)
         except Exception:
             log.exception("internal error on %s %s", scope["method"], scope["path"])
             response = error_response(500, "internal", "server fault; retry later")

@@ -73,6 +73,17 @@ class Settings:
     # ...first retry delay, doubled after every failed attempt, never more than webhook_backoff_max_s.
     webhook_backoff_s: float = 5.0
     webhook_backoff_max_s: float = 3600.0
+    # Connections (fleet.connections): a request's headers must arrive within this many seconds...
+    header_timeout_s: float = 10.0
+    # ...and its body within this after the headers; a slower client is disconnected.
+    body_timeout_s: float = 20.0
+    # A kept-alive connection with no new request is closed after this.
+    keepalive_timeout_s: float = 15.0
+    # Most connections open at once: past it the oldest idle one is closed, or the newcomer gets
+    # 503 `busy`. 0: half the open-files limit, at most 4096.
+    max_connections: int = 0
+    # Reverse proxies whose X-Forwarded-For/-Proto are believed (comma-separated addresses, or *).
+    forwarded_allow_ips: str = "127.0.0.1"
     log_level: str = "info"
     # One log line per HTTP request (costly at device rates; off by default).
     access_log: bool = False
