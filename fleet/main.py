@@ -11,6 +11,7 @@ from fleet.api import errors
 from fleet.api.csrf import CsrfGuard
 from fleet.api.device import DeviceFastPath
 from fleet.api.headers import SecurityHeaders
+from fleet.metrics import RequestMetrics
 from fleet.core.config import Settings
 from fleet.runtime import FleetRuntime
 from fleet.web import pages
@@ -30,6 +31,7 @@ def create_app(settings=None):
     app.add_middleware(DeviceFastPath, fastapi_app=app)
     app.add_middleware(errors.ServerTimeMiddleware)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestMetrics, metrics=runtime.metrics)
     errors.install(app)
     app.include_router(api_router)
     app.include_router(pages.router)

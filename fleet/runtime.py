@@ -12,7 +12,9 @@
                  ├ alarms       escalation timer, webhook worker, battery scan (fleet.domain.alarms)
                  ├ logins       login throttle                    (fleet.domain.throttle)
                  ├ enrollments  refused-enrollment throttle       (fleet.domain.throttle)
-                 └ refusals     refusals audited as summaries     (fleet.domain.audit.RefusalTally)
+                 ├ refusals     refusals audited as summaries     (fleet.domain.audit.RefusalTally)
+                 ├ metrics      Prometheus registry                (fleet.metrics)
+                 └ connections  open connections and their limits  (fleet.connections; set by fleet.server)
 
 Request handlers reach it as request.app.state.fleet. Admin requests (sync, in a thread pool)
 open their own short-lived connection with connect().
@@ -35,8 +37,9 @@ from fleet.domain.ratelimit import DeviceRateLimit
 from fleet.domain.status import StatusBoard, supervise, tick
 from fleet.domain.throttle import EnrollThrottle, LoginThrottle
 from fleet.domain.writer import GroupCommitWriter
-from fleet.errors import NotFound
+from fleet.errors import Invalid, NotFound
 from fleet.live import Hub
+from fleet.metrics import FleetMetrics
 from fleet.store import db as store
 
 log = logging.getLogger("fleet")
@@ -58,6 +61,10 @@ class FleetRuntime:
         self.logins = LoginThrottle(settings, self.refusals)
         self.enrollments = EnrollThrottle(settings, self.refusals)
         self._refusal_writer = None
+        if settings.metrics_token and len(settings.metrics_token) < 16:
+            raise Invalid("FLEET_METRICS_TOKEN must be at least 16 characters")
+        self.metrics = FleetMetrics(self)
+        self.connections = None
 
     def connect(self):
         """A new connection for one admin request or one thread (caller closes it)."""
@@ -77,6 +84,7 @@ class FleetRuntime:
         self.board.load(self.reader)
         self.hub.attach(self.loop)
         self.writer = GroupCommitWriter(s.db, self.loop, self.downlink.notify, s.commit_max_batch)
+        self.metrics.time_commits(self.writer)
         self.writer.start()
         self._supervisor = asyncio.create_task(
             supervise(self.board, self.reader, self.writer, self.hub, s.status_interval_s))

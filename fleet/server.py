@@ -12,6 +12,7 @@ import threading
 
 import uvicorn
 
+from fleet import logs
 from fleet.connections import ConnectionGuard, connection_cap, guarded_protocol, raise_file_limit
 from fleet.main import create_app
 
@@ -57,17 +58,18 @@ def uvicorn_config(app, settings, **overrides):
         log.info("open-files limit raised from %d to %d (the hard limit)", before, limit)
     log.info("open-files limit %d: at most %d connections at once", limit, cap)
     guard = ConnectionGuard(cap, settings.header_timeout_s, settings.body_timeout_s)
-    app.state.connections = guard
+    app.state.fleet.connections = guard
     options = dict(host=settings.host, port=settings.port, log_level=settings.log_level,
                    access_log=settings.access_log, timeout_graceful_shutdown=5, http=guarded_protocol(guard),
                    timeout_keep_alive=settings.keepalive_timeout_s, proxy_headers=True,
-                   forwarded_allow_ips=settings.forwarded_allow_ips)
+                   forwarded_allow_ips=settings.forwarded_allow_ips,
+                   log_config=None)     # uvicorn's loggers go through ours (fleet.logs)
     options.update(overrides)
     return uvicorn.Config(app, **options)
 
 
 def make_server(settings, on_started=None):
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
     app = create_app(settings)
     return FleetServer(uvicorn_config(app, settings), app.state.fleet, on_started)
 

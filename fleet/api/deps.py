@@ -13,8 +13,8 @@ from fleet.domain import credentials
 from fleet.errors import Forbidden, Unauthorized
 
 SESSION_COOKIE = "fleet_session"
-_bearer = HTTPBearer(auto_error=False, description="API token (fleet token create)")
-_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="web login session")
+bearer_auth = HTTPBearer(auto_error=False, description="API token (fleet token create)")
+session_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="web login session")
 
 
 def runtime(request: Request):
@@ -34,7 +34,7 @@ def get_db(request: Request):
         db.close()
 
 
-def current_principal(db=Depends(get_db), bearer=Depends(_bearer), session=Depends(_cookie)):
+def current_principal(db=Depends(get_db), bearer=Depends(bearer_auth), session=Depends(session_cookie)):
     if bearer is not None:
         return credentials.token_principal(db, bearer.credentials)
     if session:

@@ -141,6 +141,7 @@ class DeviceFastPath:
         if handler is None:
             return await self.app(scope, receive, send)
         scope["app"] = self.fastapi_app
+        scope["fleet.route"] = scope["path"]      # the metrics' route label (no router ran)
         try:
             response = await handler(Request(scope, receive, send))
         except devproto.ProtocolError as exc:

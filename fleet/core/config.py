@@ -84,7 +84,11 @@ class Settings:
     max_connections: int = 0
     # Reverse proxies whose X-Forwarded-For/-Proto are believed (comma-separated addresses, or *).
     forwarded_allow_ips: str = "127.0.0.1"
+    # Bearer token Prometheus sends to read /metrics (at least 16 characters); empty: admins only.
+    metrics_token: str = ""
     log_level: str = "info"
+    # `text`, or `json`: one JSON object per line, for log collectors.
+    log_format: str = "text"
     # One log line per HTTP request (costly at device rates; off by default).
     access_log: bool = False
 

@@ -44,6 +44,7 @@ import httpx
 import orjson
 
 from fleet.core import clock
+from fleet.metrics import WEBHOOK_FAILED_ATTEMPTS
 from fleet.domain import audit
 from fleet.errors import Invalid, NotFound
 from fleet.store.db import row, rows, write_tx
@@ -390,6 +391,7 @@ class WebhookWorker:
                 ok, status, error, duration = await self._post(client, delivery_id, event, body, webhook_id, url,
                                                                sealed)
             if not ok:
+                WEBHOOK_FAILED_ATTEMPTS.inc()
                 log.warning("webhook %d delivery %d failed: %s", webhook_id, delivery_id, error or status)
             settings = self._settings
             await self._writer.call(lambda tx: record_attempt(tx, delivery_id, ok, status, error, duration, settings))
