@@ -4,8 +4,10 @@ A slow password hash is not a limit (it only makes each guess cost the server mo
 key (an address, an account, both) gets `free` failures; each failure after that locks it for
 a delay that doubles - 1 s, 2 s, 4 s ... at most `max_s`. A locked key is refused (429 with
 Retry-After) *before* any password or token is checked, and that refusal does not count as a
-failure: hammering a lock neither lengthens it nor costs a hash. A key is forgotten after an
-hour without failures.
+failure: hammering a lock neither lengthens it nor costs a hash. Failures are forgiven one a
+minute (an address's logins, all accounts together: one every 3 minutes), so an office's
+occasional typos never add up to a lock, while a guesser who waits out each lock is held to
+about one guess a minute.
 
 Logins (LoginThrottle) are limited three ways, so that neither one address nor many can lock a
 user out of where they usually log in:
@@ -30,7 +32,9 @@ import time
 
 from fleet.errors import TooManyAttempts
 
-FORGET_S = 3600.0
+FORGIVE_S = 60.0              # one failure of an account, account+address or enrollment address forgiven a minute
+ADDRESS_FORGIVE_S = 180.0     # one login failure of an address (all accounts) forgiven every 3 minutes
+SPREAD_WINDOW_S = 3600.0      # addresses failing on one account are counted over this
 ACCOUNT_MAX_S = 60.0
 KNOWN_ADDRESSES = 8
 MAX_KEYS = 100_000
@@ -44,18 +48,23 @@ def in_words(seconds):
 
 
 class Backoff:
-    """Failures per key: `free` cost nothing, then each locks the key for 1, 2, 4 ... max_s seconds."""
+    """Failures per key: `free` cost nothing, then each locks the key for 1, 2, 4 ... max_s seconds.
+    One failure is forgiven every `forgive_s` seconds, so occasional typos never add up."""
 
-    def __init__(self, free, max_s, forget_s=FORGET_S, max_keys=MAX_KEYS):
+    def __init__(self, free, max_s, forgive_s, max_keys=MAX_KEYS):
         self.free = free
         self.max_s = max_s
-        self.forget_s = forget_s
+        self.forgive_s = forgive_s
         self.max_keys = max_keys
-        self._keys = collections.OrderedDict()   # key -> [failures, locked until, last failure, in flight]
+        self._keys = collections.OrderedDict()   # key -> [failures, locked until, last update, in flight]
 
     def _get(self, key, now):
         state = self._keys.get(key)
-        if state is not None and state[3] <= 0 and now - state[2] > self.forget_s:
+        if state is None:
+            return None
+        state[0] = max(0.0, state[0] - (now - state[2]) / self.forgive_s)
+        state[2] = now
+        if state[0] == 0 and state[1] <= now and state[3] <= 0:
             del self._keys[key]
             return None
         return state
@@ -63,7 +72,7 @@ class Backoff:
     def _state(self, key, now):
         state = self._get(key, now)
         if state is None:
-            state = self._keys[key] = [0, 0.0, now, 0]
+            state = self._keys[key] = [0.0, 0.0, now, 0]
             if len(self._keys) > self.max_keys:
                 self._keys.popitem(last=False)
         return state
@@ -92,7 +101,6 @@ class Backoff:
     def fail(self, key, now):
         state = self._state(key, now)
         state[0] += 1
-        state[2] = now
         if state[0] > self.free:
             state[1] = now + min(self.max_s, 2.0 ** (state[0] - self.free - 1))
         self._keys.move_to_end(key)
@@ -100,18 +108,14 @@ class Backoff:
     def clear(self, key):
         state = self._keys.get(key)
         if state is not None:
-            state[0], state[1] = 0, 0.0
-
-    def failures(self, key, now):
-        state = self._get(key, now)
-        return state[0] if state else 0
+            state[0], state[1] = 0.0, 0.0
 
 
 class LoginThrottle:
     def __init__(self, settings, refusals=None):
-        self.pair = Backoff(settings.login_free_failures, settings.lockout_max_s)
-        self.address = Backoff(settings.login_free_failures_per_address, settings.lockout_max_s)
-        self.account = Backoff(0, ACCOUNT_MAX_S)
+        self.pair = Backoff(settings.login_free_failures, settings.lockout_max_s, FORGIVE_S)
+        self.address = Backoff(settings.login_free_failures_per_address, settings.lockout_max_s, ADDRESS_FORGIVE_S)
+        self.account = Backoff(0, ACCOUNT_MAX_S, FORGIVE_S)
         self.spread = settings.login_account_spread
         self.refusals = refusals              # fleet.domain.audit.RefusalTally, or None
         self._failing_from = collections.OrderedDict()   # account -> {address: last failure}
@@ -126,7 +130,7 @@ class LoginThrottle:
         sources = self._failing_from.get(account)
         if not sources:
             return False
-        recent = sum(1 for t in sources.values() if now - t <= FORGET_S)
+        recent = sum(1 for t in sources.values() if now - t <= SPREAD_WINDOW_S)
         return recent >= self.spread
 
     def begin(self, username, address, now=None):
@@ -179,7 +183,7 @@ class EnrollThrottle:
     enrollments are never limited (each needs a fresh token a person minted)."""
 
     def __init__(self, settings, refusals=None):
-        self.address = Backoff(settings.enroll_free_refusals, settings.lockout_max_s)
+        self.address = Backoff(settings.enroll_free_refusals, settings.lockout_max_s, FORGIVE_S)
         self.refusals = refusals
         self._lock = threading.Lock()
 
