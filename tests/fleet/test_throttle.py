@@ -151,3 +151,22 @@ def test_enrollment_guessing_is_slowed_and_audited_as_a_summary(live_server, db,
     assert count(db, "audit") - audit_before == len(refused) + len(throttled) + 3
     assert "et_guess" not in str(audit.entries(db, limit=1000))
     assert db_bytes(settings.db) - size_before < 300_000
+
+
+def test_locks_double_and_failures_are_forgiven_over_time():
+    from fleet.domain.throttle import Backoff
+    backoff = Backoff(free=5, max_s=900, forgive_s=60)
+    now = 1000.0
+    for _ in range(5):
+        backoff.fail("k", now)
+    assert backoff.wait("k", now) == 0                    # five free
+    locks = []
+    for _ in range(12):
+        backoff.fail("k", now)
+        locks.append(round(backoff.wait("k", now)))
+    assert locks == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900]
+    # Seventeen failures, forgiven one a minute: after 17 minutes without one, the key is clean again.
+    assert backoff.wait("k", now + 17 * 60 + 1) == 0
+    for _ in range(5):
+        backoff.fail("k", now + 17 * 60 + 1)
+    assert backoff.wait("k", now + 17 * 60 + 1) == 0      # five free again
