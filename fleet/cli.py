@@ -89,7 +89,10 @@ def main():
 def serve(host, port, db_path, log_level):
     """Run the fleet manager (device protocol, admin API, web UI)."""
     from fleet.server import serve as run
-    run(settings_from(db_path, host=host, port=port, log_level=log_level))
+    try:
+        run(settings_from(db_path, host=host, port=port, log_level=log_level))
+    except FleetError as exc:          # a bad setting: one line, not a traceback
+        raise click.ClickException(exc.message)
 
 
 @main.command()

@@ -6,6 +6,8 @@ Device-protocol refusals use devproto.ProtocolError instead, because their codes
 and statuses are part of the protocol.
 """
 
+import math
+
 
 class FleetError(Exception):
     code = "error"
@@ -45,3 +47,14 @@ class Forbidden(FleetError):
     """Logged in, but the role may not do this."""
     code = "forbidden"
     status = 403
+
+
+class TooManyAttempts(FleetError):
+    """Refused without looking: too many failures from here (fleet.domain.throttle).
+    `retry_after`: whole seconds to wait (sent as the Retry-After header)."""
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message, retry_after):
+        super().__init__(message)
+        self.retry_after = max(1, math.ceil(retry_after))

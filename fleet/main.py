@@ -7,9 +7,12 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from fleet.api import api_router
-from fleet.api import errors
-from fleet.api.device import DeviceFastPath
 from fleet import i18n
+from fleet.api import errors
+from fleet.api.csrf import CsrfGuard
+from fleet.api.device import DeviceFastPath
+from fleet.api.headers import SecurityHeaders
+from fleet.metrics import RequestMetrics
 from fleet.core.config import Settings
 from fleet.runtime import FleetRuntime
 from fleet.web import pages
@@ -24,8 +27,13 @@ def create_app(settings=None):
     app = FastAPI(title="Fleet manager", version=VERSION, lifespan=runtime.lifespan,
                   description="Device protocol v1 (docs/protocol.md) and the admin API of the district fleet.")
     app.state.fleet = runtime
-    app.add_middleware(DeviceFastPath, fastapi_app=app)   # inside: device responses get the time header too
+    # Added innermost first. Device requests take the fast path before the CSRF guard (they are
+    # signed); every response, refusals included, gets the time and the security headers.
+    app.add_middleware(CsrfGuard)
+    app.add_middleware(DeviceFastPath, fastapi_app=app)
     app.add_middleware(errors.ServerTimeMiddleware)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestMetrics, metrics=runtime.metrics)
     errors.install(app)
     app.include_router(api_router)
     app.include_router(pages.router)

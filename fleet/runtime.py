@@ -9,7 +9,12 @@
                  ├ downlink     `down` cache + long-poll wake-up  (fleet.domain.downlink)
                  ├ board        liveness + supervisor task       (fleet.domain.status)
                  ├ hub          live pub/sub for SSE              (fleet.live)
-                 └ alarms       escalation timer, webhook worker, battery scan (fleet.domain.alarms)
+                 ├ alarms       escalation timer, webhook worker, battery scan (fleet.domain.alarms)
+                 ├ logins       login throttle                    (fleet.domain.throttle)
+                 ├ enrollments  refused-enrollment throttle       (fleet.domain.throttle)
+                 ├ refusals     refusals audited as summaries     (fleet.domain.audit.RefusalTally)
+                 ├ metrics      Prometheus registry                (fleet.metrics)
+                 └ connections  open connections and their limits  (fleet.connections; set by fleet.server)
 
 Request handlers reach it as request.app.state.fleet. Admin requests (sync, in a thread pool)
 open their own short-lived connection with connect().
@@ -23,16 +28,18 @@ from fleet.core import clock
 from fleet.core.security import SecretBox
 from fleet.domain import commands  # noqa: F401  (registers the commands/update downlink keys and cmd_result)
 from fleet.domain import supervision  # noqa: F401  (registers the alarm handlers, `alarms` downlink, status listener)
-from fleet.domain import devices
+from fleet.domain import audit, devices
 from fleet.domain.alarms import AlarmService
 from fleet.domain.downlink import Downlink
 from fleet.domain.identity import DeviceDirectory
 from fleet.domain.nonces import NonceCache
 from fleet.domain.ratelimit import DeviceRateLimit
 from fleet.domain.status import StatusBoard, supervise, tick
+from fleet.domain.throttle import EnrollThrottle, LoginThrottle
 from fleet.domain.writer import GroupCommitWriter
-from fleet.errors import NotFound
+from fleet.errors import Invalid, NotFound
 from fleet.live import Hub
+from fleet.metrics import FleetMetrics
 from fleet.store import db as store
 
 log = logging.getLogger("fleet")
@@ -50,6 +57,14 @@ class FleetRuntime:
         self.alarms = None
         self._supervisor = None
         self._run_id = None          # this start's row in server_runs
+        self.refusals = audit.RefusalTally()
+        self.logins = LoginThrottle(settings, self.refusals)
+        self.enrollments = EnrollThrottle(settings, self.refusals)
+        self._refusal_writer = None
+        if settings.metrics_token and len(settings.metrics_token) < 16:
+            raise Invalid("FLEET_METRICS_TOKEN must be at least 16 characters")
+        self.metrics = FleetMetrics(self)
+        self.connections = None
 
     def connect(self):
         """A new connection for one admin request or one thread (caller closes it)."""
@@ -69,11 +84,13 @@ class FleetRuntime:
         self.board.load(self.reader)
         self.hub.attach(self.loop)
         self.writer = GroupCommitWriter(s.db, self.loop, self.downlink.notify, s.commit_max_batch)
+        self.metrics.time_commits(self.writer)
         self.writer.start()
         self._supervisor = asyncio.create_task(
             supervise(self.board, self.reader, self.writer, self.hub, s.status_interval_s))
         self.alarms = AlarmService(self)
         await self.alarms.start()
+        self._refusal_writer = asyncio.create_task(self._write_refusals_every(s.audit_summary_s))
         log.info("fleet runtime started on %s", s.db)
 
     def begin_shutdown(self):
@@ -93,6 +110,12 @@ class FleetRuntime:
             await tick(self.board, self.reader, self.writer, self.hub)   # store the last seen times
         if self.alarms is not None:
             await self.alarms.stop()
+        if self._refusal_writer is not None:
+            self._refusal_writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refusal_writer
+        with contextlib.suppress(Exception):
+            await self.write_refusals()
         self.writer.stop()
         self._save_nonces()
         self.reader.close()
@@ -104,6 +127,21 @@ class FleetRuntime:
             yield
         finally:
             await self.stop()
+
+    # ---- refusals anyone can cause: audited as one summary row per address and period ------
+
+    async def write_refusals(self):
+        drained = self.refusals.drain()
+        if drained:
+            await self.writer.call(lambda tx: audit.record_refusals(tx.db, drained))
+
+    async def _write_refusals_every(self, period_s):
+        while True:
+            await asyncio.sleep(period_s)
+            try:
+                await self.write_refusals()
+            except Exception:
+                log.exception("refusal summaries not written")
 
     # ---- telling the running parts about a change made through the admin API --------
 

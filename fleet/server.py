@@ -1,7 +1,9 @@
-"""Running the app under uvicorn: one process, one event loop (uvloop, httptools when installed).
+"""Running the app under uvicorn: one process, one event loop (uvloop, httptools).
 
 FleetServer prints the real URL once it listens (so `--port 0` is usable by scripts and
 tests) and can call a function then - the demo uses that to start virtual boards.
+uvicorn_config() sets the connection limits and timeouts (fleet.connections) and which
+proxies are believed about the client's address.
 """
 
 import gc
@@ -10,7 +12,11 @@ import threading
 
 import uvicorn
 
+from fleet import logs
+from fleet.connections import ConnectionGuard, connection_cap, guarded_protocol, raise_file_limit
 from fleet.main import create_app
+
+log = logging.getLogger("fleet")
 
 
 class FleetServer(uvicorn.Server):
@@ -44,12 +50,28 @@ class FleetServer(uvicorn.Server):
         await super().shutdown(sockets=sockets)
 
 
+def uvicorn_config(app, settings, **overrides):
+    """uvicorn's Config for app: guarded connections (limits and timeouts from settings)."""
+    before, limit = raise_file_limit()
+    cap = connection_cap(settings.max_connections, limit)
+    if before != limit:
+        log.info("open-files limit raised from %d to %d (the hard limit)", before, limit)
+    log.info("open-files limit %d: at most %d connections at once", limit, cap)
+    guard = ConnectionGuard(cap, settings.header_timeout_s, settings.body_timeout_s)
+    app.state.fleet.connections = guard
+    options = dict(host=settings.host, port=settings.port, log_level=settings.log_level,
+                   access_log=settings.access_log, timeout_graceful_shutdown=5, http=guarded_protocol(guard),
+                   timeout_keep_alive=settings.keepalive_timeout_s, proxy_headers=True,
+                   forwarded_allow_ips=settings.forwarded_allow_ips,
+                   log_config=None)     # uvicorn's loggers go through ours (fleet.logs)
+    options.update(overrides)
+    return uvicorn.Config(app, **options)
+
+
 def make_server(settings, on_started=None):
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
     app = create_app(settings)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level,
-                            access_log=settings.access_log, timeout_graceful_shutdown=5)
-    return FleetServer(config, app.state.fleet, on_started)
+    return FleetServer(uvicorn_config(app, settings), app.state.fleet, on_started)
 
 
 def serve(settings, on_started=None):

@@ -2,8 +2,9 @@
 
 from fastapi import APIRouter
 
-from fleet.api import admin, alarms, auth, device, devices, enrollment, live, residents, tokens, users, webhooks
+from fleet.api import (admin, alarms, auth, device, devices, enrollment, live, metrics, residents, tokens, users,
+                       webhooks)
 
 api_router = APIRouter()
-for module in (device, auth, users, tokens, enrollment, devices, live, admin, alarms, residents, webhooks):
+for module in (device, auth, users, tokens, enrollment, devices, live, admin, alarms, residents, webhooks, metrics):
     api_router.include_router(module.router)

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from fleet.api.deps import SESSION_COOKIE, current_principal, get_db, runtime
+from fleet.api.deps import SESSION_COOKIE, client_address, current_principal, get_db, runtime
 from fleet.api.schemas import ERROR_RESPONSES, LoginIn, Me
 from fleet.domain import credentials
 
@@ -16,8 +16,8 @@ def set_session_cookie(response, settings, sid):
 
 @router.post("/login", response_model=Me, summary="Log in; sets the session cookie")
 def login(body: LoginIn, request: Request, response: Response, db=Depends(get_db), rt=Depends(runtime)):
-    ip = request.client.host if request.client else None
-    sid, user = credentials.login(db, body.username, body.password, rt.settings.session_hours, ip)
+    sid, user = credentials.login(db, body.username, body.password, rt.settings.session_hours,
+                                  client_address(request), rt.logins)
     set_session_cookie(response, rt.settings, sid)
     return {"username": user["username"], "role": user["role"], "via": "session"}
 

@@ -2,10 +2,8 @@
 
 Authentication: `Authorization: Bearer ft_...` (API token) or the `fleet_session` cookie set
 by the login. The cookie is SameSite=Strict, and a cookie-authenticated write must come from
-this site's own pages (Origin check) - a second guard against cross-site requests.
+this site's own pages (fleet.api.csrf checks Origin/Referer before any route runs).
 """
-
-from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPBearer
@@ -15,13 +13,17 @@ from fleet.domain import credentials
 from fleet.errors import Forbidden, Unauthorized
 
 SESSION_COOKIE = "fleet_session"
-_bearer = HTTPBearer(auto_error=False, description="API token (fleet token create)")
-_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="web login session")
-_SAFE = ("GET", "HEAD", "OPTIONS")
+bearer_auth = HTTPBearer(auto_error=False, description="API token (fleet token create)")
+session_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="web login session")
 
 
 def runtime(request: Request):
     return request.app.state.fleet
+
+
+def client_address(request: Request):
+    """The client's IP address (the real client's behind a trusted proxy: FLEET_FORWARDED_ALLOW_IPS)."""
+    return request.client.host if request.client else "unknown"
 
 
 def get_db(request: Request):
@@ -32,21 +34,12 @@ def get_db(request: Request):
         db.close()
 
 
-def current_principal(request: Request, db=Depends(get_db), bearer=Depends(_bearer), session=Depends(_cookie)):
+def current_principal(db=Depends(get_db), bearer=Depends(bearer_auth), session=Depends(session_cookie)):
     if bearer is not None:
         return credentials.token_principal(db, bearer.credentials)
     if session:
-        principal = credentials.session_principal(db, session)
-        if request.method not in _SAFE:
-            _check_origin(request)
-        return principal
+        return credentials.session_principal(db, session)
     raise Unauthorized("log in, or send an API token as 'Authorization: Bearer ...'")
-
-
-def _check_origin(request):
-    origin = request.headers.get("origin") or request.headers.get("referer")
-    if origin and urlsplit(origin).netloc != request.headers.get("host"):
-        raise Forbidden("cross-site request refused")
 
 
 def require(permission):

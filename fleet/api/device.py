@@ -10,16 +10,19 @@ import logging
 
 import devproto
 from fastapi import APIRouter, Request
+from starlette.requests import ClientDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from fleet.api import device_schema as ds
-from fleet.api.errors import error_response
+from fleet.api.deps import client_address
+from fleet.api.errors import client_went_away, error_response, retry_after
 from fleet.api.schemas import ERROR_RESPONSES, EnrollOut, EventsOut, HelloOut, PollOut
 from fleet.api.wire import answer, fail, headers_of, parse_json, read_body, signed_path
 from fleet.core import clock
 from fleet.domain import enrollment
 from fleet.domain.identity import authenticate
 from fleet.domain.ingest import EventsJob, HelloJob
+from fleet.errors import TooManyAttempts
 
 log = logging.getLogger("fleet.device")
 router = APIRouter(prefix=devproto.PREFIX, tags=["device protocol v1"], responses=ERROR_RESPONSES)
@@ -48,11 +51,21 @@ async def _signed_request(request, method, check=None):
              summary="Exchange an enrollment token for a device id and secret (not signed)")
 async def enroll(request: Request):
     rt = request.app.state.fleet
+    ip = client_address(request)
+    try:
+        rt.enrollments.check(ip)          # an address that keeps guessing waits, before anything is read
+    except TooManyAttempts as exc:
+        refusal = devproto.ProtocolError("rate_limited", exc.message)
+        refusal.retry_after = exc.retry_after
+        raise refusal
     headers = headers_of(request)
     body = parse_json(await read_body(request, headers), headers)
     devproto.check_enroll(body)
-    ip = request.client.host if request.client else None
-    result = await run_in_threadpool(_enroll, rt, body, ip)
+    try:
+        result = await run_in_threadpool(_enroll, rt, body, ip)
+    except devproto.ProtocolError as exc:
+        rt.enrollments.refused(ip, exc.code, body["hw_id"])    # counted and audited in a summary row
+        raise
     rt.device_changed(result["device_id"], downlink=True)
     return answer({k: result[k] for k in ("device_id", "secret", "config_version", "config")}, 201)
 
@@ -128,10 +141,13 @@ class DeviceFastPath:
         if handler is None:
             return await self.app(scope, receive, send)
         scope["app"] = self.fastapi_app
+        scope["fleet.route"] = scope["path"]      # the metrics' route label (no router ran)
         try:
             response = await handler(Request(scope, receive, send))
         except devproto.ProtocolError as exc:
-            response = error_response(exc.status(), exc.code, exc.message)
+            response = error_response(exc.status(), exc.code, exc.message, retry_after(exc))
+        except ClientDisconnect:
+            response = client_went_away(scope)
         except Exception:
             log.exception("internal error on %s %s", scope["method"], scope["path"])
             response = error_response(500, "internal", "server fault; retry later")

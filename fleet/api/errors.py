@@ -11,8 +11,11 @@ import devproto
 import orjson
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
+from fleet.api.headers import security_headers
+from fleet.connections import TIMED_OUT
 from fleet.core import clock
 from fleet.errors import FleetError
 
@@ -38,14 +41,36 @@ def _is_device_path(request):
 
 
 async def protocol_error(request, exc):
-    return error_response(exc.status(), exc.code, exc.message)
+    return error_response(exc.status(), exc.code, exc.message, retry_after(exc))
+
+
+def retry_after(exc):
+    """A Retry-After header for a refusal that says how long to wait (rate limits), else None."""
+    seconds = getattr(exc, "retry_after", None)
+    return {"Retry-After": str(seconds)} if seconds else None
 
 
 async def fleet_error(request, exc):
-    return error_response(exc.status, exc.code, exc.message)
+    return error_response(exc.status, exc.code, exc.message, retry_after(exc))
+
+
+def client_went_away(scope):
+    """One log line, not a 500 and a traceback: the client closed its connection (or was timed
+    out) before its request body was complete. Nobody is left to answer; the status is for logs."""
+    client = scope.get("client")
+    why = ("was too slow (FLEET_BODY_TIMEOUT_S)" if scope.get(TIMED_OUT) else "disconnected")
+    log.info("client %s %s before sending its whole request: %s %s", client[0] if client else "?", why,
+             scope.get("method"), scope.get("path"))
+    return Response(status_code=499)
+
+
+async def disconnected(request, exc):
+    return client_went_away(request.scope)
 
 
 async def http_error(request, exc):
+    if isinstance(exc.__cause__, ClientDisconnect):       # FastAPI reports it as "error parsing the body"
+        return client_went_away(request.scope)
     code = _BY_STATUS.get(exc.status_code, "error")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     if code == "not_found" and message == "Not Found":
@@ -63,10 +88,11 @@ async def validation_error(request, exc):
 
 
 async def internal_error(request, exc):
-    # Starlette answers this outside the middleware stack: set the time header here.
+    # Starlette answers this outside the middleware stack: set the time and security headers here.
     log.exception("internal error on %s %s", request.method, request.url.path)
     return error_response(500, "internal", "server fault; retry later",
-                          headers={devproto.H_SERVER_TIME: str(server_time())})
+                          headers=dict(security_headers(request.url.path),
+                                       **{devproto.H_SERVER_TIME: str(server_time())}))
 
 
 def install(app):
@@ -74,6 +100,7 @@ def install(app):
     app.add_exception_handler(FleetError, fleet_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(ClientDisconnect, disconnected)
     app.add_exception_handler(Exception, internal_error)
 
 

@@ -22,8 +22,9 @@ class WebhookIn(BaseModel):
     events: list[WebhookEvent] = Field([], max_length=20, description="empty: every event")
     groups: list[GroupName] = Field([], max_length=20, description="empty: every responder group")
     include_resident: bool = Field(False, description="put the resident's details into payloads")
-    secret: Optional[str] = Field(None, min_length=webhooks.MIN_SECRET, max_length=128,
-                                  description="default: generated (returned once)")
+    secret: Optional[str] = Field(None, min_length=38, max_length=94, pattern=r"^whsec_[A-Za-z0-9+/]+={0,2}$",
+                                  description="'whsec_' + base64 of 24-64 random bytes (Standard Webhooks); "
+                                              "default: generated (returned once)")
 
 
 class WebhookPatch(BaseModel):

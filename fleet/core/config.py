@@ -44,6 +44,20 @@ class Settings:
     device_burst: int = 60
     # ...then this many per second sustained; 0 turns the limit off.
     device_rate_per_s: float = 5.0
+    # Login throttling (fleet.domain.throttle): wrong passwords for one account from one address
+    # before each further one locks that pair for 1, 2, 4 ... seconds...
+    login_free_failures: int = 5
+    # ...wrong passwords from one address, all accounts together, before the address is locked so...
+    login_free_failures_per_address: int = 20
+    # ...and addresses failing on one account within an hour before the account slows down for
+    # every address it has not logged in from (at most 60 s a try).
+    login_account_spread: int = 10
+    # Refused enrollments from one address before the address is locked the same way.
+    enroll_free_refusals: int = 10
+    # Longest lock of a throttled login or enrollment.
+    lockout_max_s: float = 900.0
+    # Refused enrollments and throttled logins are audited as one row per address per this period.
+    audit_summary_s: float = 60.0
     # Most requests the ingest writer commits in one transaction.
     commit_max_batch: int = 512
     # Alarms (call buttons): a heartbeat battery voltage under this raises a low-battery alarm...
@@ -63,7 +77,22 @@ class Settings:
     default_language: str = "zh_CN"
     # ...and the time zone dates and times are shown in (a tz database name).
     time_zone: str = "Asia/Shanghai"
+    # Connections (fleet.connections): a request's headers must arrive within this many seconds...
+    header_timeout_s: float = 10.0
+    # ...and its body within this after the headers; a slower client is disconnected.
+    body_timeout_s: float = 20.0
+    # A kept-alive connection with no new request is closed after this.
+    keepalive_timeout_s: float = 15.0
+    # Most connections open at once: past it the oldest idle one is closed, or the newcomer gets
+    # 503 `busy`. 0: half the open-files limit, at most 4096.
+    max_connections: int = 0
+    # Reverse proxies whose X-Forwarded-For/-Proto are believed (comma-separated addresses, or *).
+    forwarded_allow_ips: str = "127.0.0.1"
+    # Bearer token Prometheus sends to read /metrics (at least 16 characters); empty: admins only.
+    metrics_token: str = ""
     log_level: str = "info"
+    # `text`, or `json`: one JSON object per line, for log collectors.
+    log_format: str = "text"
     # One log line per HTTP request (costly at device rates; off by default).
     access_log: bool = False
 

@@ -29,6 +29,7 @@ PERMISSIONS = {
     "escalation.read": {ADMIN, CAREGIVER},
     "escalation.manage": {ADMIN},
     "webhooks.manage": {ADMIN},
+    "metrics.read": {ADMIN},                            # /metrics (Prometheus uses the metrics token)
 }
 
 

@@ -27,14 +27,24 @@ def create_session(db, user, hours):
     return sid
 
 
-def login(db, username, password, hours, ip=None):
-    """(session id, user) for a correct username and password; a refusal is audited."""
+def login(db, username, password, hours, ip=None, throttle=None):
+    """(session id, user) for a correct username and password; a wrong one is audited.
+
+    With a throttle (fleet.domain.throttle.LoginThrottle), too many failures from this address
+    or for this account raise TooManyAttempts before the password is even looked at."""
+    attempt = throttle.begin(username, ip) if throttle is not None else None
+    ok = None                      # neither right nor wrong if the check itself failed
     try:
         user = authenticate(db, username, password)
+        ok = True
     except Unauthorized:
+        ok = False
         with write_tx(db):
             audit.record(db, "anonymous", "session.refused", username[:64], None, ip)
         raise
+    finally:
+        if attempt is not None:
+            throttle.end(attempt, ok)
     return create_session(db, user, hours), user
 
 

@@ -3,7 +3,9 @@
 People mint tokens (optionally bound to a role, board or site). A device - or the
 technician's tool for it - sends one with its hardware id and gets its identity. The same
 hardware enrolling again keeps its device id, gets a new secret and a new generation (so its
-new event stream starts clean). Every refusal is written to the audit log.
+new event stream starts clean). A refusal only reads - no write lock, no row: the caller counts
+it (fleet.domain.throttle.EnrollThrottle), and the audit log gets one summary row per address
+and minute, so guessing cannot grow the database.
 """
 
 import json
@@ -109,22 +111,22 @@ def enroll(db, box, body, ip=None):
     """Exchange a token (body already passed devproto.check_enroll) for an identity.
 
     Returns {"device_id", "secret", "config_version", "config", "generation", "reenrolled"};
-    raises devproto.ProtocolError for a refused token (after auditing it).
+    raises devproto.ProtocolError for a refused token, having written nothing.
     """
     now_iso = clock.iso()
-    with write_tx(db):
-        tok = row(db, "SELECT * FROM enrollment_tokens WHERE token_hash = ?", (security.token_hash(body["token"]),))
-        refused = _refusal(tok, body, now_iso)
-        if refused is None:
-            result = _issue_identity(db, box, tok, body, now_iso)
-            audit.record(db, "device:" + result["device_id"], "device.reenroll" if result["reenrolled"]
-                         else "device.enroll", result["device_id"],
-                         {"hw_id": body["hw_id"], "role": body["role"], "board": body["board"],
-                          "token_id": tok["id"], "generation": result["generation"]}, ip)
-        else:
-            audit.record(db, "anonymous", "enroll.refused", body["hw_id"],
-                         {"code": refused[0], "role": body["role"], "board": body["board"],
-                          "token_id": tok["id"] if tok else None}, ip)
+    token_hash = security.token_hash(body["token"])
+    find = "SELECT * FROM enrollment_tokens WHERE token_hash = ?"
+    refused = _refusal(row(db, find, (token_hash,)), body, now_iso)
+    if refused is None:
+        with write_tx(db):
+            tok = row(db, find, (token_hash,))
+            refused = _refusal(tok, body, now_iso)       # it may have been used in the meantime
+            if refused is None:
+                result = _issue_identity(db, box, tok, body, now_iso)
+                audit.record(db, "device:" + result["device_id"], "device.reenroll" if result["reenrolled"]
+                             else "device.enroll", result["device_id"],
+                             {"hw_id": body["hw_id"], "role": body["role"], "board": body["board"],
+                              "token_id": tok["id"], "generation": result["generation"]}, ip)
     if refused is not None:
         raise devproto.ProtocolError(*refused)
     return result

@@ -6,16 +6,19 @@ waits for the network); the WebhookWorker task (app lifespan) sends them, record
 (`webhook_attempts`: time, HTTP status, error, duration) and retries failures with exponential
 backoff (webhook_backoff_s, doubled per attempt, at most webhook_backoff_max_s) until
 webhook_max_attempts, after which the delivery is `failed`. Delivery is at least once: a receiver
-deduplicates by the X-Fleet-Delivery id.
+deduplicates by the webhook-id.
 
-Request (docs/alarms.md has a verification example):
+Requests are signed as Standard Webhooks (standardwebhooks.com) specify, so receivers can use
+that project's libraries; docs/alarms.md has a verification example:
 
     POST <url>
     Content-Type: application/json
     X-Fleet-Event: alarm.raised
-    X-Fleet-Delivery: 42
-    X-Fleet-Timestamp: 1796031157                (Unix seconds of this attempt)
-    X-Fleet-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>
+    webhook-id: dlv_42                           (the delivery: the same on every attempt)
+    webhook-timestamp: 1796031157                (Unix seconds of this attempt)
+    webhook-signature: v1,<base64 HMAC-SHA256(key, id + "." + timestamp + "." + body)>
+
+The key is the secret's base64 part decoded (secrets are "whsec_" + base64 of 32 random bytes).
 
     {"event": "alarm.raised", "at": "...Z", "group": "primary", "alarm": {...alarm view...}}
 
@@ -26,6 +29,8 @@ payload unless the webhook has include_resident.
 """
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -39,6 +44,7 @@ import httpx
 import orjson
 
 from fleet.core import clock
+from fleet.metrics import WEBHOOK_FAILED_ATTEMPTS
 from fleet.domain import audit
 from fleet.errors import Invalid, NotFound
 from fleet.store.db import row, rows, write_tx
@@ -49,30 +55,65 @@ EVENTS = ("alarm.raised", "alarm.escalated", "alarm.acknowledged", "alarm.resolv
           "alarm.cancel_requested", "alarm.updated", "ping")
 STATES = ("pending", "delivered", "failed", "dropped")
 GROUP = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")
-H_EVENT, H_DELIVERY, H_TIMESTAMP, H_SIGNATURE = ("X-Fleet-Event", "X-Fleet-Delivery", "X-Fleet-Timestamp",
-                                                 "X-Fleet-Signature")
+H_EVENT, H_ID, H_TIMESTAMP, H_SIGNATURE = "X-Fleet-Event", "webhook-id", "webhook-timestamp", "webhook-signature"
+SECRET_PREFIX = "whsec_"
+SECRET_BYTES = (24, 64)          # what Standard Webhooks allow for a key
 MAX_URL = 500
-MIN_SECRET = 16
 BATCH = 64               # deliveries picked per worker pass
 CONCURRENCY = 16         # attempts in flight at once
 IDLE_S = 60.0
 
 
-def sign(secret, timestamp, body):
-    """The X-Fleet-Signature value: "v1=" + hex HMAC-SHA256(secret, "<timestamp>." + body)."""
-    key = secret.encode() if isinstance(secret, str) else secret
-    mac = hmac.new(key, str(int(timestamp)).encode() + b"." + body, hashlib.sha256)
-    return "v1=" + mac.hexdigest()
+def new_secret():
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def verify(secret, timestamp, body, signature, tolerance_s=300, now=None):
-    """What a receiver does (and the tests): the signature matches and the timestamp is recent."""
+def signing_key(secret):
+    """The HMAC key of a secret: the bytes its base64 part stands for. (A secret chosen before
+    this scheme that is not base64 signs with its UTF-8 bytes; rotate it.)"""
+    encoded = secret[len(SECRET_PREFIX):] if secret.startswith(SECRET_PREFIX) else secret
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return secret.encode()
+
+
+def _check_secret(secret):
+    try:
+        ok = secret.startswith(SECRET_PREFIX) and SECRET_BYTES[0] <= len(
+            base64.b64decode(secret[len(SECRET_PREFIX):], validate=True)) <= SECRET_BYTES[1]
+    except (AttributeError, binascii.Error, ValueError):
+        ok = False
+    if not ok:
+        raise Invalid("secret must be 'whsec_' followed by the base64 of %d-%d random bytes (or leave it out "
+                      "and one is made)" % SECRET_BYTES)
+    return secret
+
+
+def sign(secret, msg_id, timestamp, body):
+    """The webhook-signature value: "v1," + base64 HMAC-SHA256(key, "<id>.<timestamp>." + body)."""
+    signed = ("%s.%d." % (msg_id, int(timestamp))).encode() + body
+    return "v1," + base64.b64encode(hmac.new(signing_key(secret), signed, hashlib.sha256).digest()).decode()
+
+
+def verify(secret, headers, body, tolerance_s=300, now=None):
+    """What a receiver does (and the tests): one of the signatures in webhook-signature matches
+    id, timestamp and body, and the timestamp is within tolerance_s of now."""
+    headers = {k.lower(): v for k, v in headers.items()}
+    msg_id, stamp, signatures = headers.get(H_ID), headers.get(H_TIMESTAMP), headers.get(H_SIGNATURE)
     now = time.time() if now is None else now
     try:
-        fresh = abs(now - int(timestamp)) <= tolerance_s
+        fresh = abs(now - int(stamp)) <= tolerance_s
     except (TypeError, ValueError):
         return False
-    return fresh and hmac.compare_digest(sign(secret, timestamp, body), signature or "")
+    if not (fresh and msg_id and signatures):
+        return False
+    expected = sign(secret, msg_id, stamp, body)
+    return any(hmac.compare_digest(expected, given) for given in signatures.split(" "))
+
+
+def message_id(delivery_id):
+    return "dlv_%d" % delivery_id
 
 
 # ---- configuration (admins) ---------------------------------------------------------------
@@ -133,10 +174,7 @@ def create_webhook(db, box, actor, url, name=None, events=(), groups=(), include
     name = _check_name(name)
     events = _check_list("events", events, allowed=EVENTS)
     groups = _check_list("groups", groups, pattern=GROUP)
-    if secret is None:
-        secret = "whsec_" + secrets.token_hex(24)
-    elif not isinstance(secret, str) or not MIN_SECRET <= len(secret) <= 128:
-        raise Invalid("secret must be %d-128 characters" % MIN_SECRET)
+    secret = new_secret() if secret is None else _check_secret(secret)
     now = clock.iso()
     with write_tx(db):
         cur = db.conn.execute(
@@ -176,7 +214,7 @@ def update_webhook(db, actor, webhook_id, url=None, name=None, events=None, grou
 
 
 def rotate_secret(db, box, actor, webhook_id):
-    secret = "whsec_" + secrets.token_hex(24)
+    secret = new_secret()
     with write_tx(db):
         get_webhook(db, webhook_id)
         db.conn.execute("UPDATE webhooks SET secret_enc = ?, updated_at = ? WHERE id = ?",
@@ -353,6 +391,7 @@ class WebhookWorker:
                 ok, status, error, duration = await self._post(client, delivery_id, event, body, webhook_id, url,
                                                                sealed)
             if not ok:
+                WEBHOOK_FAILED_ATTEMPTS.inc()
                 log.warning("webhook %d delivery %d failed: %s", webhook_id, delivery_id, error or status)
             settings = self._settings
             await self._writer.call(lambda tx: record_attempt(tx, delivery_id, ok, status, error, duration, settings))
@@ -367,10 +406,10 @@ class WebhookWorker:
     async def _post(self, client, delivery_id, event, body, webhook_id, url, sealed):
         raw = body.encode()
         stamp = int(time.time())
-        secret = _open(self._box, webhook_id, sealed)
+        secret = _open(self._box, webhook_id, sealed).decode()
+        msg_id = message_id(delivery_id)
         headers = {"Content-Type": "application/json", "User-Agent": "district-fleet-webhooks/1",
-                   H_EVENT: event, H_DELIVERY: str(delivery_id), H_TIMESTAMP: str(stamp),
-                   H_SIGNATURE: sign(secret, stamp, raw)}
+                   H_EVENT: event, H_ID: msg_id, H_TIMESTAMP: str(stamp), H_SIGNATURE: sign(secret, msg_id, stamp, raw)}
         started = time.monotonic()
         try:
             response = await client.post(url, content=raw, headers=headers)

@@ -14,10 +14,10 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from fleet.api.auth import set_session_cookie
-from fleet.api.deps import SESSION_COOKIE, get_db, runtime
+from fleet.api.deps import SESSION_COOKIE, client_address, get_db, runtime
 from fleet.core.permissions import allowed
 from fleet.domain import credentials
-from fleet.errors import NotFound, Unauthorized
+from fleet.errors import NotFound, TooManyAttempts, Unauthorized
 from fleet.i18n import LANGUAGES
 from fleet.web import i18n
 
@@ -53,12 +53,16 @@ def login_form(request: Request):
 def login(request: Request, username: str = Form(""), password: str = Form(""), db=Depends(get_db),
           rt=Depends(runtime)):
     try:
-        sid, _ = credentials.login(db, username, password, rt.settings.session_hours,
-                                   request.client.host if request.client else None)
+        sid, _ = credentials.login(db, username, password, rt.settings.session_hours, client_address(request),
+                                   rt.logins)
     except Unauthorized as exc:
         # The page words the refusal in the reader's language from its code.
         return templates.TemplateResponse(request, "login.html", {"error": exc.code, "username": username},
                                           status_code=401)
+    except TooManyAttempts as exc:
+        return templates.TemplateResponse(request, "login.html", {"error": exc.code, "username": username,
+                                                                  "retry_after": exc.retry_after},
+                                          status_code=429, headers={"Retry-After": str(exc.retry_after)})
     response = RedirectResponse("/devices", status_code=303)
     set_session_cookie(response, rt.settings, sid)
     return response

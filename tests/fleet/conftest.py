@@ -6,7 +6,6 @@ import time
 import warnings
 
 import pytest
-import uvicorn
 from argon2 import PasswordHasher
 
 warnings.filterwarnings("ignore", message=".*httpx2.*")   # starlette's TestClient nags about httpx
@@ -15,7 +14,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from fleet.core import security  # noqa: E402
 from fleet.core.config import Settings  # noqa: E402
 from fleet.main import create_app  # noqa: E402
-from fleet.server import FleetServer  # noqa: E402
+from fleet.server import FleetServer, uvicorn_config  # noqa: E402
 from fleet.store.db import open_db  # noqa: E402
 
 from fleetkit import bearer, enroll  # noqa: E402
@@ -47,9 +46,10 @@ def client(settings, db):
 
 @pytest.fixture
 def live_server(settings, db):
-    """A real uvicorn server in a thread on 127.0.0.1:<ephemeral>; yields its base URL."""
+    """A real uvicorn server in a thread on 127.0.0.1:<ephemeral>, configured as `fleet serve` does
+    (connection limits and timeouts); yields its base URL."""
     app = create_app(settings)
-    server = FleetServer(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=5),
+    server = FleetServer(uvicorn_config(app, settings, host="127.0.0.1", port=0, log_level="warning"),
                          app.state.fleet, freeze_gc=False)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import resource
 import secrets
 import subprocess
 import sys
@@ -90,15 +91,27 @@ def wait_for(predicate, timeout=5.0, interval=0.01, what="condition"):
     return wait_until(predicate, what, timeout, interval)
 
 
-def start_server(db_path):
-    """`fleet serve` as a real process on a free loopback port: (Popen, base URL)."""
+def start_server(db_path, env=None, open_files=None):
+    """`fleet serve` as a real process on a free loopback port: (Popen, base URL). `env`: more
+    environment (FLEET_* settings); `open_files`: its RLIMIT_NOFILE, soft and hard. Every line it
+    prints is kept in proc.output."""
+    def limit_files():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
     proc = subprocess.Popen([sys.executable, "-m", "fleet.cli", "serve", "--port", "0", "--db", str(db_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=dict(os.environ, FLEET_LOG_LEVEL="warning"))
+                            env=dict(os.environ, **dict({"FLEET_LOG_LEVEL": "warning"}, **(env or {}))),
+                            preexec_fn=limit_files if open_files else None)
+    proc.output = []
+
+    def keep_reading():
+        for line in proc.stdout:
+            proc.output.append(line)
+
     for line in proc.stdout:
+        proc.output.append(line)
         found = re.search(r"listening on (http://\S+)", line)
         if found:
-            threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
+            threading.Thread(target=keep_reading, daemon=True).start()
             return proc, found.group(1)
-    raise AssertionError("server did not start")
-
+    raise AssertionError("server did not start:\n" + "".join(proc.output))

@@ -129,7 +129,8 @@ def test_demo_prints_login_and_serves(tmp_path):
         text = "".join(lines)
         url = re.search(r"Open\s+(http://\S+)/", text).group(1)
         user, password = re.search(r"Log in\s+(\S+) / (\S+)", text).groups()
-        response = httpx.post(url + "/api/v1/auth/login", json={"username": user, "password": password})
+        response = httpx.post(url + "/api/v1/auth/login", json={"username": user, "password": password},
+                              headers={"Origin": url})
         assert response.status_code == 200 and response.json()["role"] == "admin"
     finally:
         proc.terminate()

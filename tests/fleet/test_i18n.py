@@ -52,12 +52,13 @@ def test_the_switch_stays_on_this_site_and_knows_its_languages(client):
 
 def test_login_refusal_in_the_readers_language(client, db):
     user = make_user(db, "caregiver")
-    wrong = client.post("/login", data={"username": user["username"], "password": "nope"})
+    ours = {"Origin": "http://testserver"}      # what a browser on our own login page sends
+    wrong = client.post("/login", data={"username": user["username"], "password": "nope"}, headers=ours)
     assert wrong.status_code == 401 and "用户名或密码错误。" in wrong.text
     wrong = client.post("/login", data={"username": user["username"], "password": "nope"},
-                        headers={"Accept-Language": "en"})
+                        headers=dict(ours, **{"Accept-Language": "en"}))
     assert "Wrong username or password." in wrong.text
-    client.post("/login", data={"username": user["username"], "password": PASSWORD})
+    client.post("/login", data={"username": user["username"], "password": PASSWORD}, headers=ours)
     page = client.get("/devices").text
     assert "<h1>设备</h1>" in page and "护理员" in page and "退出登录" in page   # role named in Chinese too
 

@@ -2,6 +2,8 @@
 
 from fleetkit import PASSWORD, make_user
 
+OURS = {"Origin": "http://testserver"}    # what a browser on our own pages sends
+
 
 def test_device_list_needs_a_login(client):
     response = client.get("/devices", follow_redirects=False)
@@ -13,10 +15,10 @@ def test_login_form_then_live_list(client, db):
     user = make_user(db, "caregiver")
     page = client.get("/login")
     assert page.status_code == 200 and 'name="password"' in page.text
-    wrong = client.post("/login", data={"username": user["username"], "password": "nope"})
+    wrong = client.post("/login", data={"username": user["username"], "password": "nope"}, headers=OURS)
     assert wrong.status_code == 401 and "用户名或密码错误" in wrong.text      # no Accept-Language: Chinese
     response = client.post("/login", data={"username": user["username"], "password": PASSWORD},
-                           follow_redirects=False)
+                           headers=OURS, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/devices"
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
@@ -26,14 +28,14 @@ def test_login_form_then_live_list(client, db):
     assert client.get("/api/v1/auth/me").json() == {"username": user["username"], "role": "caregiver",
                                                      "via": "session"}
     assert "EventSource" in client.get("/static/devices.js").text
-    client.post("/logout")
+    client.post("/logout", headers=OURS)
     assert client.get("/devices", follow_redirects=False).status_code == 303
     assert client.get("/api/v1/auth/me").status_code == 401
 
 
 def test_cookie_session_refuses_cross_site_writes(client, db):
     admin = make_user(db, "admin")
-    client.post("/api/v1/auth/login", json={"username": admin["username"], "password": PASSWORD})
+    client.post("/api/v1/auth/login", json={"username": admin["username"], "password": PASSWORD}, headers=OURS)
     evil = client.post("/api/v1/enrollment-tokens", json={}, headers={"Origin": "http://evil.example"})
     assert evil.status_code == 403
     same = client.post("/api/v1/enrollment-tokens", json={}, headers={"Origin": "http://testserver"})
@@ -42,7 +44,7 @@ def test_cookie_session_refuses_cross_site_writes(client, db):
 
 def test_failed_logins_are_audited(client, db):
     from fleet.domain import audit
-    client.post("/api/v1/auth/login", json={"username": "ghost", "password": "whatever it is"})
+    client.post("/api/v1/auth/login", json={"username": "ghost", "password": "whatever it is"}, headers=OURS)
     [entry] = audit.entries(db, action="session.refused")
     assert entry["target"] == "ghost"
 

@@ -4,14 +4,16 @@ reader and a fleet server that can be stopped and started again on the same data
 import http.server
 import json
 import queue
+import re
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import uvicorn
 
 import fleetkit  # tests/fleet (pytest puts conftest folders on sys.path)
-from fleet.domain import escalation, webhooks
+from fleet.domain import escalation
 from fleet.main import create_app
 from fleet.server import FleetServer
 from fleetkit import CLI, make_user
@@ -65,10 +67,32 @@ def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
 
 # ---- a real webhook receiver ---------------------------------------------------------------
 
+ALARMS_DOC = Path(__file__).resolve().parents[3] / "docs" / "alarms.md"
+
+
+def verify_as_the_docs_say():
+    """The `verify(secret, headers, body)` function that docs/alarms.md gives receivers, run as written."""
+    section = ALARMS_DOC.read_text().split("### Request and signature", 1)[1].split("\n### ", 1)[0]
+    [code] = re.findall(r"```python\n(.*?)```", section, re.S)
+    namespace = {}
+    exec(code, namespace)
+    return namespace["verify"]
+
+
+class LowerCaseHeaders(dict):
+    """Headers looked up case-insensitively, as every web framework offers them."""
+
+    def __init__(self, headers):
+        super().__init__((k.lower(), v) for k, v in headers.items())
+
+    def __getitem__(self, name):
+        return super().__getitem__(name.lower())
+
+
 class Receiver:
-    """An HTTP server on 127.0.0.1 that checks each request's signature with `secret` and answers
-    500 to the first `fail_first` requests, then 200. `hold` (a threading.Event) makes every
-    request wait until it is set."""
+    """An HTTP server on 127.0.0.1 that checks each request's signature with `secret` - with the
+    code docs/alarms.md gives receivers - and answers 500 to the first `fail_first` requests, then
+    200. `hold` (a threading.Event) makes every request wait until it is set."""
 
     def __init__(self, secret=None, fail_first=0, hold=None):
         self.secret = secret
@@ -77,14 +101,14 @@ class Receiver:
         self.requests = []          # dicts: at, headers, body, json, valid, answered
         self.lock = threading.Lock()
         receiver = self
+        verify = verify_as_the_docs_say()
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 entry = {"at": time.time(), "headers": dict(self.headers), "body": body, "json": json.loads(body)}
-                entry["valid"] = receiver.secret is not None and webhooks.verify(
-                    receiver.secret, self.headers.get(webhooks.H_TIMESTAMP), body,
-                    self.headers.get(webhooks.H_SIGNATURE))
+                entry["valid"] = receiver.secret is not None and verify(
+                    receiver.secret, LowerCaseHeaders(self.headers), body)
                 with receiver.lock:
                     receiver.requests.append(entry)
                     failing = len(receiver.requests) <= receiver.fail_first

@@ -63,19 +63,19 @@ def test_resident_with_alarm_and_privacy(client, db, caregiver, caplog):
 
 def test_console_pages_for_roles(client, db):
     tech = make_user(db, "technician")
-    client.post("/login", data={"username": tech["username"], "password": PASSWORD})
+    client.post("/login", data={"username": tech["username"], "password": PASSWORD}, headers={"Origin": "http://testserver"})
     page = client.get("/console")
     assert page.status_code == 403 and "技术员无权打开此页面。" in page.text     # the district's language
     assert client.get("/residents").status_code == 403
     assert "/console" not in client.get("/devices").text          # no link to what they cannot open
-    client.post("/logout")
+    client.post("/logout", headers={"Origin": "http://testserver"})
     carer = make_user(db, "caregiver")
-    client.post("/login", data={"username": carer["username"], "password": PASSWORD})
+    client.post("/login", data={"username": carer["username"], "password": PASSWORD}, headers={"Origin": "http://testserver"})
     page = client.get("/console")
     assert page.status_code == 200 and "/static/console.js" in page.text and "点击开启声音" in page.text
     assert client.get("/residents").status_code == 200
     assert client.get("/console", follow_redirects=False).status_code == 200
-    client.post("/logout")
+    client.post("/logout", headers={"Origin": "http://testserver"})
     assert client.get("/console", follow_redirects=False).headers["location"] == "/login"
 
 

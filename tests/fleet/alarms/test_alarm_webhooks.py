@@ -1,10 +1,14 @@
-"""Outgoing webhooks against a real local HTTP receiver: signed (verified by the receiver), retried
-with exponential backoff after failures, every attempt recorded, never blocking ingest."""
+"""Outgoing webhooks against a real local HTTP receiver: signed as Standard Webhooks specify
+(verified by the receiver with the code docs/alarms.md gives, and by the standardwebhooks library),
+retried with exponential backoff after failures, every attempt recorded, never blocking ingest."""
 
+import base64
 import json
+import secrets
 import threading
 
 import httpx
+import standardwebhooks
 
 from fleet.core import clock
 from fleet.domain import webhooks
@@ -40,22 +44,28 @@ def test_signed_delivery_of_an_alarm_and_its_acknowledgement(live_server, db):
     [raised] = receiver.of_event("alarm.raised")
     [acked] = receiver.of_event("alarm.acknowledged")
     for request in (raised, acked):
-        assert request["valid"], "signature must verify with the webhook's secret"
+        assert request["valid"], "signature must verify with the webhook's secret, as the docs say"
+        standardwebhooks.Webhook(hook["secret"]).verify(request["body"], request["headers"])   # raises if not
         assert request["headers"]["Content-Type"] == "application/json"
-        assert request["headers"][webhooks.H_SIGNATURE].startswith("v1=")
+        assert request["headers"][webhooks.H_SIGNATURE].startswith("v1,")
         assert request["headers"][webhooks.H_EVENT] == request["json"]["event"]
+    assert raised["headers"][webhooks.H_ID] != acked["headers"][webhooks.H_ID]
     assert raised["json"]["group"] == "primary"
     alarm_body = raised["json"]["alarm"]
     assert (alarm_body["id"], alarm_body["ref"], alarm_body["device_id"], alarm_body["state"]) == (
         found["id"], "a-1", button.id, "received")
     assert acked["json"]["alarm"]["acknowledged_by"] == name
-    # The signature covers the body: one changed byte fails verification, and so does an old timestamp.
-    stamp = raised["headers"][webhooks.H_TIMESTAMP]
-    assert not webhooks.verify(hook["secret"], stamp, raised["body"] + b" ", raised["headers"][webhooks.H_SIGNATURE])
-    assert not webhooks.verify(hook["secret"], int(stamp) - 600, raised["body"],
-                               webhooks.sign(hook["secret"], int(stamp) - 600, raised["body"]))
-    assert not webhooks.verify("another secret entirely", stamp, raised["body"],
-                               raised["headers"][webhooks.H_SIGNATURE])
+    # The signature covers id, timestamp and body: a changed byte fails, so does the body sent again as
+    # another delivery, an old timestamp (even signed right), or another secret.
+    headers, body, secret = raised["headers"], raised["body"], hook["secret"]
+    assert webhooks.verify(secret, headers, body)
+    assert not webhooks.verify(secret, headers, body + b" ")
+    assert not webhooks.verify(secret, dict(headers, **{webhooks.H_ID: acked["headers"][webhooks.H_ID]}), body)
+    old = int(headers[webhooks.H_TIMESTAMP]) - 600
+    assert not webhooks.verify(secret, dict(headers, **{webhooks.H_TIMESTAMP: str(old), webhooks.H_SIGNATURE:
+                                                        webhooks.sign(secret, headers[webhooks.H_ID], old, body)}), body)
+    other = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    assert not webhooks.verify(other, headers, body)
 
 
 def test_failures_are_retried_with_backoff_and_recorded(live_server, db, settings):
@@ -78,7 +88,7 @@ def test_failures_are_retried_with_backoff_and_recorded(live_server, db, setting
     assert second_gap >= 2 * settings.webhook_backoff_s * 0.9
     assert len(receiver.requests) == 3 and all(r["valid"] for r in receiver.requests)
     # Each attempt is signed anew; the delivery id stays the same (receivers deduplicate on it).
-    assert len({r["headers"][webhooks.H_DELIVERY] for r in receiver.requests}) == 1
+    assert {r["headers"][webhooks.H_ID] for r in receiver.requests} == {"dlv_%d" % delivery["id"]}
 
 
 def test_gives_up_after_max_attempts(live_server, db, settings):
@@ -150,8 +160,12 @@ def test_webhook_admin(client, db):
     bad = client.post("/api/v1/webhooks", json={"url": "http://x.example/", "events": ["alarm.exploded"]},
                       headers=admin)
     assert bad.status_code == 422
-    hook = client.post("/api/v1/webhooks", json={"url": "http://x.example/", "secret": "s" * 20}, headers=admin).json()
-    assert hook["secret"] == "s" * 20
+    for weak in ("s" * 40, "whsec_" + base64.b64encode(b"short").decode(), "whsec_" + "!" * 40):
+        bad = client.post("/api/v1/webhooks", json={"url": "http://x.example/", "secret": weak}, headers=admin)
+        assert bad.status_code == 422 and "secret" in bad.json()["error"]["message"], weak
+    chosen = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    hook = client.post("/api/v1/webhooks", json={"url": "http://x.example/", "secret": chosen}, headers=admin).json()
+    assert hook["secret"] == chosen
     rotated = client.post("/api/v1/webhooks/%d/rotate-secret" % hook["id"], headers=admin).json()
     assert rotated["secret"] != hook["secret"]
     changed = client.patch("/api/v1/webhooks/%d" % hook["id"], json={"enabled": False, "groups": ["backup"]},

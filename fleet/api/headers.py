@@ -1,0 +1,67 @@
+"""Security headers on every response: what a browser may load, frame, send on, and keep.
+
+- Content-Security-Policy: scripts, styles, images and connections from this site only, no
+  inline script, no framing (`frame-ancestors 'none'`), forms post only here. The OpenAPI pages
+  (/docs, /redoc) get a looser policy: FastAPI renders them with an inline start-up script.
+- X-Content-Type-Options: nosniff; X-Frame-Options: DENY (for browsers without CSP 3).
+- Referrer-Policy: same-origin - no URL leaks to other sites, and our own pages keep Origin
+  and Referer on their requests (the CSRF rule, fleet.api.csrf, needs them).
+- Cache-Control: no-store on everything but the public files (/static/, the scripts' message
+  catalogs under /i18n/, the favicon): pages and API answers carry personal data (residents,
+  alarms, users, sessions, exports) or secrets (enrollment), and a shared computer's cache or a
+  proxy must not keep them.
+"""
+
+PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+            "frame-ancestors 'none'")
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+            "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https:; worker-src 'self' blob:; "
+            "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
+STATIC_PREFIX = "/static/"
+PUBLIC_PREFIXES = (STATIC_PREFIX, "/i18n/", "/favicon.ico")     # the same for everyone: cacheable
+
+_COMMON = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin"}
+
+
+def security_headers(path):
+    """The headers (a dict) every response to `path` carries."""
+    headers = dict(_COMMON)
+    headers["Content-Security-Policy"] = DOCS_CSP if path in DOCS_PATHS else PAGE_CSP
+    if not path.startswith(PUBLIC_PREFIXES):
+        headers["Cache-Control"] = "no-store"
+    return headers
+
+
+def _encoded(headers):
+    """(names, [(name, value)]) as ASGI wants them: lower-case bytes."""
+    pairs = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    return frozenset(name for name, _ in pairs), pairs
+
+
+_PAGE = _encoded(security_headers("/"))
+_STATIC = _encoded(security_headers(STATIC_PREFIX))
+_DOCS = _encoded(security_headers("/docs"))
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware: set the headers above on every HTTP response (replacing a
+    handler's own Cache-Control, e.g. the live streams' no-cache, with no-store)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope["path"]
+        names, extra = _STATIC if path.startswith(PUBLIC_PREFIXES) else _DOCS if path in DOCS_PATHS else _PAGE
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message["headers"] = [h for h in message.get("headers", ()) if h[0] not in names] + extra
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
