@@ -4,13 +4,21 @@ FleetServer prints the real URL once it listens (so `--port 0` is usable by scri
 tests) and can call a function then - the demo uses that to start virtual boards.
 """
 
+import errno
 import gc
 import logging
+import socket
 import threading
 
 import uvicorn
 
+from fleet.errors import Conflict, Invalid
 from fleet.main import create_app
+
+
+class PortInUse(Conflict):
+    """Another program listens on the address and port asked for."""
+    code = "port_in_use"
 
 
 class FleetServer(uvicorn.Server):
@@ -44,6 +52,27 @@ class FleetServer(uvicorn.Server):
         await super().shutdown(sockets=sockets)
 
 
+def bind(host, port):
+    """A socket bound to host:port, before anything else starts, so a port that is taken is
+    reported at once (PortInUse) and nothing has been changed yet."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as exc:
+        raise Invalid("cannot listen on %s: %s" % (host, exc.strerror))
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse("port %d on %s is already in use by another program: choose another with --port "
+                            "(--port 0 picks a free one)" % (port, host))
+        raise Invalid("cannot listen on %s port %d: %s" % (host, port, exc.strerror))
+    return sock
+
+
 def make_server(settings, on_started=None):
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
@@ -52,5 +81,11 @@ def make_server(settings, on_started=None):
     return FleetServer(config, app.state.fleet, on_started)
 
 
-def serve(settings, on_started=None):
-    make_server(settings, on_started).run()
+def serve(settings, on_started=None, sock=None):
+    """Serve until SIGINT/SIGTERM; returns normally after a graceful shutdown (a Ctrl-C included)."""
+    sock = sock or bind(settings.host, settings.port)
+    try:
+        make_server(settings, on_started).run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn shut down gracefully, then re-raised the SIGINT it caught: the stop was asked for.
+        pass
