@@ -15,8 +15,17 @@ from pathlib import Path
 from .catalog import BoardError, load_board
 from .tools import tool_path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-FIRMWARE_DIR = REPO_ROOT / "firmware"
+
+
+def _firmware_dir():
+    """The firmware tree: boards/firmware in an installed wheel (pyproject maps it there), else the
+    repository's firmware/ beside boards/ in a checkout or an editable install."""
+    here = Path(__file__).resolve().parent
+    installed = here / "firmware"
+    return installed if (installed / "boot.py").exists() else here.parent / "firmware"
+
+
+FIRMWARE_DIR = _firmware_dir()
 SLOTS = ("a", "b")
 ROLES = ("call_button", "smart_bin", "beacon")
 SKIP_DIRS = {"__pycache__", ".git", ".pytest_cache"}
