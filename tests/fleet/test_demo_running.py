@@ -50,9 +50,17 @@ def running_demo(tmp_path):
         proc.env = env
         yield proc
     finally:
+        # Stop it as a person does (its boards stop with it); the board host is asked to stop
+        # too, in case the demo could not do it.
         if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+        subprocess.run([tool_path("vboard"), "stop", "--all"], env=dict(env, VBOARD_HOME=str(tmp_path / "var" / "vboards")),
+                       cwd=tmp_path, capture_output=True, timeout=60)
 
 
 def logs_in(url, login):
