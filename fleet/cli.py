@@ -1,7 +1,8 @@
 """`fleet`: the command line of the fleet manager - a thin layer over fleet.domain.
 
 Every command works on the database given by --db (or FLEET_DB, default var/fleet.db) and
-can run while the server is up (SQLite WAL lets both write; a running server sees CLI
+can run while the server is up. Only the commands that set up a new fleet create a missing
+database (and say so); the others name the file they looked for (SQLite WAL lets both write; a running server sees CLI
 changes to devices within identity_ttl_s). Errors from the Python API (fleet.errors) become
 one line on stderr and exit status 1.
 """
@@ -11,11 +12,14 @@ import json
 import re
 import sys
 
+from pathlib import Path
+
 import click
 
 from fleet.core.config import Settings
 from fleet.core.security import SecretBox, generate_password
 from fleet.domain import alarms, credentials, devices, enrollment, escalation, export, residents, users, webhooks
+from fleet.demolock import running_demo
 from fleet.errors import FleetError
 from fleet.i18n.cli import LocalizedGroup
 from fleet.store.db import open_db
@@ -36,14 +40,27 @@ def settings_from(db=None, **overrides):
     return Settings.from_env(db=db, **overrides)
 
 
-def with_db(fn):
-    """Add --db and pass an open (migrated) database as `db`; turn FleetErrors into clean exits."""
+def with_db(fn=None, *, creates=False):
+    """Add --db and pass an open (migrated) database as `db`; turn FleetErrors into clean exits.
+
+    A command that only reads never creates a database: a missing file is an error that says which
+    file was looked for and how to choose another. Commands that set up a new fleet (creates=True)
+    create it and say so on stderr."""
+    if fn is None:
+        return functools.partial(with_db, creates=creates)
+
     @click.option("--db", "db_path", envvar="FLEET_DB", type=click.Path(dir_okay=False),
                   help="SQLite database file [env FLEET_DB; default var/fleet.db]")
     @functools.wraps(fn)
     def wrapper(db_path, **kwargs):
         settings = settings_from(db_path)
-        db = open_db(settings.db)
+        path = settings.db
+        if not path.exists():
+            if not creates:
+                raise click.ClickException(missing_db_message(path))
+            click.echo("Creating a new fleet database: %s" % path.resolve(), err=True)
+        click.get_current_context().meta["fleet.db"] = path
+        db = open_db(path)
         try:
             return fn(db=db, settings=settings, **kwargs)
         except FleetError as exc:
@@ -53,9 +70,32 @@ def with_db(fn):
     return wrapper
 
 
+def missing_db_message(path):
+    """Which database was looked for, where the choice came from, and the ones that exist nearby."""
+    ctx = click.get_current_context()
+    source = ctx.get_parameter_source("db_path")
+    how = {click.core.ParameterSource.COMMANDLINE: "given with --db",
+           click.core.ParameterSource.ENVIRONMENT: "from FLEET_DB"}.get(source, "the default: FLEET_DB is not set")
+    lines = ["no fleet database at %s (%s); nothing was created." % (path.resolve(), how),
+             "Choose one with --db FILE or `export FLEET_DB=FILE`."]
+    folder = path.resolve().parent
+    demo = running_demo(folder)
+    if demo and demo.get("db"):
+        lines.append("The demo running at %s uses %s: `export FLEET_DB=%s`."
+                     % (demo.get("url") or "(starting)", demo["db"], demo["db"]))
+    elif folder.is_dir():
+        nearby = sorted(p.name for p in folder.glob("*.db"))
+        if nearby:
+            lines.append("Databases in %s: %s." % (folder, ", ".join(nearby)))
+    return "\n".join(lines)
+
+
 def table(items, columns):
     if not items:
         click.echo("(none)")
+        db = click.get_current_context().meta.get("fleet.db")
+        if db is not None:
+            click.echo("(database %s)" % Path(db).resolve(), err=True)
         return
     cells = [[("" if item.get(c) is None else str(item.get(c))) for c in columns] for item in items]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
@@ -91,24 +131,53 @@ def serve(host, port, db_path, log_level):
     from fleet.server import serve as run
     try:
         run(settings_from(db_path, host=host, port=port, log_level=log_level))
-    except FleetError as exc:          # a bad setting: one line, not a traceback
+    except FleetError as exc:          # a bad setting, a port in use: one line, not a traceback
         raise click.ClickException(exc.message)
 
 
 @main.command()
 @click.option("--port", type=int, default=8000, show_default=True, help="port to serve on")
 @click.option("--db", "db_path", default="var/demo.db", show_default=True, type=click.Path(dir_okay=False),
-              help="demo database (created if missing)")
+              help="demo database (created if missing); its folder holds the demo's key and virtual boards")
 def demo(port, db_path):
-    """Start a demo fleet on 127.0.0.1: fresh admin password printed, virtual boards when available."""
+    """Start a demo fleet on 127.0.0.1: fresh admin password printed, virtual boards running.
+
+    One demo per folder: a second one with the same folder changes nothing and says where the
+    running one is."""
     from fleet.demo import run_demo
-    run_demo(settings_from(db_path, host="127.0.0.1", port=port))
+    from fleet.demolock import DemoRunning
+    from fleet.server import PortInUse
+    try:
+        run_demo(settings_from(db_path, host="127.0.0.1", port=port))
+    except DemoRunning as exc:
+        raise click.ClickException(demo_running_message(exc, port))
+    except PortInUse as exc:
+        raise click.ClickException(exc.message + "; nothing was changed.\n  e.g. make demo ARGS='--port %d' "
+                                   "(or fleet demo --port %d)" % ((port or 8000) + 1, (port or 8000) + 1))
+    except FleetError as exc:
+        raise click.ClickException(exc.message)
+    except KeyboardInterrupt:
+        pass                            # Ctrl-C while starting or stopping: a normal way to end it
+    click.echo("Demo stopped.")
+
+
+def demo_running_message(exc, port):
+    info = exc.info
+    where = info.get("url") and "at %s/" % info["url"] or "(still starting)"
+    pid = info.get("pid")
+    lines = ["a demo is already running with %s %s%s; nothing was changed."
+             % (exc.lock_path.parent, where, " (pid %s)" % pid if pid else ""),
+             "  Use it:   open its URL; its admin password is in the terminal where it started.",
+             "  Stop it:  Ctrl-C in that terminal%s." % (", or kill %s" % pid if pid else ""),
+             "  Another demo beside it needs its own port and folder: make demo ARGS='--port %d --db var/demo2/demo.db'"
+             % ((port or 8000) + 1)]
+    return "\n".join(lines)
 
 
 @main.command("init-admin")
 @click.option("--username", default="admin", show_default=True)
 @click.option("--password", default=None, help="default: generate one and print it")
-@with_db
+@with_db(creates=True)
 def init_admin(db, settings, username, password):
     """Create the first admin (refuses if one exists)."""
     if any(u["role"] == "admin" for u in users.list_users(db)):
@@ -132,7 +201,7 @@ def user():
 @click.argument("username")
 @click.option("--role", type=click.Choice(users.ROLES), required=True)
 @click.option("--password", default=None, help="default: generate one and print it")
-@with_db
+@with_db(creates=True)
 def user_add(db, settings, username, role, password):
     """Create a user."""
     generated = password is None
@@ -213,7 +282,7 @@ def enroll_token():
 @click.option("--expires", default="24h", show_default=True, help="lifetime: 90, 30m, 24h, 7d")
 @click.option("--count", default=1, show_default=True, type=int, help="how many tokens")
 @json_option
-@with_db
+@with_db(creates=True)
 def enroll_token_create(db, settings, role, board, site, expires, count, as_json):
     """Mint enrollment tokens; each is printed once."""
     minted = enrollment.mint_tokens(db, users.cli_principal(), parse_duration(expires), count, role, board, site)
@@ -311,7 +380,7 @@ def resident_list(db, settings, as_json):
 @click.option("--address", default=None)
 @click.option("--contact", "contacts", multiple=True, help='"Name, phone[, relation]" (repeatable)')
 @click.option("--notes", default=None)
-@with_db
+@with_db(creates=True)
 def resident_add(db, settings, name, room, address, contacts, notes):
     """Add a resident; prints the id."""
     parsed = []
@@ -362,7 +431,7 @@ def escalation_list(db, settings, as_json):
 @click.argument("site")
 @click.option("--stage", "stages", multiple=True, required=True,
               help="AFTER_S:GROUP, e.g. 60:backup (repeat, in order)")
-@with_db
+@with_db(creates=True)
 def escalation_set(db, settings, site, stages):
     """Set a site's stages ('*' for the default)."""
     parsed = []
@@ -396,7 +465,7 @@ def webhook():
               help="only these events (repeatable; default all)")
 @click.option("--group", "groups", multiple=True, help="only alarms notified to these responder groups (repeatable)")
 @click.option("--include-resident", is_flag=True, help="put resident details into payloads")
-@with_db
+@with_db(creates=True)
 def webhook_add(db, settings, url, name, events, groups, include_resident):
     """Add a webhook; prints its signing secret once."""
     hook, secret = webhooks.create_webhook(db, SecretBox.from_file(settings.key_path), users.cli_principal(), url,

@@ -1,17 +1,24 @@
 """`fleet demo`: a ready-to-look-at fleet on 127.0.0.1 with a fresh admin password.
 
+Everything the demo keeps is in one folder, the data dir (var/ by default): the database, its key,
+the virtual boards (vboards/) and demo.lock, held while the demo runs (fleet.demolock). A second
+demo on the same folder stops before it changes anything; so does one whose port is taken.
+
 The virtual fleet hook - start_virtual_fleet(url, token_factory) - is where virtual boards
 (boards.virtual) plug in: it is called once the server listens, with the server's URL and
 a function that mints enrollment tokens. It returns a stop() callable, or None.
 """
 
+import os
 import signal
 import sys
+from pathlib import Path
 
 from fleet.core.security import generate_password
+from fleet.demolock import DemoLock
 from fleet.domain import enrollment, users
 from fleet.errors import NotFound
-from fleet.server import serve
+from fleet.server import bind, serve
 from fleet.store.db import open_db
 
 DEMO_USER = "admin"
@@ -36,7 +43,7 @@ def start_virtual_fleet(url, token_factory, boards=DEMO_BOARDS, home=None):
     its device id. home: $VBOARD_HOME or ./var/vboards. Returns a stop() callable.
     """
     from boards.virtual import BoardFarm, VBoardError
-    from boards.virtual.store import resolve_home
+    from boards.virtual.store import default_home, resolve_home
 
     home = resolve_home(home)
 
@@ -51,11 +58,16 @@ def start_virtual_fleet(url, token_factory, boards=DEMO_BOARDS, home=None):
                       wifi={"ssid": "district-iot", "password": "demo-password"}, site="demo")
         farm.create(name, board="virtual", role=role, config=config, mac=mac, replace=True).start()
         started.append(name)
+    # The vboard command finds these boards by itself only in its default home.
+    vboard = shown_tool("vboard")
+    if home != default_home().resolve():
+        vboard = "VBOARD_HOME=%s %s" % (shown(home), vboard)
     print("Virtual fleet: %s are running (state in %s).\n"
-          "  Press a call button:  .venv/bin/vboard press button-1\n"
-          "  Cancel (long press):  .venv/bin/vboard press button-1 --ms 3500\n"
-          "  Watch a board:        .venv/bin/vboard log button-1 -f\n"
-          "  All boards:           .venv/bin/vboard list\n" % (", ".join(started), home), flush=True)
+          "  Press a call button:  %s press button-1\n"
+          "  Cancel (long press):  %s press button-1 --ms 3500\n"
+          "  Watch a board:        %s log button-1 -f\n"
+          "  All boards:           %s list\n" % (", ".join(started), shown(home), vboard, vboard, vboard, vboard),
+          flush=True)
 
     def stop():
         try:
@@ -94,21 +106,66 @@ def reset_admin(settings):
     return password
 
 
+def shown(path):
+    """A path as a person would type it here: relative below the current folder, else absolute."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def shown_tool(name):
+    from boards.tools import ToolMissing, tool_path
+    try:
+        return shown(tool_path(name))
+    except ToolMissing:
+        return name
+
+
+def vboard_home(settings):
+    """$VBOARD_HOME, else vboards/ in the demo's data dir (var/vboards for the default demo)."""
+    return Path(os.environ.get("VBOARD_HOME") or settings.data_dir / "vboards").expanduser().resolve()
+
+
+def banner(url, password, settings):
+    fleet, db = shown_tool("fleet"), shown(settings.db)
+    return ("\n  Open    %s/\n  Log in  %s / %s\n  Console %s/console (alarms)\n  API     %s/docs\n\n"
+            "  The command line works on this demo's database with --db or FLEET_DB:\n"
+            "    %s alarm list --db %s\n"
+            "    export FLEET_DB=%s      # then: %s device list\n"
+            "  Stop the demo with Ctrl-C.\n"
+            % (url, DEMO_USER, password, url, url, fleet, db, Path(settings.db).resolve(), fleet))
+
+
 def run_demo(settings):
+    """Serve the demo until Ctrl-C or SIGTERM. DemoRunning or PortInUse before anything is changed."""
+    lock = DemoLock(settings.data_dir).acquire()
+    try:
+        sock = bind(settings.host, settings.port)
+        _serve_demo(settings, lock, sock)
+    finally:
+        lock.release()
+
+
+def _serve_demo(settings, lock, sock):
     password = reset_admin(settings)
+    home = vboard_home(settings)
+    about = dict(db=Path(settings.db).resolve(), vboard_home=home)
+    lock.publish(**about)
     stop = []
 
     def on_started(url):
-        print("\n  Open    %s/\n  Log in  %s / %s\n  Console %s/console (alarms)\n  API     %s/docs\n"
-              % (url, DEMO_USER, password, url, url), flush=True)
-        stopper = start_virtual_fleet(url, make_token_factory(settings))
+        lock.publish(url=url, **about)
+        print(banner(url, password, settings), flush=True)
+        stopper = start_virtual_fleet(url, make_token_factory(settings), home=home)
         if stopper is not None:
             stop.append(stopper)
 
     # uvicorn re-raises SIGTERM after its shutdown; make that an exit so the boards stop too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        serve(settings, on_started)
+        serve(settings, on_started, sock=sock)
     finally:
         for stopper in stop:
             stopper()

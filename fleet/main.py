@@ -3,7 +3,7 @@
 Run it with `fleet serve`, or `uvicorn --factory fleet.main:create_app` (settings from FLEET_*).
 """
 
-from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.staticfiles import StaticFiles
 
 from fleet.api import api_router
@@ -24,8 +24,10 @@ def create_app(settings=None):
     settings = settings or Settings.from_env()
     i18n.check_settings(settings)
     runtime = FleetRuntime(settings)
-    app = FastAPI(title="Fleet manager", version=VERSION, lifespan=runtime.lifespan,
-                  description="Device protocol v1 (docs/protocol.md) and the admin API of the district fleet.")
+    # FastAPIOffline: FastAPI with /docs and /redoc served from assets in the package, not a CDN
+    # (a fleet on a closed network still has its API docs).
+    app = FastAPIOffline(title="Fleet manager", version=VERSION, lifespan=runtime.lifespan,
+                         description="Device protocol v1 (docs/protocol.md) and the admin API of the district fleet.")
     app.state.fleet = runtime
     # Added innermost first. Device requests take the fast path before the CSRF guard (they are
     # signed); every response, refusals included, gets the time and the security headers.

@@ -6,17 +6,25 @@ uvicorn_config() sets the connection limits and timeouts (fleet.connections) and
 proxies are believed about the client's address.
 """
 
+import errno
 import gc
 import logging
+import socket
 import threading
 
 import uvicorn
 
 from fleet import logs
 from fleet.connections import ConnectionGuard, connection_cap, guarded_protocol, raise_file_limit
+from fleet.errors import Conflict, Invalid
 from fleet.main import create_app
 
 log = logging.getLogger("fleet")
+
+
+class PortInUse(Conflict):
+    """Another program listens on the address and port asked for."""
+    code = "port_in_use"
 
 
 class FleetServer(uvicorn.Server):
@@ -68,11 +76,38 @@ def uvicorn_config(app, settings, **overrides):
     return uvicorn.Config(app, **options)
 
 
+def bind(host, port):
+    """A socket bound to host:port, before anything else starts, so a port that is taken is
+    reported at once (PortInUse) and nothing has been changed yet."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as exc:
+        raise Invalid("cannot listen on %s: %s" % (host, exc.strerror))
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse("port %d on %s is already in use by another program: choose another with --port "
+                            "(--port 0 picks a free one)" % (port, host))
+        raise Invalid("cannot listen on %s port %d: %s" % (host, port, exc.strerror))
+    return sock
+
+
 def make_server(settings, on_started=None):
     logs.configure(settings.log_level, settings.log_format)
     app = create_app(settings)
     return FleetServer(uvicorn_config(app, settings), app.state.fleet, on_started)
 
 
-def serve(settings, on_started=None):
-    make_server(settings, on_started).run()
+def serve(settings, on_started=None, sock=None):
+    """Serve until SIGINT/SIGTERM; returns normally after a graceful shutdown (a Ctrl-C included)."""
+    sock = sock or bind(settings.host, settings.port)
+    try:
+        make_server(settings, on_started).run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn shut down gracefully, then re-raised the SIGINT it caught: the stop was asked for.
+        pass

@@ -25,7 +25,21 @@ def test_readme_has_exactly_the_two_make_commands_and_ci_runs_the_test_one():
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^demo:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
     ci = (ROOT / ".ci" / "run").read_text()
-    assert [line for line in ci.splitlines() if line and not line.startswith("#")][-1] == "make test"
+    # CI runs it as a new user would: a fresh login's PATH, nothing of ours on it, no venv active.
+    assert [line for line in ci.splitlines() if line and not line.startswith("#")][-1] == (
+        "env -i HOME=$HOME PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin make test")
+    assert "set -euo pipefail" in ci
+    # The test recipe passes pytest's status on: no `-` prefix, no `|| true`.
+    recipe = re.search(r"^test:.*\n((?:\t.*\n)+)", makefile, re.M).group(1)
+    assert recipe.strip() == "$(PY) -m pytest"
+
+
+def test_a_run_that_collects_no_test_fails(tmp_path):
+    # With the project's pytest configuration, selecting nothing is exit status 5 (so CI fails).
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-k", "no_test_has_this_name",
+                        "--junitxml", str(tmp_path / "junit.xml"), "tests/boards/test_tools.py"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 5, r.stdout + r.stderr
 
 
 def vboard(env, *args):

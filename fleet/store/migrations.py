@@ -151,7 +151,19 @@ def m005_server_runs(db):
     db["server_runs"].create({"id": int, "started_at": float, "stopped_at": float}, pk="id")
 
 
-MIGRATIONS = [m001_initial, m002_device_status, m003_seen_nonces, m004_alarms, m005_server_runs]
+def m006_alarm_resident(db):
+    """Each alarm keeps a copy of its resident as they were when it was raised (JSON, the API's
+    shape), so a later assignment or edit does not rewrite a past alarm. Existing alarms get their
+    resident as now (the best record there is); alarms raised with no resident keep none."""
+    db["alarms"].add_column("resident", str)
+    db.conn.execute(
+        "UPDATE alarms SET resident = (SELECT json_object('id', r.id, 'name', r.name, 'address', r.address, "
+        "'room', r.room, 'contacts', json(coalesce(r.contacts, '[]')), 'notes', r.notes) "
+        "FROM residents r WHERE r.id = alarms.resident_id) WHERE resident_id IS NOT NULL")
+
+
+MIGRATIONS = [m001_initial, m002_device_status, m003_seen_nonces, m004_alarms, m005_server_runs,
+              m006_alarm_resident]
 LATEST = len(MIGRATIONS)
 
 

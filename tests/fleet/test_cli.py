@@ -142,3 +142,28 @@ def test_token_factory_mints_bound_tokens(settings, db):
     token = factory(role="call_button", board="virtual")
     row = db.conn.execute("SELECT role, board, used_at FROM enrollment_tokens").fetchone()
     assert token.startswith("et_") and row == ("call_button", "virtual", None)
+
+
+@pytest.mark.parametrize("command", [["alarm", "list"], ["device", "list"], ["user", "list"], ["webhook", "list"],
+                                     ["export", "devices", "--out", "-"], ["device", "revoke", "cb-1"]])
+def test_a_missing_database_is_named_and_never_created(tmp_path, command):
+    missing = tmp_path / "nowhere" / "fleet.db"
+    result = CliRunner().invoke(cli.main, command + ["--db", str(missing)])
+    assert result.exit_code == 1
+    assert "no fleet database at %s (given with --db); nothing was created" % missing in result.output
+    assert not missing.exists() and not missing.parent.exists()
+    from_env = CliRunner().invoke(cli.main, command, env={"FLEET_DB": str(missing)})
+    assert from_env.exit_code == 1 and "(from FLEET_DB)" in from_env.output and not missing.exists()
+
+
+def test_the_databases_beside_the_missing_one_are_named(tmp_path):
+    (tmp_path / "demo.db").touch()
+    result = CliRunner().invoke(cli.main, ["alarm", "list", "--db", str(tmp_path / "fleet.db")])
+    assert "Databases in %s: demo.db." % tmp_path in result.output
+
+
+def test_setting_up_a_new_fleet_creates_the_database_and_says_so(tmp_path):
+    new = tmp_path / "new" / "fleet.db"
+    result = CliRunner().invoke(cli.main, ["init-admin", "--db", str(new)])
+    assert result.exit_code == 0 and new.exists()
+    assert "Creating a new fleet database: %s" % new in result.stderr

@@ -36,10 +36,14 @@ def address(url):
 
 
 def closed_by_server(sock, within_s):
-    """True if the server closes sock (EOF or reset) within within_s seconds."""
-    sock.settimeout(within_s)
+    """True if the server closes sock (EOF or reset) within within_s seconds. Bytes still on their
+    way (the rest of a response whose first part was read) are read and dropped."""
+    deadline = time.monotonic() + within_s
     try:
-        return sock.recv(1024) == b""
+        while True:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            if sock.recv(1024) == b"":
+                return True
     except ConnectionResetError:
         return True
     except socket.timeout:

@@ -101,3 +101,23 @@ def test_failed_migration_leaves_the_previous_version(tmp_path, monkeypatch):
 def test_database_uses_wal_and_full_sync(fresh):
     assert fresh.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert fresh.conn.execute("PRAGMA synchronous").fetchone()[0] == 2   # FULL
+
+
+def test_alarm_resident_migration_copies_the_resident_of_each_alarm(tmp_path):
+    """m006: an alarm that had a resident gets a copy of them; one raised without keeps none."""
+    import json
+    db = connect(tmp_path / "old.db")
+    migrations.apply(db, target=5)
+    seed_v1(db)
+    db.conn.execute("INSERT INTO residents (id, name, room, contacts, created_at, updated_at) VALUES "
+                    "(7, 'Li Na', '12', '[{\"name\": \"Li Wei\", \"phone\": \"1\", \"relation\": \"son\"}]', 'x', 'x')")
+    db.conn.execute("INSERT INTO device_residents (device_id, resident_id, assigned_at) VALUES ('cb-1', 7, 'x')")
+    for ref, resident in (("with", 7), ("without", None)):
+        db.conn.execute("INSERT INTO alarms (device_id, ref, kind, category, state, received_at, resident_id) "
+                        "VALUES ('cb-1', ?, 'call', 'call', 'resolved', 'x', ?)", (ref, resident))
+    migrations.apply(db)
+    copies = dict(db.conn.execute("SELECT ref, resident FROM alarms").fetchall())
+    assert copies["without"] is None
+    assert json.loads(copies["with"]) == {"id": 7, "name": "Li Na", "address": None, "room": "12", "notes": None,
+                                          "contacts": [{"name": "Li Wei", "phone": "1", "relation": "son"}]}
+    db.close()

