@@ -6,15 +6,31 @@
 # back to the last good slot (or the other valid one). Records reset cause and
 # wake reason for the application's hello. State: /state/boot.json (see
 # app/bootstate.py for the fields). Must not import anything from the app.
+#
+# Which unfinished boots count as failed, from what the ESP32 port reports
+# (ports/esp32/modmachine.c mp_machine_reset_cause()):
+# - WDT_RESET (a hang), HARD_RESET (a panic, or machine.reset() without a clean mark),
+#   DEEPSLEEP_RESET (a trial slot slept without reaching the fleet): count.
+# - PWRON_RESET: the port reports a brownout (ESP_RST_BROWNOUT) as a power-on. A weak
+#   battery that sags under the Wi-Fi transmit current resets the chip this way on
+#   every wake, and so do a power cut and the EN button: none says the application is
+#   broken. Counts only on a slot on trial (after an update, where a rollback is cheap);
+#   never on a confirmed slot, which would otherwise be abandoned for a flat battery.
+# - SOFT_RESET (Ctrl-D, mpremote, sys.exit()): a person or the app itself; never
+#   counts, and the soft boot is not pending (a deploy session in the raw REPL is
+#   not a trial of the slot). The watchdog survives a soft reset on the ESP32 (main.c
+#   never stops it), so it is stretched here to give a deploy session time.
 import sys
 import os
 import json
 import time
 
 MAX_TRIES = 3
+TRIES_CAP = 16              # counted up to here: a crash loop stops writing boot.json
+DEPLOY_WDT_MS = 600000      # watchdog after a soft reset: a deploy session's time
 _T0 = time.ticks_ms()
 
-_RESET = {1: "power_on", 2: "hard", 3: "wdt", 4: "deepsleep", 5: "soft", 6: "brownout"}
+_RESET = {1: "power_on", 2: "hard", 3: "wdt", 4: "deepsleep", 5: "soft"}   # brownout reads 1
 _WAKE = {0: "none", 2: "pin", 3: "ext1", 4: "timer", 5: "touch", 6: "ulp", 7: "pin"}
 
 
@@ -69,6 +85,18 @@ def _write(path, st):
     os.remove(tmp)
 
 
+def _stretch_watchdog():
+    # A watchdog the application armed keeps running after a soft reset, unfed: give the
+    # session DEPLOY_WDT_MS (a new WDT() reconfigures the running one, machine_wdt.c).
+    # If none ran, this arms one: a board left at the REPL resets into its app.
+    try:
+        import machine
+        machine.WDT(timeout=DEPLOY_WDT_MS)
+        _log("I", "soft reset: watchdog %d s for this session" % (DEPLOY_WDT_MS // 1000))
+    except (ImportError, AttributeError, ValueError, OSError):
+        pass
+
+
 def run(root=""):
     path = root + "/state/boot.json"
     try:
@@ -78,14 +106,17 @@ def run(root=""):
             st = {}
     except (OSError, ValueError):
         st = {}
+    before = dict(st)
     slot = st.get("slot")
     if slot not in ("a", "b"):
         slot = "a"
     tries = st.get("tries", 0)
     if not isinstance(tries, int):
         tries = 0
-    if st.get("pending"):
-        tries = min(tries + 1, 255)   # the previous boot never became healthy or clean
+    rc, wr = _causes()
+    if st.get("pending") and (rc in ("hard", "wdt", "deepsleep", "unknown")
+                              or (rc == "power_on" and st.get("trial"))):
+        tries = min(tries + 1, TRIES_CAP)   # the previous boot never became healthy or clean
     other = "b" if slot == "a" else "a"
     good = st.get("good")
     note = None
@@ -105,17 +136,19 @@ def run(root=""):
     if note:
         st["note"] = note
         _log("W", note)
-    rc, wr = _causes()
     st["slot"] = slot
     st["tries"] = tries
-    st["pending"] = True
+    st["pending"] = rc != "soft"
     st["reset_cause"] = rc
     st["wake_reason"] = wr
     st["version"] = _version(root, slot)
-    try:
-        _write(path, st)
-    except OSError as ex:
-        _log("E", "cannot write %s: %s" % (path, ex))
+    if st != before:                    # nothing new (a crash loop at TRIES_CAP): no write
+        try:
+            _write(path, st)
+        except OSError as ex:
+            _log("E", "cannot write %s: %s" % (path, ex))
+    if rc == "soft":
+        _stretch_watchdog()
     d = root + "/app_" + slot
     for p in (root + "/app_a", root + "/app_b"):
         while p in sys.path:

@@ -137,6 +137,11 @@ class VirtualBoard:
         """Press EN: the chip restarts from scratch (PWRON_RESET)."""
         self._call("reset")
 
+    def brownout(self):
+        """The supply dips under the brownout threshold: the chip resets, RTC memory and clock
+        kept, and the firmware reads PWRON_RESET (the ESP32 port merges the two)."""
+        self._call("brownout")
+
     def destroy(self):
         self._call("destroy")
 

@@ -352,6 +352,11 @@ class Host:
         await rt.power_cut()
         return rt.info()
 
+    async def op_brownout(self, name):
+        rt = await self._powered(name)
+        await rt.brownout()
+        return rt.info()
+
     async def op_reset(self, name):
         rt = await self.runtime(name)
         await rt.reset()

@@ -6,6 +6,7 @@ import fcntl
 import json
 import os
 import pty
+import random
 import re
 import shutil
 import signal
@@ -29,6 +30,8 @@ SHIMS_DIR = Path(__file__).resolve().parent / "shims"
 LAUNCHER = SHIMS_DIR / "_vblaunch.py"
 
 PWRON_RESET, HARD_RESET, WDT_RESET, DEEPSLEEP_RESET, SOFT_RESET = 1, 2, 3, 4, 5
+BROWNOUT = "brownout"       # ROM reason only: machine.reset_cause() merges it into PWRON_RESET
+TICKS_PERIOD_MS = 1 << 30   # time.ticks_ms() on the ESP32 (31-bit small ints)
 RESET_NAMES = {1: "PWRON_RESET", 2: "HARD_RESET", 3: "WDT_RESET", 4: "DEEPSLEEP_RESET", 5: "SOFT_RESET"}
 WAKE_NAMES = {0: "NONE", 2: "EXT0_WAKE", 3: "EXT1_WAKE", 4: "TIMER_WAKE", 5: "TOUCHPAD_WAKE", 6: "ULP_WAKE",
               7: "GPIO_WAKE"}
@@ -46,12 +49,14 @@ ROM = {
         "head": "ets Jun  8 2016 00:22:57\r\n\r\n",
         PWRON_RESET: "rst:0x1 (POWERON_RESET)", HARD_RESET: "rst:0xc (SW_CPU_RESET)",
         WDT_RESET: "rst:0x7 (TG0WDT_SYS_RESET)", DEEPSLEEP_RESET: "rst:0x5 (DEEPSLEEP_RESET)",
+        BROWNOUT: "rst:0xf (RTCWDT_BROWN_OUT_RESET)",
         "tail": ",boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n",
     },
     "esp32c3": {
         "head": "ESP-ROM:esp32c3-api1-20210207\r\nBuild:Feb  7 2021\r\n",
         PWRON_RESET: "rst:0x1 (POWERON)", HARD_RESET: "rst:0x3 (RTC_SW_SYS_RST)",
         WDT_RESET: "rst:0x7 (TG0WDT_SYS_RST)", DEEPSLEEP_RESET: "rst:0x5 (DSLEEP)",
+        BROWNOUT: "rst:0xf (BROWN_OUT_RST)",
         "tail": ",boot:0xc (SPI_FAST_FLASH_BOOT)\r\n",
     },
 }
@@ -215,6 +220,7 @@ class BoardRuntime:
         self._chan_out = None
         self.rtc_mem = b""
         self.clock_offset = None
+        self.ticks_origin = None
         self.nvs = store.read_nvs(self.home, self.name)
         self.wdt = None
         self.sleep = None
@@ -350,6 +356,7 @@ class BoardRuntime:
         return {"op": "init", "boot": boot, "board": d, "chip": self.chip, "world": self.world,
                 "levels": {str(k): v for k, v in self.levels.items()}, "wlan": self.wifi.boot_state(),
                 "nvs": self.nvs, "rtc_mem": self.rtc_mem.hex(), "clock_offset": self.clock_offset,
+                "ticks_us": self.ticks_us(),
                 "mac": self.mac, "heap_trace": self.heap_trace_ms()}
 
     async def attach(self, chan, reader, writer):
@@ -410,7 +417,8 @@ class BoardRuntime:
         elif kind == "wlan_active":
             self.wifi.on_active(ev.get("on"))
         elif kind == "wlan_connect":
-            self.wifi.on_connect(ev.get("ssid"), ev.get("key"), ev.get("bssid"), ev.get("reconnects", -1))
+            self.wifi.on_connect(ev.get("ssid"), ev.get("key"), ev.get("bssid"), ev.get("reconnects", -1),
+                                 ev.get("channel") or 0)
         elif kind == "wlan_disconnect":
             self.wifi.on_disconnect()
         elif kind == "wlan_config":
@@ -765,30 +773,36 @@ class BoardRuntime:
         except asyncio.TimeoutError:
             self.note("process %s did not end after SIGKILL" % proc.pid)
 
-    async def _boot(self, reset_cause, wake_reason, wake_pins, raw=False, rom=True):
+    async def _boot(self, reset_cause, wake_reason, wake_pins, raw=False, rom=True, why=None):
+        """Start the chip. `why` refines what the ROM prints (BROWNOUT): machine.reset_cause()
+        still reports `reset_cause`, as the port merges them (modmachine.c mp_machine_reset_cause)."""
         self.heap_boot = None
         self.heap_stats["fw_peak_boot"] = None
         self.heap_stats["fw_end"] = None
         self.heap_stats["shim_waiting"] = False
-        if reset_cause == PWRON_RESET:
+        if reset_cause == PWRON_RESET and why != BROWNOUT:
             self.heap_stats = self._new_heap_stats()
             self.rtc_mem = b""
             self.clock_offset = EPOCH_2000 - time.time()
+        if reset_cause != SOFT_RESET or self.ticks_origin is None:
+            self._start_ticks()         # esp_timer restarts with the chip, not on a soft reset
         self.wifi.reset()
         self.sleep = None
         self.error = None
         entry = {"t": time.time(), "n": len(self.boots) + 1, "reset_cause": RESET_NAMES[reset_cause],
                  "reset_cause_code": reset_cause, "wake_reason": WAKE_NAMES.get(wake_reason, str(wake_reason)),
-                 "wake_reason_code": wake_reason, "wake_pins": list(wake_pins), "raw_repl": bool(raw)}
+                 "wake_reason_code": wake_reason, "wake_pins": list(wake_pins), "raw_repl": bool(raw),
+                 "why": why}
         self.boots.append(entry)
         del self.boots[:-HISTORY_MAX]
         self.state = "running"
         self._set_phase("awake")
         if rom:
             rom_text = ROM.get(self.definition["chip"], ROM["esp32"])
-            self.console.emit(("\r\n" + rom_text["head"] + rom_text[reset_cause] + rom_text["tail"]).encode())
-        self.note("boot %d: %s, wake %s%s" % (entry["n"], entry["reset_cause"], entry["wake_reason"],
-                                               " (raw REPL)" if raw else ""))
+            self.console.emit(("\r\n" + rom_text["head"] + rom_text[why if why in rom_text else reset_cause]
+                               + rom_text["tail"]).encode())
+        self.note("boot %d: %s%s, wake %s%s" % (entry["n"], entry["reset_cause"], " (%s)" % why if why else "",
+                                                 entry["wake_reason"], " (raw REPL)" if raw else ""))
         self._fix_fleet_url()
         boot = {"reset_cause": reset_cause, "wake_reason": wake_reason, "wake_pins": list(wake_pins), "raw": raw}
         try:
@@ -797,6 +811,18 @@ class BoardRuntime:
             self.error = str(e)
             self._go_off()
             raise
+
+    def _start_ticks(self):
+        """The chip's microsecond counter restarts: place it a few seconds to a minute before
+        time.ticks_ms() wraps (2**30 ms), so every run crosses the wrap (see shims/time.py)."""
+        wrap_in = self.world.get("ticks_wrap_in_ms")
+        if wrap_in is None:
+            wrap_in = random.randint(5000, 60000)
+        self.ticks_origin = time.monotonic() - (TICKS_PERIOD_MS - wrap_in) / 1000.0
+        self.note("time.ticks_ms() wraps in %.1f s" % (wrap_in / 1000.0))
+
+    def ticks_us(self):
+        return int((time.monotonic() - self.ticks_origin) * 1e6) if self.ticks_origin is not None else 0
 
     def _go_off(self):
         self.state = "off"
@@ -828,6 +854,23 @@ class BoardRuntime:
         self.clock_offset = None
         self._release_outputs("power off")
         self._go_off()
+
+    async def brownout(self, note="brownout"):
+        """The supply dipped below the brownout detector's threshold: the chip resets at once.
+        RTC memory and the RTC clock survive (the supply never went to zero); the firmware
+        reads PWRON_RESET (ports/esp32/modmachine.c mp_machine_reset_cause() returns it for
+        ESP_RST_BROWNOUT) and the ROM prints the brownout reason."""
+        async with self._lock:
+            if self.state != "running":
+                return
+            self.note(note)
+            await self._kill("brownout")
+            self._cancel_sleep()
+            self._wdt_disarm()
+            self.wifi.reset()
+            self.path_changed()
+            self._release_outputs("brownout")
+            await self._boot(PWRON_RESET, 0, [], rom=True, why=BROWNOUT)
 
     async def reset(self):
         """The EN button: the chip restarts from scratch (PWRON_RESET on ESP32)."""

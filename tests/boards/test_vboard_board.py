@@ -262,11 +262,11 @@ def test_wifi_connect_outage_and_reconnect(make_agent):
     a.run("w.disconnect()")
     assert a.eval("w.status()") == 1000
     ok, ms = a.eval("wifi_up(bssid=%r)" % bssid)
-    assert ok and ms < 150                            # known BSSID: wifi_fast_ms (50 ms here)
+    assert ok and 150 <= ms < 2000                    # a BSSID still scans every channel
     b.wifi(False)
     time.sleep(0.5)                                   # > wifi_loss_ms
     assert a.eval("w.isconnected(), w.status()") == (False, 1001)   # reconnecting by itself
-    assert "Wifi Internal State Error" in a.error("w.connect('lab-ap', 'lab-pass')")
+    assert "Wifi Internal Error" in a.error("w.connect('lab-ap', 'lab-pass')")
     b.wifi(True)
     b.wait_for(lambda x: x.info()["wifi"]["associated"], 5, what="reconnect")
     assert a.eval("w.isconnected()") is True

@@ -141,6 +141,9 @@ def start():
     levels.update(fixed)
     _rtc_load(bytes.fromhex(init.get("rtc_mem") or ""))
     rtc["offset"] = init.get("clock_offset") or 0.0
+    # the chip's microsecond counter (esp_timer) at this instant: time.ticks_*() count on from it
+    rtc["ticks_us"] = int(init.get("ticks_us") or 0)
+    rtc["ticks_base"] = getattr(time, "_bt", time).ticks_us()
     mac = bytes.fromhex(init.get("mac") or "240ac4000001")
     _trace[0] = int(init.get("heap_trace") or 0)
     init = first = line = None

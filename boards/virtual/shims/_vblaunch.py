@@ -6,8 +6,13 @@
 
 
 def _vb_boot():
-    import os
     import sys
+    # Not this file's directory (sys.path[0]): its os.py and time.py are the shims. asyncio
+    # first, with the interpreter's own ticks: its C task queue orders them with the unix
+    # port's 2**62 period, so it must never see the ESP32's 2**30 (shims/time.py).
+    sys.path[:] = [".frozen"]
+    import os
+    import asyncio  # noqa: F401
     flash = os.getenv("VBOARD_FLASH")
     shims = os.getenv("VBOARD_SHIMS")
     os.umount("/")
