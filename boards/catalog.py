@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from .chips import CHIPS, adc_unit, can_wake
+from .partitions import TABLES, check, table, with_vfs
 
 DEFINITIONS_DIR = Path(__file__).resolve().parent / "definitions"
 
@@ -166,7 +167,23 @@ def validate_board(raw, expected_name=None, source="<dict>"):
             mp["offset"] = None
         board["micropython"] = mp
 
-    need("partitions", dict)
+    parts = need("partitions", dict)
+    if parts is not None:
+        tname = need("table", str, parts, "partitions.")
+        if tname is not None:
+            if tname not in TABLES:
+                problems.append("partitions.table: %r is not a table MicroPython's images use; known: %s"
+                                % (tname, ", ".join(sorted(TABLES))))
+            elif flash is not None and isinstance(flash.get("size_bytes"), int):
+                for p in check(with_vfs(table(tname), flash["size_bytes"]), flash["size_bytes"]):
+                    problems.append("partitions.table: %s" % p)
+        if "bootloader" in parts and chip is not None:
+            try:
+                if _hex_or_int(parts["bootloader"]) != chip["flash_offset"]:
+                    problems.append("partitions.bootloader: %s is wrong for %s (%#x)"
+                                    % (parts["bootloader"], chip_name, chip["flash_offset"]))
+            except ValueError:
+                problems.append("partitions.bootloader: %r is not a number" % (parts["bootloader"],))
 
     pins = need("pins", dict)
     if pins is not None:

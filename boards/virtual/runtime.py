@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..catalog import load_board
 from ..chips import for_shim
-from ..fsimage import write_fs
+from .. import flashimage
 from . import store
 from . import world as worldmod
 from .console import Console
@@ -200,8 +200,12 @@ class BoardRuntime:
         self.definition = load_board(rec["board"])
         self.chip = for_shim(self.definition["chip"])
         self.dir = store.board_dir(self.home, self.name)
-        self.flash = self.dir / "flash"
-        self.flash.mkdir(parents=True, exist_ok=True)
+        self.flash = self.dir / "flash"                 # holds flash.bin (the chip) and its .wear
+        self.flash_file = self.flash / "flash.bin"
+        if not self.flash_file.is_file():
+            flashimage.write_files(self.flash_file, self.definition, {})
+        self._cfg_wifi = None
+        self._fleet_pending = False
         self.world = worldmod.defaults()
         self.world.update(rec.get("world") or {})
         self.pins = {k: v for k, v in (self.definition.get("pins") or {}).items() if v is not None}
@@ -282,12 +286,27 @@ class BoardRuntime:
     def mac(self):
         return self.rec["mac"]
 
-    def config_wifi(self):
+    def _read_config(self):
         try:
-            cfg = json.loads((self.flash / "config.json").read_text())
-            return cfg.get("wifi") or {}
-        except (OSError, ValueError, AttributeError):
-            return {}
+            cfg = json.loads(flashimage.read_file(self.flash_file, "/config.json"))
+            return cfg if isinstance(cfg, dict) else None
+        except (OSError, ValueError, flashimage.FlashError):
+            return None
+
+    def _write_config(self, cfg):
+        # only while no MicroPython has the filesystem mounted (see flashimage)
+        flashimage.write_files(self.flash_file, self.definition,
+                               {"/config.json": (json.dumps(cfg, sort_keys=True, separators=(",", ":")) + "\n")})
+
+    def config_wifi(self):
+        """The board's Wi-Fi settings (read from its flash at each boot: the firmware's own file)."""
+        if self._cfg_wifi is None:
+            cfg = self._read_config() or {}
+            self._cfg_wifi = cfg.get("wifi") if isinstance(cfg.get("wifi"), dict) else {}
+        return self._cfg_wifi
+
+    def _running(self):
+        return self.proc is not None
 
     # ------------------------------------------------------------------ network path
     def proxy_url(self, real=None):
@@ -306,39 +325,36 @@ class BoardRuntime:
         self.proxy.path_changed()
 
     def _fix_fleet_url(self):
-        """Point /config.json's fleet_url at this board's proxy (the real URL stays host-side)."""
-        path = self.flash / "config.json"
-        try:
-            cfg = json.loads(path.read_text())
-        except (OSError, ValueError):
-            return
-        if not isinstance(cfg, dict) or not isinstance(cfg.get("fleet_url"), str):
+        """Point /config.json's fleet_url at this board's proxy (the real URL stays host-side).
+        Runs while no MicroPython has the filesystem mounted (before a boot, after a deploy)."""
+        self._cfg_wifi = None
+        cfg = self._read_config()
+        if cfg is None or not isinstance(cfg.get("fleet_url"), str):
             return
         url = cfg["fleet_url"]
         u = urlsplit(url)
         if u.hostname == "127.0.0.1" and u.port == self.proxy.port:
-            return
+            if not self._fleet_pending:
+                return
+            url = self.rec.get("fleet_url") or url
+        self._fleet_pending = False
         self.rec["fleet_url"] = url
         self.proxy.set_target(url)
         self.save()
-        cfg["fleet_url"] = self.proxy_url(url)
-        write_fs({"/config.json": (json.dumps(cfg, sort_keys=True, separators=(",", ":")) + "\n").encode()},
-                 self.flash)
+        new = self.proxy_url(url)
+        if cfg["fleet_url"] == new:
+            return
+        cfg["fleet_url"] = new
+        self._write_config(cfg)
         self.note("config.json: fleet_url %s now reaches the board through its proxy %s" % (url, cfg["fleet_url"]))
 
     def set_fleet(self, url):
         self.rec["fleet_url"] = url
         self.proxy.set_target(url)
         self.save()
-        path = self.flash / "config.json"
-        try:
-            cfg = json.loads(path.read_text())
-        except (OSError, ValueError):
-            cfg = None
-        if isinstance(cfg, dict):
-            cfg["fleet_url"] = self.proxy_url(url)
-            write_fs({"/config.json": (json.dumps(cfg, sort_keys=True, separators=(",", ":")) + "\n").encode()},
-                     self.flash)
+        self._fleet_pending = True
+        if not self._running():
+            self._fix_fleet_url()
 
     # ------------------------------------------------------------------ talking to the shim
     def send_board(self, msg):
@@ -602,7 +618,7 @@ class BoardRuntime:
         _pty_attrs(slave)
         env = {k: v for k, v in os.environ.items() if not k.startswith("VBOARD_") and k != "MICROPYPATH"}
         env.update({"VBOARD_NAME": self.name, "VBOARD_CTL": str(self.host.ctl_port), "VBOARD_TOKEN": self.token,
-                    "VBOARD_FLASH": str(self.flash.resolve()), "VBOARD_SHIMS": str(await self.host.get_shims())})
+                    "VBOARD_FLASH": str(self.flash_file.resolve()), "VBOARD_SHIMS": str(await self.host.get_shims())})
         args = [self.host.micropython]
         heap = self.rec.get("heapsize") or self.host.heapsize
         if heap:
@@ -612,7 +628,7 @@ class BoardRuntime:
         args += ["-i", str(LAUNCHER)]
         try:
             proc = await asyncio.create_subprocess_exec(
-                *args, stdin=slave, stdout=slave, stderr=slave, cwd=str(self.flash), env=env,
+                *args, stdin=slave, stdout=slave, stderr=slave, cwd=str(self.dir), env=env,
                 start_new_session=True, preexec_fn=_ctty)
         except OSError as e:
             os.close(slave)
@@ -1119,10 +1135,33 @@ class BoardRuntime:
 
     # ------------------------------------------------------------------ files
     def deploy(self, files, clean=False):
-        write_fs(files, self.flash, clean=clean)
+        if self._running():
+            raise VBoardError("board %s is running: its MicroPython has the filesystem mounted; power it off "
+                              "first (power_cut) or copy files with mpremote, as on a real board" % self.name)
+        try:
+            flashimage.write_files(self.flash_file, self.definition, files, clean=clean)
+        except flashimage.FlashError as e:
+            raise VBoardError(str(e))
         self.note("deployed %d file(s)%s" % (len(files), " after erasing the filesystem" if clean else ""))
         if "/config.json" in files and self.proxy.port:
             self._fix_fleet_url()
+
+    def read_file(self, path):
+        """A file of the board's filesystem (a snapshot of the flash; retried if the board was
+        writing at that instant)."""
+        last = None
+        for _ in range(5):
+            try:
+                return flashimage.read_file(self.flash_file, path)
+            except flashimage.FlashError as e:
+                last = e
+                time.sleep(0.02)
+        raise VBoardError("cannot read %s on %s: %s" % (path, self.name, last))
+
+    def flash_info(self):
+        d = {"file": str(self.flash_file)}
+        d.update(flashimage.wear(self.flash_file))
+        return d
 
     # ------------------------------------------------------------------ what the API shows
     def info(self):
@@ -1139,7 +1178,7 @@ class BoardRuntime:
             "console_url": self.console.url, "console_log": str(self.console.log_path),
             "proxy_url": self.proxy_url() if self.proxy.port else None, "fleet_url": self.rec.get("fleet_url"),
             "mac": ":".join(self.mac[i:i + 2] for i in range(0, 12, 2)), "hw_id": self.mac,
-            "pid": self.pid, "flash_dir": str(self.flash),
+            "pid": self.pid, "flash": self.flash_info(),
             "reset_cause": last["reset_cause"] if last else None,
             "wake_reason": last["wake_reason"] if last else None, "boots": len(self.boots),
             "led": self.output_now("led"), "buzzer": self.output_now("buzzer"),
