@@ -69,20 +69,13 @@ def _write(path, st):
     with open(tmp, "w") as f:
         json.dump(st, f)
     try:
-        os.rename(tmp, path)
+        os.rename(tmp, path)            # LittleFS: atomic replace
     except OSError:
         try:
             os.remove(path)             # FAT: rename does not replace
-            os.rename(tmp, path)
         except OSError:
             pass
-    try:
-        os.stat(tmp)                    # still there: the rename failed or did nothing
-    except OSError:
-        return                          # (unix VfsPosix mounted with a root: a no-op)
-    with open(path, "w") as f:          # last resort: in place, not atomic
-        json.dump(st, f)
-    os.remove(tmp)
+        os.rename(tmp, path)
 
 
 def _stretch_watchdog():
