@@ -182,19 +182,22 @@ class LittleFsVolume:
         self._ctx = _Context(flash, offset, size)
         self.fs = None
 
-    def _new(self, mount):
-        return littlefs.LittleFS(context=self._ctx, block_count=self.size // SECTOR, mount=mount,
+    def _new(self):
+        # mount=False: littlefs-python formats whatever it cannot mount, a read must never
+        return littlefs.LittleFS(context=self._ctx, block_count=self.size // SECTOR, mount=False,
                                  **LFS_CONFIG)
 
     def mount(self):
+        fs = self._new()
         try:
-            self.fs = self._new(True)
+            fs.mount()
         except littlefs.LittleFSError as e:
             raise FlashError("no LittleFS in the vfs partition of %s (%s)" % (self.flash.path, e))
+        self.fs = fs
         return self
 
     def format(self):
-        fs = self._new(False)
+        fs = self._new()
         fs.format()
         fs.mount()
         self.fs = fs

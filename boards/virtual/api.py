@@ -127,9 +127,14 @@ class VirtualBoard:
 
     power_on = start
 
-    def power_cut(self):
-        """Cut the power now (SIGKILL): RTC memory and the clock are lost; files stay as written."""
-        self._call("power_cut")
+    def power_cut(self, after_flash_ops=None):
+        """Cut the power now (SIGKILL): RTC memory and the clock are lost; the flash keeps what
+        was programmed. after_flash_ops=N: cut just before the board's N-th next flash erase or
+        program instead (returns at once; wait_state("off") to see it happen)."""
+        if after_flash_ops is None:
+            self._call("power_cut")
+        else:
+            self._call("power_cut", after_flash_ops=int(after_flash_ops))
 
     stop = power_cut
 

@@ -352,9 +352,9 @@ class Host:
         await rt.power_on()
         return rt.info()
 
-    async def op_power_cut(self, name):
+    async def op_power_cut(self, name, after_flash_ops=None):
         rt = await self.runtime(name)
-        await rt.power_cut()
+        await rt.power_cut(after_flash_ops=after_flash_ops)
         return rt.info()
 
     async def op_brownout(self, name):

@@ -426,6 +426,11 @@ class BoardRuntime:
         elif kind == "lightsleep_end":
             self._set_phase("awake")
             self._wdt_pause(False)
+        elif kind == "flash_cut":
+            asyncio.ensure_future(self.power_cut(note="power cut just before a flash operation (as asked)"))
+        elif kind == "no_partition_table":
+            self.error = "no valid partition table at 0x8000: the bootloader does not start MicroPython"
+            self.note(self.error)
         elif kind == "reset":
             asyncio.ensure_future(self._restart(HARD_RESET, "machine.reset()"))
         elif kind == "soft_reset":
@@ -854,7 +859,16 @@ class BoardRuntime:
             await self._boot(PWRON_RESET, 0, [], rom=True)
             return True
 
-    async def power_cut(self, note="power cut"):
+    async def power_cut(self, note="power cut", after_flash_ops=None):
+        """Cut the power now, or just before the board's after_flash_ops-th next flash erase or
+        program (the board stops there; the host then cuts as now)."""
+        if after_flash_ops:
+            if self.state != "running" or self._chan_in is None:
+                raise VBoardError("board %s is %s: a cut between flash operations needs it running"
+                                  % (self.name, self.state))
+            self.note("power cut armed: before the %d-th next flash operation" % after_flash_ops)
+            self.send_board({"op": "flashcut", "after": int(after_flash_ops)})
+            return
         async with self._lock:
             await self._power_cut(note)
 

@@ -184,11 +184,44 @@ def test_soft_resets_are_not_failed_boots_and_stretch_the_watchdog():
     eq(st["tries"], 0)
 
 
-def test_crash_loop_count_is_capped():
+def test_crash_loop_count_is_capped_and_then_writes_nothing():
+    import mpflash
     _fresh()
-    for i in range(40):
+    for i in range(20):
         st = boot(HARD)
-    eq(st["tries"], 16)                    # and from then on boot.json stays as it is
+    eq(st["tries"], 16)
+    e0, p0 = mpflash.wear()
+    for i in range(5):
+        boot(HARD)
+    eq(mpflash.wear(), (e0, p0), "no flash write per attempt at the cap")
+
+
+def test_power_cut_between_flash_operations_of_a_boot():
+    # boot.py rewrites /state/boot.json (temp file + rename): cut before each flash operation
+    # of that; the next boot must find the old or the new state, never lose the slot.
+    import mpflash
+    import _vbflash
+    k = 1
+    while True:
+        _fresh()
+        _slot("b", "2.0.0")
+        _set(slot="b", tries=1, pending=True, good="a", trial=True)
+        mpflash.power_cut(k)
+        try:
+            boot(WDT)                      # the trial boot before was a hang: tries 1 -> 2
+            cut = False
+        except _vbflash.PowerCut:
+            cut = True
+        mpflash.flash().cut_after = 0
+        if cut:
+            mpflash.power_on()
+        st = _state()
+        eq((st["slot"], st["good"], st["trial"]), ("b", "a", True), "cut %d" % k)
+        ok(st["tries"] in (1, 2), "cut %d: tries %d" % (k, st["tries"]))
+        if not cut:
+            break
+        k += 1
+    ok(k >= 3, "a boot.json rewrite is %d flash operations" % k)
 
 
 mptest.main(globals())
