@@ -60,6 +60,10 @@ def _causes():
         return "unknown", "unknown"
 
 
+def _compact(st):
+    return {k: v for k, v in st.items() if v or k == "slot"}
+
+
 def _write(path, st):
     try:
         os.mkdir(path[:path.rfind("/")])
@@ -67,7 +71,9 @@ def _write(path, st):
         pass
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
-        json.dump(st, f)
+        # compact, no false/zero fields: at most 128 bytes LittleFS keeps the file inside its
+        # directory's metadata, a small commit; a bigger one costs a sector erase per write
+        f.write(json.dumps(_compact(st), separators=(",", ":")))
     try:
         os.rename(tmp, path)            # LittleFS: atomic replace
     except OSError:
@@ -99,7 +105,7 @@ def run(root=""):
             st = {}
     except (OSError, ValueError):
         st = {}
-    before = dict(st)
+    before = _compact(st)
     slot = st.get("slot")
     if slot not in ("a", "b"):
         slot = "a"
@@ -135,7 +141,7 @@ def run(root=""):
     st["reset_cause"] = rc
     st["wake_reason"] = wr
     st["version"] = _version(root, slot)
-    if st != before:                    # nothing new (a crash loop at TRIES_CAP): no write
+    if _compact(st) != before:          # nothing new (a crash loop at TRIES_CAP): no write
         try:
             _write(path, st)
         except OSError as ex:

@@ -33,7 +33,9 @@ class BootState:
 
     def _save(self):
         store.makedirs("/state")
-        store.write_json(_PATH, self.st)
+        # as boot.py writes it: no false/zero fields, so it stays within LittleFS's 128-byte
+        # inline files (a metadata commit, not a sector erase, per write)
+        store.write_json(_PATH, {k: v for k, v in self.st.items() if v or k == "slot"})
 
     def mark_healthy(self):
         """Hello ok: the slot works. Resets the failure count, confirms the slot."""

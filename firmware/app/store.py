@@ -75,4 +75,4 @@ def write_atomic(p, data):
 
 
 def write_json(p, data):
-    write_atomic(p, json.dumps(data))
+    write_atomic(p, json.dumps(data, separators=(",", ":")))

@@ -34,7 +34,11 @@ def _kill_slot(s):
 
 
 def _state():
-    return store.read_json("/state/boot.json")
+    st = store.read_json("/state/boot.json")    # written without its false/zero fields
+    if st is not None:
+        for k, v in (("tries", 0), ("pending", False), ("trial", False)):
+            st.setdefault(k, v)
+    return st
 
 
 def _set(**kw):
