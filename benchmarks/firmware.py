@@ -13,7 +13,8 @@ against a real fleet manager on loopback, and reports:
 - time from power-on (first boot, with enrollment) and from a timer wake to the first event acked;
 - awake time per timer wake;
 - bytes on the wire per wake and per event (both directions, through the board's proxy);
-- flash bytes written per event (files appended or rewritten in the board's flash directory).
+- flash wear, counted by the board's flash chip under its LittleFS: sector erases and bytes
+  programmed per timer wake (everything the firmware writes) and per outbox event alone.
 
 Ends with one JSON line of the figures. Usage: python benchmarks/firmware.py [--wakes 10]
 """
@@ -95,35 +96,11 @@ def traced_peak(farm, fleet, heap_k, wakes=3):
         b.destroy()
 
 
-def flash_snapshot(root):
-    snap = {}
-    for dirpath, _, files in os.walk(root):
-        for fn in files:
-            p = os.path.join(dirpath, fn)
-            st = os.stat(p)
-            snap[p] = (st.st_size, st.st_mtime_ns, st.st_ino)
-    return snap
-
-
-def flash_written(before, after):
-    """Bytes written between two snapshots: growth of appended files, whole size of rewritten ones."""
-    total = 0
-    for p, (size, mtime, ino) in after.items():
-        old = before.get(p)
-        if old is None or old[2] != ino:
-            total += size
-        elif mtime != old[1]:
-            total += max(size - old[0], 0) if size >= old[0] else size
-    return total
-
-
 def measure_wakes(b, wakes):
-    info = b.info()
-    flash = info["flash_dir"]
     rows = []
     for _ in range(wakes):
         b.wait_state("sleeping", timeout=60)
-        net0, snap0, mark = b.net_stats(), flash_snapshot(flash), b.mark()
+        net0, fl0, mark = b.net_stats(), b.info()["flash"], b.mark()
         t0 = time.monotonic()
         b.fast_forward()
         b.expect(r"events acked", timeout=30)
@@ -131,13 +108,43 @@ def measure_wakes(b, wakes):
         b.expect(SLEPT, timeout=30)
         t_awake = time.monotonic() - t0
         b.wait_state("sleeping", timeout=30)
-        net1, snap1 = b.net_stats(), flash_snapshot(flash)
+        net1, fl1 = b.net_stats(), b.info()["flash"]
         events = len(re.findall(EVENT, b.console_text(mark)))
         rows.append({"ack_s": t_ack, "awake_s": t_awake, "events": events,
                      "wire": (net1["bytes_up"] - net0["bytes_up"]) + (net1["bytes_down"] - net0["bytes_down"]),
                      "up": net1["bytes_up"] - net0["bytes_up"],
-                     "flash": flash_written(snap0, snap1)})
+                     "erases": fl1["erases"] - fl0["erases"], "programmed": fl1["programmed"] - fl0["programmed"]})
     return rows
+
+
+def outbox_wear(farm, fleet, heap, events=60):
+    """Flash wear of the outbox alone on a running board: `events` events appended and acked
+    (bursts of 10, the link's usual batch), the board's real LittleFS and flash chip counting."""
+    b = farm.create("wear", files=image(fleet, fleet.enrollment_token()), heapsize=heap + "k", replace=True)
+    b.start()
+    try:
+        b.expect(r"events acked", timeout=60)
+        b.wait_state("sleeping", timeout=60)
+    finally:
+        b.power_cut()
+    # the same flash, now with a probe instead of the application: the outbox on its own
+    files = {"/main.py": (b"import sys, outbox\nsys.path.insert(0, '/app_a')\n"
+                          b"ob = outbox.Outbox()\nprint('WEAR-START')\n"
+                          b"for k in range(%d):\n    for i in range(10):\n"
+                          b"        s = ob.append('telemetry', {'fill': 0.42, 'temp_c': 21.5})\n"
+                          b"    ob.ack_to(s)\nprint('WEAR-END')\n" % (events // 10))}
+    b.deploy(files)
+    b.start()
+    try:
+        b.expect("WEAR-START", timeout=30)
+        f0 = b.info()["flash"]
+        b.expect("WEAR-END", timeout=60)
+        f1 = b.info()["flash"]
+    finally:
+        b.power_cut()
+        b.destroy()
+    n = (events // 10) * 10
+    return (f1["erases"] - f0["erases"]) / n, (f1["programmed"] - f0["programmed"]) / n
 
 
 def median(xs):
@@ -150,6 +157,7 @@ def main():
     ap.add_argument("--wakes", type=int, default=10, help="timer wakes to measure")
     ap.add_argument("--heap", default="96", help="heap (KB) for the timed runs")
     ap.add_argument("--runs", type=int, default=3, help="runs at 96 KB that must pass")
+    ap.add_argument("--skip-heap", action="store_true", help="skip the heap scans (timing, wire and flash only)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         fleet = FleetProcess(Path(tmp) / "fleet")
@@ -157,9 +165,13 @@ def main():
         fleet.start()
         farm = BoardFarm(Path(tmp) / "vboards")
         try:
-            heap_min = min_heap(farm, fleet)
-            runs96 = [passes(farm, fleet, 96) for _ in range(args.runs)]
-            traced = traced_peak(farm, fleet, int(args.heap))
+            if args.skip_heap:
+                heap_min, runs96, traced = None, [], None
+            else:
+                heap_min = min_heap(farm, fleet)
+                runs96 = [passes(farm, fleet, 96) for _ in range(args.runs)]
+                traced = traced_peak(farm, fleet, int(args.heap))
+            ob_erases, ob_programmed = outbox_wear(farm, fleet, args.heap)
             b = farm.create("bench", files=image(fleet, fleet.enrollment_token()), heapsize=args.heap + "k")
             t0 = time.monotonic()
             b.start()
@@ -176,6 +188,7 @@ def main():
             farm.close()
             fleet.stop()
     events = sum(r["events"] for r in rows)
+    traced = traced or {"budget": heap["budget"], "fw_peak": None, "shim_memerrors": 0, "trace_samples": 0}
     budget = traced["budget"]
     fig = {
         "heap_budget_bytes": budget,
@@ -192,7 +205,10 @@ def main():
         "wire_bytes_per_wake": round(sum(r["wire"] for r in rows) / len(rows)),
         "wire_bytes_per_event": round(sum(r["wire"] for r in rows) / max(events, 1)),
         "uplink_bytes_per_event": round(sum(r["up"] for r in rows) / max(events, 1)),
-        "flash_bytes_per_event": round(sum(r["flash"] for r in rows) / max(events, 1)),
+        "flash_erases_per_wake": round(sum(r["erases"] for r in rows) / len(rows), 2),
+        "flash_programmed_per_wake": round(sum(r["programmed"] for r in rows) / len(rows)),
+        "outbox_erases_per_event": round(ob_erases, 3),
+        "outbox_programmed_per_event": round(ob_programmed),
         "wakes": len(rows),
     }
     for k, tail in FAILED:
@@ -209,7 +225,12 @@ def main():
                                                                             fig["awake_per_wake_s_p50"]))
     print("wire                      : %d B per wake, %d B per event (%.1f events per wake)" % (
         fig["wire_bytes_per_wake"], fig["wire_bytes_per_event"], fig["events_per_wake"]))
-    print("flash written             : %d B per event" % fig["flash_bytes_per_event"])
+    print("flash, whole wake         : %.2f sector erases, %d B programmed per timer wake (boot state, outbox, "
+          "acks; %.1f events)" % (fig["flash_erases_per_wake"], fig["flash_programmed_per_wake"],
+                                   fig["events_per_wake"]))
+    print("flash, outbox alone       : %.3f sector erases, %d B programmed per event (LittleFS on the board's "
+          "flash chip; bursts of 10, one ack each)" % (fig["outbox_erases_per_event"],
+                                                      fig["outbox_programmed_per_event"]))
     print(json.dumps(fig))
 
 

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from .chips import CHIPS, adc_unit, can_wake
+from .partitions import TABLES, check, table, with_vfs
 
 DEFINITIONS_DIR = Path(__file__).resolve().parent / "definitions"
 
@@ -19,6 +20,8 @@ PIN_NAMES = ("button", "led", "buzzer", "us_trig", "us_echo", "i2c_scl", "i2c_sd
 # Pins the firmware drives: they need an output driver.
 OUTPUT_PINS = ("led", "buzzer", "us_trig", "i2c_scl", "i2c_sda")
 ADC_PINS = ("battery_adc", "light_adc")
+# Open-drain with pull-ups to 3.3 V: may sit on a strapping pin whose boot level is high.
+I2C_PINS = ("i2c_scl", "i2c_sda")
 ACCELS = {"mpu6050": (0x68, 0x69), "lis3dh": (0x18, 0x19)}
 ULTRASONICS = ("jsn-sr04t", "hc-sr04")
 WAKES = ("ext0", "ext1", "gpio")
@@ -164,7 +167,23 @@ def validate_board(raw, expected_name=None, source="<dict>"):
             mp["offset"] = None
         board["micropython"] = mp
 
-    need("partitions", dict)
+    parts = need("partitions", dict)
+    if parts is not None:
+        tname = need("table", str, parts, "partitions.")
+        if tname is not None:
+            if tname not in TABLES:
+                problems.append("partitions.table: %r is not a table MicroPython's images use; known: %s"
+                                % (tname, ", ".join(sorted(TABLES))))
+            elif flash is not None and isinstance(flash.get("size_bytes"), int):
+                for p in check(with_vfs(table(tname), flash["size_bytes"]), flash["size_bytes"]):
+                    problems.append("partitions.table: %s" % p)
+        if "bootloader" in parts and chip is not None:
+            try:
+                if _hex_or_int(parts["bootloader"]) != chip["flash_offset"]:
+                    problems.append("partitions.bootloader: %s is wrong for %s (%#x)"
+                                    % (parts["bootloader"], chip_name, chip["flash_offset"]))
+            except ValueError:
+                problems.append("partitions.bootloader: %r is not a number" % (parts["bootloader"],))
 
     pins = need("pins", dict)
     if pins is not None:
@@ -187,14 +206,21 @@ def validate_board(raw, expected_name=None, source="<dict>"):
             if pin not in chip["gpios"]:
                 problems.append("%s: GPIO%d does not exist on %s" % (where, pin, chip_name))
                 continue
+            if pin not in chip["pin_table"]:
+                why = " (the USB-Serial-JTAG console of the official image)" if pin in chip.get("usb_pins", ()) else ""
+                problems.append("%s: GPIO%d is not in MicroPython's pin table for %s%s: machine.Pin(%d) raises "
+                                "ValueError('invalid pin'); pick another pin" % (where, pin, chip_name, why, pin))
+                continue
             if pin in chip["flash_pins"]:
                 problems.append("%s: GPIO%d is wired to the SPI flash on %s; pick another pin"
                                 % (where, pin, chip_name))
             if pin in chip["console_pins"]:
                 problems.append("%s: GPIO%d is the UART0 console; pick another pin" % (where, pin))
-            if pin in chip["strapping_pins"]:
+            if pin in chip["strapping_pins"] and not (key in I2C_PINS and pin in chip["strapping_high_ok"]):
                 problems.append("%s: GPIO%d is a strapping pin on %s (sampled at reset, can stop the board "
-                                "from booting); pick another pin" % (where, pin, chip_name))
+                                "from booting); pick another pin%s" % (where, pin, chip_name,
+                                 " (an I2C line may use %s: its pull-up holds the boot level)"
+                                 % _pinlist(chip["strapping_high_ok"]) if key in I2C_PINS else ""))
             if key in OUTPUT_PINS and pin in chip["input_only"]:
                 problems.append("%s: GPIO%d is input-only on %s and cannot drive an output" % (where, pin, chip_name))
             if key in ADC_PINS:

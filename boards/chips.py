@@ -3,7 +3,9 @@
 Used to validate board definitions before anything runs, and handed to the virtual board so its
 shims refuse what the real chip refuses (an ADC on a pin without one, an ext0 wake on a pin
 outside the RTC domain, ...). Sources: Espressif ESP32 and ESP32-C3 datasheets (GPIO, ADC,
-RTC-IO and strapping tables) and MicroPython's esp32 port.
+RTC-IO and strapping tables) and MicroPython's esp32 port: `pin_table` is what `machine.Pin()`
+accepts, copied from ports/esp32/machine_pin.h (MICROPY_HW_ENABLE_GPIOn per target, v1.29),
+where machine_pin.c machine_pin_find() raises ValueError("invalid pin") for any other number.
 """
 
 # One dict per chip. Pin numbers are GPIO numbers.
@@ -12,10 +14,17 @@ CHIPS = {
         "title": "ESP32 (Xtensa LX6 dual core, Wi-Fi + BLE 4.2)",
         # GPIO20, 24 and 28-31 do not exist on the ESP32.
         "gpios": list(range(0, 20)) + [21, 22, 23, 25, 26, 27] + list(range(32, 40)),
+        # machine_pin.h, CONFIG_IDF_TARGET_ESP32: GPIO0-23, 25-27, 32-39 (GPIO16/17 only without
+        # SPIRAM: ESP32_GENERIC has none). GPIO20 is in the table though WROOM-32 does not bond it.
+        "pin_table": list(range(0, 24)) + [25, 26, 27] + list(range(32, 40)),
         # Wired to the SPI flash inside ESP32-WROOM-32: never usable.
         "flash_pins": [6, 7, 8, 9, 10, 11],
         # Sampled at reset: an external circuit on them can stop the chip from booting.
         "strapping_pins": [0, 2, 5, 12, 15],
+        # Strapping pins whose level for a normal (SPI flash) boot is high: an I2C line with its
+        # pull-up keeps them there, so only i2c_scl/i2c_sda may use them. (GPIO2 and GPIO12 must
+        # be low: never.)
+        "strapping_high_ok": [0, 5, 15],
         # UART0 (the USB serial console of a DevKitC).
         "console_pins": [1, 3],
         # No output driver and no internal pull resistors.
@@ -39,10 +48,17 @@ CHIPS = {
     "esp32c3": {
         "title": "ESP32-C3 (RISC-V single core, Wi-Fi + BLE 5)",
         "gpios": list(range(0, 22)),
+        # machine_pin.h, CONFIG_IDF_TARGET_ESP32C3: GPIO0-13, 20, 21; GPIO18/19 only when
+        # !MICROPY_HW_ESP_USB_SERIAL_JTAG, and ESP32_GENERIC_C3 enables the USB-Serial-JTAG
+        # console on them (boards/ESP32_GENERIC_C3/board.md): Pin(18)/Pin(19) raise there.
+        "pin_table": list(range(0, 14)) + [20, 21],
         # GPIO12-17 are the SPI flash pins; GPIO11 is VDD_SPI unless re-purposed by eFuse.
         "flash_pins": [11, 12, 13, 14, 15, 16, 17],
         "strapping_pins": [2, 8, 9],
-        # GPIO18/19 are the USB-Serial-JTAG pins, GPIO20/21 UART0 (console on DevKitM-1).
+        # SPI boot needs GPIO9 high; GPIO2 and GPIO8 must be high for download mode.
+        "strapping_high_ok": [2, 8, 9],
+        # GPIO18/19 are the USB-Serial-JTAG pins (the console of the official image, not in
+        # its pin table), GPIO20/21 UART0 (console on DevKitM-1).
         "console_pins": [20, 21],
         "usb_pins": [18, 19],
         "input_only": [],
@@ -95,6 +111,7 @@ def for_shim(chip_name):
     return {
         "name": chip_name,
         "gpios": c["gpios"],
+        "pin_table": c["pin_table"],
         "flash_pins": c["flash_pins"],
         "input_only": c["input_only"],
         "adc1": sorted(c["adc1"]),

@@ -26,7 +26,9 @@ CAPABILITIES = {
     "link": "cut the network path between board and fleet",
     "power": "cut and restore the board's power (needs a power relay)",
     "many": "run many boards at once",
-    "files": "write files onto the board while it runs",
+    "files": "write files onto the board's filesystem from the host (a virtual board: while it is off)",
+    "brownout": "brown the board out (needs a programmable supply that dips under the brownout threshold)",
+    "flash_cut": "cut the power just before a chosen flash operation (only a simulated flash chip can)",
     "sleep": "observe deep sleep and wake it on demand",
 }
 
@@ -173,7 +175,7 @@ class SerialBoard:
 
     def __getattr__(self, name):
         if name in ("press", "hold", "release", "set_world", "wifi", "link", "power_cut", "power_on",
-                    "fast_forward", "outputs", "output", "led", "buzzer"):
+                    "fast_forward", "outputs", "output", "led", "buzzer", "brownout", "boots"):
             raise RigCannot("a real board on %s cannot %s; mark the test with @pytest.mark.needs(...)"
                             % (self.port, name))
         raise AttributeError(name)

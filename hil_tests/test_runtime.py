@@ -128,3 +128,50 @@ def test_boot_slot_falls_back_after_repeated_crashes(make_board, fleet):
     dev = fleet.device_by_hw(board.hw_id)
     assert dev["slot"] == "a"
     assert any("broken application" in e for e in dev["hello_errors"]), dev["hello_errors"]
+
+
+@pytest.mark.needs("button", "power", "flash_cut")
+def test_power_cut_before_each_flash_operation_of_an_event_loses_nothing(make_board, fleet):
+    """The power goes just before the 1st, 2nd, ... flash operation after a press (the event's
+    append on LittleFS, its ack, the boot state): every event the board logged as stored reaches
+    the fleet, in order, with no gaps."""
+    board = make_board("dut", **GENERIC)
+    dev = enrolled(board, fleet)
+    logged = set()
+    for k in range(1, 7):
+        board.expect(r"events acked .* pending=0", timeout=30)
+        start = board.mark()
+        board.power_cut(after_flash_ops=k)
+        for _ in range(k + 2):                   # a press is a few flash operations: press on
+            board.press(120)
+            try:
+                wait_until(lambda: board.state == "off", "the cut", 3)
+                break
+            except AssertionError:
+                pass                             # not yet: the next press writes more
+        board.wait_state("off", timeout=5)
+        logged |= {int(s) for s in re.findall(r"event \w+ seq=(\d+)", board.console_text(start))}
+        board.start()
+        board.expect(r"hello ok", timeout=30)
+    board.expect(r"events acked ack=(\d+) stored=\d+ dup=\d+ pending=0", timeout=30)
+    seqs = stored_seqs(fleet, dev["id"])
+    assert logged and logged <= set(seqs), "lost: %s" % sorted(logged - set(seqs))
+    assert seqs == list(range(1, seqs[-1] + 1)), "gap in stored events: %s" % seqs
+
+
+@pytest.mark.needs("power", "files", "brownout", "world")
+def test_a_weak_battery_browning_out_keeps_the_confirmed_slot(make_board, fleet):
+    """A battery that sags under the Wi-Fi transmit current browns the chip out on every boot; the
+    ESP32 port reports that as PWRON_RESET. The confirmed slot must not be given up for it."""
+    board = make_board("dut", **GENERIC)
+    enrolled(board, fleet)
+    board.power_cut()
+    board.deploy({"/app_b/app.json": json.dumps({"version": "0.0.1-old"}).encode()})   # a fallback exists
+    board.set_world(battery_v=2.9, brownout_below_v=3.1)
+    board.start()
+    wait_until(lambda: sum(b.get("why") == "brownout" for b in board.boots()) >= 4, "four brownouts", 60)
+    board.set_world(battery_v=3.3)                       # a fresh battery
+    board.expect(r"hello ok", timeout=30)
+    state = json.loads(board.read_file("/state/boot.json"))
+    assert state["slot"] == "a" and not state.get("tries") and "bad" not in state, state
+    assert fleet.device_by_hw(board.hw_id)["slot"] == "a"

@@ -127,15 +127,25 @@ class VirtualBoard:
 
     power_on = start
 
-    def power_cut(self):
-        """Cut the power now (SIGKILL): RTC memory and the clock are lost; files stay as written."""
-        self._call("power_cut")
+    def power_cut(self, after_flash_ops=None):
+        """Cut the power now (SIGKILL): RTC memory and the clock are lost; the flash keeps what
+        was programmed. after_flash_ops=N: cut just before the board's N-th next flash erase or
+        program instead (returns at once; wait_state("off") to see it happen)."""
+        if after_flash_ops is None:
+            self._call("power_cut")
+        else:
+            self._call("power_cut", after_flash_ops=int(after_flash_ops))
 
     stop = power_cut
 
     def reset(self):
         """Press EN: the chip restarts from scratch (PWRON_RESET)."""
         self._call("reset")
+
+    def brownout(self):
+        """The supply dips under the brownout threshold: the chip resets, RTC memory and clock
+        kept, and the firmware reads PWRON_RESET (the ESP32 port merges the two)."""
+        self._call("brownout")
 
     def destroy(self):
         self._call("destroy")

@@ -241,15 +241,17 @@ def link(ctx, name, updown, mode):
 
 @main.command()
 @click.argument("name")
-@click.argument("action", type=click.Choice(["cut", "on", "reset"]))
+@click.argument("action", type=click.Choice(["cut", "on", "reset", "brownout"]))
 @click.pass_context
 def power(ctx, name, action):
-    """Cut the power (at any instant), power on, or press EN (reset)."""
+    """Cut the power (at any instant), power on, press EN (reset), or brown the chip out."""
     b = _farm(ctx).board(name)
     if action == "cut":
         b.power_cut()
     elif action == "on":
         b.start()
+    elif action == "brownout":
+        b.brownout()
     else:
         b.reset()
     click.echo("%s: %s" % (name, b.info()["state"]))

@@ -14,7 +14,8 @@ import threading
 import time
 
 from ..catalog import load_board
-from ..fsimage import build_fs, write_fs
+from .. import flashimage
+from ..fsimage import build_fs
 from . import store
 from .errors import ERRORS, ExpectTimeout, VBoardError
 from .runtime import BoardRuntime, find_micropython
@@ -172,17 +173,17 @@ class Host:
         import tempfile
         from .runtime import LAUNCHER
         with tempfile.TemporaryDirectory(prefix="vboard-cal-") as tmp:
-            flash = os.path.join(tmp, "flash")
-            os.mkdir(flash)
-            with open(os.path.join(flash, "init.json"), "w") as f:
+            flash = os.path.join(tmp, "flash.bin")
+            flashimage.write_files(flash, rt.definition, {})     # an empty filesystem
+            with open(os.path.join(tmp, "init.json"), "w") as f:
                 json.dump(rt.init_message({"reset_cause": 1, "wake_reason": 0, "wake_pins": [], "raw": False}), f)
             env = {k: v for k, v in os.environ.items() if not k.startswith("VBOARD_")}
             shims = str(await self.get_shims())
-            env.update({"VBOARD_CALIBRATE": "/init.json", "VBOARD_FLASH": flash, "VBOARD_SHIMS": shims,
+            env.update({"VBOARD_CALIBRATE": "/.flash/init.json", "VBOARD_FLASH": flash, "VBOARD_SHIMS": shims,
                         "VBOARD_NAME": rt.name})
             proc = await asyncio.create_subprocess_exec(
                 self.micropython, str(LAUNCHER), stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env, cwd=flash)
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env, cwd=tmp)
             out, _ = await asyncio.wait_for(proc.communicate(), 30)
         text = out.decode(errors="replace")
         for line in text.splitlines():
@@ -323,7 +324,11 @@ class Host:
         rec = store.new_record(name, definition["name"], role, fleet_url, mac=mac, heapsize=heapsize,
                                heap_trace=heap_trace)
         store.save_record(self.home, rec)
-        write_fs(files, store.board_dir(self.home, name) / "flash", clean=True)
+        try:
+            flashimage.Flash.create(store.board_dir(self.home, name) / "flash" / "flash.bin", definition).close()
+            flashimage.write_files(store.board_dir(self.home, name) / "flash" / "flash.bin", definition, files)
+        except flashimage.FlashError as e:
+            raise VBoardError(str(e))
         rt = await self.runtime(name)
         rt.note("created: board %s, role %s, %d files" % (definition["name"], role, len(files)))
         rt._fix_fleet_url()
@@ -347,9 +352,14 @@ class Host:
         await rt.power_on()
         return rt.info()
 
-    async def op_power_cut(self, name):
+    async def op_power_cut(self, name, after_flash_ops=None):
         rt = await self.runtime(name)
-        await rt.power_cut()
+        await rt.power_cut(after_flash_ops=after_flash_ops)
+        return rt.info()
+
+    async def op_brownout(self, name):
+        rt = await self._powered(name)
+        await rt.brownout()
         return rt.info()
 
     async def op_reset(self, name):
@@ -455,13 +465,9 @@ class Host:
 
     async def op_read_file(self, name, path):
         rt = await self.runtime(name)
-        p = (rt.flash / path.lstrip("/")).resolve()
-        if rt.flash.resolve() not in p.parents and p != rt.flash.resolve():
-            raise VBoardError("path %r is outside the board's filesystem" % path)
-        try:
-            return p.read_bytes()
-        except OSError as e:
-            raise VBoardError("cannot read %s on %s: %s" % (path, name, e.strerror))
+        if not isinstance(path, str) or ".." in path.split("/"):
+            raise VBoardError("path %r is outside the board's filesystem" % (path,))
+        return rt.read_file(path)
 
     async def op_stats(self, name):
         rt = await self.runtime(name)

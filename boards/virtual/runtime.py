@@ -6,6 +6,7 @@ import fcntl
 import json
 import os
 import pty
+import random
 import re
 import shutil
 import signal
@@ -16,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..catalog import load_board
 from ..chips import for_shim
-from ..fsimage import write_fs
+from .. import flashimage
 from ..tools import ToolMissing, tool_path
 from . import store
 from . import world as worldmod
@@ -29,6 +30,8 @@ SHIMS_DIR = Path(__file__).resolve().parent / "shims"
 LAUNCHER = SHIMS_DIR / "_vblaunch.py"
 
 PWRON_RESET, HARD_RESET, WDT_RESET, DEEPSLEEP_RESET, SOFT_RESET = 1, 2, 3, 4, 5
+BROWNOUT = "brownout"       # ROM reason only: machine.reset_cause() merges it into PWRON_RESET
+TICKS_PERIOD_MS = 1 << 30   # time.ticks_ms() on the ESP32 (31-bit small ints)
 RESET_NAMES = {1: "PWRON_RESET", 2: "HARD_RESET", 3: "WDT_RESET", 4: "DEEPSLEEP_RESET", 5: "SOFT_RESET"}
 WAKE_NAMES = {0: "NONE", 2: "EXT0_WAKE", 3: "EXT1_WAKE", 4: "TIMER_WAKE", 5: "TOUCHPAD_WAKE", 6: "ULP_WAKE",
               7: "GPIO_WAKE"}
@@ -46,12 +49,14 @@ ROM = {
         "head": "ets Jun  8 2016 00:22:57\r\n\r\n",
         PWRON_RESET: "rst:0x1 (POWERON_RESET)", HARD_RESET: "rst:0xc (SW_CPU_RESET)",
         WDT_RESET: "rst:0x7 (TG0WDT_SYS_RESET)", DEEPSLEEP_RESET: "rst:0x5 (DEEPSLEEP_RESET)",
+        BROWNOUT: "rst:0xf (RTCWDT_BROWN_OUT_RESET)",
         "tail": ",boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n",
     },
     "esp32c3": {
         "head": "ESP-ROM:esp32c3-api1-20210207\r\nBuild:Feb  7 2021\r\n",
         PWRON_RESET: "rst:0x1 (POWERON)", HARD_RESET: "rst:0x3 (RTC_SW_SYS_RST)",
         WDT_RESET: "rst:0x7 (TG0WDT_SYS_RST)", DEEPSLEEP_RESET: "rst:0x5 (DSLEEP)",
+        BROWNOUT: "rst:0xf (BROWN_OUT_RST)",
         "tail": ",boot:0xc (SPI_FAST_FLASH_BOOT)\r\n",
     },
 }
@@ -177,8 +182,12 @@ class BoardRuntime:
         self.definition = load_board(rec["board"])
         self.chip = for_shim(self.definition["chip"])
         self.dir = store.board_dir(self.home, self.name)
-        self.flash = self.dir / "flash"
-        self.flash.mkdir(parents=True, exist_ok=True)
+        self.flash = self.dir / "flash"                 # holds flash.bin (the chip) and its .wear
+        self.flash_file = self.flash / "flash.bin"
+        if not self.flash_file.is_file():
+            flashimage.write_files(self.flash_file, self.definition, {})
+        self._cfg_wifi = None
+        self._fleet_pending = False
         self.world = worldmod.defaults()
         self.world.update(rec.get("world") or {})
         self.pins = {k: v for k, v in (self.definition.get("pins") or {}).items() if v is not None}
@@ -197,6 +206,7 @@ class BoardRuntime:
         self._chan_out = None
         self.rtc_mem = b""
         self.clock_offset = None
+        self.ticks_origin = None
         self.nvs = store.read_nvs(self.home, self.name)
         self.wdt = None
         self.sleep = None
@@ -258,12 +268,27 @@ class BoardRuntime:
     def mac(self):
         return self.rec["mac"]
 
-    def config_wifi(self):
+    def _read_config(self):
         try:
-            cfg = json.loads((self.flash / "config.json").read_text())
-            return cfg.get("wifi") or {}
-        except (OSError, ValueError, AttributeError):
-            return {}
+            cfg = json.loads(flashimage.read_file(self.flash_file, "/config.json"))
+            return cfg if isinstance(cfg, dict) else None
+        except (OSError, ValueError, flashimage.FlashError):
+            return None
+
+    def _write_config(self, cfg):
+        # only while no MicroPython has the filesystem mounted (see flashimage)
+        flashimage.write_files(self.flash_file, self.definition,
+                               {"/config.json": (json.dumps(cfg, sort_keys=True, separators=(",", ":")) + "\n")})
+
+    def config_wifi(self):
+        """The board's Wi-Fi settings (read from its flash at each boot: the firmware's own file)."""
+        if self._cfg_wifi is None:
+            cfg = self._read_config() or {}
+            self._cfg_wifi = cfg.get("wifi") if isinstance(cfg.get("wifi"), dict) else {}
+        return self._cfg_wifi
+
+    def _running(self):
+        return self.proc is not None
 
     # ------------------------------------------------------------------ network path
     def proxy_url(self, real=None):
@@ -282,39 +307,36 @@ class BoardRuntime:
         self.proxy.path_changed()
 
     def _fix_fleet_url(self):
-        """Point /config.json's fleet_url at this board's proxy (the real URL stays host-side)."""
-        path = self.flash / "config.json"
-        try:
-            cfg = json.loads(path.read_text())
-        except (OSError, ValueError):
-            return
-        if not isinstance(cfg, dict) or not isinstance(cfg.get("fleet_url"), str):
+        """Point /config.json's fleet_url at this board's proxy (the real URL stays host-side).
+        Runs while no MicroPython has the filesystem mounted (before a boot, after a deploy)."""
+        self._cfg_wifi = None
+        cfg = self._read_config()
+        if cfg is None or not isinstance(cfg.get("fleet_url"), str):
             return
         url = cfg["fleet_url"]
         u = urlsplit(url)
         if u.hostname == "127.0.0.1" and u.port == self.proxy.port:
-            return
+            if not self._fleet_pending:
+                return
+            url = self.rec.get("fleet_url") or url
+        self._fleet_pending = False
         self.rec["fleet_url"] = url
         self.proxy.set_target(url)
         self.save()
-        cfg["fleet_url"] = self.proxy_url(url)
-        write_fs({"/config.json": (json.dumps(cfg, sort_keys=True, separators=(",", ":")) + "\n").encode()},
-                 self.flash)
+        new = self.proxy_url(url)
+        if cfg["fleet_url"] == new:
+            return
+        cfg["fleet_url"] = new
+        self._write_config(cfg)
         self.note("config.json: fleet_url %s now reaches the board through its proxy %s" % (url, cfg["fleet_url"]))
 
     def set_fleet(self, url):
         self.rec["fleet_url"] = url
         self.proxy.set_target(url)
         self.save()
-        path = self.flash / "config.json"
-        try:
-            cfg = json.loads(path.read_text())
-        except (OSError, ValueError):
-            cfg = None
-        if isinstance(cfg, dict):
-            cfg["fleet_url"] = self.proxy_url(url)
-            write_fs({"/config.json": (json.dumps(cfg, sort_keys=True, separators=(",", ":")) + "\n").encode()},
-                     self.flash)
+        self._fleet_pending = True
+        if not self._running():
+            self._fix_fleet_url()
 
     # ------------------------------------------------------------------ talking to the shim
     def send_board(self, msg):
@@ -332,6 +354,7 @@ class BoardRuntime:
         return {"op": "init", "boot": boot, "board": d, "chip": self.chip, "world": self.world,
                 "levels": {str(k): v for k, v in self.levels.items()}, "wlan": self.wifi.boot_state(),
                 "nvs": self.nvs, "rtc_mem": self.rtc_mem.hex(), "clock_offset": self.clock_offset,
+                "ticks_us": self.ticks_us(),
                 "mac": self.mac, "heap_trace": self.heap_trace_ms()}
 
     async def attach(self, chan, reader, writer):
@@ -385,6 +408,11 @@ class BoardRuntime:
         elif kind == "lightsleep_end":
             self._set_phase("awake")
             self._wdt_pause(False)
+        elif kind == "flash_cut":
+            asyncio.ensure_future(self.power_cut(note="power cut just before a flash operation (as asked)"))
+        elif kind == "no_partition_table":
+            self.error = "no valid partition table at 0x8000: the bootloader does not start MicroPython"
+            self.note(self.error)
         elif kind == "reset":
             asyncio.ensure_future(self._restart(HARD_RESET, "machine.reset()"))
         elif kind == "soft_reset":
@@ -392,7 +420,8 @@ class BoardRuntime:
         elif kind == "wlan_active":
             self.wifi.on_active(ev.get("on"))
         elif kind == "wlan_connect":
-            self.wifi.on_connect(ev.get("ssid"), ev.get("key"), ev.get("bssid"), ev.get("reconnects", -1))
+            self.wifi.on_connect(ev.get("ssid"), ev.get("key"), ev.get("bssid"), ev.get("reconnects", -1),
+                                 ev.get("channel") or 0)
         elif kind == "wlan_disconnect":
             self.wifi.on_disconnect()
         elif kind == "wlan_config":
@@ -576,7 +605,7 @@ class BoardRuntime:
         _pty_attrs(slave)
         env = {k: v for k, v in os.environ.items() if not k.startswith("VBOARD_") and k != "MICROPYPATH"}
         env.update({"VBOARD_NAME": self.name, "VBOARD_CTL": str(self.host.ctl_port), "VBOARD_TOKEN": self.token,
-                    "VBOARD_FLASH": str(self.flash.resolve()), "VBOARD_SHIMS": str(await self.host.get_shims())})
+                    "VBOARD_FLASH": str(self.flash_file.resolve()), "VBOARD_SHIMS": str(await self.host.get_shims())})
         args = [self.host.micropython]
         heap = self.rec.get("heapsize") or self.host.heapsize
         if heap:
@@ -586,7 +615,7 @@ class BoardRuntime:
         args += ["-i", str(LAUNCHER)]
         try:
             proc = await asyncio.create_subprocess_exec(
-                *args, stdin=slave, stdout=slave, stderr=slave, cwd=str(self.flash), env=env,
+                *args, stdin=slave, stdout=slave, stderr=slave, cwd=str(self.dir), env=env,
                 start_new_session=True, preexec_fn=_ctty)
         except OSError as e:
             os.close(slave)
@@ -747,30 +776,36 @@ class BoardRuntime:
         except asyncio.TimeoutError:
             self.note("process %s did not end after SIGKILL" % proc.pid)
 
-    async def _boot(self, reset_cause, wake_reason, wake_pins, raw=False, rom=True):
+    async def _boot(self, reset_cause, wake_reason, wake_pins, raw=False, rom=True, why=None):
+        """Start the chip. `why` refines what the ROM prints (BROWNOUT): machine.reset_cause()
+        still reports `reset_cause`, as the port merges them (modmachine.c mp_machine_reset_cause)."""
         self.heap_boot = None
         self.heap_stats["fw_peak_boot"] = None
         self.heap_stats["fw_end"] = None
         self.heap_stats["shim_waiting"] = False
-        if reset_cause == PWRON_RESET:
+        if reset_cause == PWRON_RESET and why != BROWNOUT:
             self.heap_stats = self._new_heap_stats()
             self.rtc_mem = b""
             self.clock_offset = EPOCH_2000 - time.time()
+        if reset_cause != SOFT_RESET or self.ticks_origin is None:
+            self._start_ticks()         # esp_timer restarts with the chip, not on a soft reset
         self.wifi.reset()
         self.sleep = None
         self.error = None
         entry = {"t": time.time(), "n": len(self.boots) + 1, "reset_cause": RESET_NAMES[reset_cause],
                  "reset_cause_code": reset_cause, "wake_reason": WAKE_NAMES.get(wake_reason, str(wake_reason)),
-                 "wake_reason_code": wake_reason, "wake_pins": list(wake_pins), "raw_repl": bool(raw)}
+                 "wake_reason_code": wake_reason, "wake_pins": list(wake_pins), "raw_repl": bool(raw),
+                 "why": why}
         self.boots.append(entry)
         del self.boots[:-HISTORY_MAX]
         self.state = "running"
         self._set_phase("awake")
         if rom:
             rom_text = ROM.get(self.definition["chip"], ROM["esp32"])
-            self.console.emit(("\r\n" + rom_text["head"] + rom_text[reset_cause] + rom_text["tail"]).encode())
-        self.note("boot %d: %s, wake %s%s" % (entry["n"], entry["reset_cause"], entry["wake_reason"],
-                                               " (raw REPL)" if raw else ""))
+            self.console.emit(("\r\n" + rom_text["head"] + rom_text[why if why in rom_text else reset_cause]
+                               + rom_text["tail"]).encode())
+        self.note("boot %d: %s%s, wake %s%s" % (entry["n"], entry["reset_cause"], " (%s)" % why if why else "",
+                                                 entry["wake_reason"], " (raw REPL)" if raw else ""))
         self._fix_fleet_url()
         boot = {"reset_cause": reset_cause, "wake_reason": wake_reason, "wake_pins": list(wake_pins), "raw": raw}
         try:
@@ -779,6 +814,18 @@ class BoardRuntime:
             self.error = str(e)
             self._go_off()
             raise
+
+    def _start_ticks(self):
+        """The chip's microsecond counter restarts: place it a few seconds to a minute before
+        time.ticks_ms() wraps (2**30 ms), so every run crosses the wrap (see shims/time.py)."""
+        wrap_in = self.world.get("ticks_wrap_in_ms")
+        if wrap_in is None:
+            wrap_in = random.randint(5000, 60000)
+        self.ticks_origin = time.monotonic() - (TICKS_PERIOD_MS - wrap_in) / 1000.0
+        self.note("time.ticks_ms() wraps in %.1f s" % (wrap_in / 1000.0))
+
+    def ticks_us(self):
+        return int((time.monotonic() - self.ticks_origin) * 1e6) if self.ticks_origin is not None else 0
 
     def _go_off(self):
         self.state = "off"
@@ -794,7 +841,16 @@ class BoardRuntime:
             await self._boot(PWRON_RESET, 0, [], rom=True)
             return True
 
-    async def power_cut(self, note="power cut"):
+    async def power_cut(self, note="power cut", after_flash_ops=None):
+        """Cut the power now, or just before the board's after_flash_ops-th next flash erase or
+        program (the board stops there; the host then cuts as now)."""
+        if after_flash_ops:
+            if self.state != "running" or self._chan_in is None:
+                raise VBoardError("board %s is %s: a cut between flash operations needs it running"
+                                  % (self.name, self.state))
+            self.note("power cut armed: before the %d-th next flash operation" % after_flash_ops)
+            self.send_board({"op": "flashcut", "after": int(after_flash_ops)})
+            return
         async with self._lock:
             await self._power_cut(note)
 
@@ -810,6 +866,23 @@ class BoardRuntime:
         self.clock_offset = None
         self._release_outputs("power off")
         self._go_off()
+
+    async def brownout(self, note="brownout"):
+        """The supply dipped below the brownout detector's threshold: the chip resets at once.
+        RTC memory and the RTC clock survive (the supply never went to zero); the firmware
+        reads PWRON_RESET (ports/esp32/modmachine.c mp_machine_reset_cause() returns it for
+        ESP_RST_BROWNOUT) and the ROM prints the brownout reason."""
+        async with self._lock:
+            if self.state != "running":
+                return
+            self.note(note)
+            await self._kill("brownout")
+            self._cancel_sleep()
+            self._wdt_disarm()
+            self.wifi.reset()
+            self.path_changed()
+            self._release_outputs("brownout")
+            await self._boot(PWRON_RESET, 0, [], rom=True, why=BROWNOUT)
 
     async def reset(self):
         """The EN button: the chip restarts from scratch (PWRON_RESET on ESP32)."""
@@ -1058,10 +1131,33 @@ class BoardRuntime:
 
     # ------------------------------------------------------------------ files
     def deploy(self, files, clean=False):
-        write_fs(files, self.flash, clean=clean)
+        if self._running():
+            raise VBoardError("board %s is running: its MicroPython has the filesystem mounted; power it off "
+                              "first (power_cut) or copy files with mpremote, as on a real board" % self.name)
+        try:
+            flashimage.write_files(self.flash_file, self.definition, files, clean=clean)
+        except flashimage.FlashError as e:
+            raise VBoardError(str(e))
         self.note("deployed %d file(s)%s" % (len(files), " after erasing the filesystem" if clean else ""))
         if "/config.json" in files and self.proxy.port:
             self._fix_fleet_url()
+
+    def read_file(self, path):
+        """A file of the board's filesystem (a snapshot of the flash; retried if the board was
+        writing at that instant)."""
+        last = None
+        for _ in range(5):
+            try:
+                return flashimage.read_file(self.flash_file, path)
+            except flashimage.FlashError as e:
+                last = e
+                time.sleep(0.02)
+        raise VBoardError("cannot read %s on %s: %s" % (path, self.name, last))
+
+    def flash_info(self):
+        d = {"file": str(self.flash_file)}
+        d.update(flashimage.wear(self.flash_file))
+        return d
 
     # ------------------------------------------------------------------ what the API shows
     def info(self):
@@ -1078,7 +1174,7 @@ class BoardRuntime:
             "console_url": self.console.url, "console_log": str(self.console.log_path),
             "proxy_url": self.proxy_url() if self.proxy.port else None, "fleet_url": self.rec.get("fleet_url"),
             "mac": ":".join(self.mac[i:i + 2] for i in range(0, 12, 2)), "hw_id": self.mac,
-            "pid": self.pid, "flash_dir": str(self.flash),
+            "pid": self.pid, "flash": self.flash_info(),
             "reset_cause": last["reset_cause"] if last else None,
             "wake_reason": last["wake_reason"] if last else None, "boots": len(self.boots),
             "led": self.output_now("led"), "buzzer": self.output_now("buzzer"),

@@ -4,7 +4,8 @@
       host.json                   the running host (daemon or in-process farm): pid, RPC port, token
       daemon.log                  the daemon's own log
       <name>/vboard.json          the board's record: definition, role, real fleet URL, ports, MAC, world
-      <name>/flash/               the board's filesystem (what /boot.py, /main.py, ... are)
+      <name>/flash/flash.bin      the board's flash chip: partition table, LittleFS in vfs (boards/flashimage.py)
+      <name>/flash/flash.bin.wear its erase and program counters
       <name>/nvs.json             the board's NVS (esp32.NVS), kept apart from the filesystem
       <name>/console.log          everything the board printed, with timestamps
 """

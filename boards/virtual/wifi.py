@@ -109,12 +109,29 @@ class WifiSim:
     def on_config(self, reconnects):
         self.want["reconnects"] = int(reconnects)
 
-    def on_connect(self, ssid, key, bssid, reconnects):
+    def _transmit(self):
+        """The radio transmits (association): a battery under world brownout_below_v sags under
+        the current and the brownout detector resets the chip."""
+        w = self.rt.world
+        limit = w.get("brownout_below_v") or 0
+        if limit and w.get("battery_v", 3.0) < limit:
+            msg = "brownout: battery %.2f V sagged under the Wi-Fi transmit current" % w.get("battery_v", 3.0)
+            asyncio.get_running_loop().call_later(0.05, lambda: asyncio.ensure_future(self.rt.brownout(msg)))
+            return False
+        return True
+
+    def on_connect(self, ssid, key, bssid, reconnects, channel=0):
         self._cancel()
         self.want.update(ssid=ssid or "", key=key or "", bssid=bssid, reconnects=int(reconnects))
         self.s.update(active=True, requested=True, connected=False, trying=True, failures=0, reason=0)
+        if not self._transmit():
+            self.push()
+            return
         ap = self.ap()
-        fast = bssid is not None and bssid == ap["bssid"] and ap["up"]
+        # The driver scans every channel unless the station config still names the AP's channel
+        # (only after config(channel=) and a connect() without arguments: connect(ssid, key, ...)
+        # zeroes it). A BSSID picks the AP; it does not shorten the scan.
+        fast = bool(channel) and channel == ap["channel"] and ap["up"]
         w = self.rt.world
         self._schedule_attempt(w.get("wifi_fast_ms", 300) if fast else w.get("wifi_scan_ms", 1500))
         self.push()

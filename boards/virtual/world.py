@@ -19,12 +19,18 @@ WORLD = {
     "adc_noise_mv": (2.0, "float", 0.0, 100.0, "ADC input noise (mV, +/-)"),
     "accel_noise_g": (0.002, "float", 0.0, 1.0, "accelerometer noise (g, +/-)"),
     "die_rise_c": (15.0, "float", 0.0, 60.0, "chip temperature above air temperature (internal sensor)"),
-    "wifi_fast_ms": (300, "int", 0, 60000, "Wi-Fi connect time with a known BSSID (cached channel/BSSID)"),
-    "wifi_scan_ms": (1500, "int", 0, 60000, "Wi-Fi connect time with a full scan; also WLAN.scan() duration"),
+    "wifi_fast_ms": (300, "int", 0, 60000, "Wi-Fi connect time when the station config still names the AP's "
+                     "channel (config(channel=), then connect() without arguments)"),
+    "wifi_scan_ms": (1500, "int", 0, 60000, "Wi-Fi connect time scanning every channel (every connect(ssid, ...), "
+                     "BSSID or not; the driver's own reconnects); also WLAN.scan() duration"),
     "wifi_loss_ms": (1000, "int", 0, 60000, "time for the board to notice its access point is gone"),
     "ap_ssid": (None, "str?", None, None, "SSID of the simulated access point (default: the board's config)"),
     "ap_password": (None, "str?", None, None, "password of the simulated access point (default: the board's config)"),
     "ap_channel": (6, "int", 1, 13, "channel of the simulated access point"),
+    "brownout_below_v": (0.0, "float", 0.0, 6.0,
+                         "battery voltage under which a Wi-Fi transmit browns the chip out (0: never)"),
+    "ticks_wrap_in_ms": (None, "int?", 0, 536870911,
+                         "time.ticks_ms() wraps this long after each chip reset (null: 5-60 s, random)"),
 }
 
 

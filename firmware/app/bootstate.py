@@ -10,7 +10,10 @@
 #   reset_cause, wake_reason protocol names, recorded by boot.py
 #   version      str         app.json version of the active slot
 #   note         str         set by boot.py after a fallback; reported then removed
-# A boot "fails" when it ends (crash, watchdog, power cut) while still pending.
+# A boot "fails" when it ends while still pending by a watchdog or hard reset (panic), by
+# a deep sleep on a trial slot, or by a power-on reset on a trial slot only: the ESP32
+# port reports a brownout as PWRON_RESET, and a weak battery must not make a confirmed
+# slot look broken. Soft resets (mpremote, Ctrl-D) never count (see /boot.py).
 import store
 from micropython import const
 
@@ -30,7 +33,9 @@ class BootState:
 
     def _save(self):
         store.makedirs("/state")
-        store.write_json(_PATH, self.st)
+        # as boot.py writes it: no false/zero fields, so it stays within LittleFS's 128-byte
+        # inline files (a metadata commit, not a sector erase, per write)
+        store.write_json(_PATH, {k: v for k, v in self.st.items() if v or k == "slot"})
 
     def mark_healthy(self):
         """Hello ok: the slot works. Resets the failure count, confirms the slot."""

@@ -1,13 +1,13 @@
-# The outbox's full policy and dropped events (see outbox.py): loaded only when an
-# append does not fit or a dropped event has to be sent.
-# Oldest segment first: its non-alarm events are dropped (DROP records; the fleet later
-# gets an "error" placeholder for each, so its ack stays contiguous), its alarm and
-# alarm_cancel events are copied to the newest segment, then the file is deleted.
-# Segments holding nothing but alarms (little dead space) are left alone, so refusals
-# while the outbox is full of alarms cost no flash writes.
+# The outbox's full policy and dropped events (see outbox.py): loaded only when an append
+# does not fit or a dropped event has to be sent.
+# Oldest first, the non-alarm events are dropped: a range of dropped seqs is one file
+# d<lo> (DROP: lo, hi, t), extended in place while the drops stay contiguous, and the
+# event files go; the fleet later gets an "error" placeholder for each dropped seq, so its
+# ack stays contiguous. alarm and alarm_cancel are never dropped, so refusals while the
+# outbox is full of alarms cost no flash writes.
 import struct
 import log
-from outbox import EVENT, DROP, records
+from outbox import DROP
 
 DROP_MSG = b'{"msg":"outbox full: event dropped","where":"outbox"}'
 
@@ -16,20 +16,36 @@ def _now(ob):
     return ob.clock.now() if ob.clock is not None else 0
 
 
+def _mark(ob, seq, t):
+    """Record seq as dropped: extend the range that ends just below it, or start one."""
+    for d in ob.drops:
+        if d[1] + 1 == seq:
+            d[1] = seq
+            ob.write_file(ob.fname("d", d[3]), DROP, struct.pack("<III", d[3], seq, d[2]))
+            return
+    ob.write_file(ob.fname("d", seq), DROP, struct.pack("<III", seq, seq, t))
+    ob.drops.append([seq, seq, t, seq])
+
+
+def _forget(ob, i):
+    """Drop the i-th stored event from the index and delete its file."""
+    s = ob.seqs.pop(i)
+    ob.bytes -= ob.sizes.pop(i)
+    alarm = s in ob.alarms
+    if alarm:
+        ob.alarms.remove(s)
+    ob.remove("a" if alarm else "e", s)
+    return s
+
+
 def drop(ob, seq):
     """Give up one pending event (the fleet refuses it): sent as a placeholder."""
     if seq <= ob.ack or seq >= ob.next_seq or ob.is_dropped(seq):
         return
-    now = _now(ob)
-    ob._write(DROP, struct.pack("<III", seq, seq, now))
-    ob._add_drop(seq, seq, now)
-    for seg in ob.segs:
-        if seq in seg.seqs:
-            seg.seqs.remove(seq)
-            if seq in seg.alarms:
-                seg.alarms.remove(seq)
+    _mark(ob, seq, _now(ob))
+    if seq in ob.seqs:
+        _forget(ob, ob.seqs.index(seq))
     ob.dropped += 1
-    ob._gc()
 
 
 def placeholder(ob, seq):
@@ -37,9 +53,9 @@ def placeholder(ob, seq):
     corruption, which is recorded as dropped first so the queue never sticks)."""
     if not ob.is_dropped(seq):
         log.w("outbox", "seq %d missing, reported as dropped" % seq)
-        now = _now(ob)
-        ob._write(DROP, struct.pack("<III", seq, seq, now))
-        ob._add_drop(seq, seq, now)
+        _mark(ob, seq, _now(ob))
+        if seq in ob.seqs:
+            _forget(ob, ob.seqs.index(seq))
     t = 0
     for d in ob.drops:
         if d[0] <= seq <= d[1]:
@@ -47,55 +63,23 @@ def placeholder(ob, seq):
     return b'{"seq":%d,"t":%d,"type":"error","data":%s}' % (seq, t, DROP_MSG)
 
 
-def worth(ob, seg):
-    """Freeing seg gains space: it holds droppable events or much dead space."""
-    return len(seg.seqs) > len(seg.alarms) or seg.size - seg.abytes > ob.seg_size // 4
-
-
 def make_room(ob, need, alarm):
-    for seg in list(ob.segs):            # oldest first
-        if ob._fits(need, alarm):
-            break
-        if not worth(ob, seg):
+    """Drop the oldest non-alarm events until an event of `need` bytes fits."""
+    now = _now(ob)
+    first = last = None
+    i = 0
+    while not ob._fits(need, alarm) and i < len(ob.seqs):
+        if ob.seqs[i] in ob.alarms:
+            i += 1
             continue
-        if seg is ob.segs[-1]:
-            ob._rotate()                 # the active segment becomes freeable
-        free(ob, seg)
+        s = ob.seqs[i]
+        _mark(ob, s, now)
+        _forget(ob, i)
+        ob.dropped += 1
+        first = s if first is None else first
+        last = s
+    if first is not None:
+        log.w("outbox", "full, dropped events (seq %d-%d)" % (first, last))
     if ob._fits(need, alarm):
         return True
-    return alarm and ob.used() + need <= ob.hard_bytes
-
-
-def free(ob, seg):
-    """Drop seg's non-alarm events, copy its alarms to the newest segment, delete it."""
-    now = _now(ob)
-    drop = [s for s in seg.seqs if s not in seg.alarms]
-    if drop:
-        lo = hi = drop[0]
-        for s in drop[1:] + [None]:
-            if s is not None and s == hi + 1:
-                hi = s
-                continue
-            ob._write(DROP, struct.pack("<III", lo, hi, now))
-            ob._add_drop(lo, hi, now)
-            if s is not None:
-                lo = hi = s
-        ob.dropped += len(drop)
-        log.w("outbox", "full, dropped %d events (seq %d-%d)" % (len(drop), drop[0], drop[-1]))
-    if seg.alarms:
-        keep = set(seg.alarms)
-        for kind, p, _ in records(ob._fname(seg.no)):
-            if kind == EVENT:
-                s = struct.unpack_from("<I", p)[0]
-                if s in keep:
-                    keep.discard(s)
-                    ob._write(EVENT, p)
-                    last = ob.segs[-1]
-                    last.seqs.append(s)
-                    last.alarms.append(s)
-                    last.abytes += 8 + len(p)
-        log.i("outbox", "moved %d alarms from seg %d" % (len(seg.alarms), seg.no))
-    seg.seqs = []
-    seg.alarms = []
-    seg.abytes = 0
-    ob._gc()
+    return alarm and ob.bytes + need <= ob.hard_bytes

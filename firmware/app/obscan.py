@@ -1,80 +1,87 @@
-# Opening the outbox (see outbox.py): rebuild its state from the segment files. Runs
-# once per wake; Outbox() imports it, runs it and drops it, so this code does not stay
-# in the heap. A torn or corrupt record ends a segment's scan (records before it are
-# kept); a segment with no valid record is deleted; a torn newest segment is never
-# appended to again.
+# Opening the outbox (see outbox.py): rebuild its state from the head and the event files.
+# Runs once per wake; Outbox() imports it, runs it and drops it, so this code does not stay
+# in the heap. Needs no file read but the head's: the names say seq and kind, the listing
+# gives sizes (LittleFS); an event's record is checked when it is sent.
 import os
 import struct
 import log
-from outbox import HEAD, EVENT, ACK, DROP, _Seg, records
+from outbox import HEAD, DROP, unframe
+
+
+def _head(ob):
+    try:
+        with open(ob.dir + "/h", "rb") as f:
+            r = unframe(f.read())
+    except OSError:
+        return
+    if r is None or r[0] != HEAD:
+        log.w("outbox", "head unreadable")
+        return
+    ob.stream, ob.next_seq, ob.ack = struct.unpack_from("<III", r[1])
+
+
+def _drop_file(ob, seq):
+    """(lo, hi, t) of the drop range in file d<seq>, or None."""
+    try:
+        with open(ob.fname("d", seq), "rb") as f:
+            r = unframe(f.read())
+        if r is not None and r[0] == DROP:
+            return struct.unpack_from("<III", r[1])
+    except OSError:
+        pass
+    return None
 
 
 def scan(ob):
-    nos = []
-    for name in os.listdir(ob.dir):
-        if name.startswith("s") and name.endswith(".log") and len(name) == 13:
+    _head(ob)
+    ev = []                                 # (seq, kind, size)
+    for e in os.ilistdir(ob.dir):
+        name = e[0]
+        if len(name) == 9 and name[0] in "aed":
             try:
-                nos.append(int(name[1:9]))
+                ev.append((int(name[1:]), name[0], e[3]))
             except ValueError:
                 pass
-    nos.sort()
-    torn_last = False
-    for no in nos:
-        seg = _Seg(no)
-        fname = ob._fname(no)
-        end = 0
-        for kind, p, end2 in records(fname):
-            rlen = end2 - end
-            end = end2
-            if kind == HEAD:
-                s, nxt, ack = struct.unpack_from("<III", p)
-                if not ob.stream:
-                    ob.stream = s
-                ob.next_seq = max(ob.next_seq, nxt)
-                ob.ack = max(ob.ack, ack)
-                for i in range(12, len(p) - 11, 12):
-                    ob._add_drop(*struct.unpack_from("<III", p, i))
-            elif kind == EVENT:
-                seq = struct.unpack_from("<I", p)[0]
-                seg.seqs.append(seq)
-                if p[9:9 + p[8]] in (b"alarm", b"alarm_cancel"):
-                    seg.alarms.append(seq)
-                    seg.abytes += rlen
-                ob.next_seq = max(ob.next_seq, seq + 1)
-            elif kind == ACK:
-                ob.ack = max(ob.ack, struct.unpack_from("<I", p)[0])
-            elif kind == DROP:
-                ob._add_drop(*struct.unpack_from("<III", p))
-        seg.size = os.stat(fname)[6]
-        if end == 0:
-            os.remove(fname)          # nothing valid in it (torn HEAD)
+        elif name != "h":
+            os.remove(ob.dir + "/" + name)          # not ours (or format 1 segments): gone
+            log.w("outbox", "removed %s" % name)
+    ev.sort()
+    if ev:
+        ob.next_seq = max(ob.next_seq, ev[-1][0] + 1)
+    low = None
+    for seq, kind, size in ev:              # drop ranges first: they win over event files
+        if kind == "d":
+            r = _drop_file(ob, seq)
+            if r is None or r[1] <= ob.ack:
+                ob.remove(kind, seq)
+                continue
+            ob.drops.append([max(r[0], ob.ack + 1), r[1], r[2], seq])
+            ob.next_seq = max(ob.next_seq, r[1] + 1)
+            low = r[0] if low is None else min(low, r[0])
+    for seq, kind, size in ev:
+        if kind == "d":
             continue
-        torn_last = end < seg.size
-        if torn_last:
-            log.w("outbox", "seg %d: torn tail at %d of %d bytes dropped" % (no, end, seg.size))
-        ob.segs.append(seg)
+        if seq <= ob.ack or size == 0 or ob.is_dropped(seq):
+            if size == 0 and seq == ob.next_seq - 1 and seq > ob.ack:
+                ob.next_seq = seq           # the append that never returned: its seq is free
+            ob.remove(kind, seq)            # acked or dropped (a delete cut short), or never written
+            continue
+        ob.seqs.append(seq)
+        ob.sizes.append(size)
+        ob.bytes += size
+        if kind == "a":
+            ob.alarms.append(seq)
+        low = seq if low is None else min(low, seq)
+    # below the lowest stored event everything was acked (acks delete oldest first)
+    if low is not None and low - 1 > ob.ack:
+        ob.ack = low - 1
+        for d in ob.drops:
+            d[0] = max(d[0], ob.ack + 1)
     ob.next_seq = max(ob.next_seq, ob.ack + 1)
-    # Keep only pending seqs; a seq copied to a newer segment counts there only.
-    seen = set()
-    for seg in reversed(ob.segs):
-        keep = []
-        for s in seg.seqs:
-            if s > ob.ack and s not in seen and not ob.is_dropped(s):
-                keep.append(s)
-                seen.add(s)
-        seg.seqs = keep
-        alarms = [s for s in seg.alarms if s in keep]
-        if len(alarms) != len(seg.alarms):
-            seg.alarms = alarms
-            seg.abytes = 0   # unknown after a partial move; only tunes the full policy
-    ob._prune_drops()
-    if not ob.segs:
-        while not ob.stream:          # a new random non-zero stream id
+    if not ob.stream:
+        while not ob.stream:                # a new random non-zero stream id
             ob.stream = int.from_bytes(os.urandom(4), "little")
         log.i("outbox", "new stream %d" % ob.stream)
-        ob._rotate()
-    else:
-        ob._rotate_next = torn_last
-        ob._gc()
-    log.i("outbox", "open stream=%d seq=%d ack=%d pending=%d segs=%d" % (
-        ob.stream, ob.next_seq - 1, ob.ack, ob.pending(), len(ob.segs)))
+        ob.write_head()
+    log.i("outbox", "open stream=%d seq=%d ack=%d pending=%d files=%d" % (
+        ob.stream, ob.next_seq - 1, ob.ack, ob.pending(), len(ob.seqs)))

@@ -3,10 +3,8 @@
 # can point the firmware at a temporary directory. On a board ROOT is "".
 import os
 import json
-import log
 
 ROOT = ""
-_warned = False
 
 
 def path(p):
@@ -61,7 +59,6 @@ def read_json(p, default=None):
 
 def write_atomic(p, data):
     """Replace file p with data (str or bytes) so a power cut leaves old or new, never half."""
-    global _warned
     full = path(p)
     tmp = full + ".tmp"
     mode = "wb" if isinstance(data, bytes) else "w"
@@ -69,29 +66,13 @@ def write_atomic(p, data):
         f.write(data)
     try:
         os.rename(tmp, full)             # LittleFS: atomic replace
-    except OSError:
-        try:                             # FAT: rename does not replace an existing file
+    except OSError:                      # FAT: rename does not replace an existing file
+        try:
             os.remove(full)
-            os.rename(tmp, full)
         except OSError:
             pass
-    try:
-        os.stat(tmp)
-    except OSError:
-        return                           # renamed
-    # The rename failed or did nothing: the unix port's VfsPosix mounted with a root (how
-    # a virtual board mounts its flash at "/") reports success for a rename that does
-    # nothing (MicroPython bug). Last resort: write in place -- not atomic; said once.
-    if not _warned:
-        log.w("store", "rename does not work here; writing files in place")
-        _warned = True
-    with open(full, mode) as f:
-        f.write(data)
-    try:
-        os.remove(tmp)
-    except OSError:
-        pass
+        os.rename(tmp, full)
 
 
 def write_json(p, data):
-    write_atomic(p, json.dumps(data))
+    write_atomic(p, json.dumps(data, separators=(",", ":")))

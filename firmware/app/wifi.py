@@ -1,20 +1,28 @@
 # Wi-Fi station supervisor: one task that keeps the link up and never blocks the loop.
-# - first tries the access point cached in RTC memory (BSSID and channel): on a
-#   board this is the ~1 s reconnect after deep sleep;
-# - if that fails, forgets the cache and connects by SSID (the Wi-Fi driver scans all
-#   channels itself, asynchronously);
-# - after a connect by SSID it learns the channel and, when the runtime says it is
-#   idle, the BSSID with one scan (wifiscan.py; wlan.scan() blocks ~1-2 s on ESP32, so
-#   never while a role holds the device awake);
+# - connects with connect(ssid, key, bssid=<cached>) when RTC memory holds the BSSID of
+#   the access point a scan found strongest, else by SSID. There is no cached-channel
+#   fast connect on the ESP32 port: connect() with arguments rebuilds the station config
+#   from zero (ports/esp32/network_wlan.c network_wlan_connect), so a channel set before
+#   with config(channel=) is lost and the driver scans every channel (~1-2 s). The BSSID
+#   only makes it join that AP rather than the first one it hears with the SSID;
+# - never calls connect() while the driver is connecting, or reconnecting on its own
+#   after losing the AP (status() STAT_CONNECTING): esp_wifi_connect() then fails and the
+#   port raises OSError("Wifi Internal Error"). It waits for the driver instead, and
+#   disconnects before a connect of its own;
+# - after a connect by SSID it learns the BSSID, when the runtime says it is idle, with
+#   one scan (wifiscan.py; wlan.scan() blocks ~1-2 s on ESP32, so never while a role
+#   holds the device awake);
 # - retries with exponential backoff and jitter; `up` is an asyncio.Event others await.
 import asyncio
 import time
 import binascii
 import log
+from micropython import const
 from backoff import Backoff
 
-CACHED_MS = 6000
+CACHED_MS = 6000             # wait for the cached AP before forgetting it
 SCAN_MS = 15000
+_STAT_CONNECTING = const(1001)   # network.STAT_CONNECTING on the ESP32 port
 
 
 class Wifi:
@@ -87,28 +95,38 @@ class Wifi:
             await asyncio.sleep_ms(50)
         return False
 
+    def _status(self, w):
+        try:
+            return w.status()
+        except OSError:
+            return None
+
+    def _disconnect(self, w):
+        try:
+            w.disconnect()
+        except OSError:
+            pass
+
     async def _connect(self):
         w = self.wlan()
         t0 = time.ticks_ms()
-        cache = self.rtc.get("wifi") if self.rtc is not None else None
         cached = False
+        if self._status(w) == _STAT_CONNECTING:
+            # the driver is (re)connecting by itself: a connect() now would raise
+            if await self._wait(SCAN_MS):
+                return self._up(w, t0, False)
+            self._disconnect(w)
+        cache = self.rtc.get("wifi") if self.rtc is not None else None
         if isinstance(cache, dict) and cache.get("b"):
-            try:
-                w.config(channel=cache.get("c"))
-            except Exception:
-                pass
             try:
                 w.connect(self.ssid, self.password, bssid=binascii.unhexlify(cache["b"]))
                 cached = await self._wait(CACHED_MS)
-            except OSError as ex:
+            except (OSError, ValueError) as ex:
                 log.w("wifi", "cached connect: %s" % ex)
             if not cached:
-                log.w("wifi", "cached AP ch=%s not reachable, scanning" % cache.get("c"))
+                log.w("wifi", "cached AP %s not reachable, connecting by SSID" % cache["b"])
                 self.rtc.delete("wifi")
-                try:
-                    w.disconnect()
-                except OSError:
-                    pass
+                self._disconnect(w)
         if not cached:
             try:
                 w.connect(self.ssid, self.password)
@@ -116,17 +134,17 @@ class Wifi:
                 log.w("wifi", "connect: %s" % ex)
                 return False
             if not await self._wait(SCAN_MS):
-                try:
-                    w.disconnect()
-                except OSError:
-                    pass
+                self._disconnect(w)
                 return False
+        return self._up(w, t0, cached)
+
+    def _up(self, w, t0, cached):
         self.connects += 1
         self.cached = cached
         self.connect_ms = time.ticks_diff(time.ticks_ms(), t0)
         log.i("wifi", "up rssi=%s cached=%d in %d ms" % (
             self.rssi(), 1 if cached else 0, self.connect_ms))
-        if not cached and self.rtc is not None:
+        if not cached and self.rtc is not None and not (self.rtc.get("wifi") or {}).get("b"):
             import wifiscan                 # only after a connect without the cache
             wifiscan.learn(self, w)
         return True

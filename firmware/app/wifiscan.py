@@ -1,6 +1,7 @@
-# After a Wi-Fi connect by SSID: remember the access point (BSSID, channel) in RTC
-# memory so the next wake connects in ~1 s. The BSSID needs one wlan.scan(), which
-# blocks the loop ~1-2 s on ESP32: done only when the runtime says it is idle.
+# After a Wi-Fi connect by SSID: remember the BSSID of the strongest access point with
+# our SSID on the channel we joined, in RTC memory, so the next wake joins that one. (Not
+# the channel: the ESP32 port's connect() forgets it, see wifi.py.) It needs one
+# wlan.scan(), which blocks the loop ~1-2 s on ESP32: done only when the runtime is idle.
 import binascii
 import log
 
@@ -25,5 +26,5 @@ def learn(wifi, w):
         except Exception as ex:
             log.w("wifi", "scan: %s" % ex)
     if bssid:
-        wifi.rtc.set("wifi", {"b": bssid, "c": ch})
-        log.i("wifi", "cached bssid=%s ch=%s" % (bssid, ch))
+        wifi.rtc.set("wifi", {"b": bssid})
+        log.i("wifi", "cached bssid=%s (channel %s)" % (bssid, ch))

@@ -26,8 +26,11 @@ def test_every_definition_is_valid_for_its_chip(name):
         if pin is None:
             continue
         assert pin in chip["gpios"]
-        assert pin not in chip["flash_pins"] and pin not in chip["strapping_pins"]
-        assert pin not in chip["console_pins"]
+        # machine.Pin(pin) must not raise on the board's MicroPython image
+        assert pin in chip["pin_table"], "%s: GPIO%d is not in %s's pin table" % (key, pin, b["chip"])
+        assert pin not in chip["flash_pins"] and pin not in chip["console_pins"]
+        if pin in chip["strapping_pins"]:
+            assert key in ("i2c_scl", "i2c_sda") and pin in chip["strapping_high_ok"], key
     for key in ("battery_adc", "light_adc"):
         assert adc_unit(b["chip"], b["pins"][key]) == 1, "%s must be on ADC1 (Wi-Fi owns ADC2)" % key
     assert can_wake(b["chip"], b["pins"]["button"], b["wake"])
@@ -94,6 +97,17 @@ def test_c3_rules():
     assert any("supports gpio" in p for p in err.problems)
     err = _broken(lambda r: r["pins"].update(led=9), base="esp32-c3-devkitm-1")
     assert any("strapping" in p for p in err.problems)
+
+
+def test_pins_outside_micropythons_pin_table_are_refused():
+    # ESP32_GENERIC_C3 keeps GPIO18/19 for its USB-Serial-JTAG console: Pin(19) raises there.
+    err = _broken(lambda r: r["pins"].update(i2c_scl=19, i2c_sda=18), base="esp32-c3-devkitm-1")
+    assert sum("not in MicroPython's pin table" in p and "USB-Serial-JTAG" in p for p in err.problems) == 2
+    err = _broken(lambda r: r["pins"].update(led=14), base="esp32-c3-devkitm-1")
+    assert any("GPIO14 is not in MicroPython's pin table" in p for p in err.problems)
+    # a strapping pin whose boot level is low never, not even for I2C
+    err = _broken(lambda r: r["pins"].update(i2c_sda=12))
+    assert any("GPIO12 is a strapping pin" in p for p in err.problems)
 
 
 def test_all_problems_reported_at_once():

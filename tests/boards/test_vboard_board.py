@@ -262,11 +262,11 @@ def test_wifi_connect_outage_and_reconnect(make_agent):
     a.run("w.disconnect()")
     assert a.eval("w.status()") == 1000
     ok, ms = a.eval("wifi_up(bssid=%r)" % bssid)
-    assert ok and ms < 150                            # known BSSID: wifi_fast_ms (50 ms here)
+    assert ok and 150 <= ms < 2000                    # a BSSID still scans every channel
     b.wifi(False)
     time.sleep(0.5)                                   # > wifi_loss_ms
     assert a.eval("w.isconnected(), w.status()") == (False, 1001)   # reconnecting by itself
-    assert "Wifi Internal State Error" in a.error("w.connect('lab-ap', 'lab-pass')")
+    assert "Wifi Internal Error" in a.error("w.connect('lab-ap', 'lab-pass')")
     b.wifi(True)
     b.wait_for(lambda x: x.info()["wifi"]["associated"], 5, what="reconnect")
     assert a.eval("w.isconnected()") is True
@@ -429,11 +429,16 @@ def test_timer_and_signal(make_agent):
 
 
 def test_filesystem_rename_replaces_atomically(make_agent):
-    # the unix port's own VfsPosix rename is broken when mounted with a root; the shim fixes it
+    # the board's filesystem is LittleFS, as on the ESP32: rename replaces the target at once,
+    # and what a file holds is committed when it is closed
     a = make_agent()
-    a.run("import os; os.mkdir('/state'); open('/state/x.json', 'w').write('old')")
-    a.run("open('/state/x.json.tmp', 'w').write('new'); os.rename('/state/x.json.tmp', '/state/x.json')")
+    a.run("import os; os.mkdir('/state'); w = lambda p, d: open(p, 'w').write(d)")
+    a.run("f = open('/state/x.json', 'w'); f.write('old'); f.close()")
+    a.run("f = open('/state/x.json.tmp', 'w'); f.write('new')")
+    assert a.eval("open('/state/x.json.tmp').read()") == ""     # not closed: nothing committed
+    a.run("f.close(); os.rename('/state/x.json.tmp', '/state/x.json')")
     assert a.eval("open('/state/x.json').read(), os.listdir('/state')") == ("new", ["x.json"])
-    a.run("os.chdir('/state'); open('y.tmp', 'w').write('y'); os.rename('y.tmp', '../y.txt'); os.chdir('/')")
+    a.run("os.chdir('/state'); f = open('y.tmp', 'w'); f.write('y'); f.close(); os.rename('y.tmp', '../y.txt')")
+    a.run("os.chdir('/')")
     assert a.b.read_file("/y.txt") == b"y"
     assert "ENOENT" in a.error("os.rename('/nope', '/state/z')")

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from boards.flashimage import read_file
 from boards.virtual import BoardFarm
 
 from agentkit import AGENT
@@ -37,7 +38,7 @@ def test_cli_end_to_end(vboard):
     r = vboard("create", "cb-1", "--role", "call_button", "--fleet", "http://127.0.0.1:9", "--token", "et_1",
                "--firmware", str(AGENT))
     assert "created cb-1" in r.stdout and "vboard up cb-1" in r.stdout
-    cfg = json.loads((vboard.home / "cb-1" / "flash" / "config.json").read_text())
+    cfg = json.loads(read_file(vboard.home / "cb-1" / "flash" / "flash.bin", "/config.json"))   # a LittleFS image
     assert cfg["enroll_token"] == "et_1" and cfg["fleet_url"].startswith("http://127.0.0.1:")
     assert re.search(r"cb-1\s+off\s+call_button", vboard("list").stdout)
     r = vboard("up", "cb-1", "--wait", "READY")

@@ -264,3 +264,136 @@ def test_modules_stay_small():
         if n > 450:
             big.append("%s: %d lines" % (path.relative_to(REPO), n))
     assert not big, big
+
+
+# ---- ticks: the ESP32's wrap at 2**30 ms -----------------------------------------------
+# time.ticks_ms() wraps every 2**30 ms (12.4 days) on the ESP32 (31-bit small ints;
+# extmod/modtime.c masks with MICROPY_PY_TIME_TICKS_PERIOD): a tick value may only go
+# through ticks_diff()/ticks_add(). Virtual boards start a minute before the wrap; this
+# check finds what a run might not reach.
+TICK_CALLS = ("ticks_ms", "ticks_us", "ticks_cpu", "ticks_add")
+
+
+def _is_tick_call(node):
+    if not isinstance(node, ast.Call):
+        return False
+    f = node.func
+    return (isinstance(f, ast.Attribute) and f.attr in TICK_CALLS) or (isinstance(f, ast.Name) and f.id in TICK_CALLS)
+
+
+def _name(node):
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def _tickish(v):
+    """An expression whose value is a tick (not a duration from ticks_diff)."""
+    if _is_tick_call(v):
+        return True
+    if isinstance(v, ast.IfExp):
+        return _tickish(v.body) or _tickish(v.orelse)
+    if isinstance(v, ast.BoolOp):
+        return any(_tickish(x) for x in v.values)
+    return False
+
+
+def _scope_nodes(fn):
+    """Nodes of a function body, not descending into nested functions or classes."""
+    todo = list(fn.body)
+    while todo:
+        n = todo.pop()
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue                    # a scope of its own
+        yield n
+        todo.extend(ast.iter_child_nodes(n))
+
+
+def tick_misuse(src, filename="<src>"):
+    """Places where a tick value meets +, -, <, >, or a truth test (0 is a valid tick)."""
+    tree = ast.parse(src, filename)
+    fns = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    shared = set()          # module globals and attributes (self.t_down) holding ticks
+    local = {}
+    for scope in [tree] + fns:
+        declared = {g for n in _scope_nodes(scope) if isinstance(n, ast.Global) for g in n.names}
+        mine = set()
+        for n in _scope_nodes(scope):
+            if isinstance(n, ast.Assign) and _tickish(n.value):
+                for t in n.targets:
+                    for x in ast.walk(t):
+                        if isinstance(x, ast.Attribute):
+                            shared.add(x.attr)
+                        elif isinstance(x, ast.Name):
+                            (shared if scope is tree or x.id in declared else mine).add(x.id)
+        local[scope] = mine
+
+    bad = []
+    for scope in [tree] + fns:
+        names = local[scope]
+
+        def is_tick(n):
+            if _is_tick_call(n):
+                return True
+            if isinstance(n, ast.Attribute):
+                return n.attr in shared
+            return isinstance(n, ast.Name) and (n.id in names or n.id in shared)
+
+        for node in _scope_nodes(scope):
+            where = "%s:%d" % (filename, getattr(node, "lineno", 0))
+            if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+                if is_tick(node.left) or is_tick(node.right):
+                    bad.append("%s: arithmetic on ticks (use ticks_diff/ticks_add)" % where)
+            elif isinstance(node, ast.Compare) and any(isinstance(o, (ast.Lt, ast.Gt, ast.LtE, ast.GtE))
+                                                       for o in node.ops):
+                if any(is_tick(n) for n in [node.left] + node.comparators):
+                    bad.append("%s: ticks compared with < or > (use ticks_diff)" % where)
+            elif isinstance(node, ast.BoolOp) and any(is_tick(v) for v in node.values[:-1]):
+                bad.append("%s: truth test of a tick value (0 is a valid tick: test `is None`)" % where)
+            elif isinstance(node, (ast.If, ast.IfExp, ast.While)):
+                t = node.test.operand if isinstance(node.test, ast.UnaryOp) and isinstance(node.test.op, ast.Not) \
+                    else node.test
+                if is_tick(t):
+                    bad.append("%s: truth test of a tick value (0 is a valid tick: test `is None`)" % where)
+    return bad
+
+
+def test_tick_values_only_through_ticks_diff_and_ticks_add():
+    bad = []
+    for path in firmware_files():
+        bad += tick_misuse(path.read_text(), str(path.relative_to(REPO)))
+    assert not bad, "\n".join(bad)
+
+
+def test_tick_checker_catches_misuse():
+    src = """
+import time
+t0 = time.ticks_ms()
+def f(self):
+    self.t_down = time.ticks_ms()
+    a = time.ticks_ms() - t0
+    b = self.t_down + 100
+    if time.ticks_ms() > t0:
+        pass
+    c = self.t_down or time.ticks_ms()
+    if not self.t_down:
+        pass
+    d = time.ticks_diff(time.ticks_ms(), t0) - 5        # fine: a duration
+    e = time.ticks_add(t0, 100)                          # fine
+"""
+    bad = tick_misuse(src)
+    assert len(bad) == 5, bad
+
+
+def test_firmware_sets_no_station_channel():
+    # network_wlan.c network_wlan_connect(): connect(ssid, key, ...) rebuilds the station config
+    # from zero, so WLAN.config(channel=...) before it does nothing on the ESP32 port.
+    bad = []
+    for path in firmware_files():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and _name(node.func) == "config" \
+                    and any(k.arg == "channel" for k in node.keywords):
+                bad.append("%s:%d" % (path.relative_to(REPO), node.lineno))
+    assert not bad, bad

@@ -38,6 +38,7 @@ _TOKEN = os.getenv("VBOARD_TOKEN") or ""
 
 # Filled from the host's init message.
 boot = {}          # reset_cause, wake_reason, wake_pins, raw
+flash_path = None  # the flash file as the board sees it (the launcher mounts its directory)
 board = {}         # the board definition (pins, active levels, divider, ...)
 chip = {}          # chip capabilities (see boards/chips.py for_shim)
 world = {}         # the simulated world (distance_cm, temp_c, battery_v, ...)
@@ -141,6 +142,9 @@ def start():
     levels.update(fixed)
     _rtc_load(bytes.fromhex(init.get("rtc_mem") or ""))
     rtc["offset"] = init.get("clock_offset") or 0.0
+    # the chip's microsecond counter (esp_timer) at this instant: time.ticks_*() count on from it
+    rtc["ticks_us"] = int(init.get("ticks_us") or 0)
+    rtc["ticks_base"] = getattr(time, "_bt", time).ticks_us()
     mac = bytes.fromhex(init.get("mac") or "240ac4000001")
     _trace[0] = int(init.get("heap_trace") or 0)
     init = first = line = None
@@ -745,6 +749,21 @@ def _on_wlan(msg):
     wlan.update(msg.get("wlan") or {})
 
 
+def _on_flashcut(msg):
+    # the host asks for a power cut just before the n-th next flash operation (erase/program)
+    import esp32
+    esp32._open_flash().cut_after = int(msg.get("after") or 0)
+
+
+def flash_cut():
+    """The flash operation the host cut the power before: tell it and wait to be killed (the
+    chip stops here; nothing after this reaches the flash)."""
+    send("flash_cut")
+    while True:
+        time.sleep_ms(1000)
+
+
 on("world", _on_world)
 on("levels", _on_levels)
 on("wlan", _on_wlan)
+on("flashcut", _on_flashcut)

@@ -169,13 +169,36 @@ class NVS:
 
 
 # ---------------------------------------------------------------------------- Partition
-_TABLE = [
-    # (type, subtype, address, size, label)
-    (1, 0x02, 0x9000, 0x6000, "nvs"),
-    (1, 0x01, 0xF000, 0x1000, "phy_init"),
-    (0, 0x00, 0x10000, 0x1F0000, "factory"),
-    (1, 0x81, 0x200000, 0x200000, "vfs"),
-]
+# ports/esp32/esp32_partition.c over the board's flash file (shims/_vbflash.py): the table is
+# the one at 0x8000 plus the vfs partition main.c registers at boot. Reads and writes go to the
+# file, with the chip's erase/program rules; OTA (set_boot, get_next_update, rollback) is not
+# simulated yet.
+_flash = [None]
+_table = [None]
+
+
+def _open_flash():
+    if _flash[0] is None:
+        import _vbflash
+        size = (_vb.board.get("flash") or {}).get("size_bytes")
+        f = _vbflash.Flash(_vb.flash_path, size)
+        f.on_cut = _vb.flash_cut
+        _flash[0] = f
+        t = _vbflash.read_table(f)
+        _table[0] = _vbflash.with_vfs(t, f.size) if t is not None else None
+    return _flash[0]
+
+
+def _table_or_none():
+    _open_flash()
+    return _table[0]
+
+
+def _entries():
+    _open_flash()
+    if _table[0] is None:
+        raise OSError(-261, "ESP_ERR_NOT_FOUND")
+    return _table[0]
 
 
 class Partition:
@@ -185,27 +208,40 @@ class Partition:
     TYPE_DATA = 1
 
     def __init__(self, id, block_size=4096):
-        if id in (Partition.BOOT, Partition.RUNNING):
-            id = "factory"
-        for e in _TABLE:
-            if e[4] == id:
-                self._e = e
-                break
+        import _vbflash
+        if isinstance(id, tuple):            # (from find(): the table entry itself)
+            e = id
+        elif isinstance(id, int):
+            # esp_ota_get_boot/running_partition: the factory app (or ota_0 without one)
+            if id not in (Partition.BOOT, Partition.RUNNING):
+                raise ValueError()
+            e = None
+            for x in _entries():
+                if x[0] == 0 and (e is None or x[1] == 0):
+                    e = x
         else:
-            raise ValueError("partition not found")
+            e = None
+            for kind in (0, 1):              # app partitions first, as esp32_partition_make_new
+                for x in _entries():
+                    if e is None and x[0] == kind and x[4] == id:
+                        e = x
+        if e is None:
+            raise OSError(2)                 # esp32_partition_new(NULL): MP_ENOENT
+        self._e = e
         self._bs = block_size
+        self._dev = _vbflash.Region(_open_flash(), e[2], e[3], block_size)
 
     @staticmethod
-    def find(type=TYPE_APP, subtype=0xFF, label=None):
+    def find(type=TYPE_APP, subtype=0xFF, label=None, block_size=4096):
         out = []
-        for e in _TABLE:
+        for e in _entries():
             if e[0] == type and (subtype == 0xFF or e[1] == subtype) and (label is None or e[4] == label):
-                out.append(Partition(e[4]))
+                out.append(Partition(e, block_size))
         return out
 
     def info(self):
         e = self._e
-        return (e[0], e[1], e[2], e[3], e[4], False)
+        return (e[0], e[1], e[2], e[3], e[4], bool(e[5] & 1))
 
     def get_next_update(self):
         raise OSError(-261, "ESP_ERR_NOT_FOUND")
@@ -218,18 +254,15 @@ class Partition:
         return None
 
     def readblocks(self, block_num, buf, offset=0):
-        raise OSError("raw partition access is not simulated on the virtual board")
+        self._dev.readblocks(block_num, buf, offset)
 
-    def writeblocks(self, block_num, buf, offset=0):
-        raise OSError("raw partition access is not simulated on the virtual board")
+    def writeblocks(self, block_num, buf, offset=None):
+        self._dev.writeblocks(block_num, buf, offset)
 
-    def ioctl(self, op, arg=None):
-        if op == 4:
-            return self._e[3] // self._bs
-        if op == 5:
-            return self._bs
-        return 0
+    def ioctl(self, op, arg):
+        return self._dev.ioctl(op, arg)
 
     def __repr__(self):
         e = self._e
-        return "<Partition type=%d, subtype=%d, address=%d, size=%d, label=%s, encrypted=0>" % e
+        return "<Partition type=%d, subtype=%d, address=%d, size=%d, label=%s, encrypted=%d>" % (
+            e[0], e[1], e[2], e[3], e[4], e[5] & 1)

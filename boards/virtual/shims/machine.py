@@ -111,7 +111,11 @@ class Pin:
 
     def __init__(self, id, mode=-1, pull=-1, *, value=None, drive=None, alt=None, hold=None):
         pid = _pid(id)
-        if pid not in _vb.chip.get("gpios", range(40)) or pid in _vb.chip.get("flash_pins", ()):
+        # ports/esp32/machine_pin.c machine_pin_find(): a number outside the port's pin table
+        # (machine_pin.h; no GPIO18/19 on ESP32_GENERIC_C3, whose USB-Serial-JTAG console uses
+        # them) raises ValueError("invalid pin"). Flash pins are in the ESP32's table, but
+        # driving one stops the flash and hangs the chip: refused here instead.
+        if pid not in _vb.chip.get("pin_table", range(40)) or pid in _vb.chip.get("flash_pins", ()):
             raise ValueError("invalid pin")
         self._id = pid
         st = _st(pid)
@@ -670,10 +674,22 @@ class RTC:
 
 # ----------------------------------------------------------------------------------- WDT
 class WDT:
-    def __init__(self, *, id=0, timeout=5000):
+    # ports/esp32/machine_wdt.c mp_machine_wdt_make_new_instance(): id must be 0, timeout is in
+    # ms and only <= 0 is refused; esp_task_wdt_reconfigure() applies it to the one task
+    # watchdog, so a second WDT(timeout=...) changes the running one. There is no deinit: it
+    # stops only with a reset or deep sleep, and it outlives a soft reset (main.c never
+    # touches it between soft_reset and soft_reset_exit).
+    def __init__(self, id=0, timeout=5000):
+        if id != 0:
+            raise ValueError()
+        if isinstance(timeout, float):
+            raise TypeError("can't convert float to int")
+        timeout = int(timeout)
         if timeout <= 0:
             raise ValueError("WDT timeout too short")
-        self._timeout = max(int(timeout), 1000)
+        if timeout > 0x7FFFFFFF:
+            raise OverflowError("overflow converting long int to machine word")
+        self._timeout = timeout
         _vb.send("wdt", timeout=self._timeout)
 
     def feed(self):

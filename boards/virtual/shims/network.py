@@ -128,28 +128,40 @@ class WLAN:
         if not self._s["active"]:
             raise OSError("Wifi Not Started")
 
-    def connect(self, ssid=None, password=None, *, bssid=None):
+    def connect(self, *args, bssid=None):
+        # ports/esp32/network_wlan.c network_wlan_connect(): with any positional argument the
+        # station config is rebuilt from zero (wifi_config_t wifi_sta_config = {0}): ssid, key
+        # and bssid as given, everything else -- the channel set by config(channel=) included
+        # -- back to 0, so the driver scans every channel. bssid= is only read in that case.
+        # Without arguments the config of the last connect (and a later config(channel=))
+        # stays. esp_wifi_connect() while the driver is still connecting or reconnecting by
+        # itself fails with ESP_ERR_WIFI_CONN: esp_exceptions_helper() raises
+        # OSError("Wifi Internal Error") (network_common.c).
+        if len(args) > 2:
+            raise TypeError("function takes 3 positional arguments but %d were given" % (len(args) + 1))
         if self._if != STA_IF:
             raise OSError("AP interface cannot connect")
         self._need_active()
+        s = self._s
+        if args:
+            ssid = args[0] if args[0] is not None else ""
+            key = args[1] if len(args) > 1 and args[1] is not None else ""
+            if bssid is not None:
+                bssid = bytes(bssid)
+                if len(bssid) != 6:
+                    raise ValueError()
+            s["ssid"], s["key"], s["bssid"], s["sta_channel"] = ssid, key, bssid, 0
         w = self._w()
         if w.get("requested") and not w.get("connected") and w.get("trying"):
-            raise OSError("Wifi Internal State Error")
-        if ssid is not None:
-            self._s["ssid"] = ssid
-        if password is not None:
-            self._s["key"] = password
-        if bssid is not None:
-            bssid = bytes(bssid)
-            if len(bssid) != 6:
-                raise ValueError("bssid must be 6 bytes")
+            raise OSError("Wifi Internal Error")
         w["requested"] = True
         w["connected"] = False
         w["trying"] = True
         w["reason"] = 0
         w["failures"] = 0
-        _vb.send("wlan_connect", ssid=self._s["ssid"], key=self._s["key"],
-                 bssid=bssid.hex() if bssid else None, reconnects=self._s["reconnects"])
+        b = s.get("bssid")
+        _vb.send("wlan_connect", ssid=s["ssid"], key=s["key"], bssid=b.hex() if b else None,
+                 channel=s.get("sta_channel", 0), reconnects=s["reconnects"])
 
     def disconnect(self):
         if self._if != STA_IF:
@@ -255,10 +267,17 @@ class WLAN:
             if len(v) != 6:
                 raise ValueError("invalid buffer length")
             _vb.mac = v if self._if == STA_IF else _vb.mac
+        elif k in ("ssid", "essid", "hidden", "security", "authmode", "key", "password") and self._if == STA_IF:
+            # network_wlan_config(): these set the AP's config; require_if() refuses the STA
+            raise OSError("AP required")
         elif k in ("ssid", "essid"):
             s["ssid"] = v
         elif k == "channel":
+            # STA: only the first channel the next connect() without arguments scans
+            # (network_wlan_config: "only used to determine the starting channel for a scan")
             s["channel"] = int(v)
+            if self._if == STA_IF:
+                s["sta_channel"] = int(v)
         elif k == "hidden":
             s["hidden"] = bool(v)
         elif k in ("security", "authmode"):

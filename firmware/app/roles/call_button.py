@@ -127,7 +127,7 @@ def _raise(a=None):
     if v is not None:
         d["battery_v"] = v
     a["seq"] = rt.emit("alarm", d)
-    log.i("button", "alarm ref=%s seq=%d%s" % (a["ref"], a["seq"], "" if _tr else " resent"))
+    log.i("button", "alarm ref=%s seq=%d%s" % (a["ref"], a["seq"], "" if _tr is not None else " resent"))
 
 
 def _set(st):
@@ -168,7 +168,8 @@ def _on(k):
         if a is not None:
             _dk = _OPEN
             log.i("button", "press ref=%s state=%s" % (a["ref"], a["st"]))
-            _tt = _tt or time.ticks_ms()    # "not delivered" tones from now on
+            if _tt is None:                 # "not delivered" tones from now on
+                _tt = time.ticks_ms()           # (0 is a valid tick: test None, not truth)
             if rt.link.hello_ok:
                 _sig = a["st"]              # re-signal where it stands
             else:

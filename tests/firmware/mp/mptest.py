@@ -9,12 +9,22 @@ import sys
 import os
 import asyncio
 
-ROOT = os.getenv("FW_ROOT") or "/tmp/fwtest"
+FLASH = os.getenv("FW_FLASH")          # a flash file: the tests run on LittleFS, as a board
+ROOT = "/flash" if FLASH else (os.getenv("FW_ROOT") or "/tmp/fwtest")   # else a host directory
 
 
 def setup_root():
-    """Point the firmware's store at the temporary flash root."""
+    """Point the firmware's store at the temporary flash root (a LittleFS with FW_FLASH,
+    mounted by mpflash.py)."""
     import store
+    if FLASH:
+        import mpflash
+        mpflash.mount(FLASH, ROOT)
+    else:
+        try:
+            os.mkdir(ROOT)
+        except OSError:
+            pass
     store.ROOT = ROOT
     store.makedirs("/state")
     return ROOT

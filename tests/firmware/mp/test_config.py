@@ -88,29 +88,6 @@ def test_read_json_uses_complete_tmp_after_interrupted_replace():
     eq(store.read_json("/state/x.json"), {"a": 2})
 
 
-def test_atomic_write_survives_vfsposix_rename_bug():
-    # A virtual board mounts its flash with os.VfsPosix(root): there os.rename reports
-    # success but does nothing when the target exists (MicroPython bug). The store must
-    # still end up with the new content.
-    import os
-    d = ROOT + "/vfs"
-    try:
-        os.mkdir(d)
-    except OSError:
-        pass
-    os.mount(os.VfsPosix(d), "/vfsx")
-    old = store.ROOT
-    store.ROOT = "/vfsx"
-    try:
-        store.write_json("/a.json", {"v": 1})
-        store.write_json("/a.json", {"v": 2})
-        eq(store.read_json("/a.json"), {"v": 2})
-        ok(not store.exists("/a.json.tmp"))
-    finally:
-        store.ROOT = old
-        os.umount("/vfsx")
-
-
 class FakeRTC:
     def __init__(self, mem=b""):
         self.mem = mem

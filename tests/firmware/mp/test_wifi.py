@@ -64,7 +64,7 @@ async def test_first_connect_learns_cache_next_wake_uses_it():
     ok(await _up(w))
     t.cancel()
     eq(network.calls[0], ("connect", "lab", None))
-    eq(rtc.get("wifi"), {"b": "112233445566", "c": 6})
+    eq(rtc.get("wifi"), {"b": "112233445566"})
     ok(not w.cached)
     # next wake: RTC memory kept, radio off
     _reset()
@@ -74,7 +74,8 @@ async def test_first_connect_learns_cache_next_wake_uses_it():
     t.cancel()
     eq(network.calls[0], ("connect", "lab", AP[1]))
     ok(w2.cached)
-    ok(w2.connect_ms < 300, "cached connect took %d ms" % w2.connect_ms)
+    # no config(channel=): connect(ssid, key, ...) resets it on the ESP32 port
+    eq([c for c in network.calls if c[0] == "config"], [])
 
 
 async def test_cached_ap_gone_falls_back_to_ssid():
@@ -87,7 +88,7 @@ async def test_cached_ap_gone_falls_back_to_ssid():
     t.cancel()
     kinds = [c[2] if c[0] == "connect" else c[0] for c in network.calls]
     eq(kinds[:3], [b"\xaa\xbb\xcc\xdd\xee\xff", "disconnect", None])
-    eq(rtc.get("wifi"), {"b": "112233445566", "c": 6})
+    eq(rtc.get("wifi"), {"b": "112233445566"})
 
 
 async def test_no_ap_backs_off_without_blocking_the_loop():
@@ -131,6 +132,28 @@ async def test_link_loss_detected_and_recovered():
     ok(await _up(w, 5000))
     t.cancel()
     ok(w.connects >= 2)
+    # the driver reconnected by itself: the supervisor never called connect() meanwhile
+    # (on the ESP32 port that raises OSError("Wifi Internal Error"))
+    eq([c for c in network.calls if c[0] == "connect-refused"], [])
+
+
+async def test_reconnect_waits_for_the_driver_then_starts_anew():
+    _reset()
+    w = wifi.Wifi("lab", "pw", rtcmem.RtcMem(FakeRTC()))
+    t = asyncio.create_task(w.run())
+    ok(await _up(w))
+    wifi.SCAN_MS = 450                     # the driver gets this long before a fresh connect
+    try:
+        network.APS[:] = []
+        await asyncio.sleep_ms(1500)
+        network.APS[:] = [AP]
+        ok(await _up(w, 5000))
+    finally:
+        wifi.SCAN_MS = 600
+        t.cancel()
+    eq([c for c in network.calls if c[0] == "connect-refused"], [])
+    kinds = [c[0] for c in network.calls]
+    ok("disconnect" in kinds and kinds.index("disconnect") < len(kinds) - 1, kinds)
 
 
 mptest.main(globals())

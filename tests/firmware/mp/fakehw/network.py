@@ -9,8 +9,7 @@ STA_IF = 0
 
 # (ssid, bssid, channel, rssi, password)
 APS = [("lab", b"\x11\x22\x33\x44\x55\x66", 6, -60, "pw")]
-CONNECT_MS = 300          # time a connect by SSID takes (the driver's scan)
-CACHED_MS = 50            # time a connect with a known BSSID takes
+CONNECT_MS = 300          # time a connect takes (the driver scans every channel)
 calls = []
 scans = 0
 
@@ -37,11 +36,19 @@ class _WLAN:
                 return ap
         return None
 
-    def connect(self, ssid, key=None, bssid=None):
-        calls.append(("connect", ssid, bssid))
-        self._target = (ssid, key, bssid)
+    def connect(self, *args, bssid=None):
+        # as the ESP32 port (network_wlan.c network_wlan_connect): positional arguments rebuild
+        # the station config from zero (the channel of config(channel=) is lost); a connect
+        # while the driver still connects or reconnects raises "Wifi Internal Error"
+        if self._target is not None and not self.isconnected():
+            calls.append(("connect-refused", args[0] if args else None, bssid))
+            raise OSError("Wifi Internal Error")
+        if args:
+            self._target = (args[0], args[1] if len(args) > 1 else "", bssid)
+            self._ch = 0
+        calls.append(("connect", self._target[0], self._target[2]))
         self._t = time.ticks_ms()
-        self._delay = CACHED_MS if bssid else CONNECT_MS
+        self._delay = CONNECT_MS        # every channel scanned, BSSID or not
 
     def disconnect(self):
         calls.append(("disconnect",))
@@ -57,10 +64,11 @@ class _WLAN:
             return ap[3] if ap else 0
         if self.isconnected():
             return 1010                 # STAT_GOT_IP
-        return 1001 if self._target else 1000   # STAT_CONNECTING, STAT_IDLE
+        return 1001 if self._target else 1000   # STAT_CONNECTING (also reconnecting), STAT_IDLE
 
     def config(self, *args, **kw):
         if "channel" in kw:
+            calls.append(("config", "channel", kw["channel"]))
             self._ch = kw["channel"]
             return None
         if args and args[0] == "mac":
