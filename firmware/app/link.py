@@ -1,5 +1,6 @@
-# Device protocol v1 client (docs/protocol.md): signed hello, event batches from the
-# outbox (ack -> outbox removal), downlink handling and time sync. Two kept-alive HTTP
+# Device protocol v1.1 client (docs/protocol.md): signed hello, event batches from the
+# outbox (ack -> outbox removal), downlink handling, and nothing believed from a reply the
+# fleet did not sign for the request (its signed time sets the clock). Two kept-alive HTTP
 # connections: one for hello/events, one for the long-poll (poll.py), so an alarm
 # never waits behind a held poll. run() never raises: outages are waited out with
 # backoff (the mqtt_as lesson). Rare paths load on demand: enroll.py (first boot),
@@ -52,12 +53,24 @@ class Link:
                 with open(store.path(ca), "rb") as f:
                     ca = f.read()
             except OSError:
-                log.w("link", "CA file %s missing" % ca)
+                log.e("link", "CA file %s missing: cannot verify the fleet" % ca)
                 ca = None
-        if tls and not ca:
-            log.w("link", "https without a CA certificate: server not verified")
+        insecure = tls and not ca and config.get("tls_insecure") is True
+        if insecure:
+            log.e("link", "INSECURE: tls_insecure is set, the fleet's certificate is NOT verified")
+        elif tls and not ca:
+            log.e("link", "https needs a CA certificate (\"ca\" in /config.json): not connecting")
+        if tls and ca and not clock.synced:
+            import certtime             # after a power cut: only until the fleet's signed time
+            try:
+                clock.floor(certtime.not_before(ca))
+            except (ValueError, IndexError):
+                log.e("link", "CA certificate unreadable: clock not raised")
+            sys.modules.pop("certtime", None)
+        dns = rtc.get("dns") if rtc is not None else None
+        ip = dns[1] if isinstance(dns, list) and len(dns) == 2 and dns[0] == host else None
         self.base = base
-        self.conn = httpc.Conn(host, port, tls, ca)
+        self.conn = httpc.Conn(host, port, tls, ca, insecure, ip)
         self.pconn = None             # the long-poll's connection, made by poll.py
         self.timeout_ms = 15000       # one request, connect included
         self.online = False           # the last exchange with the fleet succeeded
@@ -130,17 +143,12 @@ class Link:
             ev.set()
 
     # ---- requests ---------------------------------------------------------------
-    def _parse(self, status, head, data):
+    def _parse(self, status, data):
         self.online = True                      # the fleet answered (maybe with an error)
         try:
             obj = json.loads(data) if data else None
         except ValueError:
             obj = None
-        t = obj.get("time") if isinstance(obj, dict) else None
-        if t is None:
-            t = head.get("x-server-time")
-        if t is not None:
-            self.clock.sync(t)
         if 200 <= status < 300:
             if not isinstance(obj, dict):
                 raise ProtoError(status, "bad_response", "body is not a JSON object")
@@ -150,12 +158,26 @@ class Link:
             raise ProtoError(status, str(err.get("code")), str(err.get("message", ""))[:120])
         raise ProtoError(status, "http_%d" % status)
 
+    async def _trust(self, conn, key, nonce, status, head, data):
+        """Believe a reply only if the fleet signed it for this request (v1.1): otherwise
+        anyone on the path could make a call button show "answered". A refused reply is
+        a network failure (retried with backoff). The signed time sets the clock."""
+        stamp = head.get("x-server-time")
+        if stamp is None or head.get("x-reply-signature") != devproto.reply_signature(
+                key, nonce, status, stamp, data):
+            await conn.close()
+            raise HttpError("reply (%d) not signed for this request: refused" % status)
+        self.clock.set(stamp)
+        if conn.ip != conn.host and self.rtc is not None:
+            self.rtc.set("dns", [conn.host, conn.ip])   # resolve once per power-on
+
     async def _signed(self, method, path, body=b"", conn=None, timeout_ms=None):
         if isinstance(body, str):
             body = body.encode()
         conn = conn or self.conn
         full = self.base + path
         cf = self.cfg
+        key = binascii.unhexlify(cf.get("secret"))
         for attempt in range(3):
             nonce = binascii.hexlify(os.urandom(8)).decode()
             hdrs = devproto.signed_headers(cf.get("device_id"), cf.get("secret"), method, full,
@@ -167,11 +189,12 @@ class Link:
                 if ex.reused and attempt == 0:
                     continue                    # the kept-alive connection had gone stale
                 raise
+            await self._trust(conn, key, nonce, st, rh, data)
             try:
-                return self._parse(st, rh, data)
+                return self._parse(st, data)
             except ProtoError as ex:
                 if ex.code == "stale_timestamp" and attempt < 2:
-                    log.w("link", "stale_timestamp: clock resynced, retrying")
+                    log.w("link", "stale_timestamp: clock set from the signed reply, retrying")
                     continue
                 if ex.code == "replay" and attempt < 2:
                     continue                    # a fresh nonce fixes it

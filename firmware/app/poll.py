@@ -6,7 +6,6 @@ import time
 import devproto
 import log
 from backoff import Backoff
-import httpc
 from httpc import HttpError
 from link import ProtoError
 
@@ -14,8 +13,7 @@ from link import ProtoError
 async def run(link):
     bo = Backoff(2000, 60000)
     if link.pconn is None:
-        c = link.conn
-        link.pconn = httpc.Conn(c.host, c.port, c.tls, c.ca)
+        link.pconn = link.conn.twin()
     while True:
         if not (link.hello_ok and link.polling and not link.stopped):
             await asyncio.sleep_ms(200)

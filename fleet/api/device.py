@@ -1,9 +1,10 @@
-"""Device protocol v1 routes: enroll, hello, events, poll (docs/protocol.md).
+"""Device protocol v1.1 routes: enroll, hello, events, poll (docs/protocol.md).
 
 The path of one event: bytes read with a cap (wire.read_body) -> signature checked
 (identity.authenticate) -> device marked seen (status board, memory) -> batch validated
 (devproto.check_batch) -> handed to the group-commit writer (ingest.EventsJob) -> awaited
-until COMMIT -> answered with ack and `down` (downlink.compose).
+until COMMIT -> answered with ack and `down` (downlink.compose) -> the reply signed with the
+device's secret when the device asked for v1.1 (DeviceFastPath, wire.sign_reply).
 """
 
 import logging
@@ -15,7 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from fleet.api import device_schema as ds
 from fleet.api.errors import error_response
 from fleet.api.schemas import ERROR_RESPONSES, EnrollOut, EventsOut, HelloOut, PollOut
-from fleet.api.wire import answer, fail, headers_of, parse_json, read_body, signed_path
+from fleet.api.wire import (answer, fail, headers_of, headers_of_scope, parse_json, read_body, sign_reply, signed_path,
+                            wants_signed_reply)
 from fleet.core import clock
 from fleet.domain import enrollment
 from fleet.domain.identity import authenticate
@@ -23,6 +25,7 @@ from fleet.domain.ingest import EventsJob, HelloJob
 
 log = logging.getLogger("fleet.device")
 router = APIRouter(prefix=devproto.PREFIX, tags=["device protocol v1"], responses=ERROR_RESPONSES)
+SIGNER = "fleet.reply_signer"   # scope key: the authenticated device a reply is signed for
 
 
 async def _signed_request(request, method, check=None):
@@ -33,6 +36,7 @@ async def _signed_request(request, method, check=None):
     raw = await read_body(request, headers)
     now = clock.now()
     device = authenticate(rt.directory, rt.nonces, method, signed_path(request), headers, raw, now)
+    request.scope[SIGNER] = device          # from here on, the reply can be signed for it
     rt.board.touch(device.id, now)
     if not rt.rate.allow(device.id, now):
         fail("rate_limited", "more than %d requests at once or %g a second from this device: back off"
@@ -128,11 +132,18 @@ class DeviceFastPath:
         if handler is None:
             return await self.app(scope, receive, send)
         scope["app"] = self.fastapi_app
+        signer = None
         try:
             response = await handler(Request(scope, receive, send))
         except devproto.ProtocolError as exc:
             response = error_response(exc.status(), exc.code, exc.message)
+            signer = getattr(exc, "signer", None)
         except Exception:
             log.exception("internal error on %s %s", scope["method"], scope["path"])
             response = error_response(500, "internal", "server fault; retry later")
+        signer = scope.get(SIGNER) or signer
+        if signer is not None:
+            headers = headers_of_scope(scope)
+            if wants_signed_reply(headers):
+                sign_reply(response, signer.key, headers["x-nonce"])
         await response(scope, receive, send)

@@ -1,4 +1,4 @@
-# Device protocol v1: the one definition shared by the firmware (MicroPython)
+# Device protocol v1.1: the one definition shared by the firmware (MicroPython)
 # and the fleet manager (CPython). Keep it plain: no typing, no f-string
 # formatting specs MicroPython lacks, no CPython-only imports at top level.
 # docs/protocol.md is the prose version; tests/protocol checks they agree.
@@ -20,6 +20,15 @@ H_DEVICE = "X-Device-Id"
 H_TIME = "X-Timestamp"
 H_NONCE = "X-Nonce"
 H_SIG = "X-Signature"
+
+# Protocol v1.1 (docs/protocol.md, "What changed in v1.1"): a device that sends
+# X-Protocol: 1.1 on a signed request gets a signed reply - X-Server-Time (fixed format,
+# SERVER_TIME below) and X-Reply-Signature over the request's nonce, the status, that
+# time and the body. A request without the header is v1: unsigned replies, as before.
+PROTOCOL = "1.1"
+H_PROTOCOL = "X-Protocol"
+H_SERVER_TIME = "X-Server-Time"
+H_REPLY_SIG = "X-Reply-Signature"
 
 # Limits (the fleet's own in validate.py).
 MAX_EVENTS = 50           # events per batch
@@ -98,8 +107,41 @@ def signed_headers(device_id, secret_hex, method, path, timestamp, nonce, body):
         H_TIME: str(timestamp),
         H_NONCE: nonce,
         H_SIG: sign(secret_hex, method, path, timestamp, nonce, body),
+        H_PROTOCOL: PROTOCOL,
         "Content-Type": "application/json",
     }
+
+
+# ---- signed replies (v1.1) -------------------------------------------------------
+
+def server_time_text(ms):
+    """X-Server-Time for Unix time in integer milliseconds: '1796031157.980'."""
+    return "%d.%03d" % (ms // 1000, ms % 1000)
+
+
+def parse_server_time(text):
+    """'1796031157.980' -> (1796031157, 980), anything else -> None. Integer parts only:
+    an ESP32 float (single precision) would round the time to 128 s."""
+    if not isinstance(text, str):
+        return None
+    i = text.find(".")
+    if i < 1 or len(text) - i != 4 or i > 12:
+        return None
+    sec, frac = text[:i], text[i + 1:]
+    if not (sec.isdigit() and frac.isdigit()):
+        return None
+    return int(sec), int(frac)
+
+
+def reply_canonical(nonce, status, server_time, body):
+    """The bytes a reply signature covers: a fixed first line (never a request method),
+    the request's nonce, the status, X-Server-Time as sent, the body's hash."""
+    return "\n".join(("REPLY", nonce, str(status), server_time, body_hash(body))).encode()
+
+
+def reply_signature(key, nonce, status, server_time, body):
+    """Hex HMAC-SHA256 of a reply under the device secret (key: the 32 raw bytes)."""
+    return hexstr(hmac_sha256(key, reply_canonical(nonce, status, server_time, body)))
 
 
 # ---- device-side config ---------------------------------------------------

@@ -5,8 +5,6 @@ from devproto import (BOOL, CONFIG, INT, MAX_ERRORS, MAX_EVENTS,  # noqa: F401
                       MAX_STR, NUM, RESET_CAUSES, STR, WAKE_REASONS, _kind_ok)
 
 VERSION = 1
-# Response header carrying the server's Unix time (also in every JSON body as "time").
-H_SERVER_TIME = "X-Server-Time"
 
 # Limits.
 MAX_BODY = 16384          # bytes of any request body

@@ -1,5 +1,5 @@
-# Link (protocol v1 client) against FakeFleet, a CPython server started by the pytest
-# runner that verifies signatures with CPython devproto. MicroPython.
+# Link (protocol v1.1 client) against FakeFleet, a CPython server started by the pytest
+# runner that verifies signatures and signs replies with CPython devproto. MicroPython.
 import os
 import json
 import time
@@ -13,8 +13,11 @@ import store  # noqa: E402
 import devproto  # noqa: E402
 import config  # noqa: E402
 import outbox  # noqa: E402
-from rtcmem import Clock  # noqa: E402
+from clock import Clock  # noqa: E402
+from rtcmem import RtcMem  # noqa: E402
 import link  # noqa: E402
+import httpc  # noqa: E402
+from machine import FAKE  # noqa: E402
 from fakectl import URL, fleet  # noqa: E402
 
 
@@ -110,17 +113,86 @@ async def test_events_acked_and_removed_from_outbox():
     eq(r.ob.ack, 4)
 
 
-async def test_stale_timestamp_resyncs_clock_and_retries():
+async def test_stale_timestamp_sets_the_system_clock_from_signed_time_and_retries():
     r = Rig()
     dev = await r.up()
     await ctl(device_id=dev, skew=3600)   # the fleet's clock is an hour ahead of ours
     r.ob.append("heartbeat", {"interval_min": 60})
     n = await r.link.send_events()
     eq(n, 1)
-    ok(3590 <= r.clock.offset <= 3610, "offset %d" % r.clock.offset)
+    ok(r.clock.synced)
+    ok(3590 <= r.clock.now() - int(FAKE_HOST()) <= 3610, "clock %d" % r.clock.now())
+    ok(FAKE.datetimes, "machine.RTC().datetime was never set")
     await ctl(device_id=dev, skew=-7200)
     await r.link.hello()
-    ok(-7210 <= r.clock.offset <= -7190)
+    ok(-7210 <= r.clock.now() - int(FAKE_HOST()) <= -7190)
+
+
+def FAKE_HOST():
+    """The host's own clock (the fake time module adds what RTC.datetime set)."""
+    return time.time() - time.OFFSET[0]
+
+
+def test_signed_time_is_parsed_as_integers_to_the_millisecond():
+    c = Clock(RtcMem())
+    step = c.set("1796031157.980")
+    ok(abs(step - (1796031157 - int(FAKE_HOST()))) <= 1, "step %d" % step)
+    eq(FAKE.datetimes[-1], (2026, 11, 30, 0, 9, 32, 37, 980000))
+    eq(c.now(), 1796031157)
+    ok(c.synced and RtcMem().get("tsync") is True)      # kept across deep sleep
+    eq(c.set("1796031158.200"), 0)                       # within the second: left alone
+    eq(len(FAKE.datetimes), 1)
+    for bad in ("1796031157.98", "1.7e9", "", "1796031157"):
+        eq(c.set(bad), 0)
+    eq(len(FAKE.datetimes), 1)
+
+
+async def test_reply_with_flipped_alarm_state_is_refused():
+    r = Rig()
+    dev = await r.up()
+    await ctl(device_id=dev, alarms={"a-1": "received"})
+    await r.link.hello()
+    eq(r.link.alarms, {"a-1": "received"})
+    await ctl(device_id=dev, tamper=1)   # a man in the middle turns "received" into "acknowledged"
+    try:
+        await r.link.hello()
+        ok(False, "a tampered reply was believed")
+    except httpc.HttpError as ex:
+        ok("not signed" in str(ex), str(ex))
+    eq(r.link.alarms, {"a-1": "received"})
+    await r.link.hello()                 # the next, genuine reply is believed
+    eq(r.link.alarms, {"a-1": "received"})
+
+
+async def test_reply_with_moved_time_or_without_signature_is_refused():
+    r = Rig()
+    dev = await r.up()
+    before = r.clock.now()
+    await ctl(device_id=dev, tamper=1)   # no alarms: the attacker moves the time a day ahead
+    try:
+        await r.link.hello()
+        ok(False, "a reply with a moved time was believed")
+    except httpc.HttpError:
+        pass
+    ok(abs(r.clock.now() - before) < 5, "clock moved by %d" % (r.clock.now() - before))
+    await ctl(device_id=dev, unsigned=1)
+    try:
+        await r.link.hello()
+        ok(False, "an unsigned reply was believed")
+    except httpc.HttpError:
+        pass
+
+
+async def test_unsigned_replies_are_retried_like_network_errors():
+    r = Rig()
+    dev = await r.up()
+    await ctl(device_id=dev, unsigned=2)
+    seq = r.ob.append("heartbeat", {})
+    t = asyncio.create_task(r.link.run())
+    acked = await r.link.wait_acked(seq, 8000)
+    t.cancel()
+    ok(acked, "not acked after the unsigned replies")
+    eq(len((await state(dev))["events"]), 1)
 
 
 async def test_downlink_config_commands_alarms():
