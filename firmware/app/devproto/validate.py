@@ -13,6 +13,7 @@ MAX_KEY = 32              # characters of a type name, data key or alarm referen
 CLOCK_WINDOW = 300        # seconds a timestamp may differ from server time
 NONCE_MIN = 8             # hex characters
 NONCE_MAX = 32
+ENROLL_FIELD_MAX = 64     # characters of an enrollment token, board or site
 
 ROLES = ("call_button", "smart_bin", "beacon")
 SLOTS = ("a", "b")
@@ -212,8 +213,8 @@ def check_enroll(body):
     if body["role"] not in ROLES:
         raise ProtocolError("bad_request", "enroll: 'role' must be one of " + ", ".join(ROLES))
     for name in ("token", "board", "site"):
-        if name in body and not (0 < len(body[name]) <= MAX_KEY * 2):
-            raise ProtocolError("bad_request", "enroll: '%s' must be 1-%d characters" % (name, MAX_KEY * 2))
+        if name in body and not (0 < len(body[name]) <= ENROLL_FIELD_MAX):
+            raise ProtocolError("bad_request", "enroll: '%s' must be 1-%d characters" % (name, ENROLL_FIELD_MAX))
 
 
 def check_config(cfg):

@@ -211,6 +211,17 @@ async def test_downlink_config_commands_alarms():
     ok(r.link.cursor >= 2)
 
 
+def test_cursor_going_backwards_is_adopted():
+    # docs/protocol.md: a fleet restored from a backup answers a lower cursor; the device
+    # takes it, or its long-poll would wait for a number the fleet is far from reaching.
+    r = Rig()
+    r.link.down({"cursor": 40})
+    g = r.link.gen
+    r.link.down({"cursor": 7, "alarms": {}})
+    eq(r.link.cursor, 7)
+    ok(r.link.gen > g)
+
+
 async def test_long_poll_delivers_change_quickly():
     r = Rig()
     dev = await r.up()
