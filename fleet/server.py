@@ -31,7 +31,7 @@ class FleetServer(uvicorn.Server):
             gc.collect()
             gc.freeze()
         host, port = self.servers[0].sockets[0].getsockname()[:2]
-        self.url = "http://%s:%d" % (host, port)
+        self.url = "%s://%s:%d" % ("https" if self.config.ssl_certfile else "http", host, port)
         print("Fleet manager listening on %s" % self.url, flush=True)
         if self.on_started is not None:
             # In a thread: the hook may block (start processes, enroll boards) while we serve.
@@ -47,8 +47,9 @@ class FleetServer(uvicorn.Server):
 def make_server(settings, on_started=None):
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
+    tls = {"ssl_certfile": settings.tls_cert, "ssl_keyfile": settings.tls_key} if settings.tls_cert else {}
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level,
-                            access_log=settings.access_log, timeout_graceful_shutdown=5)
+                            access_log=settings.access_log, timeout_graceful_shutdown=5, **tls)
     return FleetServer(config, app.state.fleet, on_started)
 
 

@@ -1,4 +1,5 @@
-# notBefore of an X.509 certificate (PEM or DER), in Unix seconds: the clock floor that
+# Reading the pinned CA certificate: DER from PEM (mbedTLS here may lack PEM parsing), and
+# its notBefore (PEM or DER), in Unix seconds: the clock floor that
 # lets a board whose clock restarted at 2000 (a power cut) verify the fleet's certificate,
 # which the device CA issues with the CA's own notBefore (docs/operations.md). Loaded by
 # the link only while the clock is unset, then dropped.
@@ -7,7 +8,8 @@ import time
 from clock import EPOCH
 
 
-def _der(data):
+def der(data):
+    """DER bytes of a certificate given as PEM (its first certificate) or DER."""
     if data[:5] != b"-----":
         return data
     body = []
@@ -42,7 +44,7 @@ def _unix(text, generalized):
 
 
 def not_before(data):
-    b = _der(data)
+    b = der(data)
     _, i, _ = _tlv(b, 0)            # Certificate
     _, i, _ = _tlv(b, i)            # TBSCertificate
     tag, _, end = _tlv(b, i)

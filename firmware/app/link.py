@@ -60,10 +60,12 @@ class Link:
             log.e("link", "INSECURE: tls_insecure is set, the fleet's certificate is NOT verified")
         elif tls and not ca:
             log.e("link", "https needs a CA certificate (\"ca\" in /config.json): not connecting")
-        if tls and ca and not clock.synced:
-            import certtime             # after a power cut: only until the fleet's signed time
+        if tls and ca and (ca[:5] == b"-----" or not clock.synced):
+            import certtime             # a PEM file, or a clock not set since power-on
             try:
-                clock.floor(certtime.not_before(ca))
+                ca = certtime.der(ca)
+                if not clock.synced:
+                    clock.floor(certtime.not_before(ca))
             except (ValueError, IndexError):
                 log.e("link", "CA certificate unreadable: clock not raised")
             sys.modules.pop("certtime", None)
