@@ -5,7 +5,9 @@
 # the link only while the clock is unset, then dropped.
 import binascii
 import time
-from clock import EPOCH
+from micropython import const
+
+_EPOCH = const(946684800)   # time.mktime counts from 2000 on the ESP32
 
 
 def der(data):
@@ -40,7 +42,7 @@ def _unix(text, generalized):
         y, text = int(text[:2]), text[2:]
         y += 1900 if y >= 50 else 2000
     f = [int(text[i:i + 2]) for i in range(0, 10, 2)]
-    return time.mktime((y, f[0], f[1], f[2], f[3], f[4], 0, 0)) + EPOCH
+    return time.mktime((y, f[0], f[1], f[2], f[3], f[4], 0, 0)) + _EPOCH
 
 
 def not_before(data):

@@ -1,21 +1,20 @@
 # Minimal HTTP/1.1 client on asyncio streams: keep-alive, a deadline on every
-# request, TLS that verifies the server (a CA certificate is required; only an explicit
-# insecure=True, from config "tls_insecure", connects without checking), bodies of at most
+# request, TLS that verifies the server (a CA certificate is required; only ca=b"", from
+# config "tls_insecure", connects without checking), bodies of at most
 # 16 KB framed by Content-Length (what the fleet sends) or by the connection closing.
 # Chunked responses are refused: this client talks to the fleet, not to the web.
-# Host names are resolved off the asyncio loop (resolve.py) and the address is kept:
-# a DNS outage must not freeze a call button's light and tone.
+# Connections are opened by connect.py: host names resolved off the asyncio loop and the
+# address kept (a DNS outage must not freeze a call button's light and tone), TLS verified.
 # A request is copied into one buffer shared by every connection and written with one
 # write (head and body in two segments meet Nagle + delayed ACK, ~40 ms): sending
 # allocates nothing large, so a fragmented heap does not fail it.
+import sys
 import asyncio
 from micropython import const
 
 _MAX_BODY = const(16384)
 _BUF = const(640)       # a hello or an event batch fits; a bigger request is two writes
 _buf = memoryview(bytearray(_BUF))   # made at import, while the heap is still compact
-# Response headers kept (names lower case, values as sent: a signature is compared exactly).
-_KEEP = ("content-length", "transfer-encoding", "connection", "x-server-time", "x-reply-signature")
 
 
 class HttpError(Exception):
@@ -24,20 +23,19 @@ class HttpError(Exception):
 
 
 class Conn:
-    def __init__(self, host, port, tls=False, ca=None, insecure=False, ip=None):
+    def __init__(self, host, port, tls=False, ca=None, target=None):
         self.host = host
         self.port = port
         self.tls = tls
-        self.ca = ca              # CA certificate (PEM or DER bytes) to verify the server
-        self.insecure = insecure  # TLS without verification: only when config says so
-        self.ip = ip              # the host's address once resolved (an IP host is its own)
+        # TLS: the pinned CA certificate (DER) the server must chain to; b"" when config says
+        # "tls_insecure" (no verification); None: no CA, no connection
+        self.ca = ca
+        self.ssl = None           # the SSLContext made from it, shared with the twin connection
+        # the address connections go to: the host's once resolved (a literal is its own)
+        self.target = target or (host if host.replace(".", "").isdigit() or ":" in host else None)
         self.failed = 0           # fresh connections that failed in a row (re-resolve at 3)
         self.r = self.w = None
         self.requests = 0         # answered on the current connection
-
-    def twin(self):
-        """Another connection to the same server (the long-poll's own)."""
-        return Conn(self.host, self.port, self.tls, self.ca, self.insecure, self.ip)
 
     async def close(self):
         """Close the socket: MicroPython's Stream.close() frees nothing, wait_closed() does."""
@@ -49,36 +47,6 @@ class Conn:
                 await w.wait_closed()
             except Exception:
                 pass
-
-    def _context(self):
-        import ssl
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        if self.ca:
-            ctx.load_verify_locations(cadata=self.ca)
-            ctx.verify_mode = ssl.CERT_REQUIRED
-        elif self.insecure:
-            ctx.verify_mode = ssl.CERT_NONE
-        else:
-            raise HttpError("https without a CA certificate: not connecting unverified")
-        return ctx
-
-    async def _open(self):
-        if self.ip is None:
-            import resolve
-            self.ip = await resolve.resolve(self.host, self.port)
-        if self.tls:
-            self.r, self.w = await asyncio.open_connection(
-                self.ip, self.port, ssl=self._context(), server_hostname=self.host)
-        else:
-            self.r, self.w = await asyncio.open_connection(self.ip, self.port)
-        self.requests = 0
-
-    def _fresh_failed(self):
-        # The server may have moved: after 3 failed connections ask DNS again.
-        self.failed += 1
-        if self.failed >= 3 and self.ip != self.host:
-            self.ip = None
-            self.failed = 0
 
     async def request(self, method, path, headers, body=b"", timeout_ms=15000):
         """One request -> (status, {lower-case header: value}, body bytes)."""
@@ -94,13 +62,21 @@ class Conn:
             ex = HttpError("%s %s" % (type(e).__name__, e))
             ex.reused = reused
         if not reused and self.requests == 0:
-            self._fresh_failed()
+            self.failed += 1          # connect.py asks DNS again after 3
         await self.close()
         raise ex
 
     async def _request(self, method, path, headers, body):
         if self.w is None:
-            await self._open()
+            if self.tls or self.target is None:
+                import connect        # TLS or a name to resolve: loaded while needed
+                try:
+                    self.r, self.w = await connect.open_connection(self)
+                finally:
+                    sys.modules.pop("connect", None)
+            else:
+                self.r, self.w = await asyncio.open_connection(self.target, self.port)
+            self.requests = 0
         reused = self.requests > 0
         if isinstance(body, str):
             body = body.encode()
@@ -143,7 +119,9 @@ class Conn:
                 break
             i = h.find(b":")
             k = h[:i].strip().lower().decode()
-            if k in _KEEP:
+            # kept: values as sent (a reply signature is compared exactly)
+            if k in ("content-length", "transfer-encoding", "connection", "x-server-time",
+                     "x-reply-signature"):
                 hdrs[k] = h[i + 1:].strip().decode()
         if "transfer-encoding" in hdrs:
             raise HttpError("chunked response not supported")

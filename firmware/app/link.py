@@ -45,34 +45,14 @@ class Link:
         self.on_hello = on_hello      # (number of errors sent) -> None
         self.board = board
         self.hwid = hwid              # () -> 12 hex digits; default enroll.hw_id
-        tls, host, port, base = parse_url(config.get("fleet_url", ""))
-        ca = config.get("ca")
-        if ca:
-            try:
-                import store
-                with open(store.path(ca), "rb") as f:
-                    ca = f.read()
-            except OSError:
-                log.e("link", "CA file %s missing: cannot verify the fleet" % ca)
-                ca = None
-        insecure = tls and not ca and config.get("tls_insecure") is True
-        if insecure:
-            log.e("link", "INSECURE: tls_insecure is set, the fleet's certificate is NOT verified")
-        elif tls and not ca:
-            log.e("link", "https needs a CA certificate (\"ca\" in /config.json): not connecting")
-        if tls and ca and (ca[:5] == b"-----" or not clock.synced):
-            import certtime             # a PEM file, or a clock not set since power-on
-            try:
-                ca = certtime.der(ca)
-                if not clock.synced:
-                    clock.floor(certtime.not_before(ca))
-            except (ValueError, IndexError):
-                log.e("link", "CA certificate unreadable: clock not raised")
-            sys.modules.pop("certtime", None)
-        dns = rtc.get("dns") if rtc is not None else None
-        ip = dns[1] if isinstance(dns, list) and len(dns) == 2 and dns[0] == host else None
-        self.base = base
-        self.conn = httpc.Conn(host, port, tls, ca, insecure, ip)
+        tls, host, port, self.base = parse_url(config.get("fleet_url", ""))
+        ca = None
+        if tls:
+            import connect              # the pinned CA, the clock floor: not kept in RAM
+            ca = connect.setup(config, clock)
+            sys.modules.pop("connect", None)
+        ip = rtc.get("host") if rtc is not None else None   # [host, address] kept last time
+        self.conn = httpc.Conn(host, port, tls, ca, ip[1] if ip and ip[0] == host else None)
         self.pconn = None             # the long-poll's connection, made by poll.py
         self.timeout_ms = 15000       # one request, connect included
         self.online = False           # the last exchange with the fleet succeeded
@@ -160,19 +140,6 @@ class Link:
             raise ProtoError(status, str(err.get("code")), str(err.get("message", ""))[:120])
         raise ProtoError(status, "http_%d" % status)
 
-    async def _trust(self, conn, key, nonce, status, head, data):
-        """Believe a reply only if the fleet signed it for this request (v1.1): otherwise
-        anyone on the path could make a call button show "answered". A refused reply is
-        a network failure (retried with backoff). The signed time sets the clock."""
-        stamp = head.get("x-server-time")
-        if stamp is None or head.get("x-reply-signature") != devproto.reply_signature(
-                key, nonce, status, stamp, data):
-            await conn.close()
-            raise HttpError("reply (%d) not signed for this request: refused" % status)
-        self.clock.set(stamp)
-        if conn.ip != conn.host and self.rtc is not None:
-            self.rtc.set("dns", [conn.host, conn.ip])   # resolve once per power-on
-
     async def _signed(self, method, path, body=b"", conn=None, timeout_ms=None):
         if isinstance(body, str):
             body = body.encode()
@@ -191,7 +158,16 @@ class Link:
                 if ex.reused and attempt == 0:
                     continue                    # the kept-alive connection had gone stale
                 raise
-            await self._trust(conn, key, nonce, st, rh, data)
+            # v1.1: believe a reply only if the fleet signed it for this request, or anyone on
+            # the path could make a call button show "answered". A refused reply counts as a
+            # network failure (retried with backoff); a signed one's time sets the clock.
+            t = rh.get("x-server-time")
+            if t is None or rh.get("x-reply-signature") != devproto.reply_signature(key, nonce, st, t, data):
+                await conn.close()
+                raise HttpError("reply (%d) not signed for this request: refused" % st)
+            self.clock.set(t)
+            if conn.target != conn.host and self.rtc is not None:
+                self.rtc.set("host", [conn.host, conn.target])  # resolve once per power-on
             try:
                 return self._parse(st, data)
             except ProtoError as ex:

@@ -6,6 +6,7 @@ import time
 import devproto
 import log
 from backoff import Backoff
+import httpc
 from httpc import HttpError
 from link import ProtoError
 
@@ -13,7 +14,9 @@ from link import ProtoError
 async def run(link):
     bo = Backoff(2000, 60000)
     if link.pconn is None:
-        link.pconn = link.conn.twin()
+        c = link.conn
+        link.pconn = httpc.Conn(c.host, c.port, c.tls, c.ca, c.target)
+        link.pconn.ssl = c.ssl          # one SSLContext (and its parsed CA) for both
     while True:
         if not (link.hello_ok and link.polling and not link.stopped):
             await asyncio.sleep_ms(200)

@@ -12,8 +12,7 @@ import outbox
 from config import Config
 from board import Board
 from bootstate import BootState
-from rtcmem import RtcMem
-from clock import Clock
+from rtcmem import RtcMem, Clock
 from link import Link
 from wifi import Wifi
 

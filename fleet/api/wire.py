@@ -61,7 +61,7 @@ def answer(payload, status=200):
 
 
 def wants_signed_reply(headers):
-    """The device speaks v1.1: it sent X-Protocol: 1.1 and refuses a reply that is not signed."""
+    """The device speaks v1.1: it sent X-Protocol-Version: 1.1 and refuses a reply that is not signed."""
     return headers.get("x-protocol") == devproto.PROTOCOL
 
 

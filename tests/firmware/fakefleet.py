@@ -7,7 +7,7 @@ cursor, long-poll -- with in-memory state and a control endpoint so a MicroPytho
 can script it (clock skew, pushed config, commands, alarms, failures). It is not the
 fleet: the end-to-end tests against the real server live in hil_tests/.
 
-Replies to a v1.1 request (X-Protocol: 1.1) whose signature is good are signed, as the
+Replies to a v1.1 request (X-Protocol-Version: 1.1) whose signature is good are signed, as the
 fleet signs them (devproto.reply_signature); a scripted man in the middle can spoil them.
 
 Control (not part of the protocol):

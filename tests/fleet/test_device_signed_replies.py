@@ -1,6 +1,6 @@
 """Protocol v1.1: every reply to a genuine signed request from a device that asks for it is signed
 with the device's secret, bound to the request's nonce, covering status, server time and body.
-A v1 device (no X-Protocol header) keeps getting the replies it always got."""
+A v1 device (no X-Protocol-Version header) keeps getting the replies it always got."""
 
 import binascii
 import re

@@ -1,5 +1,7 @@
 """docs/protocol.md and devproto must say the same: error table, limits, field tables, config."""
 
+import hashlib
+import hmac
 import json
 import re
 from pathlib import Path
@@ -121,8 +123,11 @@ def test_reply_string_lines_are_the_code_s():
     block = block[:block.index("```")]
     names = [line.split()[0] for line in block.strip().splitlines()]
     assert names == ["REPLY", "NONCE", "STATUS", "SERVER_TIME", "BODY_SHA256"]
-    line = devproto.reply_canonical("abcdef0123", 200, "1.000", b"").decode().split("\n")
-    assert line[0] == "REPLY" and line[1:4] == ["abcdef0123", "200", "1.000"]
+    # the code signs exactly those lines (checked against the stdlib's HMAC)
+    body = b'{"ack":1}'
+    lines = "\n".join(("REPLY", "abcdef0123", "200", "1.000", hashlib.sha256(body).hexdigest())).encode()
+    assert devproto.reply_signature(bytes(32), "abcdef0123", 200, "1.000", body) == \
+        hmac.new(bytes(32), lines, hashlib.sha256).hexdigest()
 
 
 def test_full_config_example_in_down_has_every_key_in_range():

@@ -21,7 +21,7 @@ def _vb_boot():
     _vb.install_asyncio()
     # The ESP32 has these modules in flash; here they live on the heap. Load them all now so
     # their share is fixed before boot.py and can be added to the heap the board was given.
-    for m in ("machine", "network", "esp32", "bluetooth", "esp", "os", "time", "ssl"):
+    for m in ("machine", "network", "esp32", "bluetooth", "esp", "os", "time"):
         __import__(m)
     import gc
     gc.collect()

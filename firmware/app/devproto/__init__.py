@@ -22,13 +22,11 @@ H_NONCE = "X-Nonce"
 H_SIG = "X-Signature"
 
 # Protocol v1.1 (docs/protocol.md, "What changed in v1.1"): a device that sends
-# X-Protocol: 1.1 on a signed request gets a signed reply - X-Server-Time (fixed format,
-# SERVER_TIME below) and X-Reply-Signature over the request's nonce, the status, that
-# time and the body. A request without the header is v1: unsigned replies, as before.
-PROTOCOL = "1.1"
-H_PROTOCOL = "X-Protocol"
-H_SERVER_TIME = "X-Server-Time"
-H_REPLY_SIG = "X-Reply-Signature"
+# X-Protocol-Version: 1.1 on a signed request (signed_headers) gets a signed reply - X-Server-Time
+# (fixed format, parse_server_time) and X-Reply-Signature (reply_signature) over the
+# request's nonce, the status, that time and the body. A request without the header is v1:
+# unsigned replies. The names PROTOCOL, H_PROTOCOL and the reply headers' are in
+# validate.py (the fleet's side): on a board every name costs heap.
 
 # Limits (the fleet's own in validate.py).
 MAX_EVENTS = 50           # events per batch
@@ -107,17 +105,12 @@ def signed_headers(device_id, secret_hex, method, path, timestamp, nonce, body):
         H_TIME: str(timestamp),
         H_NONCE: nonce,
         H_SIG: sign(secret_hex, method, path, timestamp, nonce, body),
-        H_PROTOCOL: PROTOCOL,
+        "X-Protocol-Version": "1.1",    # validate.H_PROTOCOL, PROTOCOL: v1.1, signed replies
         "Content-Type": "application/json",
     }
 
 
 # ---- signed replies (v1.1) -------------------------------------------------------
-
-def server_time_text(ms):
-    """X-Server-Time for Unix time in integer milliseconds: '1796031157.980'."""
-    return "%d.%03d" % (ms // 1000, ms % 1000)
-
 
 def parse_server_time(text):
     """'1796031157.980' -> (1796031157, 980), anything else -> None. Integer parts only:
@@ -133,15 +126,12 @@ def parse_server_time(text):
     return int(sec), int(frac)
 
 
-def reply_canonical(nonce, status, server_time, body):
-    """The bytes a reply signature covers: a fixed first line (never a request method),
-    the request's nonce, the status, X-Server-Time as sent, the body's hash."""
-    return "\n".join(("REPLY", nonce, str(status), server_time, body_hash(body))).encode()
-
-
-def reply_signature(key, nonce, status, server_time, body):
-    """Hex HMAC-SHA256 of a reply under the device secret (key: the 32 raw bytes)."""
-    return hexstr(hmac_sha256(key, reply_canonical(nonce, status, server_time, body)))
+def reply_signature(key, nonce, status, t, body):
+    """Hex HMAC-SHA256 of a reply under the device secret (key: the 32 raw bytes). What is
+    signed, five lines: a fixed first line (never a request method), the request's nonce,
+    the status, the reply's X-Server-Time t as sent, the body's hash."""
+    msg = "REPLY\n%s\n%d\n%s\n%s" % (nonce, status, t, body_hash(body))
+    return hexstr(hmac_sha256(key, msg.encode()))
 
 
 # ---- device-side config ---------------------------------------------------

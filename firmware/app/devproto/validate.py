@@ -5,6 +5,13 @@ from devproto import (BOOL, CONFIG, INT, MAX_ERRORS, MAX_EVENTS,  # noqa: F401
                       MAX_STR, NUM, RESET_CAUSES, STR, WAKE_REASONS, _kind_ok)
 
 VERSION = 1
+# Protocol v1.1: the request header by which a device asks for signed replies (signed_headers
+# sends it), and the reply headers: the server's time, on every reply, and the signature.
+PROTOCOL = "1.1"
+H_PROTOCOL = "X-Protocol-Version"
+# Reply headers (protocol v1.1): the server's time, on every reply, and the reply's signature.
+H_SERVER_TIME = "X-Server-Time"
+H_REPLY_SIG = "X-Reply-Signature"
 
 # Limits.
 MAX_BODY = 16384          # bytes of any request body
@@ -23,6 +30,12 @@ ALARM_STATES = ("raised", "received", "acknowledged", "resolved", "cancelled")
 
 # Command names the fleet may put in "down.commands".
 COMMANDS = ("reboot", "self_test", "identify")
+
+
+def server_time_text(ms):
+    """X-Server-Time for Unix time in integer milliseconds: '1796031157.980' (the fleet writes
+    it; devproto.parse_server_time reads it)."""
+    return "%d.%03d" % (ms // 1000, ms % 1000)
 
 
 def is_hex(s, lo, hi):

@@ -18,7 +18,7 @@ import outbox  # noqa: E402
 import link  # noqa: E402
 import resolve  # noqa: E402
 from httpc import HttpError  # noqa: E402
-from clock import Clock  # noqa: E402
+from rtcmem import Clock  # noqa: E402
 from rtcmem import RtcMem  # noqa: E402
 from fakectl import PORT  # noqa: E402
 
@@ -87,7 +87,7 @@ async def test_slow_dns_does_not_freeze_the_loop_and_the_address_is_kept():
     ok(lk.hello_ok)
     eq(dns.calls, 1)                                   # once, for both requests
     ok(tick.worst < 250, "the loop stood still for %d ms during the lookup" % tick.worst)
-    eq(mem.get("dns"), [NAME, "127.0.0.1"])
+    eq(mem.get("host"), [NAME, "127.0.0.1"])
 
 
 async def test_after_deep_sleep_a_dns_outage_changes_nothing():

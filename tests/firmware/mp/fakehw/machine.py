@@ -36,7 +36,6 @@ class _State:
         self.reset_cause = int(os.getenv("FAKE_RESET_CAUSE") or PWRON_RESET)
         self.wake_reason = int(os.getenv("FAKE_WAKE") or 0)
         self.uid = b"\x24\x0a" + os.urandom(4)
-        self.datetimes = []     # every RTC.datetime(...) set, in order
 
     def set_level(self, pin, level):
         """Drive an input pin; fires its IRQ the way ESP32 does (soft IRQ, scheduled)."""
@@ -166,8 +165,8 @@ class RTC:
             return (t[0], t[1], t[2], t[6], t[3], t[4], t[5], 0)
         if len(dt) != 8:
             raise ValueError("requested length 8 but object has length %d" % len(dt))
-        FAKE.datetimes.append(tuple(dt))
-        time.set_wall(time.mktime((dt[0], dt[1], dt[2], dt[4], dt[5], dt[6], 0, 0)) + dt[7] / 1000000)
+        board = time.mktime((dt[0], dt[1], dt[2], dt[4], dt[5], dt[6], 0, 0)) + dt[7] / 1000000
+        time.OFF[0] = board - time.utime.time()
 
     def memory(self, data=None):
         if data is None:

@@ -1,34 +1,27 @@
-# FAKE time module for firmware unit tests on the plain unix port: the built-in time
-# plus a settable wall clock, so machine.RTC().datetime(...) (fakehw/machine.py) moves
-# time.time() as it does on the ESP32. The epoch stays the unix port's (1970); the
-# virtual board (boards/virtual/shims/time.py) has the ESP32's 2000 epoch.
-import sys
-_p = sys.path
-sys.path = ()
-try:
-    from time import *    # noqa: F401,F403 - ticks_ms, sleep_ms, mktime ...
-    import time as _bt
-finally:
-    sys.path = _p
-    del _p
+# FAKE time module for firmware unit tests on the plain unix port: the ESP32 port's time -
+# whole seconds since 2000-01-01 (its epoch) from a wall clock that machine.RTC().datetime()
+# sets (fakehw/machine.py: OFF) - over the unix port's own (ticks_ms, sleep_ms ... re-exported
+# from the built-in, reached by its other name utime).
+from utime import *    # noqa: F401,F403
+import utime
 
-OFFSET = [0]              # seconds added to the host clock, set through RTC.datetime
+OFF = [-946684800.0]     # board seconds = host Unix seconds + OFF[0]: starts right, in 2000 terms
 
 
 def time():
-    return _bt.time() + OFFSET[0]
+    return int(utime.time() + OFF[0])
 
 
 def time_ns():
-    return _bt.time_ns() + int(OFFSET[0] * 1000000000)
+    return utime.time_ns() + int(OFF[0] * 1000000000)
 
 
-def gmtime(secs=None):
-    return _bt.gmtime(int(time()) if secs is None else secs)
+def gmtime(t=None):
+    return utime.gmtime((time() if t is None else t) + 946684800)
 
 
 localtime = gmtime
 
 
-def set_wall(unix):
-    OFFSET[0] = unix - _bt.time()
+def mktime(t):
+    return utime.mktime(t) - 946684800
