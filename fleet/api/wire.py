@@ -60,9 +60,12 @@ def answer(payload, status=200):
     return timed_response(payload, status)
 
 
+_PROTOCOL_HEADER = devproto.H_PROTOCOL.lower()
+
+
 def wants_signed_reply(headers):
     """The device speaks v1.1: it sent X-Protocol-Version: 1.1 and refuses a reply that is not signed."""
-    return headers.get("x-protocol") == devproto.PROTOCOL
+    return headers.get(_PROTOCOL_HEADER) == devproto.PROTOCOL
 
 
 def sign_reply(response, key, nonce):
