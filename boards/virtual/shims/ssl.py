@@ -54,7 +54,9 @@ def _when(b, tag, s, e):
 
 
 def _validity(der):
-    """(notBefore, notAfter) of a DER certificate, Unix seconds."""
+    """(notBefore, notAfter) of a DER certificate, Unix seconds. (The firmware's certtime.py
+    walks a certificate the same way; this stands for mbedTLS on the chip, so it must not
+    depend on application code.)"""
     _, i, _ = _tlv(der, 0)      # Certificate
     _, i, _ = _tlv(der, i)      # TBSCertificate
     tag, _, end = _tlv(der, i)

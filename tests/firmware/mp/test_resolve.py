@@ -5,7 +5,6 @@
 # client and the FakeFleet behind them are the real ones. MicroPython.
 import os
 import time
-import socket
 import binascii
 import asyncio
 import mptest
@@ -21,42 +20,10 @@ from httpc import HttpError  # noqa: E402
 from rtcmem import Clock  # noqa: E402
 from rtcmem import RtcMem  # noqa: E402
 from fakectl import PORT  # noqa: E402
+from loopwatch import LoopWatch  # noqa: E402
+from fakedns import FakeDns  # noqa: E402
 
 NAME = "fleet.district.test"
-_real_getaddrinfo = socket.getaddrinfo
-
-
-class FakeDns:
-    """A DNS server that answers after delay_ms, or (answer None) never has an answer."""
-
-    def __init__(self, delay_ms, answer="127.0.0.1"):
-        self.delay_ms = delay_ms
-        self.answer = answer
-        self.calls = 0
-        resolve.getaddrinfo = self
-
-    def __call__(self, host, port, *args):
-        self.calls += 1
-        time.sleep_ms(self.delay_ms)      # blocks its caller, as lwIP's getaddrinfo does
-        if self.answer is None:
-            raise OSError(-202)           # lwIP: EAI_FAIL
-        return _real_getaddrinfo(self.answer, port, *args)
-
-
-class Ticker:
-    """Stands in for the light and tone: a task that wants to run every 20 ms."""
-
-    def __init__(self):
-        self.worst = 0
-        self.task = asyncio.create_task(self.run())
-
-    async def run(self):
-        last = time.ticks_ms()
-        while True:
-            await asyncio.sleep_ms(20)
-            now = time.ticks_ms()
-            self.worst = max(self.worst, time.ticks_diff(now, last))
-            last = now
 
 
 def rig(mem, token=None):
@@ -79,14 +46,14 @@ def rig(mem, token=None):
 async def test_slow_dns_does_not_freeze_the_loop_and_the_address_is_kept():
     mem = RtcMem()
     dns = FakeDns(1500)
-    tick = Ticker()
+    watch = LoopWatch()
     lk = rig(mem)
     await lk.enroll()
     await lk.hello()
-    tick.task.cancel()
+    worst = watch.stop()
     ok(lk.hello_ok)
     eq(dns.calls, 1)                                   # once, for both requests
-    ok(tick.worst < 250, "the loop stood still for %d ms during the lookup" % tick.worst)
+    ok(worst < 250, "the loop stood still for %d ms during the lookup" % worst)
     eq(mem.get("host"), [NAME, "127.0.0.1"])
 
 
@@ -107,15 +74,15 @@ async def test_after_deep_sleep_a_dns_outage_changes_nothing():
 
 async def test_dns_outage_on_first_contact_fails_the_request_not_the_loop():
     FakeDns(2000, answer=None)
-    tick = Ticker()
+    watch = LoopWatch()
     lk = rig(RtcMem())
     try:
         await lk.enroll()
         ok(False, "enrolled without an address")
     except HttpError as ex:
         ok("DNS" in str(ex), str(ex))
-    tick.task.cancel()
-    ok(tick.worst < 250, "the loop stood still for %d ms" % tick.worst)
+    worst = watch.stop()
+    ok(worst < 250, "the loop stood still for %d ms" % worst)
     ok(not lk.cfg.enrolled())
 
 
