@@ -56,9 +56,15 @@ def validate_config(config, board_name):
         problems.append("wifi: expected {\"ssid\": ..., \"password\": ...} with a non-empty ssid")
     elif not isinstance(wifi.get("password", ""), str):
         problems.append("wifi.password: expected a string")
-    for key in ("site", "enroll_token"):
+    for key in ("site", "enroll_token", "ca"):
         if key in cfg and cfg[key] is not None and not isinstance(cfg[key], str):
             problems.append("%s: expected a string" % key)
+    if "tls_insecure" in cfg and not isinstance(cfg["tls_insecure"], bool):
+        problems.append("tls_insecure: expected true or false")
+    if isinstance(url, str) and url.startswith("https://") and not cfg.get("ca") and cfg.get("tls_insecure") is not True:
+        problems.append("ca: an https:// fleet_url needs the path of the device CA certificate on the board "
+                        "(e.g. \"ca\": \"/fleet-ca.pem\", deployed with the image), or \"tls_insecure\": true "
+                        "to connect without verifying the fleet (never in production)")
     if problems:
         raise FirmwareError("board settings (config.json) are invalid", problems=problems)
     return cfg
@@ -80,7 +86,7 @@ def build_fs(board_name, config, firmware_dir=None, slot="a"):
     - /app_<slot>/**: the application bundle firmware_dir/app/** (no __pycache__, *.pyc, dotfiles);
     - /board.json: the validated board definition (without its prose notes);
     - /config.json: `config` ({"role", "board", "fleet_url", "wifi": {"ssid", "password"},
-      "site", "enroll_token", ...}), validated.
+      "site", "enroll_token", "ca" (path of the pinned device CA, needed for https), ...}), validated.
 
     Raises BoardError for an unknown/invalid board, FirmwareError for a missing firmware tree or
     invalid settings.

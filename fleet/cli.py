@@ -126,11 +126,17 @@ def main():
 @click.option("--port", envvar="FLEET_PORT", type=int, default=None, help="port; 0 picks a free one [default 8000]")
 @click.option("--db", "db_path", envvar="FLEET_DB", type=click.Path(dir_okay=False), help="SQLite database file")
 @click.option("--log-level", envvar="FLEET_LOG_LEVEL", default=None, help="debug, info, warning [default info]")
-def serve(host, port, db_path, log_level):
+@click.option("--tls-cert", envvar="FLEET_TLS_CERT", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="serve HTTPS with this certificate chain (PEM)")
+@click.option("--tls-key", envvar="FLEET_TLS_KEY", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="the private key of --tls-cert (PEM)")
+def serve(host, port, db_path, log_level, tls_cert, tls_key):
     """Run the fleet manager (device protocol, admin API, web UI)."""
     from fleet.server import serve as run
+    if bool(tls_cert) != bool(tls_key):
+        raise click.UsageError("--tls-cert and --tls-key go together")
     try:
-        run(settings_from(db_path, host=host, port=port, log_level=log_level))
+        run(settings_from(db_path, host=host, port=port, log_level=log_level, tls_cert=tls_cert, tls_key=tls_key))
     except FleetError as exc:          # a bad setting, a port in use: one line, not a traceback
         raise click.ClickException(exc.message)
 

@@ -45,7 +45,7 @@ class FleetServer(uvicorn.Server):
             gc.collect()
             gc.freeze()
         host, port = self.servers[0].sockets[0].getsockname()[:2]
-        self.url = "http://%s:%d" % (host, port)
+        self.url = "%s://%s:%d" % ("https" if self.config.ssl_certfile else "http", host, port)
         print("Fleet manager listening on %s" % self.url, flush=True)
         if self.on_started is not None:
             # In a thread: the hook may block (start processes, enroll boards) while we serve.
@@ -72,6 +72,8 @@ def uvicorn_config(app, settings, **overrides):
                    timeout_keep_alive=settings.keepalive_timeout_s, proxy_headers=True,
                    forwarded_allow_ips=settings.forwarded_allow_ips,
                    log_config=None)     # uvicorn's loggers go through ours (fleet.logs)
+    if settings.tls_cert:
+        options.update(ssl_certfile=settings.tls_cert, ssl_keyfile=settings.tls_key)
     options.update(overrides)
     return uvicorn.Config(app, **options)
 

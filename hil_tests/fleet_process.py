@@ -1,4 +1,5 @@
-"""A real fleet manager for HIL tests: `fleet serve` in its own process on a temp database.
+"""A real fleet manager for HIL tests: `fleet serve` in its own process on a temp database,
+over HTTPS when given a test PKI (hil_tests/pki.py).
 
 The process can be killed with SIGKILL and started again on the same port (boards keep the URL),
 which is how the reliability tests take the server down mid-traffic. Test code talks to it only
@@ -8,6 +9,7 @@ over HTTP with an admin API token, as a tool would.
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -17,7 +19,7 @@ from pathlib import Path
 import httpx
 
 _FLEET = [sys.executable, "-c", "from fleet.cli import main; main()"]
-_LISTENING = re.compile(r"Fleet manager listening on (http://\S+)")
+_LISTENING = re.compile(r"Fleet manager listening on (https?://\S+)")
 
 
 class FleetProcessError(RuntimeError):
@@ -35,8 +37,9 @@ def fleet_cli(db, *args, timeout=60):
 class FleetProcess:
     """`fleet serve` on 127.0.0.1. start() picks a free port the first time and keeps it after."""
 
-    def __init__(self, workdir, log_path=None, env=None):
+    def __init__(self, workdir, log_path=None, env=None, pki=None):
         self.workdir = Path(workdir)
+        self.pki = pki                    # hil_tests.pki.Pki: serve HTTPS with its certificate
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.db = self.workdir / "fleet.db"
         self.log_path = Path(log_path or self.workdir / "fleet.log")
@@ -64,6 +67,8 @@ class FleetProcess:
         log.flush()
         cmd = _FLEET + ["serve", "--host", "127.0.0.1", "--port", str(self.port), "--db", str(self.db),
                         "--log-level", "warning"]
+        if self.pki is not None:
+            cmd += ["--tls-cert", str(self.pki.cert_path), "--tls-key", str(self.pki.key_path)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, env=self.env, cwd=self.workdir)
         url = self._wait_listening(timeout)
         # Keep draining stdout into the log so the server never blocks on a full pipe.
@@ -124,7 +129,8 @@ class FleetProcess:
     # ---- the admin API over HTTP -------------------------------------------------------------
     def client(self, timeout=10.0):
         return httpx.Client(base_url=self.url, headers={"Authorization": "Bearer %s" % self.token},
-                            timeout=timeout)
+                            timeout=timeout,
+                            verify=ssl.create_default_context(cafile=str(self.pki.ca_path)) if self.pki else True)
 
     def api(self, method, path, **kw):
         with self.client() as c:

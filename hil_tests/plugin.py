@@ -7,6 +7,11 @@
 Tests declare what they need from the rig with @pytest.mark.needs("power", "wifi", ...); on a
 rig that cannot give it the test is skipped with the reason. Every test gets a log folder
 (--hil-logs, default var/hil-logs/<test>/) holding each board's console and the fleet's log.
+
+The fleet runs behind TLS (a test CA made per test, hil_tests/pki.py) and every board gets that
+CA pinned as its `ca`: HTTPS with certificate verification is the path tested by default. A
+test marked @pytest.mark.plain_http gets a plain-HTTP fleet (a man in the middle can only
+rewrite what is not encrypted); --fleet-http runs every test that way.
 """
 
 import re
@@ -16,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from hil_tests.fleet_process import FleetProcess
+from hil_tests.pki import make_pki
 from hil_tests.rig import CAPABILITIES, SerialRig, VirtualRig, board_config
 
 
@@ -32,11 +38,14 @@ def pytest_addoption(parser):
     g.addoption("--wifi-ssid", dest="hil_wifi_ssid", default="district-iot")
     g.addoption("--wifi-password", dest="hil_wifi_password", default="lab-password")
     g.addoption("--hil-logs", dest="hil_logs", default="var/hil-logs", help="folder for per-test logs")
+    g.addoption("--fleet-http", dest="hil_fleet_http", action="store_true",
+                help="serve the fleet over plain HTTP (default: HTTPS with a test CA pinned on the boards)")
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "needs(*capabilities): rig capabilities the test uses: "
                             + ", ".join(sorted(CAPABILITIES)))
+    config.addinivalue_line("markers", "plain_http: the test's fleet serves plain HTTP (no TLS)")
     if config.getoption("hil_board") == "serial" and not config.getoption("hil_port"):
         raise pytest.UsageError("--board serial needs --port (e.g. --port /dev/ttyUSB0)")
 
@@ -80,8 +89,13 @@ def hil_log_dir(request):
 
 @pytest.fixture
 def fleet(tmp_path, hil_log_dir, request):
-    """A real fleet manager (`fleet serve`) on a fresh SQLite file, with an admin API token."""
-    fp = FleetProcess(tmp_path / "fleet", log_path=hil_log_dir / "fleet.log")
+    """A real fleet manager (`fleet serve`) on a fresh SQLite file, with an admin API token;
+    over HTTPS with a fresh test CA unless the test is marked plain_http (or --fleet-http)."""
+    pki = None
+    if not (request.node.get_closest_marker("plain_http") or request.config.getoption("hil_fleet_http")):
+        hosts = tuple(dict.fromkeys(("127.0.0.1", "localhost", request.config.getoption("hil_fleet_host"))))
+        pki = make_pki(tmp_path / "pki", hosts=hosts)
+    fp = FleetProcess(tmp_path / "fleet", log_path=hil_log_dir / "fleet.log", pki=pki)
     fp.bootstrap()
     fp.start()
     yield fp
@@ -99,9 +113,18 @@ class BoardMaker:
         token = token or self.fleet.enrollment_token(role=role)
         host = self.opt("hil_fleet_host")
         url = self.fleet.url.replace("127.0.0.1", host)
+        pki = self.fleet.pki
+        if pki is not None and "ca" not in config:
+            config["ca"] = "/fleet-ca.der"             # ca=None: a board without one
+        if config.get("ca", 0) is None:
+            del config["ca"]
         cfg = board_config(role, url, token, self.opt("hil_wifi_ssid"), self.opt("hil_wifi_password"), **config)
-        b = self.rig.provision(name, cfg, start=start)
+        b = self.rig.provision(name, cfg, start=False)
         self.boards.append(b)
+        if pki is not None and cfg.get("ca"):
+            b.deploy({cfg["ca"]: pki.ca_der})          # the device CA, pinned on the board
+        if start:
+            b.start()
         return b
 
     def save_logs(self):

@@ -24,6 +24,7 @@ CAPABILITIES = {
     "world": "change sensor readings (needs a controllable physical setup)",
     "wifi": "switch the access point on and off",
     "link": "cut the network path between board and fleet",
+    "mitm": "rewrite the fleet's replies on their way to the board (a man in the middle on a plain-HTTP path)",
     "power": "cut and restore the board's power (needs a power relay)",
     "many": "run many boards at once",
     "files": "write files onto the board's filesystem from the host (a virtual board: while it is off)",

@@ -50,6 +50,32 @@ def test_press_is_received_then_answered(make_board, fleet):
     assert fleet_alarm(fleet, dev["id"], ref)["state"] == "resolved"
 
 
+@pytest.mark.plain_http                     # a man in the middle can only rewrite what is not encrypted
+@pytest.mark.needs("button", "mitm")
+def test_a_man_in_the_middle_cannot_make_the_button_show_answered(make_board, fleet):
+    board = make_board("button", **BUTTON)
+    dev = enrolled(board, fleet)
+    board.wait_state("sleeping", timeout=30)
+    # Every reply on the path now says "acknowledged" where the fleet wrote "received".
+    board.tamper('"received"', '"acknowledged"')
+    start = board.mark()
+    board.press(200)
+    ref = board.expect(r"button: alarm ref=(\S+) seq=\d+", timeout=10).group(1)
+    alarm = wait_until(lambda: fleet_alarm(fleet, dev["id"], ref), "alarm in the fleet")
+    board.expect(r"not signed for this request: refused", timeout=15)
+    time.sleep(8)                                           # time enough to believe it, were it believed
+    console = board.console_text(start)
+    assert "button: answered" not in console and "button: received" not in console
+    assert board.info()["net"]["tampered"] > 0
+    assert fleet_alarm(fleet, dev["id"], ref)["state"] == "received"     # nobody answered
+    # The path is honest again: the board learns the truth, and only a real answer is "answered".
+    board.tamper(None)
+    board.expect(r"button: received ref=%s" % re.escape(ref), timeout=60)
+    assert "button: answered" not in board.console_text(start)
+    fleet.api("POST", "/api/v1/alarms/%d/acknowledge" % alarm["id"])
+    board.expect(r"button: answered ref=%s" % re.escape(ref), timeout=15)
+
+
 @pytest.mark.needs("button")
 def test_long_press_cancels_the_alarm(make_board, fleet):
     board = make_board("button", **BUTTON)
@@ -94,7 +120,9 @@ def test_console_in_browser_acknowledges_and_button_answers(make_board, fleet):
     dev = enrolled(board, fleet)
     board.wait_state("sleeping", timeout=30)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        # Over HTTPS the browser trusts exactly the fleet's test key (pinned), nothing else.
+        pin = ["--ignore-certificate-errors-spki-list=" + fleet.pki.spki_sha256] if fleet.pki else []
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + pin)
         try:
             page = browser.new_page(locale="en-US")     # "live" below is the English badge
             page.goto(fleet.url + "/console")

@@ -1,5 +1,6 @@
 """Runtime scenarios of issue 3 on the boards under test: enroll, hello, telemetry."""
 
+import datetime
 import json
 import random
 import re
@@ -8,6 +9,7 @@ import time
 import pytest
 
 from hil_tests.plugin import enrolled
+from hil_tests.rig import board_config
 from hil_tests.polling import wait_until
 
 # The generic role (heartbeat + telemetry) on a mains-powered board: exercises the runtime alone.
@@ -175,3 +177,56 @@ def test_a_weak_battery_browning_out_keeps_the_confirmed_slot(make_board, fleet)
     state = json.loads(board.read_file("/state/boot.json"))
     assert state["slot"] == "a" and not state.get("tries") and "bad" not in state, state
     assert fleet.device_by_hw(board.hw_id)["slot"] == "a"
+
+
+def test_clock_is_set_from_signed_time_after_every_power_cut(make_board, fleet, rig):
+    board = make_board("clock", role="smart_bin")
+    enrolled(board, fleet)
+    console = board.console_text(0)
+    assert re.search(r"clock: set from signed fleet time, step \d+ s", console)
+    if fleet.pki is not None:                   # over TLS: the CA's notBefore came first
+        assert "clock: not set since power-on: raised to the CA" in console
+    if rig.name == "virtual":
+        assert abs(board.info()["board_time"] - time.time()) < 5
+        board.power_cut()                       # the RTC starts again at 2000...
+        board.start()
+        board.expect(r"hello ok", timeout=30)   # ...and is set again, from signed time only
+        assert abs(board.info()["board_time"] - time.time()) < 5
+
+
+@pytest.mark.needs("files")
+def test_board_refuses_a_certificate_not_yet_valid_at_its_clock_as_the_chip_does(rig, tmp_path, hil_log_dir):
+    """The server certificate was issued after the device CA (not backdated, against
+    docs/operations.md): a board whose clock restarted at 2000 and was raised only to the CA's
+    notBefore cannot verify it. The virtual board refuses the handshake as mbedTLS on the ESP32
+    does (its ssl shim checks dates against the board's clock, not the host's)."""
+    from hil_tests.fleet_process import FleetProcess
+    from hil_tests.pki import make_pki
+
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    pki = make_pki(tmp_path / "pki", leaf_not_before=now - datetime.timedelta(hours=1))
+    fp = FleetProcess(tmp_path / "fleet", log_path=hil_log_dir / "fleet.log", pki=pki)
+    fp.bootstrap()
+    fp.start()
+    try:
+        cfg = board_config("smart_bin", fp.url, fp.enrollment_token(role="smart_bin"), ca="/fleet-ca.der")
+        board = rig.provision("early", cfg, start=False)
+        board.deploy({"/fleet-ca.der": pki.ca_der})
+        board.start()
+        try:
+            board.expect(r"link: offline \(HttpError: OSError \(-12288, 'MBEDTLS_ERR_X509_FATAL_ERROR'", timeout=30)
+            assert board.info()["tls_refusals"] > 0
+            assert "enrolled" not in board.console_text(0)
+        finally:
+            (hil_log_dir / "early.log").write_text(board.console_text(0))
+            board.power_cut()
+    finally:
+        fp.stop()
+
+
+def test_https_without_a_ca_connects_only_when_told_to_and_says_so_loudly(make_board, fleet):
+    if fleet.pki is None:
+        pytest.skip("the fleet serves plain HTTP in this run (--fleet-http)")
+    board = make_board("no-ca", role="smart_bin", ca=None, tls_insecure=True)
+    board.expect(r"INSECURE: tls_insecure is set", timeout=15)
+    enrolled(board, fleet)

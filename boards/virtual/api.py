@@ -182,6 +182,12 @@ class VirtualBoard:
         connections stall) or 'reset' (connections refused)."""
         self._call("link", up=bool(up), mode=mode)
 
+    def tamper(self, find=None, replace=""):
+        """Play a man in the middle on the plain-HTTP path to the fleet: every response body has
+        `find` replaced by `replace` on its way to the board (tamper() stops it). TLS traffic
+        cannot be rewritten, so this only works while the fleet URL is http://."""
+        self._call("tamper", find=find, replace=replace)
+
     def set_fleet(self, url):
         """Point the board's proxy at another real fleet URL."""
         self._call("set_fleet", url=url)

@@ -405,6 +405,10 @@ class Host:
         (await self.runtime(name)).set_link(up, mode)
         return True
 
+    async def op_tamper(self, name, find=None, replace=None):
+        (await self.runtime(name)).set_tamper(find, replace)
+        return True
+
     async def op_deploy(self, name, files, clean=False):
         rt = await self.runtime(name)
         rt.deploy({k: (v.encode() if isinstance(v, str) else bytes(v)) for k, v in files.items()}, clean=clean)

@@ -6,9 +6,13 @@ the real fleet. The host cuts the path the way networks fail:
   - link down, mode "drop" (default): packets vanish - new connections are accepted but nothing
     comes back, open ones stall; when the link returns, stalled connections are reset;
   - link down, mode "reset": connections are reset at once (like a firewall sending RST).
+It can also play a man in the middle on plain HTTP: with a tamper rule set, every response
+body from the fleet has `find` replaced by `replace` (Content-Length fixed) on its way to the
+board - what protocol v1.1's signed replies must defeat. Over TLS it can only pass bytes on.
 """
 
 import asyncio
+import re
 import socket
 from urllib.parse import urlsplit
 
@@ -24,8 +28,9 @@ class FleetProxy:
         self._note = note
         self._server = None
         self._entries = {}            # id -> [client writer, upstream writer, stalled]
+        self.tamper = None            # (find bytes, replace bytes) applied to response bodies
         self.stats = {"connections": 0, "refused": 0, "dropped": 0, "bytes_up": 0, "bytes_down": 0,
-                      "upstream_errors": 0}
+                      "upstream_errors": 0, "tampered": 0}
 
     def set_target(self, url):
         if not url:
@@ -66,8 +71,8 @@ class FleetProxy:
                     w.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 except (OSError, AttributeError):
                     pass
-            await asyncio.gather(self._pipe(reader, uw, entry, "bytes_up"),
-                                 self._pipe(ur, writer, entry, "bytes_down"))
+            down = self._tampering(ur, writer, entry) if self.tamper else self._pipe(ur, writer, entry, "bytes_down")
+            await asyncio.gather(self._pipe(reader, uw, entry, "bytes_up"), down)
         finally:
             self._entries.pop(id(entry), None)
             for w in (entry[0], entry[1]):
@@ -104,6 +109,33 @@ class FleetProxy:
                         writer.write_eof()
                 except (OSError, RuntimeError):
                     pass
+
+    async def _tampering(self, reader, writer, entry):
+        """Responses one by one (head, then Content-Length bytes), bodies rewritten by the rule."""
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = re.search(rb"(?im)^content-length:\s*(\d+)\r$", head)
+                body = await reader.readexactly(int(length.group(1))) if length else await reader.read()
+                rule = self.tamper
+                if rule and rule[0] in body:
+                    body = body.replace(rule[0], rule[1])
+                    self.stats["tampered"] += 1
+                    if length:
+                        head = head[:length.start(1)] + str(len(body)).encode() + head[length.end(1):]
+                self.stats["bytes_down"] += len(head) + len(body)
+                writer.write(head + body)
+                await writer.drain()
+                if not length:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, OSError, asyncio.CancelledError):
+            pass
+        finally:
+            try:
+                if writer.can_write_eof():
+                    writer.write_eof()
+            except (OSError, RuntimeError):
+                pass
 
     def path_changed(self):
         """Apply a new path state to the open connections."""

@@ -63,6 +63,13 @@ ROM = {
 _BANNER = re.compile(rb"MicroPython [^\r\n]*\r?\n(?:Type \"help\(\)\"[^\r\n]*|Use Ctrl-D[^\r\n]*)\r?\n>>> $")
 
 
+def _utc(unix):
+    """'2026-12-06 10:00:00Z' for Unix seconds (None stays '?')."""
+    if unix is None:
+        return "?"
+    return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(unix))
+
+
 def parse_size(text):
     """'96k' -> 98304, '1m' -> 1048576, 5000 -> 5000."""
     if isinstance(text, int):
@@ -207,6 +214,7 @@ class BoardRuntime:
         self.rtc_mem = b""
         self.clock_offset = None
         self.ticks_origin = None
+        self.tls_refusals = 0           # handshakes the ssl shim refused for the board's clock
         self.nvs = store.read_nvs(self.home, self.name)
         self.wdt = None
         self.sleep = None
@@ -444,6 +452,11 @@ class BoardRuntime:
             self._on_heap(kind, ev)
         elif kind == "shim_mem":
             self._on_shim_mem(ev)
+        elif kind == "tls_refused":
+            self.tls_refusals += 1
+            self.note("TLS handshake refused as on the chip: certificate (depth %s) %s at the board's clock "
+                      "%s (valid %s .. %s)" % (ev.get("depth"), ev.get("why"), _utc(ev.get("board_time")),
+                                               _utc(ev.get("not_before")), _utc(ev.get("not_after"))))
         elif kind == "repl":
             self.boot_ms = ev.get("ms")
             self.note("boot.py/main.py returned; board at the REPL")
@@ -1129,6 +1142,12 @@ class BoardRuntime:
         self.note("path to the fleet %s" % ("restored" if up else "cut (%s)" % self.link["mode"]))
         self.path_changed()
 
+    def set_tamper(self, find=None, replace=None):
+        """Man in the middle on the board's path (plain HTTP only): rewrite response bodies."""
+        self.proxy.tamper = (find.encode(), replace.encode()) if find else None
+        self.note("path to the fleet: %s" % ("responses rewritten, %r -> %r" % (find, replace) if find
+                                             else "no longer tampered with"))
+
     # ------------------------------------------------------------------ files
     def deploy(self, files, clean=False):
         if self._running():
@@ -1185,6 +1204,10 @@ class BoardRuntime:
             "repl": "raw" if self.repl_raw else "friendly", "console_end": self.console.end,
             "heap": self.heap_info(),
             "pressed": self.pins.get("button") in self.levels,
+            # the board's system clock (Unix seconds; 2000-01-01 after a power cut) and the TLS
+            # handshakes the ssl shim refused because of it
+            "board_time": time.time() + self.clock_offset if self.clock_offset is not None else None,
+            "tls_refusals": self.tls_refusals,
         }
 
     def _wifi_status(self):

@@ -1,4 +1,4 @@
-# One-time enrollment (protocol v1 POST /api/v1/device/enroll): exchange the
+# One-time enrollment (protocol v1.1 POST /api/v1/device/enroll): exchange the
 # enroll_token from /config.json for a device id and secret, then rewrite
 # /config.json without the token. Imported by link only when needed, then dropped.
 import json
@@ -49,7 +49,7 @@ async def enroll(link):
     st, rh, data = await link.conn.request(
         "POST", link.base + devproto.PATH_ENROLL, {"Content-Type": "application/json"},
         json.dumps(body).encode(), link.timeout_ms)
-    obj = link._parse(st, rh, data)
+    obj = link._parse(st, data)     # unsigned (no secret yet): its time is not believed
     dev = obj.get("device_id")
     sec = obj.get("secret")
     try:                                # 64 hex digits (unhexlify: no per-char strings)

@@ -1,10 +1,14 @@
 # Minimal HTTP/1.1 client on asyncio streams: keep-alive, a deadline on every
-# request, optional TLS (ssl.SSLContext), bodies of at most 16 KB framed by
-# Content-Length (what the fleet sends) or by the connection closing. Chunked
-# responses are refused: this client talks to the fleet, not to the web.
+# request, TLS that verifies the server (a CA certificate is required; only ca=b"", from
+# config "tls_insecure", connects without checking), bodies of at most
+# 16 KB framed by Content-Length (what the fleet sends) or by the connection closing.
+# Chunked responses are refused: this client talks to the fleet, not to the web.
+# Connections are opened by connect.py: host names resolved off the asyncio loop and the
+# address kept (a DNS outage must not freeze a call button's light and tone), TLS verified.
 # A request is copied into one buffer shared by every connection and written with one
 # write (head and body in two segments meet Nagle + delayed ACK, ~40 ms): sending
 # allocates nothing large, so a fragmented heap does not fail it.
+import sys
 import asyncio
 from micropython import const
 
@@ -19,20 +23,28 @@ class HttpError(Exception):
 
 
 class Conn:
-    def __init__(self, host, port, tls=False, ca=None):
+    def __init__(self, host, port, tls=False, ca=None, target=None):
         self.host = host
         self.port = port
         self.tls = tls
-        self.ca = ca              # CA certificate (PEM or DER bytes) to verify the server
+        # TLS: the pinned CA certificate (DER) the server must chain to; b"" when config says
+        # "tls_insecure" (no verification); None: no CA, no connection
+        self.ca = ca
+        self.ssl = None           # the SSLContext made from it, shared with the twin connection
+        # the address connections go to: the host's once resolved (a literal is its own)
+        self.target = target or (host if host.replace(".", "").isdigit() or ":" in host else None)
+        self.failed = 0           # fresh connections that failed in a row (re-resolve at 3)
         self.r = self.w = None
         self.requests = 0         # answered on the current connection
 
-    def close(self):
+    async def close(self):
+        """Close the socket: MicroPython's Stream.close() frees nothing, wait_closed() does."""
         w = self.w
         self.r = self.w = None
         if w is not None:
             try:
                 w.close()
+                await w.wait_closed()
             except Exception:
                 pass
 
@@ -42,29 +54,28 @@ class Conn:
         try:
             return await asyncio.wait_for_ms(self._request(method, path, headers, body), timeout_ms)
         except asyncio.TimeoutError:
-            self.close()
-            raise HttpError("timeout after %d ms" % timeout_ms)
-        except HttpError:
-            self.close()
-            raise
-        except (OSError, EOFError, ValueError, IndexError) as ex:
-            self.close()
-            ex = HttpError("%s %s" % (type(ex).__name__, ex))
+            ex = HttpError("timeout after %d ms" % timeout_ms)
+        except HttpError as e:
+            ex = e
+        except (OSError, EOFError, ValueError, IndexError) as e:
+            # ValueError: also what mbedTLS raises for a certificate it refuses
+            ex = HttpError("%s %s" % (type(e).__name__, e))
             ex.reused = reused
-            raise ex
+        if not reused and self.requests == 0:
+            self.failed += 1          # connect.py asks DNS again after 3
+        await self.close()
+        raise ex
 
     async def _request(self, method, path, headers, body):
         if self.w is None:
-            ctx = None
-            if self.tls:
-                import ssl
-                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-                if self.ca:
-                    ctx.load_verify_locations(cadata=self.ca)
-                    ctx.verify_mode = ssl.CERT_REQUIRED
-                else:
-                    ctx.verify_mode = ssl.CERT_NONE
-            self.r, self.w = await asyncio.open_connection(self.host, self.port, ssl=ctx)
+            if self.tls or self.target is None:
+                import connect        # TLS or a name to resolve: loaded while needed
+                try:
+                    self.r, self.w = await connect.open_connection(self)
+                finally:
+                    sys.modules.pop("connect", None)
+            else:
+                self.r, self.w = await asyncio.open_connection(self.target, self.port)
             self.requests = 0
         reused = self.requests > 0
         if isinstance(body, str):
@@ -99,6 +110,7 @@ class Conn:
             ex.reused = reused
             raise ex
         self.requests += 1
+        self.failed = 0
         status = int(line.split(None, 2)[1])
         hdrs = {}
         while True:
@@ -107,8 +119,10 @@ class Conn:
                 break
             i = h.find(b":")
             k = h[:i].strip().lower().decode()
-            if k in ("content-length", "transfer-encoding", "connection", "x-server-time"):
-                hdrs[k] = h[i + 1:].strip().decode().lower()
+            # kept: values as sent (a reply signature is compared exactly)
+            if k in ("content-length", "transfer-encoding", "connection", "x-server-time",
+                     "x-reply-signature"):
+                hdrs[k] = h[i + 1:].strip().decode()
         if "transfer-encoding" in hdrs:
             raise HttpError("chunked response not supported")
         ln = int(hdrs.get("content-length", -1))
@@ -119,6 +133,6 @@ class Conn:
         else:
             data = await r.read(_MAX_BODY)
             hdrs["connection"] = "close"
-        if hdrs.get("connection") == "close":
-            self.close()
+        if hdrs.get("connection", "").lower() == "close":
+            await self.close()
         return status, hdrs, data

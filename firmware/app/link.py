@@ -1,5 +1,6 @@
-# Device protocol v1 client (docs/protocol.md): signed hello, event batches from the
-# outbox (ack -> outbox removal), downlink handling and time sync. Two kept-alive HTTP
+# Device protocol v1.1 client (docs/protocol.md): signed hello, event batches from the
+# outbox (ack -> outbox removal), downlink handling, and nothing believed from a reply the
+# fleet did not sign for the request (its signed time sets the clock). Two kept-alive HTTP
 # connections: one for hello/events, one for the long-poll (poll.py), so an alarm
 # never waits behind a held poll. run() never raises: outages are waited out with
 # backoff (the mqtt_as lesson). Rare paths load on demand: enroll.py (first boot),
@@ -44,20 +45,14 @@ class Link:
         self.on_hello = on_hello      # (number of errors sent) -> None
         self.board = board
         self.hwid = hwid              # () -> 12 hex digits; default enroll.hw_id
-        tls, host, port, base = parse_url(config.get("fleet_url", ""))
-        ca = config.get("ca")
-        if ca:
-            try:
-                import store
-                with open(store.path(ca), "rb") as f:
-                    ca = f.read()
-            except OSError:
-                log.w("link", "CA file %s missing" % ca)
-                ca = None
-        if tls and not ca:
-            log.w("link", "https without a CA certificate: server not verified")
-        self.base = base
-        self.conn = httpc.Conn(host, port, tls, ca)
+        tls, host, port, self.base = parse_url(config.get("fleet_url", ""))
+        ca = None
+        if tls:
+            import connect              # the pinned CA, the clock floor: not kept in RAM
+            ca = connect.setup(config, clock)
+            sys.modules.pop("connect", None)
+        ip = rtc.get("host") if rtc is not None else None   # [host, address] kept last time
+        self.conn = httpc.Conn(host, port, tls, ca, ip[1] if ip and ip[0] == host else None)
         self.pconn = None             # the long-poll's connection, made by poll.py
         self.timeout_ms = 15000       # one request, connect included
         self.online = False           # the last exchange with the fleet succeeded
@@ -130,17 +125,12 @@ class Link:
             ev.set()
 
     # ---- requests ---------------------------------------------------------------
-    def _parse(self, status, head, data):
+    def _parse(self, status, data):
         self.online = True                      # the fleet answered (maybe with an error)
         try:
             obj = json.loads(data) if data else None
         except ValueError:
             obj = None
-        t = obj.get("time") if isinstance(obj, dict) else None
-        if t is None:
-            t = head.get("x-server-time")
-        if t is not None:
-            self.clock.sync(t)
         if 200 <= status < 300:
             if not isinstance(obj, dict):
                 raise ProtoError(status, "bad_response", "body is not a JSON object")
@@ -156,6 +146,7 @@ class Link:
         conn = conn or self.conn
         full = self.base + path
         cf = self.cfg
+        key = binascii.unhexlify(cf.get("secret"))
         for attempt in range(3):
             nonce = binascii.hexlify(os.urandom(8)).decode()
             hdrs = devproto.signed_headers(cf.get("device_id"), cf.get("secret"), method, full,
@@ -167,11 +158,21 @@ class Link:
                 if ex.reused and attempt == 0:
                     continue                    # the kept-alive connection had gone stale
                 raise
+            # v1.1: believe a reply only if the fleet signed it for this request, or anyone on
+            # the path could make a call button show "answered". A refused reply counts as a
+            # network failure (retried with backoff); a signed one's time sets the clock.
+            t = rh.get("x-server-time")
+            if t is None or rh.get("x-reply-signature") != devproto.reply_signature(key, nonce, st, t, data):
+                await conn.close()
+                raise HttpError("reply (%d) not signed for this request: refused" % st)
+            self.clock.set(t)
+            if conn.target != conn.host and self.rtc is not None:
+                self.rtc.set("host", [conn.host, conn.target])  # resolve once per power-on
             try:
-                return self._parse(st, rh, data)
+                return self._parse(st, data)
             except ProtoError as ex:
                 if ex.code == "stale_timestamp" and attempt < 2:
-                    log.w("link", "stale_timestamp: clock resynced, retrying")
+                    log.w("link", "stale_timestamp: clock set from the signed reply, retrying")
                     continue
                 if ex.code == "replay" and attempt < 2:
                     continue                    # a fresh nonce fixes it

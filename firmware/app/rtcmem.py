@@ -1,11 +1,17 @@
+# The ESP32's RTC: its memory and its clock.
 # RtcMem: a small key/value store in RTC memory (machine.RTC().memory()): survives deep
 # sleep and soft/WDT resets, lost on power-on. Used for the Wi-Fi channel/BSSID cache,
-# the clock offset, the downlink cursor, schedules and role state across deep sleep.
-# Stored as b"RT1" + JSON; ESP32 gives 2048 bytes. Writes go to RAM: no flash wear.
-#
-# Clock: wall-clock time for a device without a set real-time clock: an offset from
-# time.time() learned from the fleet's "time" in every response (protocol v1), kept in
-# RTC memory so it survives deep sleep (the RTC keeps counting while asleep).
+# whether the clock was set, the downlink cursor, the fleet's address, schedules and role
+# state across deep sleep. Stored as b"RT1" + JSON; ESP32 gives 2048 bytes. Writes go to
+# RAM: no flash wear.
+# Clock: the board's system clock (machine.RTC), set from the fleet's signed time.
+# time.time() counts from 2000-01-01 (the ESP32 port's epoch) and mbedTLS checks
+# certificate dates against that same clock + 946684800 (ports/esp32/main.c,
+# platform_mbedtls_time; machine_rtc.c sets it with settimeofday): setting the RTC is what
+# lets a board verify the fleet's certificate. The clock keeps counting through deep sleep
+# and resets and starts again at 2000 after a power cut; RTC memory (lost with it) says
+# whether it was set from signed time since ("clock"). Time is whole seconds plus
+# milliseconds, integers only: an ESP32 float (single precision) holds an epoch time to 128 s.
 import json
 import time
 import devproto
@@ -14,6 +20,7 @@ from micropython import const
 
 _MAGIC = const(b"RT1")
 _LIMIT = const(2000)
+_EPOCH = const(946684800)   # Unix seconds at 2000-01-01, the ESP32 port's time epoch
 
 
 class RtcMem:
@@ -66,37 +73,41 @@ class RtcMem:
 
 class Clock:
     def __init__(self, rtc=None):
-        self._rtc = rtc
-        self.offset = 0
-        self.synced = False
-        if rtc is not None and rtc.get("toff") is not None:
-            self.offset = rtc.get("toff")
-            self.synced = True
+        self.rtc = rtc              # RtcMem or None
+        self.synced = rtc is not None and rtc.get("clock") is True
 
     def raw(self):
-        """Seconds of the board's own clock (keeps counting in deep sleep)."""
+        """Seconds of the board's own clock (schedules count in these)."""
         return int(time.time())
 
     def now(self):
-        """Best estimate of Unix time, integer seconds."""
-        return int(time.time()) + self.offset
+        """Unix time, integer seconds."""
+        return int(time.time()) + _EPOCH
 
-    def valid(self):
-        return self.now() >= devproto.MIN_VALID_TIME
-
-    def sync(self, t):
-        """Adopt the server's time (float seconds). Returns the correction applied (s)."""
-        try:
-            st = float(t)
-        except (TypeError, ValueError):
+    def set(self, t):
+        """Adopt a signed X-Server-Time ('1796031157.980'). Returns the step in seconds."""
+        parts = devproto.parse_server_time(t)
+        if parts is None:
             return 0
-        new = int(st - time.time() + 0.5)
-        delta = new - self.offset
-        if delta or not self.synced:
-            self.offset = new
+        step = parts[0] - self.now()
+        if self.synced and -1 <= step <= 1:
+            return 0                # within the second: leave the clock alone
+        self.write(parts[0], parts[1])
+        if not self.synced:
             self.synced = True
-            if self._rtc is not None:
-                self._rtc.set("toff", new)
-            if delta > 2 or delta < -2:
-                log.i("clock", "synced, corrected %d s" % delta)
-        return delta
+            if self.rtc is not None:
+                self.rtc.set("clock", True)
+        if step > 2 or step < -2:
+            log.i("clock", "set from signed fleet time, step %d s" % step)
+        return step
+
+    def write(self, t, ms):
+        """Set the RTC to Unix time t (seconds) + ms milliseconds."""
+        from machine import RTC
+        step = t - self.now()
+        d = time.gmtime(t - _EPOCH)
+        RTC().datetime((d[0], d[1], d[2], d[6], d[3], d[4], d[5], ms * 1000))
+        # Schedules (supervisor.due) hold board seconds: they move with the clock.
+        sch = self.rtc.get("sch") if self.rtc is not None else None
+        if sch:
+            self.rtc.set("sch", dict((k, sch[k] + step) for k in sch))

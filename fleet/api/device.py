@@ -1,9 +1,10 @@
-"""Device protocol v1 routes: enroll, hello, events, poll (docs/protocol.md).
+"""Device protocol v1.1 routes: enroll, hello, events, poll (docs/protocol.md).
 
 The path of one event: bytes read with a cap (wire.read_body) -> signature checked
 (identity.authenticate) -> device marked seen (status board, memory) -> batch validated
 (devproto.check_batch) -> handed to the group-commit writer (ingest.EventsJob) -> awaited
-until COMMIT -> answered with ack and `down` (downlink.compose).
+until COMMIT -> answered with ack and `down` (downlink.compose) -> the reply signed with the
+device's secret when the device asked for v1.1 (DeviceFastPath, wire.sign_reply).
 """
 
 import logging
@@ -17,7 +18,8 @@ from fleet.api import device_schema as ds
 from fleet.api.deps import client_address
 from fleet.api.errors import client_went_away, error_response, retry_after
 from fleet.api.schemas import ERROR_RESPONSES, EnrollOut, EventsOut, HelloOut, PollOut
-from fleet.api.wire import answer, fail, headers_of, parse_json, read_body, signed_path
+from fleet.api.wire import (answer, fail, headers_of, headers_of_scope, parse_json, read_body, sign_reply, signed_path,
+                            wants_signed_reply)
 from fleet.core import clock
 from fleet.domain import enrollment
 from fleet.domain.identity import authenticate
@@ -26,6 +28,7 @@ from fleet.errors import TooManyAttempts
 
 log = logging.getLogger("fleet.device")
 router = APIRouter(prefix=devproto.PREFIX, tags=["device protocol v1"], responses=ERROR_RESPONSES)
+SIGNER = "fleet.reply_signer"   # scope key: the authenticated device a reply is signed for
 
 
 async def _signed_request(request, method, check=None):
@@ -36,6 +39,7 @@ async def _signed_request(request, method, check=None):
     raw = await read_body(request, headers)
     now = clock.now()
     device = authenticate(rt.directory, rt.nonces, method, signed_path(request), headers, raw, now)
+    request.scope[SIGNER] = device          # from here on, the reply can be signed for it
     rt.board.touch(device.id, now)
     if not rt.rate.allow(device.id, now):
         fail("rate_limited", "more than %d requests at once or %g a second from this device: back off"
@@ -142,13 +146,20 @@ class DeviceFastPath:
             return await self.app(scope, receive, send)
         scope["app"] = self.fastapi_app
         scope["fleet.route"] = scope["path"]      # the metrics' route label (no router ran)
+        signer = None
         try:
             response = await handler(Request(scope, receive, send))
         except devproto.ProtocolError as exc:
             response = error_response(exc.status(), exc.code, exc.message, retry_after(exc))
+            signer = getattr(exc, "signer", None)
         except ClientDisconnect:
             response = client_went_away(scope)
         except Exception:
             log.exception("internal error on %s %s", scope["method"], scope["path"])
             response = error_response(500, "internal", "server fault; retry later")
+        signer = scope.get(SIGNER) or signer
+        if signer is not None:
+            headers = headers_of_scope(scope)
+            if wants_signed_reply(headers):
+                sign_reply(response, signer.key, headers["x-nonce"])
         await response(scope, receive, send)

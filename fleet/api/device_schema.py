@@ -53,8 +53,10 @@ EVENTS = {"type": "object", "additionalProperties": False, "required": ["events"
           "properties": {"stream": _U32, "cv": _U32,
                          "events": {"type": "array", "minItems": 1, "maxItems": devproto.MAX_EVENTS,
                                     "items": _event()}}}
+_ENROLL_TEXT = {"type": "string", "minLength": 1, "maxLength": devproto.ENROLL_FIELD_MAX}
 ENROLL = _object(devproto.ENROLL_FIELDS, {
-    "hw_id": {"type": "string", "pattern": "^[0-9a-f]{12}$"}, "role": _enum(devproto.ROLES)})
+    "hw_id": {"type": "string", "pattern": "^[0-9a-f]{12}$"}, "role": _enum(devproto.ROLES),
+    "token": _ENROLL_TEXT, "board": _ENROLL_TEXT, "site": _ENROLL_TEXT})
 
 _HEX = {"type": "string", "pattern": "^[0-9a-f]+$"}
 SIGNATURE_HEADERS = [
@@ -62,6 +64,9 @@ SIGNATURE_HEADERS = [
     {"name": devproto.H_TIME, "in": "header", "required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}},
     {"name": devproto.H_NONCE, "in": "header", "required": True, "schema": _HEX},
     {"name": devproto.H_SIG, "in": "header", "required": True, "schema": _HEX},
+    {"name": devproto.H_PROTOCOL, "in": "header", "required": False,
+     "description": "1.1: sign the reply (X-Reply-Signature); absent: protocol v1, unsigned replies",
+     "schema": {"type": "string", "enum": [devproto.PROTOCOL]}},
 ]
 POLL_QUERY = [
     {"name": "cursor", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}},

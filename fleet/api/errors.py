@@ -1,4 +1,5 @@
-"""Every error is JSON: {"error": {"code", "message"}, "time"}, and every response has X-Server-Time.
+"""Every error is JSON: {"error": {"code", "message"}, "time"}, and every response has X-Server-Time
+(Unix seconds with exactly three decimals, devproto.server_time_text).
 
 Device endpoints (/api/v1/device/*) answer with the protocol's codes and statuses
 (devproto.ERRORS), including FastAPI's own 404/405/422; the admin API uses the same shape
@@ -27,13 +28,23 @@ _BY_STATUS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "n
               422: "invalid", 429: "rate_limited"}
 
 
-def server_time():
-    return round(clock.now(), 3)
+def server_time_ms():
+    """Unix time in integer milliseconds: one value for a reply's "time" and X-Server-Time."""
+    return int(clock.now() * 1000)
+
+
+def timed_response(payload, status, headers=None):
+    """JSON response with payload["time"] set; remembers the time for a reply signature."""
+    ms = server_time_ms()
+    payload["time"] = ms / 1000
+    response = Response(orjson.dumps(payload), status_code=status, media_type="application/json",
+                        headers=headers)
+    response.server_time_ms = ms
+    return response
 
 
 def error_response(status, code, message, headers=None):
-    body = {"error": {"code": code, "message": message}, "time": server_time()}
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+    return timed_response({"error": {"code": code, "message": message}}, status, headers)
 
 
 def _is_device_path(request):
@@ -92,7 +103,7 @@ async def internal_error(request, exc):
     log.exception("internal error on %s %s", request.method, request.url.path)
     return error_response(500, "internal", "server fault; retry later",
                           headers=dict(security_headers(request.url.path),
-                                       **{devproto.H_SERVER_TIME: str(server_time())}))
+                                       **{devproto.H_SERVER_TIME: devproto.server_time_text(server_time_ms())}))
 
 
 def install(app):
@@ -118,7 +129,7 @@ class ServerTimeMiddleware:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
                 if not any(name == H_SERVER_TIME for name, _ in headers):
-                    headers.append((H_SERVER_TIME, str(server_time()).encode()))
+                    headers.append((H_SERVER_TIME, devproto.server_time_text(server_time_ms()).encode()))
                 message["headers"] = headers
             await send(message)
 

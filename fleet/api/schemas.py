@@ -131,8 +131,8 @@ class EnrollTokenCreate(BaseModel):
     expires_in_s: int = Field(86400, ge=1, le=90 * 24 * 3600)
     count: int = Field(1, ge=1, le=500)
     role: Optional[DeviceRole] = None
-    board: Optional[str] = Field(None, min_length=1, max_length=64)
-    site: Optional[str] = Field(None, min_length=1, max_length=64)
+    board: Optional[str] = Field(None, min_length=1, max_length=devproto.ENROLL_FIELD_MAX)
+    site: Optional[str] = Field(None, min_length=1, max_length=devproto.ENROLL_FIELD_MAX)
 
 
 class EnrollTokenOut(BaseModel):

@@ -6,9 +6,8 @@ the signature covers the exact bytes, and this is the hot path.
 
 import devproto
 import orjson
-from starlette.responses import Response
 
-from fleet.api.errors import server_time
+from fleet.api.errors import timed_response
 
 
 def fail(code, message):
@@ -17,7 +16,11 @@ def fail(code, message):
 
 def headers_of(request):
     """Request headers as a plain dict with lower-case names."""
-    return {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]}
+    return headers_of_scope(request.scope)
+
+
+def headers_of_scope(scope):
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
 
 
 def signed_path(request):
@@ -54,5 +57,22 @@ def parse_json(raw, headers):
 
 def answer(payload, status=200):
     """A success response; adds the server time to the body (the middleware adds the header)."""
-    payload["time"] = server_time()
-    return Response(orjson.dumps(payload), status_code=status, media_type="application/json")
+    return timed_response(payload, status)
+
+
+_PROTOCOL_HEADER = devproto.H_PROTOCOL.lower()
+
+
+def wants_signed_reply(headers):
+    """The device speaks v1.1: it sent X-Protocol-Version: 1.1 and refuses a reply that is not signed."""
+    return headers.get(_PROTOCOL_HEADER) == devproto.PROTOCOL
+
+
+def sign_reply(response, key, nonce):
+    """Add X-Server-Time and X-Reply-Signature (docs/protocol.md, "Signed replies")."""
+    stamp = devproto.server_time_text(response.server_time_ms)
+    response.headers[devproto.H_SERVER_TIME] = stamp
+    response.headers[devproto.H_PROTOCOL] = devproto.PROTOCOL
+    response.headers[devproto.H_REPLY_SIG] = devproto.reply_signature(
+        key, nonce, response.status_code, stamp, response.body)
+    return response

@@ -95,6 +95,10 @@ class Settings:
     log_format: str = "text"
     # One log line per HTTP request (costly at device rates; off by default).
     access_log: bool = False
+    # Serve HTTPS with this certificate chain and private key (PEM files); both empty: plain HTTP
+    # (behind a TLS-terminating reverse proxy, or on loopback).
+    tls_cert: str = ""
+    tls_key: str = ""
 
     @property
     def data_dir(self):

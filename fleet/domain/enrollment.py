@@ -33,8 +33,8 @@ def mint_tokens(db, actor, expires_s, count=1, role=None, board=None, site=None)
     if not 0 < count <= MAX_COUNT:
         raise Invalid("count must be 1-%d" % MAX_COUNT)
     for name, value in (("board", board), ("site", site)):
-        if value is not None and not 0 < len(value) <= devproto.MAX_KEY * 2:
-            raise Invalid("%s must be 1-%d characters" % (name, devproto.MAX_KEY * 2))
+        if value is not None and not 0 < len(value) <= devproto.ENROLL_FIELD_MAX:
+            raise Invalid("%s must be 1-%d characters" % (name, devproto.ENROLL_FIELD_MAX))
     tokens = [security.new_token(TOKEN_PREFIX) for _ in range(count)]
     rows_in = json.dumps([[security.token_hash(token), token[:7]] for token in tokens])
     # One statement for the whole batch: the write lock is held for milliseconds, not for one GIL

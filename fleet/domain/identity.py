@@ -70,14 +70,19 @@ class DeviceDirectory:
             self._cache.pop(device_id, None)
 
 
-def _fail(code, message):
-    raise devproto.ProtocolError(code, message)
+def _fail(code, message, signer=None):
+    exc = devproto.ProtocolError(code, message)
+    exc.signer = signer          # the device whose secret signs this refusal (v1.1), if any
+    raise exc
 
 
 def authenticate(directory, nonces, method, path, headers, body, now=None):
     """The DeviceIdentity behind a signed request, or ProtocolError.
 
     headers: a mapping with lower-case names; path: path and query exactly as sent.
+    A refusal of a request whose signature is good (revoked, stale_timestamp, replay) names
+    the device as its `signer`, so a v1.1 reply to it is signed: a device sets its clock
+    from a signed stale_timestamp answer. A refusal of a forged request is never signed.
     """
     device_id = headers.get("x-device-id")
     stamp = headers.get("x-timestamp")
@@ -98,20 +103,21 @@ def authenticate(directory, nonces, method, path, headers, body, now=None):
     ident = directory.get(device_id) if len(device_id) <= 64 else None
     if ident is None:
         _fail("unknown_device", "no device %r: enroll again" % device_id[:64])
+    canonical = devproto.canonical(method, path, stamp, nonce, body)
+    expected = devproto.hexstr(devproto.hmac_sha256(ident.key, canonical))
+    genuine = ident if hmac.compare_digest(expected, signature) else None
     if ident.revoked:
-        _fail("revoked", "device %s was revoked by an admin" % device_id)
+        _fail("revoked", "device %s was revoked by an admin" % device_id, genuine)
 
     now = clock.now() if now is None else now
     timestamp = int(stamp)
     if abs(now - timestamp) > devproto.CLOCK_WINDOW:
-        _fail("stale_timestamp", "timestamp is %d s away from server time" % round(timestamp - now))
+        _fail("stale_timestamp", "timestamp is %d s away from server time" % round(timestamp - now), genuine)
 
-    canonical = devproto.canonical(method, path, stamp, nonce, body)
-    expected = devproto.hexstr(devproto.hmac_sha256(ident.key, canonical))
-    if not hmac.compare_digest(expected, signature):
+    if genuine is None:
         _fail("bad_signature", "signature does not match: check the secret and the canonical string")
 
     if not nonces.add(device_id, nonce, timestamp, now):
         _fail("replay", "nonce %s was already used by this device, or the request was signed before the "
-                        "server can vouch for it: sign again with a fresh time and nonce" % nonce)
+                        "server can vouch for it: sign again with a fresh time and nonce" % nonce, ident)
     return ident

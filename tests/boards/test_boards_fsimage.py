@@ -56,6 +56,9 @@ def test_slot_b_and_board_from_argument(firmware):
     ({"wifi": {"password": "x"}}, "wifi"),
     ({"board": "virtual"}, "built for 'esp32-devkitc'"),
     ({"site": 5}, "site"),
+    ({"fleet_url": "https://fleet.example"}, "an https:// fleet_url needs"),   # no CA: never unverified
+    ({"fleet_url": "https://fleet.example", "tls_insecure": "yes"}, "tls_insecure"),
+    ({"ca": 1}, "ca"),
 ])
 def test_invalid_settings_are_refused(firmware, change, needle):
     cfg = dict(CONFIG)
@@ -63,6 +66,12 @@ def test_invalid_settings_are_refused(firmware, change, needle):
     with pytest.raises(FirmwareError) as e:
         build_fs("esp32-devkitc", cfg, firmware_dir=firmware)
     assert any(needle in p for p in e.value.problems), e.value.problems
+
+
+def test_https_with_a_pinned_ca_or_explicitly_insecure_is_accepted(firmware):
+    for extra in ({"ca": "/fleet-ca.pem"}, {"tls_insecure": True}):
+        cfg = dict(CONFIG, fleet_url="https://fleet.example", **extra)
+        assert json.loads(build_fs("esp32-devkitc", cfg, firmware_dir=firmware)["/config.json"]) == cfg
 
 
 def test_missing_firmware_is_a_clear_error(tmp_path):

@@ -7,9 +7,16 @@ cursor, long-poll -- with in-memory state and a control endpoint so a MicroPytho
 can script it (clock skew, pushed config, commands, alarms, failures). It is not the
 fleet: the end-to-end tests against the real server live in hil_tests/.
 
+Replies to a v1.1 request (X-Protocol-Version: 1.1) whose signature is good are signed, as the
+fleet signs them (devproto.reply_signature); a scripted man in the middle can spoil them.
+
 Control (not part of the protocol):
   POST /_fake/ctl   {"device_id": id, "skew": s, "config": {...}, "commands": [...],
-                     "alarms": {...}, "fail": n, "refuse_type": t, "revoked": bool}
+                     "alarms": {...}, "fail": n, "refuse_type": t, "revoked": bool,
+                     "tamper": n, "unsigned": n}
+      tamper: the next n signed replies to the device are changed after signing, the way
+      a man in the middle would ("acknowledged" -> "received" and back, or the time moved);
+      unsigned: the next n replies lose their signature headers
   GET  /_fake/state?device_id=id  -> the device's hellos, events, request count
   FakeFleet.auto_ack_ms (set from CPython): a caregiver acknowledges every stored alarm
   that many ms later (the heap tests: no MicroPython-side request during the wake)
@@ -55,6 +62,8 @@ class Device:
         self.refuse_type = None
         self.revoked = False
         self.requests = 0
+        self.tamper = 0
+        self.unsigned = 0
 
 
 class FakeFleet:
@@ -132,14 +141,18 @@ class FakeFleet:
         dev = self.devices.get(headers[devproto.H_DEVICE])
         if dev is None:
             raise devproto.ProtocolError("unknown_device", "no such device")
-        if dev.revoked:
-            raise devproto.ProtocolError("revoked", "revoked")
         ts = int(headers[devproto.H_TIME])
-        if abs(ts - (time.time() + dev.skew)) > devproto.CLOCK_WINDOW:
-            raise devproto.ProtocolError("stale_timestamp", "timestamp too far from server time")
         nonce = headers[devproto.H_NONCE]
-        want = devproto.sign(dev.secret, method, path, ts, nonce, body)
-        if want != headers[devproto.H_SIG]:
+        genuine = devproto.sign(dev.secret, method, path, ts, nonce, body) == headers[devproto.H_SIG]
+        if dev.revoked:
+            ex = devproto.ProtocolError("revoked", "revoked")
+            ex.signer = dev if genuine else None
+            raise ex
+        if abs(ts - (time.time() + dev.skew)) > devproto.CLOCK_WINDOW:
+            ex = devproto.ProtocolError("stale_timestamp", "timestamp too far from server time")
+            ex.signer = dev if genuine else None
+            raise ex
+        if not genuine:
             raise devproto.ProtocolError("bad_signature", "signature does not match")
         if nonce in dev.nonces:
             raise devproto.ProtocolError("replay", "nonce seen")
@@ -152,7 +165,7 @@ class FakeFleet:
         if url.path == "/_fake/ctl":
             req = json.loads(body)
             dev = self.devices[req["device_id"]]
-            for k in ("skew", "fail", "refuse_type", "revoked"):
+            for k in ("skew", "fail", "refuse_type", "revoked", "tamper", "unsigned"):
                 if k in req:
                     setattr(dev, k, req[k])
             if "config" in req:
@@ -176,6 +189,13 @@ class FakeFleet:
         if url.path not in (devproto.PATH_HELLO, devproto.PATH_EVENTS, devproto.PATH_POLL):
             raise devproto.ProtocolError("not_found", "no such endpoint")
         dev = self.verify(method, path, headers, body)
+        try:
+            return self.serve(dev, method, url, body)
+        except devproto.ProtocolError as ex:
+            ex.signer = dev            # refused after the signature: the reply is signed
+            raise
+
+    def serve(self, dev, method, url, body):
         dev.requests += 1
         if dev.fail > 0:
             dev.fail -= 1
@@ -218,6 +238,21 @@ class FakeFleet:
             self.lock.wait(end - time.time())
         return 200, {"down": self.down(dev, cv)}, dev
 
+    @staticmethod
+    def man_in_the_middle(dev, raw, stamp, extra):
+        """What the scripted attacker does to a signed reply (see tamper / unsigned)."""
+        if dev.unsigned > 0:
+            dev.unsigned -= 1
+            return raw, stamp, {}
+        if dev.tamper > 0:
+            dev.tamper -= 1
+            if b'"acknowledged"' in raw or b'"received"' in raw:
+                swap = raw.replace(b'"received"', b'"@"').replace(b'"acknowledged"', b'"received"')
+                return swap.replace(b'"@"', b'"acknowledged"'), stamp, extra
+            secs, ms = devproto.parse_server_time(stamp)
+            return raw, devproto.server_time_text((secs + 86400) * 1000 + ms), extra
+        return raw, stamp, extra
+
     def _handler(self):
         fleet = self
 
@@ -233,28 +268,37 @@ class FakeFleet:
                 body = self.rfile.read(n) if n else b""
                 headers = {k: v for k, v in self.headers.items()}
                 # header names arrive as sent; devproto names are canonical
-                for h in (devproto.H_DEVICE, devproto.H_TIME, devproto.H_NONCE, devproto.H_SIG):
+                for h in (devproto.H_DEVICE, devproto.H_TIME, devproto.H_NONCE, devproto.H_SIG, devproto.H_PROTOCOL):
                     if h not in headers:
                         for k in list(headers):
                             if k.lower() == h.lower():
                                 headers[h] = headers[k]
                 with fleet.lock:
+                    signer = None
                     try:
                         status, obj, dev = fleet.handle(method, self.path, headers, body)
+                        signer = dev
                     except devproto.ProtocolError as ex:
                         status, obj, dev = ex.status(), {"error": {"code": ex.code, "message": ex.message}}, None
+                        signer = getattr(ex, "signer", None)
                     except (ValueError, KeyError) as ex:
                         status, obj, dev = 400, {"error": {"code": "bad_json", "message": str(ex)}}, None
-                    now = time.time() + (dev.skew if dev else 0.0)
-                    if dev is None and status == 401:
-                        d = fleet.devices.get(headers.get(devproto.H_DEVICE))
-                        now = time.time() + (d.skew if d else 0.0)
-                obj["time"] = now
-                raw = json.dumps(obj).encode()
+                    d = dev or fleet.devices.get(headers.get(devproto.H_DEVICE))
+                    ms = int((time.time() + (d.skew if d else 0.0)) * 1000)
+                    obj["time"] = ms / 1000
+                    raw = json.dumps(obj).encode()
+                    stamp = devproto.server_time_text(ms)
+                    extra = {}
+                    if signer is not None and headers.get(devproto.H_PROTOCOL) == devproto.PROTOCOL:
+                        extra[devproto.H_REPLY_SIG] = devproto.reply_signature(
+                            bytes.fromhex(signer.secret), headers[devproto.H_NONCE], status, stamp, raw)
+                        raw, stamp, extra = fleet.man_in_the_middle(signer, raw, stamp, extra)
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(raw)))
-                self.send_header(devproto.H_SERVER_TIME, "%.3f" % now)
+                self.send_header(devproto.H_SERVER_TIME, stamp)
+                for k, v in extra.items():
+                    self.send_header(k, v)
                 self.end_headers()
                 self.wfile.write(raw)
 

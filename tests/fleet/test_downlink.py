@@ -4,6 +4,7 @@ import concurrent.futures
 import threading
 import time
 
+import devproto
 import httpx
 import pytest
 
@@ -116,3 +117,17 @@ def test_replacing_the_update_provider(client, device):
 def test_every_response_carries_down(device):
     for response in (device.hello(), device.events([heartbeat(1)]), device.poll(cursor=0)):
         assert set(response.json()["down"]) >= {"cursor", "config_version", "commands", "update"}
+
+
+def test_config_follows_the_cv_of_each_request_and_is_always_whole(client, device, admin_headers):
+    assert client.put("/api/v1/devices/%s/config" % device.id, json={"heartbeat_min": 60},
+                      headers=admin_headers).status_code == 200
+    down = device.hello(cv=1).json()["down"]
+    cv = down["config_version"]
+    assert cv > 1 and down["config"]["heartbeat_min"] == 60
+    assert set(down["config"]) == set(devproto.CONFIG)             # the whole config, not the change
+    assert "config" not in device.hello(cv=cv).json()["down"]       # this request runs the latest
+    # nothing is remembered between requests: without cv (or with an old one) it comes again
+    assert device.events([heartbeat(1)]).json()["down"]["config"]["heartbeat_min"] == 60
+    assert "config" in device.poll(cursor=0, cv=cv - 1).json()["down"]
+    assert "config" not in device.poll(cursor=0, cv=cv).json()["down"]

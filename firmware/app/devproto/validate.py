@@ -5,8 +5,13 @@ from devproto import (BOOL, CONFIG, INT, MAX_ERRORS, MAX_EVENTS,  # noqa: F401
                       MAX_STR, NUM, RESET_CAUSES, STR, WAKE_REASONS, _kind_ok)
 
 VERSION = 1
-# Response header carrying the server's Unix time (also in every JSON body as "time").
+# Protocol v1.1: the request header by which a device asks for signed replies (signed_headers
+# sends it), and the reply headers: the server's time, on every reply, and the signature.
+PROTOCOL = "1.1"
+H_PROTOCOL = "X-Protocol-Version"
+# Reply headers (protocol v1.1): the server's time, on every reply, and the reply's signature.
 H_SERVER_TIME = "X-Server-Time"
+H_REPLY_SIG = "X-Reply-Signature"
 
 # Limits.
 MAX_BODY = 16384          # bytes of any request body
@@ -15,6 +20,7 @@ MAX_KEY = 32              # characters of a type name, data key or alarm referen
 CLOCK_WINDOW = 300        # seconds a timestamp may differ from server time
 NONCE_MIN = 8             # hex characters
 NONCE_MAX = 32
+ENROLL_FIELD_MAX = 64     # characters of an enrollment token, board or site
 
 ROLES = ("call_button", "smart_bin", "beacon")
 SLOTS = ("a", "b")
@@ -24,6 +30,12 @@ ALARM_STATES = ("raised", "received", "acknowledged", "resolved", "cancelled")
 
 # Command names the fleet may put in "down.commands".
 COMMANDS = ("reboot", "self_test", "identify")
+
+
+def server_time_text(ms):
+    """X-Server-Time for Unix time in integer milliseconds: '1796031157.980' (the fleet writes
+    it; devproto.parse_server_time reads it)."""
+    return "%d.%03d" % (ms // 1000, ms % 1000)
 
 
 def is_hex(s, lo, hi):
@@ -214,8 +226,8 @@ def check_enroll(body):
     if body["role"] not in ROLES:
         raise ProtocolError("bad_request", "enroll: 'role' must be one of " + ", ".join(ROLES))
     for name in ("token", "board", "site"):
-        if name in body and not (0 < len(body[name]) <= MAX_KEY * 2):
-            raise ProtocolError("bad_request", "enroll: '%s' must be 1-%d characters" % (name, MAX_KEY * 2))
+        if name in body and not (0 < len(body[name]) <= ENROLL_FIELD_MAX):
+            raise ProtocolError("bad_request", "enroll: '%s' must be 1-%d characters" % (name, ENROLL_FIELD_MAX))
 
 
 def check_config(cfg):

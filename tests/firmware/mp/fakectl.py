@@ -18,6 +18,6 @@ async def fleet(path, body=None):
     else:
         st, _, data = await c.request("POST", path, {"Content-Type": "application/json"},
                                       json.dumps(body).encode())
-    c.close()
+    await c.close()
     eq(st, 200, data)
     return json.loads(data)

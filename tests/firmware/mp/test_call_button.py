@@ -177,6 +177,31 @@ async def test_press_alarm_received_answered_then_sleep():
     ok(d[1] > 3600000, "answered: no retry wakes, the heartbeat's")
 
 
+async def test_dns_outage_does_not_freeze_the_press_light_and_tone():
+    # The fleet is reached by name; this wake has no address kept (a power cut lost RTC
+    # memory) and DNS hangs 3 s, then fails. Light and tone must start at once and the loop
+    # that plays them must keep running through every lookup.
+    import resolve
+    from fakedns import FakeDns
+    from loopwatch import LoopWatch
+    ident, _ = await enrolled()
+    ident["fleet_url"] = URL.replace("127.0.0.1", "fleet.district.test")
+    dns = FakeDns(3000, answer=None)
+    flash(wake="pin", ident=ident)
+    machine.FAKE.rtc = b""
+    woke_by_press(200)
+    rt, cb = runtime(ND=2000)
+    watch = LoopWatch()
+    task = asyncio.create_task(rt.run())
+    await until(lambda: lines("not delivered"), 6000, "not delivered yet")
+    worst = watch.stop()
+    task.cancel()
+    ok(dns.calls >= 1, "the fleet's name was never looked up")
+    eq(SHOWN[:2], [("led", "press"), ("buz", "press")])
+    ok(worst < 250, "the loop stood still for %d ms while DNS hung" % worst)
+    eq(resolve.getaddrinfo, dns)
+
+
 async def awake_button_with_alarm():
     """A mains-powered (awake) button, started and pressed, its alarm received."""
     ident, _ = await enrolled()

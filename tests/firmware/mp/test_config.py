@@ -109,16 +109,21 @@ def test_rtcmem_roundtrip_and_garbage():
     eq(rtcmem.RtcMem(r).get("big"), None)
 
 
-def test_clock_sync_and_persist():
-    r = rtcmem.RtcMem(FakeRTC())
-    c = Clock(r)
+def test_clock_set_moves_schedules_and_is_remembered_across_deep_sleep():
     import time
-    c.sync(time.time() + 3600.4)
-    ok(3599 <= c.offset <= 3601)
-    ok(abs(c.now() - (time.time() + 3600)) <= 2)
-    c2 = Clock(r)                   # after deep sleep: offset kept
-    eq(c2.offset, c.offset)
-    ok(c2.synced and c2.valid())
+    import devproto
+    r = rtcmem.RtcMem(FakeRTC())
+    r.set("sch", {"heartbeat": int(time.time()) - 100})
+    c = Clock(r)
+    ok(not c.synced)
+    later = c.now() + 3600
+    step = c.set(devproto.server_time_text(later * 1000 + 400))
+    ok(3599 <= step <= 3601, "step %d" % step)
+    ok(abs(c.now() - later) <= 1)
+    # the heartbeat ran 100 s ago before the clock moved, and still did after
+    ok(99 <= c.raw() - r.get("sch")["heartbeat"] <= 101)
+    c2 = Clock(r)                   # after deep sleep: still known to be set
+    ok(c2.synced)
 
 
 mptest.main(globals())

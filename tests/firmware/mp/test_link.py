@@ -1,5 +1,5 @@
-# Link (protocol v1 client) against FakeFleet, a CPython server started by the pytest
-# runner that verifies signatures with CPython devproto. MicroPython.
+# Link (protocol v1.1 client) against FakeFleet, a CPython server started by the pytest
+# runner that verifies signatures and signs replies with CPython devproto. MicroPython.
 import os
 import json
 import time
@@ -14,7 +14,10 @@ import devproto  # noqa: E402
 import config  # noqa: E402
 import outbox  # noqa: E402
 from rtcmem import Clock  # noqa: E402
+from rtcmem import RtcMem  # noqa: E402
 import link  # noqa: E402
+import httpc  # noqa: E402
+from machine import FAKE  # noqa: E402
 from fakectl import URL, fleet  # noqa: E402
 
 
@@ -110,17 +113,88 @@ async def test_events_acked_and_removed_from_outbox():
     eq(r.ob.ack, 4)
 
 
-async def test_stale_timestamp_resyncs_clock_and_retries():
+async def test_stale_timestamp_sets_the_system_clock_from_signed_time_and_retries():
     r = Rig()
     dev = await r.up()
     await ctl(device_id=dev, skew=3600)   # the fleet's clock is an hour ahead of ours
     r.ob.append("heartbeat", {"interval_min": 60})
     n = await r.link.send_events()
     eq(n, 1)
-    ok(3590 <= r.clock.offset <= 3610, "offset %d" % r.clock.offset)
+    ok(r.clock.synced)
+    ok(3590 <= r.clock.now() - int(FAKE_HOST()) <= 3610, "clock %d" % r.clock.now())
+    ok(abs(time.time() + 946684800 - r.clock.now()) <= 1, "machine.RTC() is not what was set")
     await ctl(device_id=dev, skew=-7200)
     await r.link.hello()
-    ok(-7210 <= r.clock.offset <= -7190)
+    ok(-7210 <= r.clock.now() - int(FAKE_HOST()) <= -7190)
+
+
+def FAKE_HOST():
+    """The host's own clock, Unix seconds (the fake time module is the board's, set by RTC)."""
+    return time.utime.time()
+
+
+def test_signed_time_is_parsed_as_integers_to_the_millisecond():
+    c = Clock(RtcMem())
+    step = c.set("1796031157.980")
+    ok(abs(step - (1796031157 - int(FAKE_HOST()))) <= 1, "step %d" % step)
+    eq(time.gmtime()[:6], (2026, 11, 30, 9, 32, 37))        # the RTC, to the second...
+    frac = (time.utime.time() + time.OFF[0]) % 1
+    ok(0.97 <= frac <= 0.999, "fraction %r" % frac)            # ...and the milliseconds
+    eq(c.now(), 1796031157)
+    ok(c.synced and RtcMem().get("clock") is True)      # kept across deep sleep
+    off = time.OFF[0]
+    eq(c.set("1796031158.200"), 0)                       # within the second: left alone
+    for bad in ("1796031157.98", "1.7e9", "", "1796031157"):
+        eq(c.set(bad), 0)
+    eq(time.OFF[0], off)
+
+
+async def test_reply_with_flipped_alarm_state_is_refused():
+    r = Rig()
+    dev = await r.up()
+    await ctl(device_id=dev, alarms={"a-1": "received"})
+    await r.link.hello()
+    eq(r.link.alarms, {"a-1": "received"})
+    await ctl(device_id=dev, tamper=1)   # a man in the middle turns "received" into "acknowledged"
+    try:
+        await r.link.hello()
+        ok(False, "a tampered reply was believed")
+    except httpc.HttpError as ex:
+        ok("not signed" in str(ex), str(ex))
+    eq(r.link.alarms, {"a-1": "received"})
+    await r.link.hello()                 # the next, genuine reply is believed
+    eq(r.link.alarms, {"a-1": "received"})
+
+
+async def test_reply_with_moved_time_or_without_signature_is_refused():
+    r = Rig()
+    dev = await r.up()
+    before = r.clock.now()
+    await ctl(device_id=dev, tamper=1)   # no alarms: the attacker moves the time a day ahead
+    try:
+        await r.link.hello()
+        ok(False, "a reply with a moved time was believed")
+    except httpc.HttpError:
+        pass
+    ok(abs(r.clock.now() - before) < 5, "clock moved by %d" % (r.clock.now() - before))
+    await ctl(device_id=dev, unsigned=1)
+    try:
+        await r.link.hello()
+        ok(False, "an unsigned reply was believed")
+    except httpc.HttpError:
+        pass
+
+
+async def test_unsigned_replies_are_retried_like_network_errors():
+    r = Rig()
+    dev = await r.up()
+    await ctl(device_id=dev, unsigned=2)
+    seq = r.ob.append("heartbeat", {})
+    t = asyncio.create_task(r.link.run())
+    acked = await r.link.wait_acked(seq, 8000)
+    t.cancel()
+    ok(acked, "not acked after the unsigned replies")
+    eq(len((await state(dev))["events"]), 1)
 
 
 async def test_downlink_config_commands_alarms():
@@ -137,6 +211,17 @@ async def test_downlink_config_commands_alarms():
     eq(r.link.alarms, {"a-7": "received"})
     ok(r.link.gen > g)
     ok(r.link.cursor >= 2)
+
+
+def test_cursor_going_backwards_is_adopted():
+    # docs/protocol.md: a fleet restored from a backup answers a lower cursor; the device
+    # takes it, or its long-poll would wait for a number the fleet is far from reaching.
+    r = Rig()
+    r.link.down({"cursor": 40})
+    g = r.link.gen
+    r.link.down({"cursor": 7, "alarms": {}})
+    eq(r.link.cursor, 7)
+    ok(r.link.gen > g)
 
 
 async def test_long_poll_delivers_change_quickly():
