@@ -39,7 +39,8 @@ from fleet.core.config import Settings  # noqa: E402
 from fleet.core.security import SecretBox  # noqa: E402
 from fleet.domain import enrollment  # noqa: E402
 from fleet.domain.users import Principal  # noqa: E402
-from fleet.store.db import open_db, write_tx  # noqa: E402
+from fleet.schema import open_db  # noqa: E402
+from fleet.store.db import write_tx  # noqa: E402
 
 BATCH_SIZES = (1, 20)
 BARE_SET = 4000

@@ -1,4 +1,5 @@
-"""`fleet`: the command line of the fleet manager - a thin layer over fleet.domain.
+"""`fleet`: the command line of the fleet manager - a thin layer over fleet.domain, with each
+capability's commands added (care: `alarm`, `resident`, `escalation`, from fleet/care/cli.py).
 
 Every command works on the database given by --db (or FLEET_DB, default var/fleet.db) and
 can run while the server is up. Only the commands that set up a new fleet create a missing
@@ -7,22 +8,19 @@ changes to devices within identity_ttl_s). Errors from the Python API (fleet.err
 one line on stderr and exit status 1.
 """
 
-import functools
 import json
 import re
 import sys
 
-from pathlib import Path
-
 import click
 
-from fleet.core.config import Settings
+from fleet import clikit, schema
+from fleet.care import cli as care_cli
+from fleet.clikit import json_option, output, settings_from, with_db
 from fleet.core.security import SecretBox, generate_password
-from fleet.domain import alarms, credentials, devices, enrollment, escalation, export, residents, users, webhooks
-from fleet.demolock import running_demo
+from fleet.domain import credentials, devices, enrollment, export, users, webhooks
 from fleet.errors import FleetError
 from fleet.i18n.cli import LocalizedGroup
-from fleet.store.db import open_db
 
 _DURATION = re.compile(r"^(\d+)([smhd]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -36,87 +34,11 @@ def parse_duration(text):
     return int(found.group(1)) * _UNITS[found.group(2)]
 
 
-def settings_from(db=None, **overrides):
-    return Settings.from_env(db=db, **overrides)
-
-
-def with_db(fn=None, *, creates=False):
-    """Add --db and pass an open (migrated) database as `db`; turn FleetErrors into clean exits.
-
-    A command that only reads never creates a database: a missing file is an error that says which
-    file was looked for and how to choose another. Commands that set up a new fleet (creates=True)
-    create it and say so on stderr."""
-    if fn is None:
-        return functools.partial(with_db, creates=creates)
-
-    @click.option("--db", "db_path", envvar="FLEET_DB", type=click.Path(dir_okay=False),
-                  help="SQLite database file [env FLEET_DB; default var/fleet.db]")
-    @functools.wraps(fn)
-    def wrapper(db_path, **kwargs):
-        settings = settings_from(db_path)
-        path = settings.db
-        if not path.exists():
-            if not creates:
-                raise click.ClickException(missing_db_message(path))
-            click.echo("Creating a new fleet database: %s" % path.resolve(), err=True)
-        click.get_current_context().meta["fleet.db"] = path
-        db = open_db(path)
-        try:
-            return fn(db=db, settings=settings, **kwargs)
-        except FleetError as exc:
-            raise click.ClickException(exc.message)
-        finally:
-            db.close()
-    return wrapper
-
-
-def missing_db_message(path):
-    """Which database was looked for, where the choice came from, and the ones that exist nearby."""
-    ctx = click.get_current_context()
-    source = ctx.get_parameter_source("db_path")
-    how = {click.core.ParameterSource.COMMANDLINE: "given with --db",
-           click.core.ParameterSource.ENVIRONMENT: "from FLEET_DB"}.get(source, "the default: FLEET_DB is not set")
-    lines = ["no fleet database at %s (%s); nothing was created." % (path.resolve(), how),
-             "Choose one with --db FILE or `export FLEET_DB=FILE`."]
-    folder = path.resolve().parent
-    demo = running_demo(folder)
-    if demo and demo.get("db"):
-        lines.append("The demo running at %s uses %s: `export FLEET_DB=%s`."
-                     % (demo.get("url") or "(starting)", demo["db"], demo["db"]))
-    elif folder.is_dir():
-        nearby = sorted(p.name for p in folder.glob("*.db"))
-        if nearby:
-            lines.append("Databases in %s: %s." % (folder, ", ".join(nearby)))
-    return "\n".join(lines)
-
-
-def table(items, columns):
-    if not items:
-        click.echo("(none)")
-        db = click.get_current_context().meta.get("fleet.db")
-        if db is not None:
-            click.echo("(database %s)" % Path(db).resolve(), err=True)
-        return
-    cells = [[("" if item.get(c) is None else str(item.get(c))) for c in columns] for item in items]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip())
-    for r in cells:
-        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
-
-
-def output(items, columns, as_json):
-    if as_json:
-        click.echo(json.dumps(items, indent=2))
-    else:
-        table(items, columns)
-
-
-json_option = click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
-
-
 @click.group(cls=LocalizedGroup, context_settings={"help_option_names": ["-h", "--help"]})
-def main():
+@click.pass_context
+def main(ctx):
     """Fleet manager: serve the device protocol and the admin web, manage people, tokens and devices."""
+    ctx.meta[clikit.OPEN_DB] = schema.open_db      # every command's database: the whole fleet's schema
 
 
 # ---- serving ----------------------------------------------------------------
@@ -347,117 +269,7 @@ def device_rotate(db, settings, device_id):
     click.echo(secret)
 
 
-# ---- alarms, residents, escalation, webhooks --------------------------------------
-
-@main.group()
-def alarm():
-    """Alarms of call buttons and supervision (answer them in the web console)."""
-
-
-@alarm.command("list")
-@click.option("--state", type=click.Choice(alarms.STATES), default=None)
-@click.option("--open", "open_only", is_flag=True, help="only alarms still open (received or acknowledged)")
-@click.option("--limit", default=100, show_default=True, type=int)
-@json_option
-@with_db
-def alarm_list(db, settings, state, open_only, limit, as_json):
-    """List alarms, newest first (without resident details)."""
-    found = [dict(a, resident=None) for a in alarms.list_alarms(db, state=state, open_only=open_only, limit=limit)]
-    output(found, ["id", "device_id", "ref", "kind", "state", "stage", "received_at", "acknowledged_by"], as_json)
-
-
-@main.group()
-def resident():
-    """Residents behind call buttons (personal data: caregivers and admins only)."""
-
-
-@resident.command("list")
-@json_option
-@with_db
-def resident_list(db, settings, as_json):
-    """List residents and their call buttons."""
-    found = [dict(r, devices=",".join(r["devices"])) if not as_json else r for r in residents.list_residents(db)]
-    output(found, ["id", "name", "room", "address", "devices"], as_json)
-
-
-@resident.command("add")
-@click.argument("name")
-@click.option("--room", default=None)
-@click.option("--address", default=None)
-@click.option("--contact", "contacts", multiple=True, help='"Name, phone[, relation]" (repeatable)')
-@click.option("--notes", default=None)
-@with_db(creates=True)
-def resident_add(db, settings, name, room, address, contacts, notes):
-    """Add a resident; prints the id."""
-    parsed = []
-    for text in contacts:
-        parts = [p.strip() or None for p in text.split(",")] + [None, None]
-        parsed.append({"name": parts[0], "phone": parts[1], "relation": parts[2]})
-    created = residents.create_resident(db, users.cli_principal(), name, address, room, parsed, notes)
-    click.echo("resident %d added" % created["id"])
-
-
-@resident.command("assign")
-@click.argument("resident_id", type=int)
-@click.argument("device_id")
-@with_db
-def resident_assign(db, settings, resident_id, device_id):
-    """Assign a call button to a resident."""
-    residents.assign(db, users.cli_principal(), resident_id, device_id)
-    click.echo("%s assigned to resident %d" % (device_id, resident_id))
-
-
-@resident.command("unassign")
-@click.argument("resident_id", type=int)
-@click.argument("device_id")
-@with_db
-def resident_unassign(db, settings, resident_id, device_id):
-    """Take a call button away from a resident."""
-    residents.unassign(db, users.cli_principal(), resident_id, device_id)
-    click.echo("%s unassigned from resident %d" % (device_id, resident_id))
-
-
-@main.group("escalation")
-def escalation_group():
-    """Escalation policies: who is notified when an alarm stays unacknowledged."""
-
-
-@escalation_group.command("list")
-@json_option
-@with_db
-def escalation_list(db, settings, as_json):
-    """List policies ('*' is the default)."""
-    found = escalation.list_policies(db)
-    if not as_json:
-        found = [dict(p, stages=", ".join("%ds:%s" % (s["after_s"], s["group"]) for s in p["stages"])) for p in found]
-    output(found, ["site", "stages", "updated_at", "updated_by"], as_json)
-
-
-@escalation_group.command("set")
-@click.argument("site")
-@click.option("--stage", "stages", multiple=True, required=True,
-              help="AFTER_S:GROUP, e.g. 60:backup (repeat, in order)")
-@with_db(creates=True)
-def escalation_set(db, settings, site, stages):
-    """Set a site's stages ('*' for the default)."""
-    parsed = []
-    for text in stages:
-        after, _, group = text.partition(":")
-        if not after.strip().isdigit() or not group:
-            raise click.BadParameter("use AFTER_S:GROUP, e.g. 60:backup", param_hint="--stage")
-        parsed.append({"after_s": int(after), "group": group.strip()})
-    escalation.set_policy(db, users.cli_principal(), site, parsed)
-    click.echo("escalation of %s: %s" % (site, ", ".join(stages)))
-
-
-@escalation_group.command("clear")
-@click.argument("site")
-@with_db
-def escalation_clear(db, settings, site):
-    """Remove a site's own policy (the default applies)."""
-    escalation.delete_policy(db, users.cli_principal(), site)
-    click.echo("escalation policy of %s removed" % site)
-
+# ---- webhooks ---------------------------------------------------------------------
 
 @main.group()
 def webhook():
@@ -530,6 +342,10 @@ def export_csv(db, settings, kind, out, device_id):
         with open(out, "w", newline="", encoding="utf-8") as f:
             count = export.write_csv(db, kind, f, device_id)
         click.echo("%d %s written to %s" % (count, kind, out), err=True)
+
+
+for command in care_cli.COMMANDS:
+    main.add_command(command)
 
 
 if __name__ == "__main__":

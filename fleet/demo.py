@@ -19,7 +19,7 @@ from fleet.demolock import DemoLock
 from fleet.domain import enrollment, users
 from fleet.errors import NotFound
 from fleet.server import bind, serve
-from fleet.store.db import open_db
+from fleet.schema import open_db
 
 DEMO_USER = "admin"
 TOKEN_TTL_S = 3600

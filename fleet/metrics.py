@@ -9,9 +9,10 @@ Counted as things happen:
   fleet_webhook_attempts_failed_total                 webhook delivery attempts that failed (this process)
 Read at each scrape:
   fleet_writer_commits_total, fleet_writer_jobs_total the group-commit writer's own counters
-  fleet_open_alarms{kind, state}                      alarms received or acknowledged, not yet closed
   fleet_devices{status}                               devices by status (`offline`: gone silent)
   fleet_webhook_deliveries{state}                     deliveries `pending` and given up (`failed`)
+  each capability's gauges (Capability.metrics), e.g. care's
+  fleet_open_alarms{kind, state}                      alarms received or acknowledged, not yet closed
   fleet_http_connections, fleet_http_connections_closed_total{reason}   (fleet.connections)
   process_*                                           open file descriptors and their limit, memory, CPU
 """
@@ -28,7 +29,6 @@ disable_created_metrics()       # no `_created` series next to every counter: ha
 WEBHOOK_FAILED_ATTEMPTS = Counter("fleet_webhook_attempts_failed", "webhook delivery attempts that failed",
                                   registry=None)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-OPEN_STATES = ("received", "acknowledged")
 
 
 class FleetMetrics:
@@ -97,13 +97,6 @@ class _StateCollector:
         db = rt.connect()
         try:
             conn = db.conn
-            alarms = GaugeMetricFamily("fleet_open_alarms", "alarms not yet resolved or cancelled",
-                                       labels=("kind", "state"))
-            for kind, state, n in conn.execute(
-                    "SELECT kind, state, count(*) FROM alarms WHERE state IN (?, ?) GROUP BY kind, state",
-                    OPEN_STATES):
-                alarms.add_metric((kind, state), n)
-            yield alarms
             devices = GaugeMetricFamily("fleet_devices", "devices by status", labels=("status",))
             counts = dict(conn.execute("SELECT status, count(*) FROM devices GROUP BY status").fetchall())
             for status in ("never_seen", "online", "offline", "revoked"):
@@ -116,6 +109,9 @@ class _StateCollector:
             for state in ("pending", "failed"):
                 deliveries.add_metric((state,), counts.get(state, 0))
             yield deliveries
+            for capability in rt.capabilities:
+                if capability.metrics is not None:
+                    yield from capability.metrics(conn)
         finally:
             db.close()
 

@@ -1,6 +1,6 @@
 """The running fleet: the long-lived parts one server process holds, started and stopped together.
 
-    settings ─▶ FleetRuntime
+    settings, capabilities, migrations ─▶ FleetRuntime
                  ├ reader       the event loop's read connection (identities, downlink, status)
                  ├ directory    device identities cache          (fleet.domain.identity)
                  ├ nonces       replay protection                (fleet.domain.nonces)
@@ -9,13 +9,16 @@
                  ├ downlink     `down` cache + long-poll wake-up  (fleet.domain.downlink)
                  ├ board        liveness + supervisor task       (fleet.domain.status)
                  ├ hub          live pub/sub for SSE              (fleet.live)
-                 ├ alarms       escalation timer, webhook worker, battery scan (fleet.domain.alarms)
+                 ├ webhooks     the webhook outbox's delivery worker (fleet.domain.webhooks)
+                 ├ services     each capability's long-lived tasks, by name (care: fleet.care.alarms.AlarmService)
                  ├ logins       login throttle                    (fleet.domain.throttle)
                  ├ enrollments  refused-enrollment throttle       (fleet.domain.throttle)
                  ├ refusals     refusals audited as summaries     (fleet.domain.audit.RefusalTally)
                  ├ metrics      Prometheus registry                (fleet.metrics)
                  └ connections  open connections and their limits  (fleet.connections; set by fleet.server)
 
+The runtime is core: it knows no capability by name. fleet/main.py hands it the capabilities
+(fleet.capability.Capability) and the whole schema (fleet.schema.MIGRATIONS).
 Request handlers reach it as request.app.state.fleet. Admin requests (sync, in a thread pool)
 open their own short-lived connection with connect().
 """
@@ -27,15 +30,14 @@ import logging
 from fleet.core import clock
 from fleet.core.security import SecretBox
 from fleet.domain import commands  # noqa: F401  (registers the commands/update downlink keys and cmd_result)
-from fleet.domain import supervision  # noqa: F401  (registers the alarm handlers, `alarms` downlink, status listener)
 from fleet.domain import audit, devices
-from fleet.domain.alarms import AlarmService
 from fleet.domain.downlink import Downlink
 from fleet.domain.identity import DeviceDirectory
 from fleet.domain.nonces import NonceCache
 from fleet.domain.ratelimit import DeviceRateLimit
 from fleet.domain.status import StatusBoard, supervise, tick
 from fleet.domain.throttle import EnrollThrottle, LoginThrottle
+from fleet.domain.webhooks import WebhookWorker
 from fleet.domain.writer import GroupCommitWriter
 from fleet.errors import Invalid, NotFound
 from fleet.live import Hub
@@ -46,16 +48,20 @@ log = logging.getLogger("fleet")
 
 
 class FleetRuntime:
-    def __init__(self, settings):
+    def __init__(self, settings, capabilities, migrations):
         self.settings = settings
+        self.capabilities = tuple(capabilities)
+        self.migrations = migrations
         self.box = SecretBox.from_file(settings.key_path)
         self.hub = Hub()
         self.loop = None
         self.reader = None
         self.writer = None
         self.downlink = None
-        self.alarms = None
+        self.webhooks = None
+        self.services = {}           # capability name -> its running service
         self._supervisor = None
+        self._webhook_task = None
         self._run_id = None          # this start's row in server_runs
         self.refusals = audit.RefusalTally()
         self.logins = LoginThrottle(settings, self.refusals)
@@ -73,7 +79,7 @@ class FleetRuntime:
     async def start(self):
         s = self.settings
         self.loop = asyncio.get_running_loop()
-        self.reader = store.open_db(s.db)          # applies migrations
+        self.reader = store.open_db(s.db, self.migrations)          # applies migrations
         self.directory = DeviceDirectory(self.reader, self.box, s.identity_ttl_s)
         self.nonces = NonceCache(s.nonce_cache_size)
         self._load_nonces()
@@ -88,8 +94,12 @@ class FleetRuntime:
         self.writer.start()
         self._supervisor = asyncio.create_task(
             supervise(self.board, self.reader, self.writer, self.hub, s.status_interval_s))
-        self.alarms = AlarmService(self)
-        await self.alarms.start()
+        self.webhooks = WebhookWorker(self.reader, self.writer, self.box, s)
+        self._webhook_task = asyncio.create_task(self.webhooks.run(), name="fleet-webhooks")
+        for capability in self.capabilities:
+            if capability.service is not None:
+                self.services[capability.name] = service = capability.service(self)
+                await service.start()
         self._refusal_writer = asyncio.create_task(self._write_refusals_every(s.audit_summary_s))
         log.info("fleet runtime started on %s", s.db)
 
@@ -108,8 +118,12 @@ class FleetRuntime:
                 await self._supervisor
         with contextlib.suppress(Exception):
             await tick(self.board, self.reader, self.writer, self.hub)   # store the last seen times
-        if self.alarms is not None:
-            await self.alarms.stop()
+        for service in reversed(list(self.services.values())):
+            await service.stop()
+        if self._webhook_task is not None:
+            self._webhook_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._webhook_task
         if self._refusal_writer is not None:
             self._refusal_writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):

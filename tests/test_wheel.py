@@ -56,7 +56,8 @@ def test_the_wheel_holds_every_file_the_code_reads(built):
                 if inside not in names:
                     missing.append(inside)
     assert missing == []
-    for needed in ("fleet/web/templates/console.html", "fleet/web/static/console.js", "boards/definitions/virtual.json",
+    for needed in ("fleet/care/web/templates/console.html", "fleet/care/web/static/console.js",
+                   "fleet/web/templates/base.html", "fleet/care/migrations.py", "boards/definitions/virtual.json",
                    "boards/firmware/boot.py", "boards/firmware/app/app.json", "boards/virtual/shims/machine.py"):
         assert needed in names
     requires = zipfile.ZipFile(wheel).read(wheel.name.split("-py3")[0] + ".dist-info/METADATA").decode()

@@ -1,18 +1,18 @@
-"""Admin configuration of the alarm pipeline: outgoing webhooks and escalation policies."""
+"""Outgoing webhooks (admins): configuration, test pings, deliveries with their attempts. The outbox
+is the core's (fleet.domain.webhooks): alarms use it today, other capabilities' notifications later."""
 
 from typing import Annotated, Literal, Optional
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from fleet.api.deps import get_db, require, runtime
 from fleet.api.schemas import ERROR_RESPONSES, RowId
-from fleet.domain import escalation, webhooks
+from fleet.domain import webhooks
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 WebhookEvent = Literal[webhooks.EVENTS]
 GroupName = Annotated[str, Field(pattern=webhooks.GROUP.pattern)]
-Site = Path(min_length=1, max_length=64, description="a device site, or '*' for the default policy")
 
 
 class WebhookIn(BaseModel):
@@ -80,24 +80,6 @@ class TestQueued(BaseModel):
     delivery_id: int
 
 
-class Stage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    after_s: int = Field(ge=1, le=escalation.MAX_AFTER_S, description="seconds after the alarm was received")
-    group: str = Field(pattern=escalation.GROUP.pattern, description="responder group notified at this stage")
-
-
-class PolicyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    stages: list[Stage] = Field(min_length=1, max_length=escalation.MAX_STAGES)
-
-
-class PolicyOut(BaseModel):
-    site: str
-    stages: list[Stage]
-    updated_at: Optional[str]
-    updated_by: Optional[str]
-
-
 # ---- webhooks ----------------------------------------------------------------------------
 
 admin = require("webhooks.manage")
@@ -144,8 +126,8 @@ def rotate_secret(webhook_id: RowId, db=Depends(get_db), rt=Depends(runtime), wh
              summary="Queue a `ping` delivery")
 def send_test(webhook_id: RowId, db=Depends(get_db), rt=Depends(runtime), who=Depends(admin)):
     delivery_id = webhooks.send_test(db, who, webhook_id)
-    if rt.alarms is not None and rt.alarms.webhooks is not None:
-        rt.loop.call_soon_threadsafe(rt.alarms.webhooks.wake)
+    if rt.webhooks is not None:
+        rt.loop.call_soon_threadsafe(rt.webhooks.wake)
     return {"delivery_id": delivery_id}
 
 
@@ -154,28 +136,3 @@ def send_test(webhook_id: RowId, db=Depends(get_db), rt=Depends(runtime), who=De
 def list_deliveries(webhook_id: RowId, limit: int = Query(50, ge=1, le=1000),
                     state: Optional[Literal[webhooks.STATES]] = None, db=Depends(get_db), who=Depends(admin)):
     return webhooks.list_deliveries(db, webhook_id, limit, state)
-
-
-# ---- escalation policies --------------------------------------------------------------------
-
-@router.get("/escalation-policies", response_model=list[PolicyOut], tags=["escalation"],
-            summary="Escalation policies ('*': the default of sites without their own)")
-def list_policies(db=Depends(get_db), who=Depends(require("escalation.read"))):
-    return escalation.list_policies(db)
-
-
-@router.get("/escalation-policies/{site}", response_model=PolicyOut, tags=["escalation"], summary="One site's policy")
-def get_policy(site: str = Site, db=Depends(get_db), who=Depends(require("escalation.read"))):
-    return escalation.get_policy(db, site)
-
-
-@router.put("/escalation-policies/{site}", response_model=PolicyOut, tags=["escalation"],
-            summary="Set a site's stages (applies to alarms received from now on)")
-def set_policy(body: PolicyIn, site: str = Site, db=Depends(get_db), who=Depends(require("escalation.manage"))):
-    return escalation.set_policy(db, who, site, [s.model_dump() for s in body.stages])
-
-
-@router.delete("/escalation-policies/{site}", status_code=204, tags=["escalation"],
-               summary="Remove a site's own policy (the default applies again)")
-def delete_policy(site: str = Site, db=Depends(get_db), who=Depends(require("escalation.manage"))):
-    escalation.delete_policy(db, who, site)

@@ -170,10 +170,13 @@ def store(tx, changes, seen):
 
 
 async def save(writer, changes, seen):
-    """Store changes and last-seen times in bulk slices of at most BULK_ROWS devices each."""
-    jobs = [(part, {}) for part in slices(changes, BULK_ROWS)]
-    jobs += [([], dict(part)) for part in slices(list(seen.items()), BULK_ROWS)]
-    await asyncio.gather(*(writer.call(lambda tx, c=c, s=s: store(tx, c, s), BULK) for c, s in jobs))
+    """Store changes and last-seen times in bulk slices of at most BULK_ROWS devices each; a
+    device's status change and its last-seen time go in the same slice (one commit)."""
+    changed = {c.device_id: c for c in changes}
+    ids = list(dict.fromkeys(list(changed) + list(seen)))
+    await asyncio.gather(*(writer.call(lambda tx, part=part: store(
+        tx, [changed[d] for d in part if d in changed], {d: seen[d] for d in part if d in seen}), BULK)
+        for part in slices(ids, BULK_ROWS)))
 
 
 async def supervise(board, db, writer, hub, interval):

@@ -28,13 +28,14 @@ def connect(path):
     return sqlite_utils.Database(conn)
 
 
-def open_db(path, migrate=True):
-    """Connect to (creating if needed) the database at path and bring its schema up to date."""
+def open_db(path, all_migrations=()):
+    """Connect to (creating if needed) the database at path and apply those of all_migrations it
+    lacks (fleet.schema.open_db passes the whole fleet's: fleet.schema.MIGRATIONS)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     db = connect(path)
-    if migrate:
-        migrations.apply(db)
+    if all_migrations:
+        migrations.apply(db, all_migrations)
     return db
 
 

@@ -1,8 +1,10 @@
-"""Numbered schema migrations, applied in order at start.
+"""Numbered schema migrations, applied in order at start: the machinery, and the core's own steps.
 
-The database's PRAGMA user_version is the number of the last migration applied. Each
-migration runs in its own transaction together with the version bump, so a crash leaves
-the schema at a whole version. Never edit a released migration: add the next one.
+The database's PRAGMA user_version is the number of the last migration applied. Numbers are global
+across the core and the capabilities: the one list that puts every step in order is
+fleet.schema.MIGRATIONS (the top of the fleet assembles it, so this module never imports a
+capability). Each migration runs in its own transaction together with the version bump, so a crash
+leaves the schema at a whole version. Never edit a released migration: add the next one.
 tests/fleet/test_migrations.py upgrades from empty and from every earlier version.
 
 All time columns hold UTC ISO-8601 strings (fleet.core.clock.iso).
@@ -84,45 +86,9 @@ def m003_seen_nonces(db):
                              pk=("device_id", "nonce"))
 
 
-def m004_alarms(db):
-    """Alarms of call buttons and supervision, their history, escalation, residents, webhooks."""
-    # Residents are personal data: only caregivers and admins read them (fleet.domain.residents).
-    db["residents"].create({
-        "id": int, "name": str, "address": str, "room": str, "contacts": str, "notes": str,
-        "created_at": str, "updated_at": str,
-    }, pk="id", not_null={"name"})
-    db["device_residents"].create({"device_id": str, "resident_id": int, "assigned_at": str, "assigned_by": str},
-                                  pk="device_id", foreign_keys=[("device_id", "devices", "id"),
-                                                                ("resident_id", "residents", "id")])
-    db["device_residents"].create_index(["resident_id"])
-
-    # One alarm per (device, ref) for alarms a device raised; ref is NULL for supervision alarms
-    # (device_missing, battery_low) that the fleet raises itself.
-    db["alarms"].create({
-        "id": int, "device_id": str, "ref": str, "kind": str, "category": str, "state": str, "site": str,
-        "resident_id": int, "event_id": int, "raised_at": str, "received_at": str,
-        "acknowledged_at": str, "acknowledged_by": str, "resolved_at": str, "resolved_by": str,
-        "resolution_note": str, "cancelled_at": str, "cancel_requested_at": str,
-        "battery_v": float, "days_left": int, "stage": int, "groups": str, "next_escalation_at": str,
-        "updated_at": str,
-    }, pk="id", not_null={"device_id", "kind", "category", "state", "received_at"}, defaults={"stage": 0},
-        foreign_keys=[("device_id", "devices", "id")])
-    db["alarms"].create_index(["device_id", "ref"], unique=True)
-    db["alarms"].create_index(["device_id", "kind", "state"])
-    db["alarms"].create_index(["state", "received_at"])
-    db["alarms"].create_index(["updated_at"])
-    db.conn.execute("CREATE INDEX idx_alarms_escalation ON alarms (next_escalation_at) "
-                    "WHERE next_escalation_at IS NOT NULL")
-    db["alarm_events"].create({"id": int, "alarm_id": int, "at": str, "actor": str, "action": str, "detail": str},
-                              pk="id", foreign_keys=[("alarm_id", "alarms", "id")])
-    db["alarm_events"].create_index(["alarm_id", "id"])
-
-    # stages: JSON [{"after_s", "group"}]; site "*" is the default of sites without their own.
-    db["escalation_policies"].create({"site": str, "stages": str, "updated_at": str, "updated_by": str}, pk="site")
-    db.conn.execute("INSERT INTO escalation_policies (site, stages, updated_at, updated_by) VALUES "
-                    "('*', '[{\"after_s\": 60, \"group\": \"backup\"}, {\"after_s\": 300, \"group\": \"supervisors\"}]', "
-                    "strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 'migration')")
-
+def m004_webhooks(db):
+    """The webhook outbox (configuration, deliveries, attempts). Version 4 of the schema: it came
+    with the alarms (fleet.care.migrations.m004_alarms) and runs in the same transaction."""
     db["webhooks"].create({
         "id": int, "name": str, "url": str, "secret_enc": bytes, "events": str, "groups": str,
         "include_resident": int, "enabled": int, "created_at": str, "created_by": str, "updated_at": str,
@@ -140,45 +106,34 @@ def m004_alarms(db):
     }, pk="id", foreign_keys=[("delivery_id", "webhook_deliveries", "id")])
     db["webhook_attempts"].create_index(["delivery_id"])
 
-    # Small named counters of the alarm work, e.g. the last heartbeat event scanned for battery levels.
-    db["alarm_state"].create({"name": str, "value": int}, pk="name")
-    db.conn.execute("INSERT INTO alarm_state (name, value) SELECT 'battery_scan_event_id', coalesce(max(id), 0) "
-                    "FROM events")
-
 
 def m005_server_runs(db):
     """Each start of the server, and whether it stopped cleanly (saving its replay nonces)."""
     db["server_runs"].create({"id": int, "started_at": float, "stopped_at": float}, pk="id")
 
 
-def m006_alarm_resident(db):
-    """Each alarm keeps a copy of its resident as they were when it was raised (JSON, the API's
-    shape), so a later assignment or edit does not rewrite a past alarm. Existing alarms get their
-    resident as now (the best record there is); alarms raised with no resident keep none."""
-    db["alarms"].add_column("resident", str)
-    db.conn.execute(
-        "UPDATE alarms SET resident = (SELECT json_object('id', r.id, 'name', r.name, 'address', r.address, "
-        "'room', r.room, 'contacts', json(coalesce(r.contacts, '[]')), 'notes', r.notes) "
-        "FROM residents r WHERE r.id = alarms.resident_id) WHERE resident_id IS NOT NULL")
-
-
-MIGRATIONS = [m001_initial, m002_device_status, m003_seen_nonces, m004_alarms, m005_server_runs,
-              m006_alarm_resident]
-LATEST = len(MIGRATIONS)
-
-
 def version(db):
     return db.conn.execute("PRAGMA user_version").fetchone()[0]
 
 
-def apply(db, target=LATEST):
-    """Run the migrations after the database's version up to target; return the new version."""
+def steps(entry):
+    """The functions of one numbered migration: one function, or a tuple of them (one version made of
+    the core's and a capability's parts) run in the same transaction."""
+    return entry if isinstance(entry, tuple) else (entry,)
+
+
+def apply(db, migrations, target=None):
+    """Run the migrations after the database's version up to target (default: all of them);
+    return the new version. migrations[n - 1] is migration n (fleet.schema.MIGRATIONS)."""
+    latest = len(migrations)
+    target = latest if target is None else target
     current = version(db)
-    if current > LATEST:
+    if current > latest:
         raise FleetError("database schema v%d is newer than this fleet (v%d): upgrade the fleet"
-                         % (current, LATEST), code="schema_too_new")
+                         % (current, latest), code="schema_too_new")
     for number in range(current + 1, target + 1):
         with db.atomic():
-            MIGRATIONS[number - 1](db)
+            for step in steps(migrations[number - 1]):
+                step(db)
             db.conn.execute("PRAGMA user_version=%d" % number)
     return version(db)

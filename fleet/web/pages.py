@@ -1,17 +1,22 @@
-"""HTML pages: the login form, the live device list, the alarm console and residents (the full
-admin UI comes later).
+"""HTML pages of the core: the login form and the live device list (the full admin UI comes later);
+the page bar, the language switch and the scripts' catalog every page uses.
 
-Pages are thin shells; the device list and the alarm console fill themselves from the live
-streams (/api/v1/live/devices, /api/v1/live/alarms), so the pages and API clients see the same data.
+Capabilities add their own pages (care: the alarm console and residents, fleet/care/web/pages.py)
+with their templates, registered here under their name (`care/console.html`), and their links in
+the page bar; their static files are served at /static/<name>/ (fleet/main.py).
+Pages are thin shells; the device list fills itself from the live stream (/api/v1/live/devices),
+so the pages and API clients see the same data.
 Every page is bilingual (fleet/web/i18n.py, docs/i18n.md): no text in a template or script
 outside a translation call.
 """
 
 from pathlib import Path
+from typing import NamedTuple
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 
 from fleet.api.auth import set_session_cookie
 from fleet.api.deps import SESSION_COOKIE, client_address, get_db, runtime
@@ -23,10 +28,35 @@ from fleet.web import i18n
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
+_CAPABILITY_TEMPLATES = {}        # capability name -> its templates' loader
 templates = Jinja2Templates(directory=HERE / "templates", context_processors=[i18n.page_context])
+templates.env.loader = ChoiceLoader([templates.env.loader, PrefixLoader(_CAPABILITY_TEMPLATES)])
 templates.env.globals["allowed"] = allowed          # base.html shows the links a role may follow
 i18n.install(templates.env)
 router = APIRouter(include_in_schema=False)
+
+
+class NavLink(NamedTuple):
+    href: str
+    label: str                  # English, marked with N_() where it is defined; shown translated
+    permission: str             # shown to roles that have it (fleet.core.permissions)
+    link_id: str
+
+
+NAV_LINKS = []                  # the page bar's links after "Devices", in the order registered
+templates.env.globals["nav_links"] = NAV_LINKS
+
+
+def register_templates(name, folder):
+    """A capability's templates, found as "<name>/<file>"; they extend "base.html" like any page."""
+    _CAPABILITY_TEMPLATES[name] = FileSystemLoader(folder)
+
+
+def register_nav_link(href, label, permission, link_id):
+    """A link in the page bar (base.html) for those whose role has permission."""
+    link = NavLink(href, label, permission, link_id)
+    if link not in NAV_LINKS:
+        NAV_LINKS.append(link)
 
 
 def _principal(request, db):
@@ -86,23 +116,15 @@ def device_list(request: Request, db=Depends(get_db)):
     return templates.TemplateResponse(request, "devices.html", {"who": who})
 
 
-def _page(request, db, template, permission):
+def page(request, db, template, permission):
+    """A page for a signed-in person whose role has permission: the login form for nobody, a
+    `forbidden` page for the wrong role."""
     who = _principal(request, db)
     if who is None:
         return RedirectResponse("/login", status_code=303)
     if not allowed(who.role, permission):
         return templates.TemplateResponse(request, "forbidden.html", {"who": who}, status_code=403)
     return templates.TemplateResponse(request, template, {"who": who})
-
-
-@router.get("/console")
-def alarm_console(request: Request, db=Depends(get_db)):
-    return _page(request, db, "console.html", "alarms.read")
-
-
-@router.get("/residents")
-def resident_list(request: Request, db=Depends(get_db)):
-    return _page(request, db, "residents.html", "residents.read")
 
 
 @router.get("/language/{lang}")

@@ -15,7 +15,7 @@ from fleet.core import security  # noqa: E402
 from fleet.core.config import Settings  # noqa: E402
 from fleet.main import create_app  # noqa: E402
 from fleet.server import FleetServer, uvicorn_config  # noqa: E402
-from fleet.store.db import open_db  # noqa: E402
+from fleet.schema import open_db  # noqa: E402
 
 from fleetkit import bearer, enroll  # noqa: E402
 

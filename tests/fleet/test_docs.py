@@ -58,12 +58,30 @@ def test_a_bad_setting_says_which():
 def test_hook_functions_named_in_the_architecture_exist():
     from fleet import demo, live
     from fleet.domain import downlink, ingest, status, writer
+    from fleet.web import pages
     hooks = {"register_event_handler": ingest, "register_downlink_provider": downlink,
              "raise_cursors": downlink, "register_status_rule": status, "register_status_listener": status,
-             "start_virtual_fleet": demo}
+             "start_virtual_fleet": demo, "register_templates": pages, "register_nav_link": pages, "page": pages}
     for name, module in hooks.items():
         assert name in ARCHITECTURE and callable(getattr(module, name)), name
     for method, owner in (("mark_downlink_changed", writer.WriteTx), ("after_commit", writer.WriteTx),
                           ("bump", downlink.Downlink), ("call", writer.GroupCommitWriter),
                           ("publish", live.Hub), ("subscribe", live.Hub)):
         assert method in ARCHITECTURE and callable(getattr(owner, method)), method
+
+
+def test_the_architecture_maps_every_module_of_the_top_and_of_each_capability():
+    """The folder map in architecture.md names each module a capability is made of, and the
+    capability parts a Capability hands the server."""
+    import dataclasses
+    from fleet.capability import Capability
+    fleet = Path(__file__).resolve().parents[2] / "fleet"
+    for capability in (p.parent for p in fleet.glob("*/capability.py")):
+        assert "%s/" % capability.name in ARCHITECTURE, capability.name
+        for module in capability.rglob("*.py"):
+            if module.name != "__init__.py":
+                assert module.name in ARCHITECTURE, module.relative_to(fleet)
+    for name in ("main.py", "schema.py", "cli.py", "capability.py", "runtime.py"):
+        assert name in ARCHITECTURE, name
+    for field in dataclasses.fields(Capability):
+        assert "`%s`" % field.name in ARCHITECTURE, field.name

@@ -86,7 +86,7 @@ def test_event_handler_marking_the_downlink_wakes_the_poll(client, device):
 def test_providers_add_keys_per_role(client, db):
     def alarms(database, device):
         return {"a-1": "received"}
-    # `alarms` has its real provider (fleet.domain.alarms): replace it for this test.
+    # `alarms` has its real provider (fleet.care.alarms): replace it for this test.
     undo = downlink.register_downlink_provider("alarms", alarms, roles=("call_button",), replace=True)
     try:
         button = enroll(client, db, role="call_button")

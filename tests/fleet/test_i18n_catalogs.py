@@ -18,9 +18,10 @@ from fleet import i18n
 from fleet.i18n import cli as cli_i18n
 
 ROOT = Path(__file__).resolve().parents[2]
-WEB = ROOT / "fleet" / "web"
-TEMPLATES = sorted((WEB / "templates").glob("*.html"))
-SCRIPTS = sorted((WEB / "static").glob("*.js"))
+FLEET = ROOT / "fleet"
+# The core's pages (fleet/web/) and each capability's (fleet/care/web/, ...).
+TEMPLATES = sorted(FLEET.glob("**/templates/*.html"))
+SCRIPTS = sorted(FLEET.glob("**/static/*.js"))
 TRANSLATABLE_ATTRS = ("title", "placeholder", "aria-label", "alt")
 GAP = "\x00"                         # where a template expression or placeholder was: not text of its own
 
@@ -93,7 +94,7 @@ def untranslated_in_template(source):
     return found + ["printed as is: %r" % p for p in printed if has_letters(p)]
 
 
-@pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: p.name)
+@pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: p.relative_to(FLEET).as_posix())
 def test_templates_have_no_untranslated_text(template):
     assert untranslated_in_template(template.read_text()) == []
 
@@ -195,7 +196,7 @@ def untranslated_in_script(source):
     return found
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.relative_to(FLEET).as_posix())
 def test_scripts_have_no_untranslated_text(script):
     assert untranslated_in_script(script.read_text()) == []
 

@@ -4,8 +4,10 @@ keeping the data."""
 import pytest
 
 from fleet.errors import FleetError
+from fleet import schema as fleet_schema      # the whole fleet's numbered migrations
+from fleet.schema import open_db
 from fleet.store import migrations
-from fleet.store.db import connect, open_db
+from fleet.store.db import connect
 
 
 def schema(db):
@@ -33,7 +35,7 @@ def fresh(tmp_path):
 
 
 def test_empty_database_gets_the_latest_schema(fresh):
-    assert migrations.version(fresh) == migrations.LATEST
+    assert migrations.version(fresh) == fleet_schema.LATEST
     assert {"users", "sessions", "api_tokens", "enrollment_tokens", "devices", "streams", "events", "commands",
             "audit", "seen_nonces"} <= set(fresh.table_names())
     assert {"alarms", "alarm_events", "escalation_policies", "residents", "device_residents", "webhooks",
@@ -45,9 +47,9 @@ def test_alarm_migration_starts_the_battery_scan_after_existing_events(tmp_path)
     the default escalation policy is installed, and one alarm per (device, ref) is enforced."""
     import sqlite3
     db = connect(tmp_path / "old.db")
-    migrations.apply(db, target=3)
+    fleet_schema.apply(db, target=3)
     seed_v1(db)
-    migrations.apply(db)
+    fleet_schema.apply(db)
     assert db.conn.execute("SELECT value FROM alarm_state WHERE name = 'battery_scan_event_id'").fetchone() == (1,)
     assert db.conn.execute("SELECT site FROM escalation_policies").fetchall() == [("*",)]
     insert = ("INSERT INTO alarms (device_id, ref, kind, category, state, received_at) "
@@ -58,12 +60,12 @@ def test_alarm_migration_starts_the_battery_scan_after_existing_events(tmp_path)
     db.close()
 
 
-@pytest.mark.parametrize("start", range(1, migrations.LATEST))
+@pytest.mark.parametrize("start", range(1, fleet_schema.LATEST))
 def test_upgrade_from_each_earlier_version(tmp_path, fresh, start):
     db = connect(tmp_path / "old.db")
-    assert migrations.apply(db, target=start) == start
+    assert fleet_schema.apply(db, target=start) == start
     seed_v1(db)
-    assert migrations.apply(db) == migrations.LATEST
+    assert fleet_schema.apply(db) == fleet_schema.LATEST
     assert schema(db) == schema(fresh)
     assert db.conn.execute("SELECT username FROM users").fetchall() == [("ann",)]
     assert db.conn.execute("SELECT status FROM devices").fetchone()[0] == "never_seen"
@@ -73,29 +75,57 @@ def test_upgrade_from_each_earlier_version(tmp_path, fresh, start):
 
 def test_reapplying_is_a_no_op(fresh):
     before = schema(fresh)
-    assert migrations.apply(fresh) == migrations.LATEST
+    assert fleet_schema.apply(fresh) == fleet_schema.LATEST
     assert schema(fresh) == before
 
 
 def test_a_newer_database_is_refused(fresh):
-    fresh.conn.execute("PRAGMA user_version=%d" % (migrations.LATEST + 1))
+    fresh.conn.execute("PRAGMA user_version=%d" % (fleet_schema.LATEST + 1))
     with pytest.raises(FleetError) as err:
-        migrations.apply(fresh)
+        fleet_schema.apply(fresh)
     assert err.value.code == "schema_too_new"
 
 
 def test_failed_migration_leaves_the_previous_version(tmp_path, monkeypatch):
     db = connect(tmp_path / "half.db")
-    migrations.apply(db, target=1)
+    fleet_schema.apply(db, target=1)
 
     def broken(database):
         database["devices"].add_column("half_done", str)
         raise RuntimeError("power cut")
 
-    monkeypatch.setattr(migrations, "MIGRATIONS", [migrations.MIGRATIONS[0], broken] + migrations.MIGRATIONS[2:])
+    monkeypatch.setattr(fleet_schema, "MIGRATIONS", [fleet_schema.MIGRATIONS[0], broken] + fleet_schema.MIGRATIONS[2:])
     with pytest.raises(RuntimeError):
-        migrations.apply(db)
+        fleet_schema.apply(db)
     assert migrations.version(db) == 1 and "half_done" not in columns(db, "devices")
+
+
+def test_each_step_is_named_by_its_global_number():
+    """The core's and the capabilities' steps share one numbering (fleet/schema.py): m004_* is the
+    fourth entry wherever its module lives."""
+    for number, entry in enumerate(fleet_schema.MIGRATIONS, start=1):
+        for step in migrations.steps(entry):
+            assert step.__name__.startswith("m%03d_" % number), (number, step.__module__, step.__name__)
+
+
+def test_a_version_made_of_several_steps_is_applied_whole(tmp_path, monkeypatch):
+    """Version 4 is care's tables and the core's webhook outbox: if one part fails, neither stays."""
+    db = connect(tmp_path / "half.db")
+    fleet_schema.apply(db, target=3)
+    care_part, core_part = fleet_schema.MIGRATIONS[3]
+
+    def broken(database):
+        core_part(database)
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(fleet_schema, "MIGRATIONS", fleet_schema.MIGRATIONS[:3] + [(care_part, broken)])
+    with pytest.raises(RuntimeError):
+        fleet_schema.apply(db)
+    assert migrations.version(db) == 3
+    assert not {"alarms", "residents", "webhooks"} & set(db.table_names())
+    monkeypatch.undo()
+    assert fleet_schema.apply(db) == fleet_schema.LATEST
+    db.close()
 
 
 def test_database_uses_wal_and_full_sync(fresh):
@@ -107,7 +137,7 @@ def test_alarm_resident_migration_copies_the_resident_of_each_alarm(tmp_path):
     """m006: an alarm that had a resident gets a copy of them; one raised without keeps none."""
     import json
     db = connect(tmp_path / "old.db")
-    migrations.apply(db, target=5)
+    fleet_schema.apply(db, target=5)
     seed_v1(db)
     db.conn.execute("INSERT INTO residents (id, name, room, contacts, created_at, updated_at) VALUES "
                     "(7, 'Li Na', '12', '[{\"name\": \"Li Wei\", \"phone\": \"1\", \"relation\": \"son\"}]', 'x', 'x')")
@@ -115,7 +145,7 @@ def test_alarm_resident_migration_copies_the_resident_of_each_alarm(tmp_path):
     for ref, resident in (("with", 7), ("without", None)):
         db.conn.execute("INSERT INTO alarms (device_id, ref, kind, category, state, received_at, resident_id) "
                         "VALUES ('cb-1', ?, 'call', 'call', 'resolved', 'x', ?)", (ref, resident))
-    migrations.apply(db)
+    fleet_schema.apply(db)
     copies = dict(db.conn.execute("SELECT ref, resident FROM alarms").fetchall())
     assert copies["without"] is None
     assert json.loads(copies["with"]) == {"id": 7, "name": "Li Na", "address": None, "room": "12", "notes": None,

@@ -111,7 +111,8 @@ def alarm_pieces(client, db, device, n):
     resident (with the device assigned, so unassigning works), a webhook, a site policy."""
     import time
     from fleet.core.security import SecretBox
-    from fleet.domain import escalation, residents, webhooks
+    from fleet.care import escalation, residents
+    from fleet.domain import webhooks
     device.events([{"seq": 1, "t": int(time.time()), "type": "alarm", "data": {"ref": "a-%d" % n}}])
     alarm_id = db.conn.execute("SELECT id FROM alarms WHERE device_id = ?", (device.id,)).fetchone()[0]
     resident = residents.create_resident(db, CLI, "Resident %d" % n)

@@ -10,7 +10,8 @@ from playwright.sync_api import expect, sync_playwright
 
 from fleetkit import PASSWORD, bearer, enroll, make_user, mint, wait_for
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "fleet" / "web" / "templates"
+FLEET = Path(__file__).resolve().parents[2] / "fleet"
+TEMPLATES = sorted(FLEET.glob("**/templates/*.html"))      # the core's and every capability's
 CHROMIUM = "/usr/bin/chromium"
 
 
@@ -36,7 +37,7 @@ def test_every_kind_of_answer_carries_the_headers(live_server, db):
             "404": http.get("/api/v1/nothing-here", headers=admin),
             "device hello": device.hello(),
             "device refusal": device.request("POST", "/api/v1/device/events", b"{", secret="00" * 32),
-            "static": http.get("/static/console.js"),
+            "static": http.get("/static/care/console.js"),
         }
     for what, response in answers.items():
         assert response.status_code < 500, what
@@ -66,7 +67,7 @@ def test_enrollment_answer_with_a_secret_is_not_cached(live_server, db):
 
 
 def test_templates_have_no_inline_script_or_style():
-    for template in TEMPLATES.glob("*.html"):
+    for template in TEMPLATES:
         text = template.read_text()
         for tag in re.findall(r"<script\b[^>]*>", text):
             assert "src=" in tag, "%s: inline <script> (the CSP refuses it): %s" % (template.name, tag)

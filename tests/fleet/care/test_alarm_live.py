@@ -86,7 +86,7 @@ def test_long_poll_answers_acknowledged_at_once(server, db):
 
 def test_snapshot_keeps_every_open_alarm(client, db, caregiver):
     """The console's starting point: all open alarms, however many closed ones came after them."""
-    from fleet.domain import alarms
+    from fleet.care import alarms
     headers, _ = caregiver
     button = enroll(client, db)
     button.events([alarm(1, "oldest-open")])

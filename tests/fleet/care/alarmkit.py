@@ -13,7 +13,7 @@ import httpx
 import uvicorn
 
 import fleetkit  # tests/fleet (pytest puts conftest folders on sys.path)
-from fleet.domain import escalation
+from fleet.care import escalation
 from fleet.main import create_app
 from fleet.server import FleetServer
 from fleetkit import CLI, make_user

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from fleet.api.deps import get_db, require, runtime
 from fleet.api.schemas import ERROR_RESPONSES, BeforeId, RowId
 from fleet.api.sse import sse_response
-from fleet.domain import alarms
+from fleet.care import alarms
 
 router = APIRouter(prefix="/api/v1", tags=["alarms"], responses=ERROR_RESPONSES)
 

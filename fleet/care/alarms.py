@@ -14,7 +14,7 @@ Lifecycle (docs/alarms.md):
 - A cancel after acknowledgement leaves the alarm acknowledged: the history says "cancel requested
   after acknowledgement" and the console shows it.
 - Supervision alarms (kind `device_missing`, `battery_low`; category `supervision`, ref NULL) are
-  raised by the fleet itself (fleet.domain.supervision) and resolve themselves when the device is
+  raised by the fleet itself (fleet.care.supervision) and resolve themselves when the device is
   heard again or its battery recovers.
 
 Every transition writes a history row (alarm_events) and an audit row (who, when; never resident
@@ -35,7 +35,8 @@ import json
 import logging
 
 from fleet.core import clock
-from fleet.domain import audit, escalation, residents, webhooks
+from fleet.care import escalation, residents
+from fleet.domain import audit, webhooks
 from fleet.domain.downlink import register_downlink_provider
 from fleet.domain.ingest import register_event_handler
 from fleet.domain.writer import BULK, BULK_ITEMS, URGENT, slices
@@ -79,8 +80,9 @@ def current():
 
 
 class AlarmService:
-    """The alarm pipeline's long-lived parts in a server: escalation timer, webhook worker,
-    supervision (battery scan, device-missing reconciliation). Started in the app lifespan."""
+    """The alarm pipeline's long-lived parts in a server: escalation timer, supervision (battery
+    scan, device-missing reconciliation); it wakes the core's webhook worker (runtime.webhooks).
+    Care's service: FleetRuntime starts it in the app lifespan (fleet.care.capability)."""
 
     def __init__(self, runtime):
         self.runtime = runtime
@@ -88,18 +90,15 @@ class AlarmService:
         self.hub = runtime.hub
         self.tasks = []
         self.escalator = None
-        self.webhooks = None
         self._later = []
 
     async def start(self):
-        from fleet.domain import supervision
+        from fleet.care import supervision
         rt = self.runtime
         _services[rt.loop] = self
         self.escalator = escalation.Escalator(rt.reader, rt.writer)
-        self.webhooks = webhooks.WebhookWorker(rt.reader, rt.writer, rt.box, self.settings)
         scan = supervision.BatteryScan(rt, self)
         self.tasks = [asyncio.create_task(self.escalator.run(), name="fleet-escalation"),
-                      asyncio.create_task(self.webhooks.run(), name="fleet-webhooks"),
                       asyncio.create_task(scan.run(), name="fleet-battery-scan")]
         supervision.reconcile_missing(rt.reader, self)
 
@@ -132,8 +131,8 @@ class AlarmService:
         self.hub.publish("alarms", "alarm", data)
         if data["transition"] == "raised" and self.escalator is not None:
             self.escalator.wake()
-        if deliveries and self.webhooks is not None:
-            self.webhooks.wake()
+        if deliveries and self.runtime.webhooks is not None:
+            self.runtime.webhooks.wake()
 
 
 # ---- reading -------------------------------------------------------------------------

@@ -31,7 +31,7 @@ import logging
 
 from starlette.concurrency import run_in_threadpool
 
-from fleet.domain import alarms
+from fleet.care import alarms
 from fleet.domain.ingest import register_event_handler
 from fleet.domain.status import OFFLINE, ONLINE, register_status_listener
 from fleet.domain.writer import BULK, BULK_ITEMS, slices

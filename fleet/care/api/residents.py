@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fleet.api.deps import get_db, require
 from fleet.api.schemas import ERROR_RESPONSES, MAX_ID, RowId
-from fleet.domain import residents
+from fleet.care import residents
 
 router = APIRouter(prefix="/api/v1/residents", tags=["residents"], responses=ERROR_RESPONSES)
 L = residents.LIMITS

@@ -118,7 +118,7 @@ def next_due(conn):
 def escalate_due(tx):
     """Writer job: notify the next stage of the alarms that are due, at most BULK_ITEMS of them
     (the Escalator runs it again while more are due). Returns how many escalated."""
-    from fleet.domain import alarms
+    from fleet.care import alarms
     due = tx.conn.execute("SELECT id, site, stage, received_at, state FROM alarms WHERE next_escalation_at IS NOT NULL "
                           "AND next_escalation_at <= ? ORDER BY next_escalation_at LIMIT ?",
                           (tx.now_iso, BULK_ITEMS)).fetchall()

@@ -72,7 +72,7 @@ def test_console_pages_for_roles(client, db):
     carer = make_user(db, "caregiver")
     client.post("/login", data={"username": carer["username"], "password": PASSWORD}, headers={"Origin": "http://testserver"})
     page = client.get("/console")
-    assert page.status_code == 200 and "/static/console.js" in page.text and "点击开启声音" in page.text
+    assert page.status_code == 200 and "/static/care/console.js" in page.text and "点击开启声音" in page.text
     assert client.get("/residents").status_code == 200
     assert client.get("/console", follow_redirects=False).status_code == 200
     client.post("/logout", headers={"Origin": "http://testserver"})

@@ -112,7 +112,7 @@ def test_stopping_the_fleet_mid_scan_leaves_the_scan_its_database(settings, db, 
     # must not be closed under it (that crashed the process once: a segfault in SQLite).
     from fastapi.testclient import TestClient
 
-    from fleet.domain import supervision
+    from fleet.care import supervision
     from fleet.main import create_app
 
     started, outcome = threading.Event(), []

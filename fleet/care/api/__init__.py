@@ -1,0 +1,1 @@
+"""Care's routes: alarms (+ their live stream), residents, escalation policies."""
