@@ -185,7 +185,9 @@ class Pin:
             return Pin.DRIVE_2
         self.init(drive=drive)
 
-    def irq(self, handler=None, trigger=3, *, priority=1, wake=None, hard=False):
+    # The port's Pin.irq takes handler, trigger and wake only (ports/esp32/machine_pin.c
+    # machine_pin_irq allowed_args): no `hard`, no `priority` - every pin handler is scheduled.
+    def irq(self, handler=None, trigger=3, wake=None):
         st = _st(self._id)
         if wake is not None and wake & DEEPSLEEP:
             if trigger not in (Pin.WAKE_LOW, Pin.WAKE_HIGH):
@@ -200,7 +202,7 @@ class Pin:
         if handler is None:
             st["irq"] = None
         else:
-            st["irq"] = (handler, trigger, self, bool(hard))
+            st["irq"] = (handler, trigger, self)
         return _Irq(self, trigger)
 
     def __repr__(self):
@@ -232,7 +234,7 @@ def _fire(pid, old, new):
     st = _P.get(pid)
     if st is None or st["irq"] is None or old == new:
         return
-    handler, trigger, obj, _hard = st["irq"]
+    handler, trigger, obj = st["irq"]
     if (new and trigger & Pin.IRQ_RISING) or (not new and trigger & Pin.IRQ_FALLING):
         if _state["irq_off"]:
             _irq_backlog.append((handler, obj))

@@ -78,6 +78,24 @@ async def test_button_glitch_shorter_than_debounce_is_ignored():
     eq(evs, [])
 
 
+async def test_button_press_while_the_interpreter_was_busy_still_counts():
+    # On the ESP32 both edges' handlers are scheduled and run only when the VM is free again,
+    # when the pin already reads released (a press during a TLS handshake's crypto).
+    p = FakePin(1)
+    b = button.Button(p, active_low=True)
+    t = asyncio.create_task(b.run())
+    await asyncio.sleep_ms(20)
+    p.level = 0                           # pressed and released while busy in C...
+    time.sleep_ms(150)
+    p.level = 1
+    p.handler(p)                          # ...then both scheduled handlers run back to back
+    p.handler(p)
+    evs = await _drain(b, 200)
+    t.cancel()
+    eq([e[0] for e in evs], ["down", "press", "up"])
+    eq((b.presses, b.missed), (1, 1))
+
+
 async def test_button_long_press_fires_while_held():
     p = FakePin(0)
     b = button.Button(p, active_low=False, long_ms=300)
