@@ -30,6 +30,12 @@ E = 65537
 # ASN.1 DigestInfo prefix for SHA-256 (RFC 8017 section 9.2, note 1)
 _DIGEST_INFO = b"\x30\x31\x30\x0d\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01\x05\x00\x04\x20"
 
+# An app bundle (kind "app") is one file: BUNDLE_MAGIC, then per file a record
+#   u16 path length | path (UTF-8, relative to the slot) | u32 size | SHA-256 (32 bytes) | data
+# and a u16 0 at the end (integers little-endian). The manifest's sha256 covers the whole bundle;
+# each record's own hash lets the board check what it wrote into the slot.
+BUNDLE_MAGIC = b"OTB1"
+
 # Refusal reasons: the <reason> of a "failed:<reason>" OTA event (docs/protocol.md).
 REASONS = ("bad_envelope", "bad_manifest", "unknown_key", "revoked_key", "bad_signature",
            "wrong_kind", "wrong_board", "wrong_role", "expired", "clock_unknown", "downgrade",
