@@ -47,6 +47,6 @@ def done(rt, n):
             store.write_json("/state/errors.json", rt.errors)
         else:
             store.remove("/state/errors.json")
-    if not rt.boot.healthy:
+    if not rt.boot.healthy and not rt.boot.get("ota"):     # after an update: otagate decides
         rt.boot.mark_healthy()
         log.i("supervisor", "healthy: slot %s confirmed" % rt.slot)

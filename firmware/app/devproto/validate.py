@@ -86,7 +86,15 @@ EVENT_TYPES = {
     "error": {"msg": (STR, True), "where": (STR, False)},
     # Outcome of a command delivered in "down.commands".
     "cmd_result": {"id": (INT, True), "ok": (BOOL, True), "detail": (STR, False)},
+    # OTA progress and outcome of an update offer (docs/ota.md): the release id, the stage (one
+    # of OTA_STAGES), a reason code for deferred/failed/rolled_back, percent while downloading,
+    # the version it is about (installed, pending, succeeded; rolled_back: the one it went back to).
+    "ota": {"id": (STR, True), "stage": (STR, True), "reason": (STR, False), "progress": (INT, False),
+            "version": (STR, False)},
 }
+
+OTA_STAGES = ("deferred", "downloading", "verifying", "installed", "pending", "succeeded", "failed",
+              "rolled_back")
 
 # Hello body: field -> (kind, required).
 HELLO_FIELDS = {
@@ -180,6 +188,8 @@ def check_event(ev):
         check_fields(data, fields, etype)
         if "ref" in data:
             _check_name(data["ref"], etype + " 'ref'")
+        if etype == "ota" and data["stage"] not in OTA_STAGES:
+            raise ProtocolError("bad_request", "ota: 'stage' must be one of %s" % ", ".join(OTA_STAGES))
 
 
 def check_batch(body):
