@@ -63,6 +63,13 @@ class Flash:
         fl = cls(path, size)
         entries = partitions.table(board["partitions"]["table"])
         fl.write_region(partitions.PARTITION_TABLE_OFFSET, partitions.to_binary(entries))
+        first_app = next((e for e in entries if e["type"] == 0x00), None)
+        if first_app is not None and any(e["name"] == "otadata" for e in entries):
+            # an OTA table: the image flashed at provisioning, in ota_0 (otadata erased boots it),
+            # as a stand-in that carries MicroPython's version (boards/espimage.py)
+            from . import espimage
+            version = (board.get("micropython") or {}).get("version") or "1.29.0"
+            fl.write_region(first_app["offset"], espimage.stand_in(version.split("-")[0], size=SECTOR))
         return fl
 
     def close(self):
