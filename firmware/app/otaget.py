@@ -68,6 +68,20 @@ class FileSink:
             self.f = None
 
 
+def _open(link, url):
+    """A connection for url: a path ("/ota/dl/...") is on the fleet, with its base path, TLS
+    context and resolved address; a full URL (a mirror) gets its own connection."""
+    lc = link.conn
+    if url.startswith("/"):
+        c = httpc.Conn(lc.host, lc.port, lc.tls, lc.ca, lc.target)
+        path = link.base + url
+    else:
+        tls, host, port, path = parse_url(url)
+        c = httpc.Conn(host, port, tls, lc.ca, lc.target if host == lc.host else None)
+    c.ssl = lc.ssl if c.tls else None           # one SSLContext for every connection
+    return c, path or "/"
+
+
 async def fetch(link, url, sink, total, etag, buf, report=None):
     """Download url into sink until it holds total bytes; returns the SHA-256 digest of all of
     it. Raises httpc.HttpError (cut: retry), Busy, Gone, OSError (flash: full or broken)."""
@@ -78,12 +92,9 @@ async def fetch(link, url, sink, total, etag, buf, report=None):
         h = hashlib.sha256()
     if got == total:
         return h.digest()
-    tls, host, port, path = parse_url(url)
-    lc = link.conn
-    c = httpc.Conn(host, port, tls, lc.ca, lc.target if host == lc.host else None)
-    c.ssl = lc.ssl if tls else None          # one SSLContext for every connection
+    c, path = _open(link, url)
     try:
-        st, hdrs, _ = await c.request("GET", path or "/", {"Range": "bytes=%d-" % got,
+        st, hdrs, _ = await c.request("GET", path, {"Range": "bytes=%d-" % got,
                                                           "If-Range": '"%s"' % etag}, b"", 15000, True)
         if st == 200 and got:
             got = 0                         # the server sent it whole: start again
@@ -130,12 +141,9 @@ async def fetch(link, url, sink, total, etag, buf, report=None):
 
 async def text(link, url):
     """A small document (the signed manifest) at url, as text."""
-    tls, host, port, path = parse_url(url)
-    lc = link.conn
-    c = httpc.Conn(host, port, tls, lc.ca, lc.target if host == lc.host else None)
-    c.ssl = lc.ssl if tls else None
+    c, path = _open(link, url)
     try:
-        st, hdrs, data = await c.request("GET", path or "/", {}, b"", 15000)
+        st, hdrs, data = await c.request("GET", path, {}, b"", 15000)
     finally:
         await c.close()
     if st in (429, 503):

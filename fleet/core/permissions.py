@@ -30,6 +30,10 @@ PERMISSIONS = {
     "escalation.manage": {ADMIN},
     "webhooks.manage": {ADMIN},
     "metrics.read": {ADMIN},                            # /metrics (Prometheus uses the metrics token)
+    # OTA (docs/ota.md): technicians follow updates; admins upload releases and run rollouts.
+    "ota.read": {ADMIN, TECHNICIAN},                    # releases, rollouts, their live progress
+    "ota.release": {ADMIN},                             # upload releases, trust or revoke keys
+    "ota.rollout": {ADMIN},                             # start, pause, resume, abort rollouts
 }
 
 

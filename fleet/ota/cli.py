@@ -9,7 +9,7 @@ import click
 
 from fleet.clikit import json_option, output, with_db
 from fleet.domain import users
-from fleet.ota import releases, signing
+from fleet.ota import releases, rollouts, signing
 
 
 def _split(values):
@@ -141,4 +141,91 @@ def release_list(db, settings, as_json):
     output(found, ["id", "kind", "version", "sv", "size", "key_id", "devices", "uploaded_at"], False)
 
 
-COMMANDS = (release,)
+@click.group()
+def rollout():
+    """Rollouts of a release: start, follow, pause, resume, abort."""
+
+
+@rollout.command("start")
+@click.argument("release_id")
+@click.option("--role", "roles", multiple=True, help="only devices of these roles (repeat or comma-separate)")
+@click.option("--board", "boards", multiple=True, help="only these boards")
+@click.option("--site", "sites", multiple=True, help="only these sites")
+@click.option("--from-version", "versions", multiple=True, help="only devices running these versions")
+@click.option("--canary", multiple=True, help="the canary phase: these device ids [default: one device]")
+@click.option("--phases", default="10,100", show_default=True, help="the phases after the canary, in percent of the target")
+@click.option("--threshold", type=int, default=95, show_default=True, help="percent of a phase that must succeed")
+@click.option("--manual", is_flag=True, help="wait for a person (`fleet rollout resume`) after each phase")
+@click.option("--abort-pct", type=int, default=20, show_default=True, help="pause when this percent of a phase fails...")
+@click.option("--abort-min", type=int, default=1, show_default=True, help="...and at least this many devices")
+@click.option("--rate", type=int, default=60, show_default=True, help="devices offered per minute")
+@click.option("--timeout", "timeout_s", default="30m", show_default=True, help="a device's time to report an outcome")
+@click.option("--window", "windows", multiple=True,
+              help='maintenance window "CRON;DURATION;TZ", e.g. "0 2 * * *;2h;Asia/Shanghai" [default: any time]')
+@click.option("--gate", "gate_s", default="5m", show_default=True, help="the health gate's window on the device")
+@click.option("--plan", "plan_file", type=click.File(), default=None, help="the whole plan as JSON (docs/ota.md)")
+@with_db
+def rollout_start(db, settings, release_id, roles, boards, sites, versions, canary, phases, threshold, manual,
+                  abort_pct, abort_min, rate, timeout_s, windows, gate_s, plan_file):
+    """Start a rollout of a release: canary first, then the phases."""
+    if plan_file is not None:
+        plan = json.load(plan_file)
+    else:
+        first = {"name": "canary", "devices": _split(canary)} if canary else {"name": "canary", "count": 1}
+        steps = [first] + [{"name": "%s%%" % p.strip(), "percent": int(p)} for p in phases.split(",") if p.strip()]
+        plan = {"phases": steps, "success": {"threshold": threshold, "auto": not manual},
+                "abort": {"failure_pct": abort_pct, "min_devices": abort_min}, "rate_per_min": rate,
+                "device_timeout_s": _seconds(timeout_s), "gate_s": _seconds(gate_s), "windows": [
+                    dict(zip(("cron", "duration_s", "tz"), (w.split(";")[0], _seconds(w.split(";")[1]),
+                                                            (w.split(";") + ["UTC", "UTC"])[2]))) for w in windows]}
+    target = {k: _split(v) for k, v in (("roles", roles), ("boards", boards), ("sites", sites),
+                                        ("versions", versions)) if v}
+    r = rollouts.create(db, users.cli_principal(), release_id, target, plan)
+    click.echo("rollout %d of %s started (%s); follow it: fleet rollout show %d"
+               % (r["id"], release_id, " → ".join(p["name"] for p in r["plan"]["phases"]), r["id"]))
+
+
+@rollout.command("list")
+@json_option
+@with_db
+def rollout_list(db, settings, as_json):
+    """List rollouts, newest first."""
+    found = rollouts.list_rollouts(db)
+    for r in found:
+        r["done"] = "%d/%d" % (sum(p["succeeded"] for p in r["phases"]), sum(p["total"] for p in r["phases"]))
+        r["failed"] = sum(p["failed"] for p in r["phases"])
+    output(found, ["id", "release_id", "state", "phase", "done", "failed", "reason"], as_json)
+
+
+@rollout.command("show")
+@click.argument("rollout_id", type=int)
+@json_option
+@with_db
+def rollout_show(db, settings, rollout_id, as_json):
+    """One rollout: its phases, devices and history."""
+    r = rollouts.get_rollout(db, rollout_id)
+    if as_json:
+        click.echo(json.dumps(r, indent=2))
+        return
+    click.echo("rollout %d of %s: %s%s" % (r["id"], r["release_id"], r["state"], " (%s)" % r["reason"] if r["reason"] else ""))
+    output(r["phases"], ["name", "size", "total", "succeeded", "failed", "in_progress", "waiting"], False)
+    output(r["devices"], ["device_id", "phase", "state", "reason", "progress", "updated_at"], False)
+
+
+def _control(action):
+    @click.argument("rollout_id", type=int)
+    @click.option("--reason", default=None, help="why (kept in the rollout's history)")
+    @with_db
+    def command(db, settings, rollout_id, reason):
+        rollouts.control(db, users.cli_principal(), rollout_id, action, reason)
+        click.echo("rollout %d: %s" % (rollout_id, rollouts.get_rollout(db, rollout_id, False, False)["state"]))
+    return command
+
+
+rollout.command("pause", help="Pause a rollout: no new offers; devices not started lose theirs.")(_control("pause"))
+rollout.command("resume", help="Resume a paused rollout, or start the next phase of one waiting for a person.")(
+    _control("resume"))
+rollout.command("abort", help="Abort a rollout for good: devices not started will not update.")(_control("abort"))
+
+
+COMMANDS = (release, rollout)

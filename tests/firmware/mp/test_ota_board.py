@@ -52,6 +52,7 @@ class Link:
     def __init__(self):
         _, host, port, _b = config.parse_url(C["base"])
         self.conn = httpc.Conn(host, port)
+        self.base = ""
         self.hello_ok = True
         self.need_hello = False
 
@@ -224,6 +225,16 @@ async def test_a_tampered_artifact_is_refused_and_nothing_switches():
     rt2 = Rt()
     await ota.run(rt2, _offer(url=C["base"] + "tampered.bin"))
     eq(rt2.events, [])
+
+
+async def test_a_path_is_fetched_from_the_fleet_itself():
+    _board()
+    await _requests()
+    rt = Rt()
+    path = "/_fake/files/"
+    await ota.run(rt, _offer(manifest=path + "good.env", url=path + "good.bin"))
+    eq(rt.stages()[-1], "installed")
+    eq([r[0] for r in await _requests()], ["good.env", "good.bin"])
 
 
 async def test_an_unknown_key_stops_it_before_any_download():
