@@ -33,6 +33,17 @@ class ReleaseKit:
             self._built[key] = out
         return self._built[key]
 
+    def build_image(self, version, boards, size=64 * 1024):
+        """A signed firmware release: a stand-in ESP32 image of `version` (boards/espimage.py)."""
+        from boards import espimage
+        out = self.folder / ("firmware-%s" % version)
+        if not out.exists():
+            out.mkdir(parents=True)
+            (out / "image.bin").write_bytes(espimage.stand_in(version, size=size))
+            releases.build(out / "release", "firmware", version, 1, boards, ["*"], 86400, image=out / "image.bin")
+            releases.sign(out / "release", self.private)
+        return out / "release"
+
     def broken_firmware(self, name, crash_when):
         """A copy of the firmware tree whose supervisor raises at import on boards where
         crash_when (a MicroPython expression over `cfg`, the board's /config.json) is true."""
