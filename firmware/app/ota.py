@@ -11,30 +11,11 @@ import sys
 import asyncio
 import log
 import store
+from otastate import STATE, BUNDLE, DONE, drop, emit, done
 from micropython import const
 
-STATE = const("/state/ota.json")        # the update under way: exists from download to outcome
-_DONE = const("/state/otadone.json")    # {"id", "res"}: the last offer carried out (not again)
-_BUNDLE = const("/ota.bin")             # an app bundle while it downloads
 _BUF = const(1024)
 _TRIES = const(5)                       # download attempts per wake before waiting for the next
-
-
-def emit(rt, rid, stage, reason=None, progress=None, version=None):
-    d = {"id": rid, "stage": stage}
-    if reason:
-        d["reason"] = reason
-    if progress is not None:
-        d["progress"] = progress
-    if version:
-        d["version"] = version
-    return rt.emit("ota", d)
-
-
-def done(rt, rid, res):
-    store.write_json(_DONE, {"id": rid, "res": res})
-    store.remove(STATE)
-    store.remove(_BUNDLE)
 
 
 def _guard(rt):
@@ -53,7 +34,7 @@ def _guard(rt):
 
 async def run(rt, offer):
     rid = offer.get("id")
-    last = store.read_json(_DONE, None)
+    last = store.read_json(DONE, None)
     if not isinstance(rid, str) or (isinstance(last, dict) and last.get("id") == rid) \
             or rt.boot.get("ota") or rt.boot.get("trial"):
         return                          # carried out already, or a switch is on trial
@@ -74,6 +55,13 @@ async def run(rt, offer):
 
 async def _manifest(rt, offer, rid):
     """The verified manifest, or None after a failed:<reason> event."""
+    try:
+        return await _check(rt, offer, rid)
+    finally:
+        drop("otatrust", "devproto.ota", "otafw")
+
+
+async def _check(rt, offer, rid):
     import otaget
     import otatrust
     from devproto import ota
@@ -85,7 +73,9 @@ async def _manifest(rt, offer, rid):
         cur = otafw.version(otafw.running()) or "0.0.0"
     try:
         text = await otaget.text(rt.link, offer.get("manifest", ""))
+        gc.collect()
         m = ota.verify(text, t.lookup)
+        del text
         ota.check_target(m, kind, rt.board_name, rt.config.get("role", ""),
                          rt.clock.now() if rt.clock.synced else None, cur, t.sv)
         if m["kind"] != "keys" and (m["size"] != offer.get("size") or m["sha256"] != offer.get("sha256")):
@@ -111,7 +101,6 @@ async def _manifest(rt, offer, rid):
 
 
 async def _update(rt, offer, rid):
-    import otaget
     m = await _manifest(rt, offer, rid)
     if m is None:
         return
@@ -120,23 +109,21 @@ async def _update(rt, offer, rid):
     if not isinstance(st, dict) or st.get("id") != rid:
         st = {"id": rid, "kind": kind, "v": m["version"], "sv": m["sv"], "from": m["from"],
               "gate": offer.get("gate_s", 300)}
-        store.remove(_BUNDLE)
+        store.remove(BUNDLE)
     del m
     gc.collect()
 
     def save():
         store.write_json(STATE, st)
     save()
+    part = None
     if kind == "firmware":
         import otafw
         part = otafw.target()
         st["part"] = otafw.label(part)
-        sink = otafw.PartSink(part, st, save, offer["size"])
-    else:
-        sink = otaget.FileSink(_BUNDLE)
     buf = bytearray(_BUF)
-    emit(rt, rid, "downloading", None, sink.size() * 100 // offer["size"])
-    digest = await _download(rt, offer, rid, sink, buf)
+    digest = await _download(rt, offer, rid, st, save, part, buf)
+    drop("otaget")
     if digest is None:
         return
     import binascii
@@ -152,10 +139,11 @@ async def _update(rt, offer, rid):
         else:
             import otaapp
             st["slot"] = "b" if rt.slot == "a" else "a"
-            v = otaapp.install(_BUNDLE, st["slot"], buf)
+            v = otaapp.install(BUNDLE, st["slot"], buf)
+            drop("otaapp")
             if v != st["v"]:
                 raise ValueError("bundle version %s" % v)
-            store.remove(_BUNDLE)
+            store.remove(BUNDLE)
     except OSError as ex:
         emit(rt, rid, "failed", "disk_full" if ex.args and ex.args[0] == 28 else "flash")
         done(rt, rid, "failed")
@@ -184,9 +172,15 @@ async def _update(rt, offer, rid):
     rt.finish("reboot", "ota " + rid)
 
 
-async def _download(rt, offer, rid, sink, buf):
+async def _download(rt, offer, rid, st, save, part, buf):
     import otaget
     import httpc
+    if part is not None:
+        import otafw
+        sink = otafw.PartSink(part, st, save, offer["size"])
+    else:
+        sink = otaget.FileSink(BUNDLE)
+    emit(rt, rid, "downloading", None, sink.size() * 100 // offer["size"])
 
     def report(pct):
         emit(rt, rid, "downloading", None, pct)

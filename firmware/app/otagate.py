@@ -10,7 +10,7 @@ import time
 import asyncio
 import log
 import store
-import ota
+import otastate
 from micropython import const
 
 _WAIT_MS = const(500)
@@ -37,7 +37,7 @@ def _end(rt):
 
 
 async def run(rt):
-    st = store.read_json(ota.STATE, None)
+    st = store.read_json(otastate.STATE, None)
     if not isinstance(st, dict) or st.get("step") != "sw":
         _end(rt)
         return
@@ -46,14 +46,14 @@ async def run(rt):
         # boot.py fell back after failed boots, or the bootloader abandoned the image
         note = rt.boot.get("note") or "the new version did not start"
         log.w("ota", "%s rolled back before it ran: %s" % (rid, note))
-        ota.emit(rt, rid, "rolled_back", "crash", None, st.get("from"))
-        ota.done(rt, rid, "rolled_back")
+        otastate.emit(rt, rid, "rolled_back", "crash", None, st.get("from"))
+        otastate.done(rt, rid, "rolled_back")
         _end(rt)
         return
     if not st.get("pend"):
         st["pend"] = 1
-        store.write_json(ota.STATE, st)
-        ota.emit(rt, rid, "pending", None, None, st["v"])
+        store.write_json(otastate.STATE, st)
+        otastate.emit(rt, rid, "pending", None, None, st["v"])
     t0 = time.ticks_ms()
     window = st.get("gate", 300) * 1000
     reason = "no_fleet"
@@ -74,8 +74,8 @@ async def run(rt):
         import otatrust
         otatrust.Trust().raise_sv(st.get("sv", 0))
         log.i("ota", "%s confirmed: %s" % (rid, st["v"]))
-        ota.emit(rt, rid, "succeeded", None, None, st["v"])
-        ota.done(rt, rid, "succeeded")
+        otastate.emit(rt, rid, "succeeded", None, None, st["v"])
+        otastate.done(rt, rid, "succeeded")
         _end(rt)
         return
     log.w("ota", "%s failed its health gate (%s): rolling back" % (rid, reason))
@@ -87,8 +87,8 @@ async def run(rt):
         b["tries"] = 0
         b["pending"] = False
         b["note"] = "ota %s rolled back: %s" % (rid, reason)
-    seq = ota.emit(rt, rid, "rolled_back", reason, None, st.get("from"))
-    ota.done(rt, rid, "rolled_back")
+    seq = otastate.emit(rt, rid, "rolled_back", reason, None, st.get("from"))
+    otastate.done(rt, rid, "rolled_back")
     _end(rt)                                # (saves boot.json)
     if seq is not None:
         await rt.link.wait_acked(seq, 10000)

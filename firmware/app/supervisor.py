@@ -203,6 +203,7 @@ class Runtime:
         await poll.run(self.link)
 
     async def _update(self, offer):
+        gc.collect()                        # the update's code loads into a compact heap
         import ota
         try:
             await ota.run(self, offer)
