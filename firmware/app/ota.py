@@ -180,7 +180,10 @@ async def _download(rt, offer, rid, st, save, part, buf):
         sink = otafw.PartSink(part, st, save, offer["size"])
     else:
         sink = otaget.FileSink(BUNDLE)
-    emit(rt, rid, "downloading", None, sink.size() * 100 // offer["size"])
+    have = sink.size()
+    if have:
+        log.i("ota", "%s: resuming at %d of %d bytes" % (rid, have, offer["size"]))
+    emit(rt, rid, "downloading", None, have * 100 // offer["size"])
 
     def report(pct):
         emit(rt, rid, "downloading", None, pct)
