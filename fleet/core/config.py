@@ -112,6 +112,9 @@ class Settings:
     # Most downloads the fleet serves at once; past it 503 `busy` with Retry-After (a device that
     # is turned away is waiting, never failing).
     ota_max_downloads: int = 2000
+    # ...and serves them at most this fast in all (bytes/s; 0: no limit), so 1,000 boards fetching
+    # at once never take the CPU ingest and the alarm console need.
+    ota_download_bytes_per_s: int = 1_500_000
 
     @property
     def data_dir(self):

@@ -13,6 +13,31 @@ from fleet.ota.engine import Engine
 log = logging.getLogger("fleet.ota")
 
 
+class ByteBudget:
+    """A token bucket of bytes per second shared by every download (on the event loop). Waiters
+    queue behind one lock, so only the first sleeps: a thousand downloads waiting wake one at a
+    time, not all at every tick."""
+
+    def __init__(self, rate):
+        self.rate = rate
+        self.level = float(rate)
+        self.t = time.monotonic()
+        self.lock = asyncio.Lock()
+
+    async def take(self, n):
+        if not self.rate:
+            return
+        async with self.lock:
+            now = time.monotonic()
+            self.level = min(float(self.rate), self.level + (now - self.t) * self.rate)
+            self.t = now
+            if self.level < n:
+                await asyncio.sleep((n - self.level) / self.rate)
+                self.level = float(n)
+                self.t = time.monotonic()
+            self.level -= n
+
+
 class OtaService:
     def __init__(self, runtime):
         self.runtime = runtime
@@ -25,6 +50,7 @@ class OtaService:
         self.task = None
         self.wake = None
         self.ticks = 0                  # engine passes so far (tests wait for the next one)
+        self.budget = ByteBudget(runtime.settings.ota_download_bytes_per_s)
 
     async def start(self):
         s = self.settings

@@ -22,19 +22,27 @@ class Busy(FleetError):
 
 
 class CountedFile(FileResponse):
-    """A FileResponse that counts itself among the downloads being served."""
+    """A FileResponse that counts itself among the downloads being served, and sends its body no
+    faster than the service's byte budget allows (all downloads together)."""
 
     def __init__(self, service, *args, **kw):
         super().__init__(*args, **kw)
         self.service = service
 
     async def __call__(self, scope, receive, send):
-        self.service.active += 1
+        service = self.service
+
+        async def paced(message):
+            if message.get("type") == "http.response.body" and message.get("body"):
+                await service.budget.take(len(message["body"]))
+            await send(message)
+
+        service.active += 1
         try:
-            await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive, paced)
         finally:
-            self.service.active -= 1
-            self.service.served += 1
+            service.active -= 1
+            service.served += 1
 
 
 _files = {}         # name -> (kind of file, release id, sha256, envelope) of every release (they never change)
