@@ -255,3 +255,30 @@ def test_bad_plans_say_what_is_wrong(db, release):
                        ({"abort": {"types": ["exploded"]}}, "abort.types"), ({"colour": 1}, "unknown plan")):
         with pytest.raises(Exception, match=words):
             rollouts.create(db, ADMIN, release["id"], plan=bad)
+
+
+def test_with_a_mirror_the_artifact_url_points_there_and_the_mirror_can_check_it(tmp_path, trusted, keys):
+    from urllib.parse import parse_qs, urlsplit
+    from fastapi.testclient import TestClient
+    from fleet.main import create_app
+    from fleet.ota import urls
+    from fleet.schema import open_db
+    s = Settings(db=tmp_path / "m.db", ota_tick_s=3600.0, ota_mirror_url="https://mirror.example/ota",
+                 ota_url_secret="a mirror's shared secret, 32 chars")
+    db = open_db(s.db)
+    releases.trust_key(db, ADMIN, keys["a"][1])
+    rel = publish(db, s, firmware_release(tmp_path / "r", trusted, "2.0.0"))
+    with TestClient(create_app(s)) as client:
+        b = Board(client, enroll(client, db))
+        b.hello()
+        rollouts.create(db, ADMIN, rel["id"], plan=plan(phases=[{"name": "all", "percent": 100}]))
+        settle(client)
+        offer = b.offer()
+    db.close()
+    url = urlsplit(offer["url"])
+    assert "%s://%s%s" % (url.scheme, url.netloc, url.path) == "https://mirror.example/ota/" + rel["file"]
+    query = {k: v[0] for k, v in parse_qs(url.query).items()}
+    assert urls.check(s.ota_url_secret.encode(), rel["file"], query) == b.id
+    assert urls.check(s.ota_url_secret.encode(), "other.bin", query) is None
+    assert urls.check(b"another secret", rel["file"], query) is None
+    assert offer["manifest"].startswith("/ota/dl/")            # the signed manifest stays on the fleet
