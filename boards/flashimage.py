@@ -331,7 +331,7 @@ def littlefs_image(files, size, trim=True):
             d = "/".join(parts[:i])
             try:
                 fs.mkdir(d)
-            except littlefs.LittleFSError:
+            except (littlefs.LittleFSError, FileExistsError):
                 pass
         with fs.open("/".join(parts), "wb") as f:
             f.write(data.encode() if isinstance(data, str) else bytes(data))
