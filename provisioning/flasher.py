@@ -64,7 +64,7 @@ def _install_logger():
         log._provision_installed = True
 
 
-LOST = re.compile(r"(?i)no more data|broken pipe|connection reset|connection aborted|timed out waiting for packet|"
+LOST = re.compile(r"(?i)no more data|no serial data received|failed to connect|broken pipe|connection reset|connection aborted|timed out waiting for packet|"
                   r"serial exception|device reports readiness|write timeout|port is closed|socket|"
                   r"connection lost|invalid head of packet|eof")
 
@@ -104,6 +104,7 @@ class Flasher:
         self.esp = None
         self.facts = {}
         self.stats = {"bytes_written": 0, "stages": {}}
+        self._reset_done = False
 
     def __enter__(self):
         return self
@@ -181,6 +182,7 @@ class Flasher:
             port.baudrate = 115200                      # the app's UART speed
             port.timeout = 0.2
             esptool.reset_chip(self.esp, "hard-reset")
+            self._reset_done = True
             text = ""
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
@@ -200,7 +202,15 @@ class Flasher:
         return self._run("start", go)
 
     def close(self):
+        """Release the port. A board left in download mode (a refusal, an error) is reset so it
+        runs whatever it had before, as a person would find it."""
         if self.esp is not None:
+            if not self._reset_done:
+                try:
+                    import esptool
+                    esptool.reset_chip(self.esp, "hard-reset")
+                except Exception:
+                    pass
             try:
                 self.esp._port.close()
             except Exception:

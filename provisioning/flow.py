@@ -95,9 +95,6 @@ def flash_board(job, on_stage=None, on_progress=None, seen_macs=None, on_identif
             res.bytes_written = fl.stats["bytes_written"]
             if job.wait_app:
                 res.console = fl.reset_and_watch()
-            else:
-                import esptool
-                esptool.reset_chip(fl.esp, "hard-reset")
             res.stages = {k: round(v, 3) for k, v in fl.stats["stages"].items()}
         res.ok = True
     except errors.ProvisionError as e:

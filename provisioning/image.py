@@ -10,6 +10,7 @@ from boards.flashimage import littlefs_image
 
 from . import errors
 
+MIN_FILESYSTEM = 256 * 1024
 CHIP_TITLES = {"esp32": "ESP32", "esp32c3": "ESP32-C3"}
 
 
@@ -46,11 +47,16 @@ def check_firmware(data, chip, flash_size):
         raise errors.ImageInvalid("the firmware file is damaged or not a merged MicroPython image: %s" % e)
     if regions["app"]["chip_id"] != want:
         raise errors.WrongChip("the firmware's app is built for %s, not %s" % (regions["app"]["chip"], chip))
-    end = espimage.BOOTLOADER_OFFSET[chip] + len(data)
+    # the image's header names the flash it was built for; the filesystem needs room after the
+    # last partition (the vfs partition the image registers at boot)
+    built_for = {v: 1 << (20 + i) for i, v in enumerate(sorted(espimage.FLASH_SIZES.values()))}.get(
+        head["flash_size_code"], 0)
     table_end = max(e["offset"] + e["size"] for e in regions["partitions"])
-    if table_end > flash_size or end > flash_size:
-        raise errors.FlashTooSmall("the partition table needs %d MB of flash; this module has %d MB"
-                                   % (table_end >> 20, flash_size >> 20))
+    needed = max(built_for, table_end + MIN_FILESYSTEM, espimage.BOOTLOADER_OFFSET[chip] + len(data))
+    if needed > flash_size:
+        raise errors.FlashTooSmall("the firmware and its partition table need %d MB of flash (the filesystem "
+                                   "starts at 0x%x); this module has %d MB" % (-(-needed >> 20), table_end,
+                                                                          flash_size >> 20))
     app = regions["app"].get("app") or {}
     return {"offset": espimage.BOOTLOADER_OFFSET[chip], "project": app.get("project_name"),
             "version": app.get("version"), "partitions": regions["partitions"], "size": len(data)}
