@@ -29,7 +29,15 @@ def _pulse_en(serial):
 def _stop_app(t, timeout=20.0):
     """Wake the board, let boot.py start, interrupt main.py: returns the console text seen."""
     s = t.serial
+    saved = s.timeout
     s.timeout = 0.05
+    try:
+        return _interrupt(s, timeout)
+    finally:
+        s.timeout = saved              # mpremote's transport reads blocking
+
+
+def _interrupt(s, timeout):
     _pulse_en(s)
     text = b""
     deadline = time.monotonic() + timeout
@@ -64,16 +72,12 @@ def deploy(port, board, firmware_dir=None, dry_run=False, on_file=None):
         slot = (slot[0][len("/app_"):] if slot else "a")
         from boards import build_fs, compile_app
         files = compile_app(build_fs(board, cfg, firmware_dir=firmware_dir, slot=slot))
+        on_board = board_hashes(t, "/app_%s" % slot)
         copied, unchanged, nbytes = [], [], 0
         for path, data in sorted(files.items()):
             if path in KEEP:
                 continue
-            want = hashlib.sha256(data).digest()
-            try:
-                have = t.fs_hashfile(path, "sha256") if t.fs_exists(path) else None
-            except Exception:
-                have = None
-            if have == want:
+            if on_board.get(path) == hashlib.sha256(data).hexdigest():
                 unchanged.append(path)
                 continue
             if not dry_run:
@@ -97,6 +101,43 @@ def deploy(port, board, firmware_dir=None, dry_run=False, on_file=None):
             t.close()
         except Exception:
             pass
+
+
+# One round trip for every hash (at 115200 baud each command costs): walk the app slot and the
+# top-level files on the board, print "path sha256" per file.
+_HASHES = """
+import os, hashlib, binascii
+def _h(p):
+    h = hashlib.sha256()
+    with open(p, 'rb') as f:
+        while True:
+            b = f.read(512)
+            if not b:
+                break
+            h.update(b)
+    print(p, binascii.hexlify(h.digest()).decode())
+def _w(d):
+    for e in os.ilistdir(d):
+        p = d + '/' + e[0]
+        if e[1] == 0x4000:
+            _w(p)
+        else:
+            _h(p)
+for p in ('/boot.py', '/main.py', '/board.json'):
+    try:
+        _h(p)
+    except OSError:
+        pass
+try:
+    _w(%r)
+except OSError:
+    pass
+"""
+
+
+def board_hashes(t, slot_dir):
+    out = t.exec(_HASHES % slot_dir).decode()
+    return dict(line.split(" ", 1) for line in out.split("\r\n") if " " in line.strip())
 
 
 def _mkdirs(t, path):

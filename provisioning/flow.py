@@ -29,6 +29,7 @@ class FlashJob:
     firmware_dir: str = None
     wait_app: bool = True
     label: str = None
+    power: str = None                # "battery" | "mains"; default: battery for call buttons (they deep-sleep)
 
 
 @dataclasses.dataclass
@@ -51,7 +52,8 @@ class Result:
 
 def device_config(job):
     cfg = {"role": job.role, "board": job.board, "fleet_url": job.fleet_url,
-           "wifi": {"ssid": job.wifi_ssid or "", "password": job.wifi_password or ""}}
+           "wifi": {"ssid": job.wifi_ssid or "", "password": job.wifi_password or ""},
+           "power": job.power or ("battery" if job.role == "call_button" else "mains")}
     if job.site:
         cfg["site"] = job.site
     if job.enroll_token:
