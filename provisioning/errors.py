@@ -105,8 +105,3 @@ class DuplicateBoard(ProvisionError):
     code = "duplicate_board"
     fix = ("This board (same MAC) was already provisioned in this batch: take it out, it is done; "
            "put the next blank board on the port.")
-
-
-class ImprovError(ProvisionError):
-    code = "improv_error"
-    fix = "Check the Wi-Fi name and password and that the access point is in range."
