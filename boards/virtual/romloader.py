@@ -361,18 +361,25 @@ class RomLoader:
             plain = block
         if w["pos"] + len(plain) > self.flash.size:
             return self._reply(op, error=STUB_TOO_MUCH if self.stub else ROM_FLASH_WRITE)
+        if self.stub:
+            # the stub acknowledges a block once it is received and writes it while the next one
+            # arrives (the next command waits for this one's flash work, not for its reply)
+            self._reply(op)
         end = w["pos"] + len(plain)
-        if w["erased_to"] < end:                          # the stub erases as it goes
-            to = min(-(-end // SECTOR) * SECTOR, self.flash.size)
-            await self._erase(w["erased_to"], to - w["erased_to"])
-            w["erased_to"] = to
+        if w["erased_to"] < end:
+            # erase ahead in 64 KB blocks where the region allows (the stub does), else sectors
+            region_end = min(-(-(w["offset"] + w["size"]) // SECTOR) * SECTOR, self.flash.size)
+            to = max(-(-end // SECTOR) * SECTOR, min(region_end, -(-end // 0x10000) * 0x10000))
+            await self._erase(w["erased_to"], min(to, self.flash.size) - w["erased_to"])
+            w["erased_to"] = min(to, self.flash.size)
         if plain:
             await asyncio.sleep(self.timing.page_program_s * len(plain) / 256)
             self.flash.program(w["pos"], plain)
             self.flash.flush()
             w["pos"] = end
             self.stats["bytes_written"] += len(plain)
-        return self._reply(op)
+        if not self.stub:
+            return self._reply(op)
 
     def _flash_end(self, op, data):
         (stay,) = struct.unpack_from("<I", data) if len(data) >= 4 else (1,)

@@ -1346,6 +1346,7 @@ class BoardRuntime:
             "role": self.rec.get("role"), "state": self.state, "error": self.error,
             "console_url": self.console.url, "console_log": str(self.console.log_path),
             "serial_url": self.serial.url, "rom": dict(self.rom_info) if self.rom_info else None,
+            "serial": dict(self.serial.stats),
             "proxy_url": self.proxy_url() if self.proxy.port else None, "fleet_url": self.rec.get("fleet_url"),
             "mac": ":".join(self.mac[i:i + 2] for i in range(0, 12, 2)), "hw_id": self.mac,
             "pid": self.pid, "flash": self.flash_info(),

@@ -26,6 +26,7 @@ opens /dev/ttyUSB0: it sets the baud rate and drives DTR and RTS.
 
 import asyncio
 import logging
+import socket
 import time
 
 import serial.rfc2217
@@ -157,7 +158,7 @@ class SerialPort:
         self._server = None
         self._en_high = True
         self._rise = None           # EN is rising: the timer that ends the rise
-        self.stats = {"connections": 0, "refused_busy": 0}
+        self.stats = {"connections": 0, "refused_busy": 0, "bytes_in": 0, "bytes_out": 0}
 
     async def start(self, port=0):
         from .console import serve_loopback
@@ -181,6 +182,12 @@ class SerialPort:
                 pass
             writer.close()
             return
+        sock = writer.get_extra_info("socket")
+        try:
+            # a UART has no Nagle: without this every small reply waits for a delayed ACK (~40-200 ms)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except (OSError, AttributeError):
+            pass
         client = _Client(self, reader, writer)
         self.client = client
         self.stats["connections"] += 1
@@ -188,6 +195,8 @@ class SerialPort:
         try:
             await client.serve()
         finally:
+            self.stats["bytes_in"] += client.bytes_in
+            self.stats["bytes_out"] += client.bytes_out
             if self.client is client:
                 self.client = None
                 self.board.note("serial port closed (%d bytes in, %d out)" % (client.bytes_in, client.bytes_out))
