@@ -10,6 +10,7 @@ steps) never has to.
 """
 
 from fleet.care import migrations as care
+from fleet.waste import migrations as waste
 from fleet.store import db as store
 from fleet.store import migrations as core
 
@@ -20,6 +21,7 @@ MIGRATIONS = [
     (care.m004_alarms, core.m004_webhooks),     # 4  alarms, escalation, residents + the webhook outbox
     core.m005_server_runs,                      # 5
     care.m006_alarm_resident,                   # 6
+    waste.m007_waste,                           # 7  bins, fill history, plans and stops, maintenance
 ]
 LATEST = len(MIGRATIONS)
 
