@@ -28,7 +28,6 @@ from fleet.store.db import rows, write_tx
 from fleet.waste import forecast
 
 EARTH_M = 6371000.0
-PRIZE = 10 ** 9                   # a dropped bin costs more than any route
 
 
 def haversine_m(a, b):
@@ -96,7 +95,10 @@ def solve(stops, depot, trucks, capacity_l, shift_s, speed_kmh=25.0, service_s=9
     keep = [0] + ok
     sub_d, sub_t = dist[np.ix_(keep, keep)], dur[np.ix_(keep, keep)]
     locations = [Location(0, 0) for _ in keep]
-    clients = [Client(location=j, pickup=[stops[i - 1]["litres"]], service_duration=service_s, prize=PRIZE,
+    # A bin's prize outweighs any detour to it (so none is dropped for distance alone) yet stays on
+    # the scale of the distances, so the penalty for an overfull truck or a late one can outweigh it.
+    prize = int(4 * sub_d.max()) + 1000
+    clients = [Client(location=j, pickup=[stops[i - 1]["litres"]], service_duration=service_s, prize=prize,
                       required=False) for j, i in enumerate(ok, start=1)]
     data = ProblemData(locations, clients, [Depot(0)],
                        [VehicleType(num_available=trucks, capacity=[capacity_l], shift_duration=shift_s)],
@@ -107,6 +109,12 @@ def solve(stops, depot, trucks, capacity_l, shift_s, speed_kmh=25.0, service_s=9
     result["runtime_s"] = round(time.monotonic() - started, 3)
     result["status"] = "time_limit" if res.runtime >= time_limit_s * 0.98 else "ok"
     best = res.best
+    if not best.is_feasible():
+        # no plan within the constraints was found in time: say so, plan nothing rather than break one
+        result["status"] = "infeasible"
+        left.extend({"id": stops[i - 1]["id"], "reason": "no plan within capacity and working time found in %g s"
+                     % time_limit_s} for i in ok)
+        return result
     planned = set()
     for r_i, route in enumerate(best.routes()):
         load = 0
