@@ -14,7 +14,7 @@
   }
   function td(text) { const c = document.createElement("td"); c.textContent = text === null || text === undefined || text === "" ? "—" : text; return c; }
   const STATUS = { ok: _("ok"), lidOpen: _("lid open"), dropped: _("knocked over"), burning: _("fire") };
-  const METHOD = { "weekly profile": _("weekly profile"), "recent rate": _("recent rate"), "no data": _("no data") };
+  const METHOD = { weekly: _("weekly profile"), recent: _("recent rate"), no: _("no data") };   // by the first word
   function when(t) { return t ? i18n.dateTime(new Date(t * 1000).toISOString()) : _("not within 4 weeks"); }
   async function load() {
     const list = await api("GET", "/api/v1/bins?forecast=true");
@@ -26,7 +26,7 @@
       tr.id = "bin-" + b.id;
       const f = b.forecast;
       tr.append(td(b.name ? b.id + " " + b.name : b.id), td(b.area), td(b.waste_type), td(b.pct === null ? null : b.pct + " %"),
-        td(STATUS[b.status] || b.status), td(f.pct === null ? null : when(f.threshold_at)), td(METHOD[f.method] || f.method));
+        td(STATUS[b.status] || b.status), td(f.pct === null ? null : when(f.threshold_at)), td(METHOD[f.method.split(" ")[0]] || f.method));
       return tr;
     }));
     if (!list.length) rows.replaceChildren(Object.assign(document.createElement("tr"), { className: "empty" }));
