@@ -22,7 +22,7 @@ from fleet.errors import FleetError
 from fleet.facilities import services, workorders
 from fleet.store.db import row, rows
 
-LIMITS = {"description": 4000, "address_string": 200, "email": 254, "first_name": 100, "last_name": 100,
+LIMITS = {"service_code": 40, "description": 4000, "address_string": 200, "email": 254, "first_name": 100, "last_name": 100,
           "phone": 32, "device_id": 64, "account_id": 64, "address_id": 32, "media_url": 500}
 DEFAULT_DAYS = 90
 MAX_RESULTS = 1000

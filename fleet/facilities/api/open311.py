@@ -122,11 +122,11 @@ async def post_request(request: Request, rt=Depends(runtime), db=Depends(get_db)
     page = False
     try:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type not in FORM_TYPES:
-            raise Open311Error(400, "send the fields as a form (%s)" % " or ".join(FORM_TYPES))
         body = await _capped_body(request)
-        form = await _parse_form(request, body)
-        for key, value in form.multi_items():
+        if content_type not in FORM_TYPES and (body or content_type):
+            raise Open311Error(400, "send the fields as a form (%s)" % " or ".join(FORM_TYPES))
+        form = await _parse_form(request, body) if body else None
+        for key, value in (form.multi_items() if form is not None else ()):
             if key == "media" and hasattr(value, "read"):
                 photo_upload = value
             elif isinstance(value, str):
@@ -140,6 +140,7 @@ async def post_request(request: Request, rt=Depends(runtime), db=Depends(get_db)
         wait = service.limit.take(("app", app_key_id, address) if app_key_id else ("web", address), clock.now(),
                                   factor=10 if app_key_id else 1)
         if wait:
+            wait = min(wait, 3600)
             raise Open311Error(429, "too many reports from this address; try again in %d s" % max(1, int(wait)),
                                "rate_limited", retry_after=max(1, int(wait)))
         reports.check_request(db.conn, fields)              # the spec's 400s before any photo work
