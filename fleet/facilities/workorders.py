@@ -25,6 +25,7 @@ import asyncio
 import datetime
 import json
 import logging
+import math
 import re
 import statistics
 
@@ -444,10 +445,11 @@ def _week(iso):
 
 
 def _percentile(values, p):
+    """The nearest-rank percentile."""
     if not values:
         return None
     values = sorted(values)
-    k = max(0, min(len(values) - 1, int(round(p / 100.0 * len(values) + 0.5)) - 1))
+    k = max(0, min(len(values) - 1, math.ceil(p / 100.0 * len(values)) - 1))     # nearest rank
     return values[k]
 
 
