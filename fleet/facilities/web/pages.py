@@ -104,9 +104,21 @@ def follow_report(request: Request, token: str, db=Depends(get_db)):
         "type_name": TYPE_NAMES.get(asset["type"]) if asset else None})
 
 
+def _names(request):
+    """Category and asset-type names in the reader's language, for the staff pages' scripts."""
+    from fleet.web.i18n import request_language
+    from fleet import i18n as languages
+    lang = request_language(request, request.app.state.fleet.settings.default_language)
+    words = languages.translations(lang)
+    return ({s.code: words.gettext(s.name) for s in services.SERVICES},
+            {k: words.gettext(v) for k, v in TYPE_NAMES.items()})
+
+
 @router.get("/tech")
 def technician_view(request: Request, db=Depends(get_db)):
-    return page(request, db, "facilities/tech.html", "workorders.read")
+    categories, types = _names(request)
+    return page(request, db, "facilities/tech.html", "workorders.read",
+                {"category_names": categories, "type_names": types})
 
 
 @router.get("/assets")
@@ -116,4 +128,4 @@ def asset_registry(request: Request, db=Depends(get_db)):
 
 @router.get("/facilities/tracking")
 def tracking_page(request: Request, db=Depends(get_db)):
-    return page(request, db, "facilities/tracking.html", "facilities.tracking")
+    return page(request, db, "facilities/tracking.html", "facilities.tracking", {"category_names": _names(request)[0]})
