@@ -16,6 +16,7 @@ import devproto.assetcode as assetcode
 from fleet.core import clock
 from fleet.domain import audit
 from fleet.errors import Conflict, Invalid, NotFound
+from fleet.facilities import beacons
 from fleet.store.db import row, rows, write_tx
 
 TYPES = ("streetlight", "manhole_cover", "bin", "other")
@@ -118,6 +119,7 @@ def create_asset(db, actor, values, code=None):
             raise Conflict("code %s is taken" % code, code="code_taken")
         asset_id = _insert(db.conn, actor, values, code)
         audit.record(db, actor, "asset.create", "asset:%d" % asset_id, {"type": values["type"]})
+        beacons.changed_assets(db.conn, values.get("device_id"))
     return get_asset(db, asset_id)
 
 
@@ -133,7 +135,7 @@ def _given_code(code):
 def update_asset(db, actor, asset_id, values):
     values = check(values, partial=True)
     with write_tx(db):
-        get_asset(db, asset_id)
+        before = get_asset(db, asset_id)
         if "device_id" in values:
             _check_device(db.conn, values["device_id"], asset_id)
         if values:
@@ -141,6 +143,7 @@ def update_asset(db, actor, asset_id, values):
             db.conn.execute("UPDATE assets SET %s WHERE id = ?" % ", ".join("%s = ?" % k for k in values),
                             (*values.values(), asset_id))
         audit.record(db, actor, "asset.update", "asset:%d" % asset_id, {"fields": sorted(values)})
+        beacons.changed_assets(db.conn, before["device_id"], values.get("device_id"))
     return get_asset(db, asset_id)
 
 

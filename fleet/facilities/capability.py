@@ -7,7 +7,7 @@ templates and links in the page bar).
 from prometheus_client.core import GaugeMetricFamily
 
 from fleet.capability import Capability
-from fleet.facilities import handlers, workorders  # noqa: F401  (handlers: registered when imported)
+from fleet.facilities import beacons, handlers, workorders  # noqa: F401  (registered when imported)
 from fleet.facilities.api import assets as asset_routes
 from fleet.facilities.api import open311 as open311_routes
 from fleet.facilities.api import photos as photo_routes

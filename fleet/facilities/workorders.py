@@ -400,7 +400,9 @@ class SlaTimer:
         self.client_hash = abuse.ClientHash(settings.key_path)
 
     async def start(self):
+        from fleet.facilities import beacons
         _hub[0] = self.runtime.hub
+        beacons._public_url[0] = self.runtime.settings.public_url
         self._task = asyncio.create_task(self.run(), name="fleet-facilities-sla")
 
     async def stop(self):

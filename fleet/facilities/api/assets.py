@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from fleet.api.deps import get_db, require
+from fleet.api.deps import get_db, require, runtime
 from fleet.api.schemas import ERROR_RESPONSES, MAX_ID, RowId
 from fleet.errors import FleetError, Invalid, NotFound
 from fleet.facilities import assets, photos
@@ -82,9 +82,18 @@ def list_assets(type: Optional[AssetType] = None, area: Optional[str] = Query(No
 
 
 @router.post("", status_code=201, response_model=AssetOut, summary="Register an asset (its public code is made)")
-def create_asset(body: AssetIn, db=Depends(get_db), who=Depends(require("assets.manage"))):
+def create_asset(body: AssetIn, db=Depends(get_db), who=Depends(require("assets.manage")), rt=Depends(runtime)):
     values = body.model_dump(exclude={"code"}, exclude_none=True)
-    return assets.create_asset(db, who, values, code=body.code)
+    made = assets.create_asset(db, who, values, code=body.code)
+    _tell(rt, made["device_id"])
+    return made
+
+
+def _tell(rt, *device_ids):
+    """After the commit: the devices' cached `down` is stale and their long-polls wake."""
+    for device_id in device_ids:
+        if device_id:
+            rt.device_changed(device_id, downlink=True)
 
 
 @router.post("/import", response_model=ImportOut, summary="Import assets from CSV (all or nothing)",
@@ -121,8 +130,12 @@ def get_asset(asset_id: RowId, db=Depends(get_db), who=Depends(require("assets.r
 
 
 @router.patch("/{asset_id}", response_model=AssetOut, summary="Change an asset")
-def update_asset(asset_id: RowId, body: AssetPatch, db=Depends(get_db), who=Depends(require("assets.manage"))):
-    return assets.update_asset(db, who, asset_id, body.model_dump(exclude_unset=True))
+def update_asset(asset_id: RowId, body: AssetPatch, db=Depends(get_db), who=Depends(require("assets.manage")),
+                 rt=Depends(runtime)):
+    before = assets.get_asset(db, asset_id)["device_id"]
+    changed = assets.update_asset(db, who, asset_id, body.model_dump(exclude_unset=True))
+    _tell(rt, before, changed["device_id"])
+    return changed
 
 
 @router.delete("/{asset_id}", status_code=204, summary="Remove an asset that has no history")
