@@ -11,12 +11,9 @@ steps) never has to.
 
 from fleet.care import migrations as care
 from fleet.facilities import migrations as facilities
+from fleet.waste import migrations as waste
 from fleet.store import db as store
 from fleet.store import migrations as core
-
-def m007_reserved_for_waste(db):
-    """Number 7 is the smart bins' (branch `bins`); until that lands here it changes nothing."""
-
 
 MIGRATIONS = [
     core.m001_initial,                          # 1  people, devices, events, commands, audit
@@ -25,7 +22,7 @@ MIGRATIONS = [
     (care.m004_alarms, core.m004_webhooks),     # 4  alarms, escalation, residents + the webhook outbox
     core.m005_server_runs,                      # 5
     care.m006_alarm_resident,                   # 6
-    m007_reserved_for_waste,                    # 7  waste's number (its branch): replaced at merge
+    waste.m007_waste,                           # 7  bins, fill history, plans and stops, maintenance
     facilities.m008_facilities,                 # 8  assets, reports (Open311), work orders, teams
 ]
 LATEST = len(MIGRATIONS)

@@ -64,6 +64,21 @@ ENDPOINTS = [
     ("GET", "/api/v1/escalation-policies/{site}", CARE, None),
     ("PUT", "/api/v1/escalation-policies/{site}", ADMIN, {"stages": [{"after_s": 30, "group": "backup"}]}),
     ("DELETE", "/api/v1/escalation-policies/{site}", ADMIN, None),
+    # smart bins: technicians (crews) read bins and routes and mark stops; admins keep the registry
+    ("GET", "/api/v1/bins", STAFF, None),
+    ("POST", "/api/v1/bins", ADMIN, {"id": "NB{n}", "capacity_l": 240, "waste_type": "glass", "depth_mm": 900}),
+    ("POST", "/api/v1/bins/import", ADMIN, "id,capacity_l,waste_type,depth_mm\nCB{n},240,glass,900\n"),
+    ("GET", "/api/v1/bins/maintenance", STAFF, None),
+    ("GET", "/api/v1/bins/ngsi-ld", STAFF, None),
+    ("GET", "/api/v1/bins/{bin}", STAFF, None),
+    ("PUT", "/api/v1/bins/{bin}", ADMIN, {"id": "{bin}", "capacity_l": 360, "waste_type": "glass", "depth_mm": 900}),
+    ("DELETE", "/api/v1/bins/{bin}", ADMIN, None),
+    ("POST", "/api/v1/waste/plans", STAFF, {"trucks": 1}),
+    ("GET", "/api/v1/waste/plans/latest", STAFF, None),
+    ("GET", "/api/v1/waste/plans/{plan}", STAFF, None),
+    ("GET", "/api/v1/waste/plans/{plan}/route.csv", STAFF, None),
+    ("GET", "/api/v1/waste/plans/{plan}/route.gpx", STAFF, None),
+    ("POST", "/api/v1/waste/stops/{stop}", STAFF, {"state": "collected"}),
     # facilities: technicians keep assets and repair; admins run teams, routing, app keys, tracking
     ("GET", "/api/v1/assets", STAFF, None),
     ("POST", "/api/v1/assets", STAFF, {"type": "streetlight", "name": "Lamp {n}"}),
@@ -106,7 +121,8 @@ def template(path):
     return (path.replace("{device}", "{device_id}").replace("{user}", "{user_id}")
             .replace("{token}", "{token_id}").replace("{etoken}", "{token_id}").replace("devices.csv", "{kind}.csv")
             .replace("events.csv", "{kind}.csv").replace("{alarm}", "{alarm_id}").replace("{resident}", "{resident_id}")
-            .replace("{webhook}", "{webhook_id}").replace("{asset}", "{asset_id}")
+            .replace("{webhook}", "{webhook_id}").replace("{bin}", "{bin_id}").replace("{plan}", "{plan_id}")
+            .replace("{stop}", "{stop_id}").replace("{asset}", "{asset_id}")
             .replace("{spare_asset}", "{asset_id}").replace("{wo}", "{wo_id}").replace("{photo}", "{photo_id}")
             .replace("{key}", "{key_id}").replace("{code}", "{code}").replace("{team}", "{name}"))
 
@@ -133,6 +149,20 @@ def fill(path, device, user_id, token_id, etoken_id, n, alarm_id=1, resident_id=
             .replace("{etoken}", str(etoken_id)).replace("{alarm}", str(alarm_id))
             .replace("{resident}", str(resident_id)).replace("{webhook}", str(webhook_id))
             .replace("{site}", "Block 9"))
+
+
+def waste_pieces(db, n):
+    """A bin B<n> with a plan holding one stop: (bin id, plan id, stop id)."""
+    from fleet.waste import bins
+    bins.save(db, CLI, {"id": "B%d" % n, "lat": 31.23, "lon": 121.47, "capacity_l": 240, "waste_type": "glass",
+                        "depth_mm": 900})
+    with db.conn:
+        plan = db.conn.execute("INSERT INTO waste_plans (created_at, created_by, shift_start, shift_end, status, "
+                               "summary) VALUES ('2026-12-01T00:00:00.000Z', 'cli', 0, 28800, 'ok', "
+                               "'{\"trucks\": 1, \"left\": []}')").lastrowid
+        stop = db.conn.execute("INSERT INTO waste_stops (plan_id, truck, seq, bin_id, eta, state) VALUES "
+                               "(?, 1, 1, ?, 0, 'planned')", (plan, "B%d" % n)).lastrowid
+    return "B%d" % n, plan, stop
 
 
 def alarm_pieces(client, db, device, n):
@@ -194,7 +224,15 @@ def test_roles(client, db, people, method, path, allowed, body):
         url = fill(path, device.id, victim["id"], own_token, etoken["id"], n, *alarm_pieces(client, db, device, n))
         for placeholder, value in facility_pieces(db, people, n).items():
             url = url.replace(placeholder, str(value))
-        payload = None if body is None else {k: (v.format(n=n) if isinstance(v, str) else v) for k, v in body.items()}
+        bin_id, plan_id, stop_id = waste_pieces(db, n)
+        url = url.replace("{bin}", bin_id).replace("{plan}", str(plan_id)).replace("{stop}", str(stop_id))
+        if isinstance(body, str):                       # a CSV upload
+            response = client.request(method, url, content=body.format(n=n), headers=dict(
+                headers, **{"Content-Type": "text/csv"}))
+            assert (response.status_code < 400) == (role in allowed), (role, response.status_code, response.text)
+            continue
+        payload = None if body is None else {k: (v.format(n=n, bin=bin_id) if isinstance(v, str) else v)
+                                             for k, v in body.items()}
         if role in allowed and path in STREAMING:
             continue
         if (method, path) in RAW_BODIES:

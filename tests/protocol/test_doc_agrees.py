@@ -57,6 +57,20 @@ def test_config_table():
     assert documented == {k: (kind, (lo, hi), default) for k, (kind, lo, hi, default) in devproto.CONFIG.items()}
 
 
+def test_smart_bin_config_table():
+    rows = table_after("Smart bin config keys", "key")
+    documented = {r[0]: (r[1], tuple(int(x) for x in re.findall(r"\d+", r[2])), int(r[3])) for r in rows}
+    assert documented == {k: (kind, (lo, hi), default)
+                          for k, (kind, lo, hi, default) in devproto.ROLE_CONFIG["smart_bin"].items()}
+
+
+def test_event_bounds_are_written_out():
+    for (etype, field), (lo, hi) in devproto.BOUNDS.items():
+        assert "`%s.%s` %s–%s" % (etype, field, lo, hi) in DOC, (etype, field)
+    for q in devproto.FILL_QUALITY:
+        assert "`%s`" % q in DOC
+
+
 def test_hello_fields():
     rows = table_after("## hello", "field")
     assert {r[0]: (r[1].replace("list of str", "list"), r[2] == "yes") for r in rows} == devproto.HELLO_FIELDS
