@@ -169,3 +169,13 @@ def test_script_in_asset_fields_is_shown_as_text(client, db, field):
     text = client.get("/a/" + made["code"]).text
     assert "<script>alert" not in text and "<b>bold" not in text
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&lt;b&gt;bold&lt;/b&gt;" in text
+
+
+def test_the_demo_prints_public_urls_that_open_its_assets(client, db, settings):
+    from fleet.demo import asset_urls
+    text = asset_urls(settings, "http://testserver")
+    links = re.findall(r"http://testserver/a/([0-9A-Z]{8})", text)
+    assert len(links) == 3 and "Public facilities" in text
+    assert asset_urls(settings, "http://testserver").count("/a/") == 3            # seeded once
+    for code in links:
+        assert client.get("/a/" + code).status_code == 200
