@@ -1,6 +1,7 @@
 # The facility beacon's rules (docs/facilities.md), plain and small so each can be tested alone
 # on MicroPython: a manhole cover's tilt, a streetlight's lamp against its schedule, and the
 # manhole board's battery model. roles/beacon.py feeds them readings and emits what they say.
+import time
 from micropython import const
 
 _HYST_DEG = const(2)            # a cover counts as closed again this far below tilt_deg
@@ -39,7 +40,8 @@ class Lamp:
         self._cand = state
         self._since = None
 
-    def step(self, now_s, should_on, lit, current_known=True):
+    def step(self, now_ms, should_on, lit, current_known=True):
+        """now_ms: time.ticks_ms() (compared with ticks_diff: it wraps every 2^30 ms on the chip)."""
         if should_on and not lit:
             cand = "lamp_fault"
         elif not should_on and lit and current_known:
@@ -50,9 +52,9 @@ class Lamp:
             self._cand, self._since = cand, None
             return None
         if cand != self._cand or self._since is None:
-            self._cand, self._since = cand, now_s
+            self._cand, self._since = cand, now_ms
             return None
-        if now_s - self._since < self.debounce_s:
+        if time.ticks_diff(now_ms, self._since) < self.debounce_s * 1000:
             return None
         self.state, self._since = cand, None
         return cand or "lamp_ok"

@@ -9,6 +9,7 @@ internals, nothing about who reported what.
 
 import csv
 import io
+import json
 import re
 
 import devproto.assetcode as assetcode
@@ -21,17 +22,36 @@ from fleet.store.db import row, rows, write_tx
 
 TYPES = ("streetlight", "manhole_cover", "bin", "other")
 LIMITS = {"name": 100, "address": 200, "area": 64, "maintainer": 100, "notes": 2000}
-FIELDS = ("type", "name", "lat", "lon", "address", "area", "maintainer", "install_date", "device_id", "notes")
-CSV_COLUMNS = ("code",) + FIELDS
+FIELDS = ("type", "name", "lat", "lon", "address", "area", "maintainer", "install_date", "device_id", "notes",
+          "beacon")
+CSV_COLUMNS = ("code",) + FIELDS[:-1]
+# down.beacon settings an asset may set for its beacon (the others come from the asset itself)
+BEACON_KEYS = ("tilt_deg", "dark_pct", "lamp_on_ma", "lamp_debounce_s", "lamp_on_min", "lamp_off_min",
+               "utc_offset_min", "adv_ms")
 MAX_CSV_ROWS = 10000
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _COLUMNS = ("id", "code", "type", "name", "lat", "lon", "address", "area", "maintainer", "install_date",
             "device_id", "notes", "fault", "fault_since", "created_at", "created_by", "updated_at")
 
 
+def _beacon(value):
+    """Beacon settings (a dict of BEACON_KEYS within devproto.beacon's ranges) as stored JSON."""
+    import devproto.beacon as settings
+    if not isinstance(value, dict):
+        raise Invalid("beacon must be an object of settings (%s)" % ", ".join(BEACON_KEYS))
+    for key, v in value.items():
+        if key not in BEACON_KEYS:
+            raise Invalid("beacon: %r is not a setting an asset may change (%s)" % (key, ", ".join(BEACON_KEYS)))
+        kind, lo, hi, _ = settings.BEACON[key]
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise Invalid("beacon: %s must be a whole number in %d..%d" % (key, lo, hi))
+    return json.dumps(value, sort_keys=True) if value else None
+
+
 def view(rec, db=None):
     out = {k: rec[k] for k in _COLUMNS}
     out["label"] = assetcode.label(rec["code"])
+    out["beacon"] = json.loads(rec["beacon"]) if rec.get("beacon") else {}
     if db is not None:
         out["photos"] = [r[0] for r in db.conn.execute(
             "SELECT id FROM facility_photos WHERE owner = 'asset' AND owner_id = ? ORDER BY id", (rec["id"],))]
@@ -69,6 +89,8 @@ def check(values, partial=False):
                 clock.parse_iso(value + "T00:00:00Z")
             except (ValueError, OverflowError):
                 raise Invalid("install_date %r is not a date" % value)
+        elif name == "beacon":
+            value = _beacon(value)
         elif name == "device_id":
             if not isinstance(value, str) or len(value) > 64:
                 raise Invalid("device_id must be a device id")

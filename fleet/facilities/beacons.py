@@ -6,6 +6,8 @@ Attaching a device to an asset, or editing the asset, raises the device's cursor
 (changed_assets), so its next reply or its parked long-poll carries the new settings.
 """
 
+import json
+
 import devproto.assetcode as assetcode
 import devproto.eddystone as eddystone
 
@@ -16,11 +18,12 @@ _public_url = [""]          # FLEET_PUBLIC_URL of the running server (set by the
 
 def settings_for(db, device):
     """Downlink provider `beacon` (role beacon): the attached asset's settings, or None."""
-    found = db.conn.execute("SELECT id, code, type, lat, lon FROM assets WHERE device_id = ?", (device.id,)).fetchone()
+    found = db.conn.execute("SELECT id, code, type, lat, lon, beacon FROM assets WHERE device_id = ?",
+                            (device.id,)).fetchone()
     if found is None:
         return None
-    asset_id, code, kind, lat, lon = found
-    out = {"type": kind, "uid": asset_id}
+    asset_id, code, kind, lat, lon, extra = found
+    out = dict(json.loads(extra) if extra else {}, type=kind, uid=asset_id)
     if _public_url[0]:
         url = assetcode.public_url(_public_url[0], code)
         if fits(url):

@@ -11,10 +11,11 @@ def m008_facilities(db):
     # An asset: anything in the street with a public identity (a QR label, maybe a beacon).
     # code: its public code (devproto.assetcode); device_id: the board attached, if any.
     # fault/fault_since: the fault its device reports now (cover_open, lamp_fault, day_burning).
+    # beacon: JSON of down.beacon settings this asset's beacon gets besides the defaults.
     db["assets"].create({
         "id": int, "code": str, "type": str, "name": str, "lat": float, "lon": float, "address": str,
         "area": str, "maintainer": str, "install_date": str, "device_id": str, "notes": str,
-        "fault": str, "fault_since": str, "created_at": str, "created_by": str, "updated_at": str,
+        "fault": str, "fault_since": str, "beacon": str, "created_at": str, "created_by": str, "updated_at": str,
     }, pk="id", not_null={"code", "type", "created_at", "updated_at"},
         foreign_keys=[("device_id", "devices", "id")])
     db["assets"].create_index(["code"], unique=True)

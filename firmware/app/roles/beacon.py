@@ -154,7 +154,7 @@ def _streetlight():
         return
     minute, should_on = _schedule()
     lit = amps * 1000 >= setting("lamp_on_ma") if amps is not None else lv >= setting("dark_pct") / 100
-    ev = _lamp.step(time.ticks_ms() // 1000, should_on, lit, amps is not None)
+    ev = _lamp.step(time.ticks_ms(), should_on, lit, amps is not None)
     if ev is not None:
         _s["lamp"] = _lamp.state
         _save()

@@ -31,6 +31,7 @@ class AssetIn(BaseModel):
     install_date: Optional[str] = Field(None, max_length=10, description="YYYY-MM-DD")
     device_id: Optional[str] = Field(None, max_length=64)
     notes: Optional[str] = Field(None, max_length=L["notes"])
+    beacon: Optional[dict[str, int]] = Field(None, description="settings for its beacon: " + ", ".join(assets.BEACON_KEYS))
 
 
 class AssetPatch(BaseModel):
@@ -45,6 +46,7 @@ class AssetPatch(BaseModel):
     install_date: Optional[str] = Field(None, max_length=10)
     device_id: Optional[str] = Field(None, max_length=64)
     notes: Optional[str] = Field(None, max_length=L["notes"])
+    beacon: Optional[dict[str, int]] = None
 
 
 class AssetOut(BaseModel):
@@ -63,6 +65,7 @@ class AssetOut(BaseModel):
     notes: Optional[str]
     fault: Optional[str]
     fault_since: Optional[str]
+    beacon: dict[str, int] = {}
     created_at: str
     created_by: Optional[str]
     updated_at: str

@@ -26,26 +26,37 @@ def test_tilt_opens_at_once_at_the_threshold_and_closes_below_it_with_hysteresis
 
 def test_lamp_fault_only_after_the_debounce_and_ok_again_after_it():
     lamp = beaconrules.Lamp(300)
+    s = 1000                               # ticks_ms of one second
     eq(lamp.step(0, True, False), None)    # dark at night: maybe a passing moment
-    eq(lamp.step(299, True, False), None)
-    eq(lamp.step(300, True, False), "lamp_fault")
-    eq(lamp.step(301, True, False), None)  # said once
-    eq(lamp.step(400, True, True), None)   # lit again: must last too
-    eq(lamp.step(500, True, False), None)  # flickered off: the clock restarts
-    eq(lamp.step(600, True, True), None)
-    eq(lamp.step(900, True, True), "lamp_ok")
+    eq(lamp.step(299 * s, True, False), None)
+    eq(lamp.step(300 * s, True, False), "lamp_fault")
+    eq(lamp.step(301 * s, True, False), None)  # said once
+    eq(lamp.step(400 * s, True, True), None)   # lit again: must last too
+    eq(lamp.step(500 * s, True, False), None)  # flickered off: the clock restarts
+    eq(lamp.step(600 * s, True, True), None)
+    eq(lamp.step(900 * s, True, True), "lamp_ok")
     eq(lamp.state, None)
+
+
+def test_the_debounce_survives_the_ticks_wrap():
+    import time
+    top = time.ticks_add(0, -1)            # the last tick before ticks_ms wraps to 0
+    lamp = beaconrules.Lamp(10)
+    eq(lamp.step(time.ticks_add(top, -5000), True, False), None)
+    eq(lamp.step(time.ticks_add(top, 2000), True, False), None)       # 7 s later, past the wrap
+    eq(lamp.step(time.ticks_add(top, 5001), True, False), "lamp_fault")
 
 
 def test_day_burning_needs_a_current_sensor():
     lamp = beaconrules.Lamp(60)
+    s = 1000
     eq(lamp.step(0, False, True, current_known=True), None)
-    eq(lamp.step(60, False, True, current_known=True), "day_burning")
-    eq(lamp.step(200, False, False), None)
-    eq(lamp.step(260, False, False), "lamp_ok")
+    eq(lamp.step(60 * s, False, True, current_known=True), "day_burning")
+    eq(lamp.step(200 * s, False, False), None)
+    eq(lamp.step(260 * s, False, False), "lamp_ok")
     light_only = beaconrules.Lamp(60)      # daylight reads as "lit": never day_burning
     eq(light_only.step(0, False, True, current_known=False), None)
-    eq(light_only.step(1000, False, True, current_known=False), None)
+    eq(light_only.step(1000 * s, False, True, current_known=False), None)
 
 
 def test_day_of_year_from_integer_unix_time():

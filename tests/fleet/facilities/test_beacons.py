@@ -31,3 +31,16 @@ def test_a_beacon_learns_its_assets_url_id_and_site_when_attached(client, db):
     assert after["cursor"] > cursor and after["beacon"] is None
     call_button = enroll(client, db)
     assert "beacon" not in call_button.hello().json()["down"]          # other roles: not at all
+
+
+def test_an_asset_sets_its_beacons_thresholds_and_schedule_within_range(client, db):
+    device = enroll(client, db, role="beacon")
+    admin = bearer(db, "admin")
+    made = asset(client, admin, device_id=device.id, beacon={"lamp_debounce_s": 60, "lamp_on_min": 1080})
+    got = device.hello().json()["down"]["beacon"]
+    assert got["lamp_debounce_s"] == 60 and got["lamp_on_min"] == 1080 and got["type"] == "streetlight"
+    for bad in ({"lamp_debounce_s": 5}, {"url": 3}, {"tilt_deg": True}):
+        response = client.patch("/api/v1/assets/%d" % made["id"], json={"beacon": bad}, headers=admin)
+        assert response.status_code == 422, (bad, response.text)
+    assert client.get("/api/v1/assets/%d" % made["id"], headers=admin).json()["beacon"] == {
+        "lamp_debounce_s": 60, "lamp_on_min": 1080}
