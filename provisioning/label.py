@@ -2,9 +2,9 @@
 
 A label carries a URL and the human-readable id under the code. For a device the URL is its
 page in the fleet (<fleet>/devices?id=<device id>): what a technician scans to see it. For a
-facility asset the code is the asset's public identity: the URL is its public page
-(<fleet>/a/<code>, devproto.assetcode, from the facilities capability) and the text its printed
-code; until that capability is installed, labels are device-centric and `--asset` is refused.
+facility asset the code is the asset's public identity, defined once in devproto.assetcode (the
+facilities capability's registry makes the codes): the URL is its public page (<fleet>/a/<code>)
+and the text its printed code (K7QM-4XPA).
 """
 
 import dataclasses
@@ -38,12 +38,7 @@ def device_label(fleet_url, device_id, role=None, site=None, mac=None):
 
 
 def asset_label(fleet_url, code, subtitle=""):
-    try:
-        from devproto import assetcode
-    except ImportError:
-        raise errors.ProvisionError("facility asset codes come with the fleet's facilities capability, which this "
-                                    "installation does not have",
-                                    fix="Print a device label (without --asset), or update the tools.")
+    from devproto import assetcode
     canon = assetcode.normalise(code)
     if canon is None or not assetcode.is_valid(canon):
         raise errors.ProvisionError("%r is not a valid asset code" % code, fix="Copy the code from the asset registry.")

@@ -32,8 +32,18 @@ def test_labels_as_svg_and_an_a4_sheet(tmp_path):
     assert pages == 2                                          # 30 labels, 24 per page
     data = (tmp_path / "sheet.pdf").read_bytes()
     assert data.startswith(b"%PDF") and data.count(b"/Type /Page\n") + data.count(b"/Type /Page ") >= 2
-    r = provision("label", "--asset", "K7QM-4XPA", "--fleet", "https://fleet.example", "--out", str(tmp_path / "a"))
-    assert r.returncode == 1 and "facilities capability" in r.stderr
+    # a facility asset's label is its public identity: the code from the asset registry (devproto.assetcode)
+    from devproto import assetcode
+    code = assetcode.from_random(b"\x12\x34\x56\x78\x9a")
+    r = provision("label", "--asset", assetcode.label(code), "--fleet", "https://fleet.example", "--out",
+                  str(tmp_path / "a"))
+    assert r.returncode == 0, r.stderr
+    svg = (tmp_path / "a" / ("%s.svg" % assetcode.label(code))).read_text()
+    assert assetcode.label(code) in svg
+    assert label.asset_label("https://fleet.example", code).url == "https://fleet.example/a/" + code
+    r = provision("label", "--asset", code[:-1] + ("0" if code[-1] != "0" else "1"), "--fleet",
+                  "https://fleet.example", "--out", str(tmp_path / "b"))
+    assert r.returncode == 1 and "not a valid asset code" in r.stderr
 
 
 def _svg_of(qr):
