@@ -85,12 +85,14 @@ def flash_board(job, on_stage=None, on_progress=None, seen_macs=None, on_identif
                                        % (job.port, facts["chip"], job.board, board["chip"]))
             info = image.check_firmware(fw, chip, facts["flash_size"])
             res.firmware = "%s %s" % (info["project"], info["version"])
+            t_prep = time.monotonic()
             cfg = device_config(job)
             files_extra = {}
             if job.ca and job.ca_pem:
                 files_extra[job.ca] = job.ca_pem
             fs_off, fs_img = _fs_image(job, cfg, facts["flash_size"], files_extra)
             regions = [(info["offset"], fw), (fs_off, fs_img)]
+            fl.stats["stages"]["prepare"] = time.monotonic() - t_prep     # the filesystem image, mpy-cross
             fl.erase_region(*NVS)
             fl.write(regions)
             fl.verify(regions)
