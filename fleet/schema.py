@@ -10,6 +10,8 @@ steps) never has to.
 """
 
 from fleet.care import migrations as care
+from fleet.facilities import migrations as facilities
+from fleet.waste import migrations as waste
 from fleet.ota import migrations as ota
 from fleet.store import db as store
 from fleet.store import migrations as core
@@ -21,8 +23,8 @@ MIGRATIONS = [
     (care.m004_alarms, core.m004_webhooks),     # 4  alarms, escalation, residents + the webhook outbox
     core.m005_server_runs,                      # 5
     care.m006_alarm_resident,                   # 6
-    core.m007_reserved,                         # 7  reserved for waste (smart bins): replaced at merge
-    core.m008_reserved,                         # 8  reserved for facilities: replaced at merge
+    waste.m007_waste,                           # 7  bins, fill history, plans and stops, maintenance
+    facilities.m008_facilities,                 # 8  assets, reports (Open311), work orders, teams
     ota.m009_ota,                               # 9  OTA: keys, releases, rollouts
 ]
 LATEST = len(MIGRATIONS)

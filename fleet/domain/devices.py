@@ -35,9 +35,9 @@ def summary(device):
     return {k: device[k] for k in SUMMARY}
 
 
-def list_devices(db, role=None, status=None, site=None, limit=1000, offset=0):
+def list_devices(db, role=None, status=None, site=None, limit=1000, offset=0, hw_id=None):
     where, params = [], []
-    for column, value in (("role", role), ("status", status), ("site", site)):
+    for column, value in (("role", role), ("status", status), ("site", site), ("hw_id", hw_id)):
         if value is not None:
             where.append("%s = ?" % column)
             params.append(value)
@@ -78,8 +78,9 @@ def rotate_secret(db, box, actor, device_id):
 
 def set_config(db, actor, device_id, changes):
     """Merge changes into the device config (validated by devproto); a new config_version if anything changed."""
+    device = get_device(db, device_id)
     try:
-        devproto.check_config(changes)
+        devproto.check_config(changes, device["role"])
     except devproto.ProtocolError as exc:
         raise Invalid(exc.message)
     with write_tx(db):

@@ -112,14 +112,6 @@ def m005_server_runs(db):
     db["server_runs"].create({"id": int, "started_at": float, "stopped_at": float}, pk="id")
 
 
-def m007_reserved(db):
-    """Number 7 is reserved for the waste capability (on another branch); nothing here."""
-
-
-def m008_reserved(db):
-    """Number 8 is reserved for the facilities capability (on another branch); nothing here."""
-
-
 def version(db):
     return db.conn.execute("PRAGMA user_version").fetchone()[0]
 

@@ -7,7 +7,7 @@
   const live = document.getElementById("live");
   const STATES = { running: _("running"), waiting: _("waiting for a person"), paused: _("paused"),
     aborted: _("aborted"), completed: _("completed") };
-  const STAGES = { waiting: _("waiting"), offered: _("offered"), deferred: _("deferred"), downloading: _("downloading"),
+  const STAGES = { waiting: _("not offered yet"), offered: _("offered"), deferred: _("deferred"), downloading: _("downloading"),
     verifying: _("verifying"), installed: _("installed"), pending: _("pending"), succeeded: _("succeeded"),
     failed: _("failed"), rolled_back: _("rolled back"), timed_out: _("timed out"), cancelled: _("cancelled") };
   const ACTIONS = { started: _("started"), pause: _("paused"), resume: _("resumed"), abort: _("aborted"),
