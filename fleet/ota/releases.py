@@ -24,7 +24,6 @@ from fleet.store.db import row, rows, write_tx
 ARTIFACT = "artifact.bin"
 MANIFEST = "manifest.json"
 SIGNED = "manifest.signed.json"
-IMAGE_MAGIC = 0xE9            # first byte of an ESP32 app image (esp_image_header_t.magic)
 
 
 def release_id(manifest):
@@ -51,10 +50,16 @@ def build(folder, kind, version, sv, boards, roles, expires_s, min_version=None,
     elif kind == "firmware":
         if image is None:
             raise Invalid("a firmware release needs --image (a MicroPython .bin for the OTA partition table)")
+        from boards import espimage
         data = Path(image).read_bytes()
-        if not data or data[0] != IMAGE_MAGIC:
-            raise Invalid("%s is not an ESP32 app image (first byte 0x%02x, expected 0xe9)"
-                          % (image, data[0] if data else 0))
+        try:
+            espimage.parse_image(data)               # what the bootloader checks: magic, checksum, SHA-256
+        except espimage.ImageError as exc:
+            raise Invalid("%s is not an ESP32 app image: %s (a MicroPython .bin for the OTA partition table, "
+                          "not the merged image written at 0x1000)" % (image, exc))
+        got = espimage.app_version(data)
+        if got is not None and got != version:
+            raise Invalid("the image says version %s, the release %s: build it with --version %s" % (got, version, got))
     else:
         raise Invalid("kind must be app or firmware")
     if ota.parse_version(version) is None:
@@ -174,6 +179,12 @@ def check_upload(db, envelope, artifact):
         raise Invalid("the artifact's SHA-256 does not match the manifest")
     if manifest["kind"] == "app":
         bundle.unpack(artifact)
+    else:
+        from boards import espimage
+        try:
+            espimage.parse_image(artifact)
+        except espimage.ImageError as exc:
+            raise Invalid("the firmware image is not one a bootloader would take: %s" % exc)
     return manifest
 
 

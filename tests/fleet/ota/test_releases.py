@@ -95,6 +95,15 @@ def test_bad_build_input_says_what_to_fix(tmp_path):
     (tmp_path / "x.bin").write_bytes(b"\x00" * 64)
     with pytest.raises(Invalid, match="not an ESP32 app image"):
         releases.build(tmp_path / "r", "firmware", "1.2.0", 0, ["*"], ["*"], 60, image=tmp_path / "x.bin")
+    from boards import espimage
+    image = bytearray(espimage.stand_in("1.3.0", size=4096))
+    (tmp_path / "v.bin").write_bytes(bytes(image))
+    with pytest.raises(Invalid, match="the image says version 1.3.0"):
+        releases.build(tmp_path / "r", "firmware", "1.2.0", 0, ["*"], ["*"], 60, image=tmp_path / "v.bin")
+    image[100] ^= 1                                    # a damaged image: its checksum/digest no longer match
+    (tmp_path / "d.bin").write_bytes(bytes(image))
+    with pytest.raises(Invalid, match="not an ESP32 app image: (checksum|SHA-256)"):
+        releases.build(tmp_path / "r", "firmware", "1.3.0", 0, ["*"], ["*"], 60, image=tmp_path / "d.bin")
 
 
 def test_a_rotation_signed_by_a_trusted_key_moves_the_fleets_trust(tmp_path, trusted, keys, db, settings):
