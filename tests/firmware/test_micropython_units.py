@@ -130,11 +130,13 @@ def test_harness_reports_failures(tmp_path, fake_fleet):
 
 
 def _compile_tree(src, dst, files=None):
-    """mpy-cross every .py under src (or the listed files) into dst, keeping the layout."""
+    """mpy-cross every .py under src (or the listed files) into dst, keeping the layout. Each
+    module's source name is its .mpy path, as boards.compile_app makes it: the same string as
+    its __file__, so one interned name per module (docs/firmware.md "Heap")."""
     for f in files or sorted(src.rglob("*.py")):
         out = dst / f.relative_to(src).with_suffix(".mpy")
         out.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([tool_path("mpy-cross"), "-s", f.name, "-o", str(out), str(f)], check=True)
+        subprocess.run([tool_path("mpy-cross"), "-s", str(out), "-o", str(out), str(f)], check=True)
 
 
 @pytest.fixture
