@@ -34,7 +34,7 @@ class ProtoError(Exception):
 
 class Link:
     def __init__(self, config, outbox, clock, hello_fn=None, net=None, rtc=None,
-                 on_command=None, on_hello=None, board="", hwid=None):
+                 on_command=None, on_hello=None, board="", hwid=None, ssl=None):
         self.cfg = config
         self.ob = outbox
         self.clock = clock
@@ -46,13 +46,12 @@ class Link:
         self.board = board
         self.hwid = hwid              # () -> 12 hex digits; default enroll.hw_id
         tls, host, port, self.base = parse_url(config.get("fleet_url", ""))
-        ca = None
-        if tls:
-            import connect              # the pinned CA, the clock floor: not kept in RAM
-            ca = connect.setup(config, clock)
+        if tls and ssl is None:         # (the runtime makes it first thing: startup.init)
+            import connect              # the pinned CA, the clock floor, the SSLContext
+            ssl = connect.setup(config, clock)
             sys.modules.pop("connect", None)
         ip = rtc.get("host") if rtc is not None else None   # [host, address] kept last time
-        self.conn = httpc.Conn(host, port, tls, ca, ip[1] if ip and ip[0] == host else None)
+        self.conn = httpc.Conn(host, port, tls, ssl, ip[1] if ip and ip[0] == host else None)
         self.pconn = None             # the long-poll's connection, made by poll.py
         self.timeout_ms = 15000       # one request, connect included
         self.online = False           # the last exchange with the fleet succeeded

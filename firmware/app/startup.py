@@ -3,18 +3,16 @@
 # Runtime.run() drops it once the tasks run, so this code does not stay in the heap.
 # Nothing made here may keep a reference to this module (no closures, no functions of
 # it handed out): only the runtime's own methods are passed on.
+import sys
 import gc
 import asyncio
 import devproto
 import log
 import store
-import outbox
 from config import Config
 from board import Board
 from bootstate import BootState
 from rtcmem import RtcMem, Clock
-from link import Link
-from wifi import Wifi
 
 
 def init(rt):
@@ -52,6 +50,14 @@ def init(rt):
     note = st.get("note")               # boot.py fell back to the other slot
     if note and ("boot: " + note) not in rt.errors:
         rt.record_error("boot: " + note)
+    # The SSLContext for an https fleet, first of what the wake keeps: one ~3 KB block (on the
+    # unix port) that the heap has in one piece now, before the modules are loaded -- each
+    # import leaves small holes (a short-lived copy of every name it interns).
+    rt.tls = None
+    if (cf.get("fleet_url") or "").startswith("https://"):
+        import connect
+        rt.tls = connect.setup(cf, rt.clock)
+        sys.modules.pop("connect", None)
 
 
 def role(cf):
@@ -87,6 +93,9 @@ def start(rt):
         import enroll                   # noqa: F401  first boot (link drops it after)
     if rt.board.pin("battery_adc") is not None:
         import drivers.battery          # noqa: F401  heartbeats read the battery
+    import outbox
+    from link import Link
+    from wifi import Wifi
     rt.outbox = outbox.Outbox(clock=rt.clock)
     if rt.woke_by_pin and rt.button is not None:
         log.i("button", "woke by pin")   # made now: the press that woke us counts
@@ -103,7 +112,7 @@ def start(rt):
     else:
         log.i("wifi", "no ssid configured: using the host network")
     rt.link = Link(cf, rt.outbox, rt.clock, rt.hello_body, rt.wifi,
-                   rt.rtc, rt._on_command, rt._on_hello, rt.board_name)
+                   rt.rtc, rt._on_command, rt._on_hello, rt.board_name, ssl=rt.tls)
     rt._done = asyncio.Event()
     rt.spawn("watchdog", rt.watchdog)
     if rt._drv.get("button") is not None:
