@@ -1,25 +1,33 @@
 """The call button role's heap (docs/firmware.md "Heap", docs/call-button.md "Heap").
 
 A first boot, then a wake by a press: alarm -> acked -> received -> answered -> sleep, every
-module compiled by mpy-cross, over HTTPS with the fleet's certificate verified, in 72 KB of heap
-plus what the harness, the scenario script and the FAKE hardware modules take (heapgate.py).
-The caregiver's acknowledgement comes from the FakeFleet (auto_ack_ms) 1.5 s after the alarm is
-stored: by then the board holds a long-poll open (it waits for the answer), and the answer
-comes back on it. FW_CB_EXTRA_HEAP (bytes) adds an allowance for experiments; the target is none."""
+module compiled by mpy-cross, over HTTPS with the fleet's certificate verified, in the heap a
+board has plus what the harness, the scenario script and the FAKE hardware modules take
+(heapgate.py). The caregiver's acknowledgement comes from the FakeFleet (auto_ack_ms) 1.5 s
+after the alarm is stored: by then the board holds a long-poll open (it waits for the answer),
+and the answer comes back on it.
+
+Two bundles: the app in a ROMFS image (bytecode run from flash) in 72 KB -- the target, an ESP32's
+56 KB heap as the 64-bit unix port needs it -- and the app as .mpy files on the filesystem (what
+the stock ESP32_GENERIC image can run: it has no ROMFS) in MPY_HEAP. FW_CB_EXTRA_HEAP (bytes)
+adds an allowance for experiments; the target is none."""
 
 import os
 
-from heapgate import MPY_HEAP, run_scenario
+import pytest
+
+from heapgate import MPY_HEAP, TARGET_HEAP, run_scenario
 
 CB_EXTRA_HEAP = int(os.getenv("FW_CB_EXTRA_HEAP") or 0)
 
 
-def test_call_button_heap_budget(tmp_path, tls_fleet, heap_trees):
+@pytest.mark.parametrize("bundle,heap", [("romfs", TARGET_HEAP), ("mpy", MPY_HEAP)])
+def test_call_button_heap_budget(tmp_path, tls_fleet, heap_trees, bundle, heap):
     tls_fleet.auto_ack_ms = 1500      # a caregiver answers 1.5 s after the alarm is stored
     before = set(tls_fleet.devices)
     try:
         figs = run_scenario(tmp_path, tls_fleet, heap_trees, "scenario_heap_cb",
-                            ("test_first_boot_fits", "test_press_wake_fits"), heap=MPY_HEAP,
+                            ("test_first_boot_fits", "test_press_wake_fits"), bundle=bundle, heap=heap,
                             extra_heap=CB_EXTRA_HEAP)
     finally:
         tls_fleet.auto_ack_ms = None

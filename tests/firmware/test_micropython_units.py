@@ -72,11 +72,13 @@ def run_heap_scenario(tmp_path, fake_fleet, mpy_trees, scenario, names, extra_he
     return run_scenario(tmp_path, fake_fleet, mpy_trees, scenario, names, extra_heap=extra_heap)
 
 
-def test_runtime_scenario_fits_72k_heap(tmp_path, tls_fleet, mpy_trees):
+@pytest.mark.parametrize("bundle,heap", [("romfs", TARGET_HEAP), ("mpy", MPY_HEAP)])
+def test_runtime_scenario_fits_72k_heap(tmp_path, tls_fleet, mpy_trees, bundle, heap):
     """boot -> enroll -> hello -> events acked -> sleep, over HTTPS with the fleet's certificate
-    verified, with the firmware in 72 KB of heap (heapgate.py: .mpy files, the harness's heap
-    measured and added on top)."""
+    verified, with the firmware in 72 KB of heap as a ROMFS image, and in MPY_HEAP as .mpy files
+    (heapgate.py: the harness's heap measured and added on top)."""
     # first boot (enroll, hello, events, sleep), then a timer wake: two boots, same flash
     figs = run_scenario(tmp_path, tls_fleet, mpy_trees, "scenario_heap",
-                        ("test_runtime_scenario_fits_in_72k_heap", "test_second_wake_fits_too"), heap=MPY_HEAP)
+                        ("test_runtime_scenario_fits_in_72k_heap", "test_second_wake_fits_too"),
+                        bundle=bundle, heap=heap)
     assert [f["what"] for f in figs] == ["first boot", "timer wake"]
