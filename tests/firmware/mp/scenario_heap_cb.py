@@ -60,7 +60,7 @@ async def test_press_wake_fits():
         mptest.heap_report("press wake")
         return
     eq(d[0], "sleep")
-    a = rt.role._s["a"]
+    a = rt.role._state["a"]
     eq(a["st"], "answered")
     eq(rt.outbox.pending(), 0)
     mptest.heap_report("press wake")
