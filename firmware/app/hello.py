@@ -47,6 +47,8 @@ def done(rt, n):
             store.write_json("/state/errors.json", rt.errors)
         else:
             store.remove("/state/errors.json")
-    if not rt.boot.healthy:
-        rt.boot.mark_healthy()
+    if not rt.healthy:
+        import bootstate
+        bootstate.mark("healthy")
+        rt.healthy = True
         log.i("supervisor", "healthy: slot %s confirmed" % rt.slot)

@@ -11,13 +11,15 @@ import log
 import store
 from config import Config
 from board import Board
-from bootstate import BootState
 from rtcmem import RtcMem, Clock
 
 
 def init(rt):
     """Runtime.__init__: boot state, config, board, RTC memory, errors kept for the hello."""
-    rt.boot = st = BootState()
+    import bootstate                    # read now, marked later (hello.py, power.py): dropped
+    st = bootstate.BootState()
+    sys.modules.pop("bootstate", None)
+    rt.healthy = False                  # marked healthy in this boot (hello ok)
     rt.config = cf = Config()
     rt.cfg = cf.dev
     rt.board = Board()

@@ -48,7 +48,7 @@ from mprun import APP, FAKEHW, FLASH_MODULE, MP, run_mp, tool_path
 # The heap of an ESP32 (56 KB on ESP32_GENERIC) as the 64-bit unix port needs it: the target.
 TARGET_HEAP = int(os.getenv("FW_TARGET_HEAP") or 72 * 1024)  # see docs/firmware.md "Heap"
 # What the .mpy bundle on the board's filesystem (the stock ESP32 image) is held to now.
-MPY_HEAP = int(os.getenv("FW_MPY_HEAP") or 100 * 1024)
+MPY_HEAP = int(os.getenv("FW_MPY_HEAP") or 96 * 1024)
 
 # The heap scenarios keep the board's files in a host directory (VfsPosix), not on the LittleFS
 # flash of the other tests: the LittleFS block device (_vbflash.py) is Python here (C on a board),
