@@ -10,6 +10,8 @@ steps) never has to.
 """
 
 from fleet.care import migrations as care
+from fleet.facilities import migrations as facilities
+from fleet.waste import migrations as waste
 from fleet.store import db as store
 from fleet.store import migrations as core
 
@@ -20,6 +22,8 @@ MIGRATIONS = [
     (care.m004_alarms, core.m004_webhooks),     # 4  alarms, escalation, residents + the webhook outbox
     core.m005_server_runs,                      # 5
     care.m006_alarm_resident,                   # 6
+    waste.m007_waste,                           # 7  bins, fill history, plans and stops, maintenance
+    facilities.m008_facilities,                 # 8  assets, reports (Open311), work orders, teams
 ]
 LATEST = len(MIGRATIONS)
 

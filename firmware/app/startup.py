@@ -35,6 +35,7 @@ def init(rt):
     rt.board_name = rt.board.data.get("name") or cf.get("board") or "unknown"
     rt.tokens = set()                   # stay-awake reasons
     rt.offline_ms = 20000               # a sleeping role waits this long for the fleet per wake
+    rt.quiet = False                    # this wake uses no network (see start)
     rt.outbox = rt.link = rt.wifi = rt.role = rt.decision = None
     rt._drv = {}                        # drivers made so far (see Runtime.__getattr__)
     rt._polling = False
@@ -119,11 +120,16 @@ def start(rt):
     rt.spawn("watchdog", rt.watchdog)
     if rt._drv.get("button") is not None:
         rt.spawn("button", rt._drv["button"].run)
-    if rt.wifi is not None:
-        rt.spawn("wifi", rt.wifi.run)
-    rt.spawn("link", rt.link.run)
     r = mod.setup(rt)
     rt.role = r if r is not None else mod
+    # A role may make a wake quiet (rt.quiet = True in setup: a smart bin's sample): no
+    # Wi-Fi and no hello unless it emits. Never with events or errors waiting, or unenrolled.
+    if rt.outbox.pending() or rt.errors or not cf.enrolled():
+        rt.quiet = False
+    if not rt.quiet:
+        if rt.wifi is not None:
+            rt.spawn("wifi", rt.wifi.run)
+        rt.spawn("link", rt.link.run)
     rt.spawn("role", rt.role.run)
     rt.spawn("sleep", rt._sleeper)
     return None

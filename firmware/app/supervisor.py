@@ -57,6 +57,12 @@ class Runtime:
         except outbox.Full:
             return None
         log.i("supervisor", "event %s seq=%d" % (kind, seq))
+        if self.quiet:                      # a quiet wake has something to send after all
+            self.quiet = False
+            if self.role is not None:       # (in the role's setup startup spawns them)
+                if self.wifi is not None:
+                    self.spawn("wifi", self.wifi.run)
+                self.spawn("link", self.link.run)
         if self.link is not None:
             self.link.kick()
         return seq
@@ -230,7 +236,7 @@ class Runtime:
                 waiting = None
                 continue
             ms = self.role.next_wake_ms()
-            if not link.settled():
+            if not self.quiet and not link.settled():
                 waiting = waiting if waiting is not None else time.ticks_ms()
                 if time.ticks_diff(time.ticks_ms(), waiting) < self.offline_ms:
                     continue

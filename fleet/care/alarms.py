@@ -37,6 +37,7 @@ import logging
 from fleet.core import clock
 from fleet.care import escalation, residents
 from fleet.domain import audit, webhooks
+from fleet.domain.alarmsink import register_alarm_sink
 from fleet.domain.downlink import register_downlink_provider
 from fleet.domain.ingest import register_event_handler
 from fleet.domain.writer import BULK, BULK_ITEMS, URGENT, slices
@@ -48,8 +49,8 @@ log = logging.getLogger("fleet.alarms")
 OPEN_STATES = ("received", "acknowledged")
 CLOSED_STATES = ("resolved", "cancelled")
 STATES = OPEN_STATES + CLOSED_STATES
-CALL, SUPERVISION = "call", "supervision"
-CATEGORIES = (CALL, SUPERVISION)
+CALL, SUPERVISION, HAZARD = "call", "supervision", "hazard"   # hazard: raised by another capability
+CATEGORIES = (CALL, SUPERVISION, HAZARD)
 DEVICE_MISSING, BATTERY_LOW = "device_missing", "battery_low"
 FIRST_GROUP = "primary"          # who hears of an alarm first: the console and group-less webhooks
 FLEET = "fleet"                  # actor of what the fleet does by itself
@@ -417,6 +418,24 @@ def raise_supervision(tx, device_id, kind, detail=None, battery_v=None, days_lef
     return alarm_id
 
 
+def raise_hazard(tx, device_id, kind, group=None, ref=None, detail=None):
+    """An alarm another capability raises through the core's alarm sink (fleet.domain.alarmsink):
+    a bin's fire. Once per (device, ref); escalated by the site's policy like a call."""
+    if ref is not None and row(tx.db, "SELECT id FROM alarms WHERE device_id = ? AND ref = ?", (device_id, ref)):
+        return None
+    dev = tx.conn.execute("SELECT site FROM devices WHERE id = ?", (device_id,)).fetchone()
+    if dev is None:
+        return None
+    stages = escalation.stages_for(tx.conn, dev[0])
+    first = group or FIRST_GROUP
+    alarm_id = _insert(tx, device_id=device_id, ref=ref, kind=kind, category=HAZARD, state="received", site=dev[0],
+                       raised_at=tx.now_iso, received_at=tx.now_iso, stage=0, groups=json.dumps([first]),
+                       next_escalation_at=clock.iso(tx.now + stages[0]["after_s"]) if stages else None)
+    record(tx, alarm_id, "raised", "device:" + device_id, dict(detail or {}, kind=kind))
+    announce(tx, "raised", alarm_id, first)
+    return alarm_id
+
+
 def open_supervision(conn, device_id, kind):
     """(id, battery_v) of the device's open supervision alarm of this kind, or None."""
     return conn.execute("SELECT id, battery_v FROM alarms WHERE device_id = ? AND kind = ? AND category = ? "
@@ -424,6 +443,7 @@ def open_supervision(conn, device_id, kind):
                         (device_id, kind, SUPERVISION)).fetchone()
 
 
+register_alarm_sink(raise_hazard)
 register_event_handler("alarm", on_alarm, urgent=True)
 register_event_handler("alarm_cancel", on_alarm_cancel, urgent=True)
 # Replaces any placeholder: the states of this device's alarms, for the button's "answered" signal.

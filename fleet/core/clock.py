@@ -2,6 +2,10 @@
 
 The database stores times as these strings (sortable, readable in any SQLite shell);
 the device protocol speaks Unix seconds. Conversions live here only.
+
+The fleet's clock is injectable: every part asks now() (never time.time()), and use(source)
+swaps the source for a simulation - benchmarks/bins.py runs eight weeks of a district through
+the real signed device API with simulated timestamps, the server's clock following them.
 """
 
 import datetime as _dt
@@ -10,9 +14,20 @@ import time
 _UTC = _dt.timezone.utc
 
 
+_source = [time.time]
+
+
 def now():
-    """Unix seconds (float)."""
-    return time.time()
+    """Unix seconds (float) by the fleet's clock."""
+    return _source[0]()
+
+
+def use(source):
+    """Make source() (Unix seconds) the fleet's clock; returns the previous source. Tests and
+    simulations only: a server runs on time.time."""
+    previous = _source[0]
+    _source[0] = source
+    return previous
 
 
 def iso(ts=None):

@@ -73,6 +73,27 @@ class Settings:
     # ...first retry delay, doubled after every failed attempt, never more than webhook_backoff_max_s.
     webhook_backoff_s: float = 5.0
     webhook_backoff_max_s: float = 3600.0
+    # Smart bins' collection planning (fleet.waste.planning): the depot trucks start and end at...
+    waste_depot_lat: float = 31.2304
+    waste_depot_lon: float = 121.4737
+    # ...how many trucks, each taking this many litres...
+    waste_trucks: int = 2
+    waste_truck_l: int = 10000
+    # ...a shift of this many hours starting at this hour (UTC)...
+    waste_shift_h: float = 8.0
+    waste_shift_hour: int = 0
+    # ...driving at this average speed, stopping this long at each bin...
+    waste_speed_kmh: float = 25.0
+    waste_service_s: int = 90
+    # ...and the solver stops after this long with the best plan found so far.
+    waste_plan_time_s: float = 5.0
+    # Facilities: the public base URL of the asset pages (QR labels, beacons: <public_url>/a/<code>);
+    # empty: the address the page was asked at...
+    public_url: str = ""
+    # ...citizen reports one address may send at once before `rate_limited` (429)...
+    report_burst: int = 5
+    # ...and per hour after that (an Open311 app's key gets ten times both).
+    report_per_hour: float = 10.0
     # Pages: the language for a browser that asks for none of ours (zh_CN or en)...
     default_language: str = "zh_CN"
     # ...and the time zone dates and times are shown in (a tz database name).

@@ -30,6 +30,18 @@ PERMISSIONS = {
     "escalation.manage": {ADMIN},
     "webhooks.manage": {ADMIN},
     "metrics.read": {ADMIN},                            # /metrics (Prometheus uses the metrics token)
+    # Smart bins: technicians (the crews and whoever fixes bins) see bins and routes and mark stops.
+    "bins.read": {ADMIN, TECHNICIAN},                   # registry, fill, forecast, map, FIWARE export
+    "bins.manage": {ADMIN},                             # add, change, import, delete bins
+    "waste.plan": {ADMIN, TECHNICIAN},                  # make a collection plan
+    "waste.crew": {ADMIN, TECHNICIAN},                  # the route, mark a stop collected / no access
+    # Facilities: technicians keep the registry and do the repairs; admins run teams and routing.
+    "assets.read": {ADMIN, TECHNICIAN},                 # the registry, photos, reports' details
+    "assets.manage": {ADMIN, TECHNICIAN},               # create, edit, import, photograph assets
+    "workorders.read": {ADMIN, TECHNICIAN},             # work orders, the technician view
+    "workorders.act": {ADMIN, TECHNICIAN},              # take, start, resolve, close, reject (own teams')
+    "workorders.manage": {ADMIN},                       # assign anywhere, teams, routing, Open311 app keys
+    "facilities.tracking": {ADMIN},                     # handling per week and category, CSV
 }
 
 

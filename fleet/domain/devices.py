@@ -78,8 +78,9 @@ def rotate_secret(db, box, actor, device_id):
 
 def set_config(db, actor, device_id, changes):
     """Merge changes into the device config (validated by devproto); a new config_version if anything changed."""
+    device = get_device(db, device_id)
     try:
-        devproto.check_config(changes)
+        devproto.check_config(changes, device["role"])
     except devproto.ProtocolError as exc:
         raise Invalid(exc.message)
     with write_tx(db):

@@ -148,7 +148,7 @@ def _issue_identity(db, box, tok, body, now_iso):
              device_id))
     else:
         device_id, generation = _new_device_id(db, body["role"]), 1
-        config, version = devproto.default_config(), 1
+        config, version = devproto.role_default_config(body["role"]), 1
         db.conn.execute(
             "INSERT INTO devices (id, hw_id, role, board, site, secret_enc, generation, enrolled_at, config, "
             "config_version, cursor, status, status_changed_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, 1, 1, "

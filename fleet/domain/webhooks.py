@@ -101,7 +101,7 @@ def verify(secret, headers, body, tolerance_s=300, now=None):
     id, timestamp and body, and the timestamp is within tolerance_s of now."""
     headers = {k.lower(): v for k, v in headers.items()}
     msg_id, stamp, signatures = headers.get(H_ID), headers.get(H_TIMESTAMP), headers.get(H_SIGNATURE)
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     try:
         fresh = abs(now - int(stamp)) <= tolerance_s
     except (TypeError, ValueError):
@@ -405,7 +405,7 @@ class WebhookWorker:
 
     async def _post(self, client, delivery_id, event, body, webhook_id, url, sealed):
         raw = body.encode()
-        stamp = int(time.time())
+        stamp = int(clock.now())
         secret = _open(self._box, webhook_id, sealed).decode()
         msg_id = message_id(delivery_id)
         headers = {"Content-Type": "application/json", "User-Agent": "district-fleet-webhooks/1",

@@ -64,7 +64,49 @@ ENDPOINTS = [
     ("GET", "/api/v1/escalation-policies/{site}", CARE, None),
     ("PUT", "/api/v1/escalation-policies/{site}", ADMIN, {"stages": [{"after_s": 30, "group": "backup"}]}),
     ("DELETE", "/api/v1/escalation-policies/{site}", ADMIN, None),
+    # smart bins: technicians (crews) read bins and routes and mark stops; admins keep the registry
+    ("GET", "/api/v1/bins", STAFF, None),
+    ("POST", "/api/v1/bins", ADMIN, {"id": "NB{n}", "capacity_l": 240, "waste_type": "glass", "depth_mm": 900}),
+    ("POST", "/api/v1/bins/import", ADMIN, "id,capacity_l,waste_type,depth_mm\nCB{n},240,glass,900\n"),
+    ("GET", "/api/v1/bins/maintenance", STAFF, None),
+    ("GET", "/api/v1/bins/ngsi-ld", STAFF, None),
+    ("GET", "/api/v1/bins/{bin}", STAFF, None),
+    ("PUT", "/api/v1/bins/{bin}", ADMIN, {"id": "{bin}", "capacity_l": 360, "waste_type": "glass", "depth_mm": 900}),
+    ("DELETE", "/api/v1/bins/{bin}", ADMIN, None),
+    ("POST", "/api/v1/waste/plans", STAFF, {"trucks": 1}),
+    ("GET", "/api/v1/waste/plans/latest", STAFF, None),
+    ("GET", "/api/v1/waste/plans/{plan}", STAFF, None),
+    ("GET", "/api/v1/waste/plans/{plan}/route.csv", STAFF, None),
+    ("GET", "/api/v1/waste/plans/{plan}/route.gpx", STAFF, None),
+    ("POST", "/api/v1/waste/stops/{stop}", STAFF, {"state": "collected"}),
+    # facilities: technicians keep assets and repair; admins run teams, routing, app keys, tracking
+    ("GET", "/api/v1/assets", STAFF, None),
+    ("POST", "/api/v1/assets", STAFF, {"type": "streetlight", "name": "Lamp {n}"}),
+    ("POST", "/api/v1/assets/import", STAFF, None),
+    ("GET", "/api/v1/assets/export.csv", STAFF, None),
+    ("GET", "/api/v1/assets/by-code/{code}", STAFF, None),
+    ("GET", "/api/v1/assets/{asset}", STAFF, None),
+    ("PATCH", "/api/v1/assets/{asset}", STAFF, {"area": "north"}),
+    ("DELETE", "/api/v1/assets/{spare_asset}", STAFF, None),
+    ("POST", "/api/v1/assets/{asset}/photos", STAFF, None),
+    ("GET", "/api/v1/facilities/photos/{photo}", STAFF, None),
+    ("GET", "/api/v1/workorders", STAFF, None),
+    ("GET", "/api/v1/workorders/{wo}", STAFF, None),
+    ("POST", "/api/v1/workorders/{wo}/actions", STAFF, {"action": "note", "note": "looked at it"}),
+    ("GET", "/api/v1/facilities/teams", STAFF, None),
+    ("PUT", "/api/v1/facilities/teams/{team}", ADMIN, {"members": []}),
+    ("GET", "/api/v1/facilities/routes", STAFF, None),
+    ("PUT", "/api/v1/facilities/routes", ADMIN, {"asset_type": "bin", "area": "*", "team": "crew"}),
+    ("GET", "/api/v1/facilities/tracking", ADMIN, None),
+    ("GET", "/api/v1/facilities/tracking.csv", ADMIN, None),
+    ("GET", "/api/v1/facilities/overdue", ADMIN, None),
+    ("GET", "/api/v1/facilities/open311-keys", ADMIN, None),
+    ("POST", "/api/v1/facilities/open311-keys", ADMIN, {"name": "app {n}"}),
+    ("DELETE", "/api/v1/facilities/open311-keys/{key}", ADMIN, None),
 ]
+# Bodies that are not JSON: (content type, bytes).
+RAW_BODIES = {("POST", "/api/v1/assets/import"): ("text/csv", b"type,name\nbin,Bin A\n"),
+              ("POST", "/api/v1/assets/{asset}/photos"): ("image/png", None)}
 PUBLIC = {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/logout"), ("GET", "/api/v1/health")}
 STREAMING = {"/api/v1/live/devices", "/api/v1/live/alarms"}
 
@@ -79,7 +121,10 @@ def template(path):
     return (path.replace("{device}", "{device_id}").replace("{user}", "{user_id}")
             .replace("{token}", "{token_id}").replace("{etoken}", "{token_id}").replace("devices.csv", "{kind}.csv")
             .replace("events.csv", "{kind}.csv").replace("{alarm}", "{alarm_id}").replace("{resident}", "{resident_id}")
-            .replace("{webhook}", "{webhook_id}"))
+            .replace("{webhook}", "{webhook_id}").replace("{bin}", "{bin_id}").replace("{plan}", "{plan_id}")
+            .replace("{stop}", "{stop_id}").replace("{asset}", "{asset_id}")
+            .replace("{spare_asset}", "{asset_id}").replace("{wo}", "{wo_id}").replace("{photo}", "{photo_id}")
+            .replace("{key}", "{key_id}").replace("{code}", "{code}").replace("{team}", "{name}"))
 
 
 def test_every_admin_endpoint_is_in_the_table():
@@ -106,6 +151,20 @@ def fill(path, device, user_id, token_id, etoken_id, n, alarm_id=1, resident_id=
             .replace("{site}", "Block 9"))
 
 
+def waste_pieces(db, n):
+    """A bin B<n> with a plan holding one stop: (bin id, plan id, stop id)."""
+    from fleet.waste import bins
+    bins.save(db, CLI, {"id": "B%d" % n, "lat": 31.23, "lon": 121.47, "capacity_l": 240, "waste_type": "glass",
+                        "depth_mm": 900})
+    with db.conn:
+        plan = db.conn.execute("INSERT INTO waste_plans (created_at, created_by, shift_start, shift_end, status, "
+                               "summary) VALUES ('2026-12-01T00:00:00.000Z', 'cli', 0, 28800, 'ok', "
+                               "'{\"trucks\": 1, \"left\": []}')").lastrowid
+        stop = db.conn.execute("INSERT INTO waste_stops (plan_id, truck, seq, bin_id, eta, state) VALUES "
+                               "(?, 1, 1, ?, 0, 'planned')", (plan, "B%d" % n)).lastrowid
+    return "B%d" % n, plan, stop
+
+
 def alarm_pieces(client, db, device, n):
     """(alarm id, resident id, webhook id) made for one role's turn: a fresh alarm of device, a
     resident (with the device assigned, so unassigning works), a webhook, a site policy."""
@@ -123,6 +182,38 @@ def alarm_pieces(client, db, device, n):
     return alarm_id, resident["id"], hook["id"]
 
 
+def png():
+    import io
+    from PIL import Image
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(out, "PNG")
+    return out.getvalue()
+
+
+def facility_pieces(db, people, n):
+    """{placeholder: value} for one role's turn: an asset with a photo and an open work order routed
+    to the technicians' crew (a technician acts on their own team's orders), a spare asset, an
+    Open311 key."""
+    import hashlib
+    from fleet.facilities import assets, workorders
+    from fleet.store.db import write_tx
+    with write_tx(db):
+        tx = workorders.LocalTx(db)
+        members = [u for u, in db.conn.execute("SELECT username FROM users WHERE role = 'technician'")]
+        workorders.save_team(tx, CLI, "crew", None, None, members)
+        workorders.set_route(tx, CLI, "*", "*", "crew")
+    made = assets.create_asset(db, CLI, {"type": "streetlight", "name": "Lamp %d" % n})
+    spare = assets.create_asset(db, CLI, {"type": "bin"})
+    photo = assets.add_photo(db, CLI, made["id"], png(), "image/png")
+    with write_tx(db):
+        wo_id, _ = workorders.open_or_join(workorders.LocalTx(db), (made["id"], "streetlight", None), "light_out",
+                                           "report", {})
+        key_id = db.conn.execute("INSERT INTO open311_keys (name, key_hash, prefix, created_at) VALUES (?, ?, 'o', 'x')",
+                                 ("k%d" % n, hashlib.sha256(b"k%d" % n).hexdigest())).lastrowid
+    return {"{asset}": made["id"], "{spare_asset}": spare["id"], "{wo}": wo_id, "{photo}": photo, "{key}": key_id,
+            "{code}": made["code"], "{team}": "crew"}
+
+
 @pytest.mark.parametrize("method, path, allowed, body", ENDPOINTS, ids=["%s %s" % e[:2] for e in ENDPOINTS])
 def test_roles(client, db, people, method, path, allowed, body):
     victim = make_user(db, "caregiver")
@@ -131,10 +222,24 @@ def test_roles(client, db, people, method, path, allowed, body):
         device = enroll(client, db)
         [(etoken, _)] = enrollment.mint_tokens(db, CLI, 600)
         url = fill(path, device.id, victim["id"], own_token, etoken["id"], n, *alarm_pieces(client, db, device, n))
-        payload = None if body is None else {k: (v.format(n=n) if isinstance(v, str) else v) for k, v in body.items()}
+        for placeholder, value in facility_pieces(db, people, n).items():
+            url = url.replace(placeholder, str(value))
+        bin_id, plan_id, stop_id = waste_pieces(db, n)
+        url = url.replace("{bin}", bin_id).replace("{plan}", str(plan_id)).replace("{stop}", str(stop_id))
+        if isinstance(body, str):                       # a CSV upload
+            response = client.request(method, url, content=body.format(n=n), headers=dict(
+                headers, **{"Content-Type": "text/csv"}))
+            assert (response.status_code < 400) == (role in allowed), (role, response.status_code, response.text)
+            continue
+        payload = None if body is None else {k: (v.format(n=n, bin=bin_id) if isinstance(v, str) else v)
+                                             for k, v in body.items()}
         if role in allowed and path in STREAMING:
             continue
-        response = client.request(method, url, json=payload, headers=headers)
+        if (method, path) in RAW_BODIES:
+            kind, raw = RAW_BODIES[(method, path)]
+            response = client.request(method, url, content=raw or png(), headers=dict(headers, **{"Content-Type": kind}))
+        else:
+            response = client.request(method, url, json=payload, headers=headers)
         if role in allowed:
             assert response.status_code < 400, (role, response.status_code, response.text)
         else:

@@ -57,6 +57,20 @@ def test_config_table():
     assert documented == {k: (kind, (lo, hi), default) for k, (kind, lo, hi, default) in devproto.CONFIG.items()}
 
 
+def test_smart_bin_config_table():
+    rows = table_after("Smart bin config keys", "key")
+    documented = {r[0]: (r[1], tuple(int(x) for x in re.findall(r"\d+", r[2])), int(r[3])) for r in rows}
+    assert documented == {k: (kind, (lo, hi), default)
+                          for k, (kind, lo, hi, default) in devproto.ROLE_CONFIG["smart_bin"].items()}
+
+
+def test_event_bounds_are_written_out():
+    for (etype, field), (lo, hi) in devproto.BOUNDS.items():
+        assert "`%s.%s` %s–%s" % (etype, field, lo, hi) in DOC, (etype, field)
+    for q in devproto.FILL_QUALITY:
+        assert "`%s`" % q in DOC
+
+
 def test_hello_fields():
     rows = table_after("## hello", "field")
     assert {r[0]: (r[1].replace("list of str", "list"), r[2] == "yes") for r in rows} == devproto.HELLO_FIELDS
@@ -182,3 +196,12 @@ def test_admin_api_paths_named_for_config_and_commands_exist():
                          ("/api/v1/devices/{device_id}/commands", "post")):
         assert "`%s %s`" % (method.upper(), path.replace("{device_id}", "{id}")) in DOC
         assert method in paths[path]
+
+
+def test_beacon_settings_table():
+    """down.beacon (devproto/beacon.py): every key with its kind, range and default."""
+    import devproto.beacon as beacon
+    rows = table_after("down.beacon settings", "key")
+    documented = {r[0]: (r[1], tuple(int(x) for x in re.findall(r"-?\d+", r[2].replace("–", " "))),
+                         r[3].strip("`")) for r in rows}
+    assert documented == {k: (kind, (lo, hi), str(default)) for k, (kind, lo, hi, default) in beacon.BEACON.items()}

@@ -75,3 +75,33 @@ def test_config_checks_and_merging():
 
 def test_error_status():
     assert devproto.ProtocolError("replay", "x").status() == 409
+
+
+def test_smart_bin_events_within_physical_bounds():
+    devproto.check_batch({"events": [
+        event(type="fill", data={"q": "ok", "pct": 100, "mm": 12, "temp_c": 21.5, "tilt": 3, "battery_v": 3.6}),
+        event(seq=2, type="fill", data={"q": "no_echo"}),
+        event(seq=3, type="emptied", data={"from": 85, "to": 2}),
+        event(seq=4, type="fire", data={"temp_c": 75.0, "rise_c": 2.5, "why": "threshold"}),
+        event(seq=5, type="tilted", data={"deg": 90, "on": True}),
+        event(seq=6, type="sensor_fault", data={"kind": "stuck", "detail": "431 mm for 48 h"})]})
+
+
+@pytest.mark.parametrize("data", [
+    {"q": "ok", "pct": 101},                      # fill > 100 %
+    {"q": "ok", "pct": -1},
+    {"q": "ok", "pct": 50, "temp_c": float("nan")},
+    {"q": "ok", "mm": -5},                        # a negative distance
+    {"q": "great", "pct": 50},                    # no such quality
+    {"pct": 50},                                  # the quality is required
+])
+def test_impossible_fill_readings_are_refused(data):
+    assert refused(devproto.check_batch, {"events": [event(type="fill", data=data)]}) == "bad_request"
+
+
+def test_smart_bin_config_only_for_smart_bins():
+    assert devproto.check_config({"sample_min": 5, "bin_depth_mm": 1100}, "smart_bin")
+    assert refused(lambda c: devproto.check_config(c, "call_button"), {"sample_min": 5}) == "bad_request"
+    assert refused(lambda c: devproto.check_config(c, "smart_bin"), {"bin_depth_mm": -10}) == "bad_request"
+    assert devproto.role_default_config("smart_bin")["fire_temp_c"] == 70
+    assert "sample_min" not in devproto.role_default_config("call_button")

@@ -87,7 +87,47 @@ EVENT_TYPES = {
     "error": {"msg": (STR, True), "where": (STR, False)},
     # Outcome of a command delivered in "down.commands".
     "cmd_result": {"id": (INT, True), "ok": (BOOL, True), "detail": (STR, False)},
+    # Smart bin (docs/smart-bins.md): fill 0-100 % with a quality flag (FILL_QUALITY), the
+    # distance measured, temperature, tilt; an emptying; fire (urgent); knocked over and
+    # back up; a lid opening; a sensor that cannot be trusted.
+    "fill": {"q": (STR, True), "pct": (INT, False), "mm": (INT, False), "temp_c": (NUM, False),
+             "tilt": (INT, False), "battery_v": (NUM, False)},
+    "emptied": {"from": (INT, True), "to": (INT, True)},
+    "fire": {"temp_c": (NUM, True), "rise_c": (NUM, False), "why": (STR, False)},
+    "tilted": {"deg": (INT, True), "on": (BOOL, True)},
+    "lid_open": {"s": (INT, False)},
+    "sensor_fault": {"kind": (STR, True), "detail": (STR, False)},
+    # Facility beacon (docs/facilities.md): a manhole cover tilted past tilt_deg from its
+    # installed angle, and back; a streetlight dark when it should be lit, lit in daylight, and
+    # right again (lamp_ok ends either). light: 0..1 level; current_a: lamp current if measured.
+    "cover_open": {"tilt_deg": (NUM, True), "battery_v": (NUM, False)},
+    "cover_closed": {"tilt_deg": (NUM, True)},
+    "lamp_fault": {"light": (NUM, True), "current_a": (NUM, False)},
+    "day_burning": {"light": (NUM, True), "current_a": (NUM, False)},
+    "lamp_ok": {"light": (NUM, True), "current_a": (NUM, False)},
 }
+FILL_QUALITY = ("ok", "too_close", "no_echo", "unstable")
+# Physical bounds of numeric event fields: (type, field) -> (min, max). Outside (NaN too) is
+# refused as bad_request: an impossible reading never reaches a forecast.
+BOUNDS = {
+    ("fill", "pct"): (0, 100), ("fill", "mm"): (0, 10000), ("fill", "temp_c"): (-60, 200),
+    ("fill", "tilt"): (0, 180), ("fill", "battery_v"): (0, 10), ("emptied", "from"): (0, 100),
+    ("emptied", "to"): (0, 100), ("fire", "temp_c"): (-60, 500), ("fire", "rise_c"): (-100, 500),
+    ("tilted", "deg"): (0, 180), ("lid_open", "s"): (0, 86400),
+}
+# Config keys of one role only, on top of CONFIG (devproto/binconfig.py for smart bins).
+from devproto.binconfig import KEYS as _BIN_KEYS  # noqa: E402
+ROLE_CONFIG = {"smart_bin": _BIN_KEYS}
+
+
+def role_config(role):
+    """The config schema of a role: CONFIG and the role's own keys."""
+    return dict(CONFIG, **ROLE_CONFIG.get(role, {}))
+
+
+def role_default_config(role):
+    """Every config key of a role with its default."""
+    return dict((k, v[3]) for k, v in role_config(role).items())
 
 # Hello body: field -> (kind, required).
 HELLO_FIELDS = {
@@ -181,6 +221,12 @@ def check_event(ev):
         check_fields(data, fields, etype)
         if "ref" in data:
             _check_name(data["ref"], etype + " 'ref'")
+        for k, v in data.items():
+            b = BOUNDS.get((etype, k))
+            if b is not None and not (b[0] <= v <= b[1]):
+                raise ProtocolError("bad_request", "%s: '%s' must be in %s..%s" % (etype, k, b[0], b[1]))
+        if etype == "fill" and data["q"] not in FILL_QUALITY:
+            raise ProtocolError("bad_request", "fill: 'q' must be one of " + ", ".join(FILL_QUALITY))
 
 
 def check_batch(body):
@@ -231,12 +277,14 @@ def check_enroll(body):
             raise ProtocolError("bad_request", "enroll: '%s' must be 1-%d characters" % (name, ENROLL_FIELD_MAX))
 
 
-def check_config(cfg):
-    """Validate a config dict (partial allowed); returns it. Unknown keys are refused."""
+def check_config(cfg, role=None):
+    """Validate a config dict (partial allowed) for a role (None: the common keys); returns
+    it. Unknown keys are refused."""
     if not isinstance(cfg, dict):
         raise ProtocolError("bad_request", "config must be a JSON object")
+    schema = role_config(role)
     for k, v in cfg.items():
-        spec = CONFIG.get(k)
+        spec = schema.get(k)
         if spec is None:
             raise ProtocolError("bad_request", "config: unknown key '%s'" % k)
         if not _kind_ok(spec[0], v) or not (spec[1] <= v <= spec[2]):

@@ -73,6 +73,18 @@ class Ultrasonic:
                 await asyncio.sleep_ms(gap_ms)     # let the previous echo die out
         return self.judge(samples)
 
+    async def echoes_mm(self, n, temp_c10, gap_ms=60):
+        """n readings in mm (None: no echo), integers only: the speed of sound in tenths
+        of m/s is 3313 + 0.606 * T, and mm = us * c10 / 20000 (< 2^30 up to 38 ms)."""
+        c10 = 3313 + 606 * temp_c10 // 1000
+        out = []
+        for i in range(n):
+            us = self.ping_us()
+            out.append(None if us is None else us * c10 // 20000)
+            if i < n - 1:
+                await asyncio.sleep_ms(gap_ms)     # let the previous echo die out
+        return out
+
     def judge(self, samples):
         if not samples:
             return None, "timeout"

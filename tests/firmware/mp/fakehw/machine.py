@@ -26,7 +26,8 @@ class _State:
         self.adc_uv = {}        # pin id -> microvolts (or list to cycle through)
         self.adc_u16 = {}
         self.pwm = {}           # pin id -> list of (freq, duty)
-        self.i2c = {}           # addr -> {reg: bytes}
+        self.i2c = {}           # addr -> {reg: bytes, or a function returning them}
+        self.echo_us = None     # time_pulse_us: an int, a list (one each call) or None (no echo)
         self.i2c_writes = []
         self.rtc = b""
         self.wdt = None         # (timeout, feeds)
@@ -141,13 +142,14 @@ class I2C:
     def __init__(self, id, scl=None, sda=None, freq=400000):
         pass
 
-    def readfrom_mem(self, addr, reg, n):
+    def readfrom_mem(self, addr, reg, n, addrsize=8):
         dev = FAKE.i2c.get(addr)
         if dev is None:
             raise OSError(19)
-        return bytes(dev.get(reg, bytes(n)))[:n]
+        v = dev.get(reg, bytes(n))
+        return bytes(v() if callable(v) else v)[:n]
 
-    def writeto_mem(self, addr, reg, buf):
+    def writeto_mem(self, addr, reg, buf, addrsize=8):
         if addr not in FAKE.i2c:
             raise OSError(19)
         FAKE.i2c_writes.append((addr, reg, bytes(buf)))
@@ -183,6 +185,14 @@ class WDT:
 
     def feed(self):
         FAKE.feeds += 1
+
+
+def time_pulse_us(pin, level, timeout_us=1000000):
+    """The echo pulse FAKE.echo_us says (-1: none within the timeout, as the port's)."""
+    v = FAKE.echo_us
+    if isinstance(v, list):
+        v = v.pop(0) if len(v) > 1 else v[0]
+    return -1 if v is None else v
 
 
 def reset_cause():
