@@ -5,10 +5,11 @@ fleet's certificate verified, against the FakeFleet) and each bundle ("mpy": .mp
 the board's LittleFS; "romfs": one ROMFS image mounted with vfs.VfsRom, as the ESP32 port
 mounts a romfs partition), on the 64-bit unix port:
 
-- the smallest firmware heap (KB, 2 KB steps, scanning down from --from) with which every test
-  of the scenario passes, --runs times in a row;
-- at the gate's heap (72 KB): the heap the firmware holds at the end of each test and what is
-  left free, the interned names (all, and the firmware's own: all minus the harness's);
+- the smallest firmware heap (KB, 2 KB steps, scanning down from 8 KB over the gate) with which
+  every test of the scenario passes, --runs times in a row;
+- what the firmware holds at the end of each test (after a collection), what is left free at
+  the gate's heap (72 KB for ROMFS, MPY_HEAP for .mpy), the interned names (all, and the
+  firmware's own: all minus the harness's);
 - in a traced run (live heap sampled every --trace-ms, with a collection each time) the
   firmware's peak.
 
@@ -18,6 +19,8 @@ Usage: python benchmarks/heap.py [--bundles mpy,romfs] [--scenarios cb,runtime] 
 """
 
 import argparse
+import contextlib
+import io
 import json
 import shutil
 import sys
@@ -45,8 +48,9 @@ def run(fleet, key, bundle, heap_k, trace_ms=0):
     tmp = Path(tempfile.mkdtemp(prefix="hb"))
     trees = Path(tempfile.mkdtemp(prefix="fw"))
     try:
-        return heapgate.run_scenario(tmp, fleet, (trees / "a", trees / "h"), scenario, names,
-                                     bundle=bundle, heap=heap_k * 1024, trace_ms=trace_ms)
+        with contextlib.redirect_stdout(io.StringIO()):      # the consoles: only on failure
+            return heapgate.run_scenario(tmp, fleet, (trees / "a", trees / "h"), scenario, names,
+                                         bundle=bundle, heap=heap_k * 1024, trace_ms=trace_ms)
     except AssertionError:
         return None
     finally:
@@ -73,7 +77,8 @@ def main():
     ap.add_argument("--bundles", default="mpy,romfs")
     ap.add_argument("--scenarios", default="runtime,cb")
     ap.add_argument("--runs", type=int, default=2)
-    ap.add_argument("--from", dest="start", type=int, default=96, help="KB to scan down from")
+    ap.add_argument("--from", dest="start", type=int, default=0,
+                    help="KB to scan down from (default: 8 KB over the gate of the bundle)")
     ap.add_argument("--trace-ms", type=int, default=5)
     a = ap.parse_args()
     pki = make_pki(Path(tempfile.mkdtemp(prefix="pki")))
@@ -85,20 +90,21 @@ def main():
     try:
         for key in a.scenarios.split(","):
             for bundle in a.bundles.split(","):
-                r = {"smallest_heap_k": smallest(fleet, key, bundle, a.start, a.runs)}
-                at_gate = run(fleet, key, bundle, heapgate.TARGET_HEAP // 1024)
+                gate = heapgate.TARGET_HEAP if bundle == "romfs" else heapgate.MPY_HEAP
+                start = a.start or gate // 1024 + 8
+                r = {"gate_k": gate // 1024, "smallest_heap_k": smallest(fleet, key, bundle, start, a.runs)}
+                at_gate = run(fleet, key, bundle, gate // 1024)
                 traced = run(fleet, key, bundle, 200, trace_ms=a.trace_ms)
                 for i, f in enumerate(traced or []):
                     # what the firmware holds at the end (after a collection) is the same in any
                     # heap; what is left free is the gate's
-                    used = f["total"] - f["free"] - f["harness"] - f["image"]
-                    r[f["what"]] = {"fw_held_end": used, "names": f["names"], "fw_names": f["fw_names"],
+                    r[f["what"]] = {"fw_held_end": f["held"], "names": f["names"], "fw_names": f["fw_names"],
                                     "free_end_at_gate": at_gate[i]["free"] if at_gate else None,
                                     "fw_peak_traced": f["peak"]}
                 r["passes_at_gate"] = at_gate is not None
                 out["%s/%s" % (key, bundle)] = r
                 print("%-8s %-6s smallest %s KB, at %d KB: %s" % (
-                    key, bundle, r["smallest_heap_k"], heapgate.TARGET_HEAP // 1024,
+                    key, bundle, r["smallest_heap_k"], gate // 1024,
                     "; ".join("%s: held %.1f KB, free %s, names %d (fw %d), peak %.1f KB" % (
                         w, v["fw_held_end"] / 1024,
                         "%.1f KB" % (v["free_end_at_gate"] / 1024) if v["free_end_at_gate"] is not None else "-",

@@ -27,8 +27,9 @@ CONFIG = {
 }
 
 
-def default_config():
-    return dict((k, v[3]) for k, v in CONFIG.items())
+def default_config(schema=None):
+    """Every key of schema (CONFIG, or CONFIG with a role's own keys) with its default."""
+    return dict((k, v[3]) for k, v in (schema or CONFIG).items())
 
 
 def _kind_ok(kind, v):
@@ -47,11 +48,12 @@ def _kind_ok(kind, v):
     return False
 
 
-def merge_config(current, pushed):
-    """Apply a pushed config on top of current, keeping only known, valid keys (device side)."""
+def merge_config(current, pushed, schema=None):
+    """Apply a pushed config on top of current, keeping only the keys of schema (CONFIG, or
+    CONFIG with a role's own keys) with valid values (device side)."""
     out = dict(current)
     for k, v in pushed.items():
-        spec = CONFIG.get(k)
+        spec = (schema or CONFIG).get(k)
         if spec is not None and _kind_ok(spec[0], v) and spec[1] <= v <= spec[2]:
             out[k] = v
     return out
