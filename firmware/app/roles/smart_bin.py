@@ -28,13 +28,10 @@ _tilt = None                    # degrees at the last reading
 def setup(r):
     global rt, _s
     rt = r
-    import devproto
-    import store
+    import sys
     from devproto.binconfig import KEYS
-    devproto.CONFIG.update(KEYS)                # the bin's keys, then what the fleet pushed
-    d = store.read_json("/state/devcfg.json", None)
-    p = d.get("config") if isinstance(d, dict) else None
-    rt.cfg.update(devproto.merge_config(devproto.default_config(), p if isinstance(p, dict) else {}))
+    rt.config.add_keys(KEYS)                    # the bin's keys, then what the fleet pushed
+    sys.modules.pop("devproto.binconfig", None)
     s = rt.rtc.get("sb")
     _s = s if isinstance(s, dict) else {}
     rt.quiet = rt.battery_powered and rt.clock.synced
