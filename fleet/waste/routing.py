@@ -59,8 +59,9 @@ def read_matrix_csv(text, ids):
 
 
 def solve(stops, depot, trucks, capacity_l, shift_s, speed_kmh=25.0, service_s=90, time_limit_s=5.0,
-          matrix=None, detour=1.3, seed=1):
-    """Routes for stops [{'id', 'lat', 'lon', 'litres'}] from depot (lat, lon).
+          matrix=None, detour=1.3, seed=1, progress=False):
+    """Routes for stops [{'id', 'lat', 'lon', 'litres'}] from depot (lat, lon). With progress, also
+    'progress': [(seconds into the search, best cost)] at each improvement (for benchmarks).
 
     Returns {'status': 'ok' | 'time_limit' | 'empty', 'routes': [[{'id', 'eta_s', 'load_l'}...] per truck],
     'km': [...], 'minutes': [...], 'left': [{'id', 'code', 'params', 'reason'}], 'runtime_s', 'solver'}."""
@@ -97,8 +98,15 @@ def solve(stops, depot, trucks, capacity_l, shift_s, speed_kmh=25.0, service_s=9
                        [sub_d], [sub_t])
     started = time.monotonic()
     res = vrp_solve(data, MultipleCriteria([MaxRuntime(time_limit_s), NoImprovement(20000)]), seed=seed,
-                    display=False, collect_stats=False)
+                    display=False, collect_stats=progress)
     result["runtime_s"] = round(time.monotonic() - started, 3)
+    if progress:
+        result["progress"], elapsed, last = [], 0.0, None
+        for spent, datum in zip(res.stats.runtimes, res.stats.data):
+            elapsed += spent
+            if datum.best_feas and datum.best_cost != last:
+                result["progress"].append((round(elapsed, 3), datum.best_cost))
+                last = datum.best_cost
     result["status"] = "time_limit" if res.runtime >= time_limit_s * 0.98 else "ok"
     best = res.best
     if not best.is_feasible():
