@@ -26,6 +26,8 @@ from the end of a warm-up (--warmup-weeks, 2): the fleet needs a history to fore
    trucks' days.
 4. Planning time for --plan-bins bins and --plan-trucks trucks: the solver runs until it stops
    improving (or 60 s); the time to the best plan and to one within 1 % of it.
+5. A device's request latency while the fleet plans --plan-bins bins (all due), with the plan in
+   the fleet's planning worker process and, for comparison, in the request's thread.
 
 Results go to docs/performance.md by hand; the last line is JSON.
 """
@@ -256,6 +258,59 @@ def planning_time(n, trucks):
             "km": round(sum(res["km"]), 1), "planned": sum(len(r) for r in res["routes"]), "left": len(res["left"])}
 
 
+def latency_during_plan(n, trucks, plan_time):
+    """A device's signed request, one after another, while the fleet plans n bins (all due),
+    with the planning worker process (the fleet's way) and with the solver in the request's
+    thread (as before): p50/p99/max latency in ms, against the same with no plan running."""
+    import threading
+    import binfleet
+    from fleet.waste import worker
+    bins = district.make_district(n, seed=7)
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="bins-bench-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as w:
+        fleet = binfleet.SimFleet(Path(w), T0 + 3 * 3600, waste_depot_lat=DEPOT[0], waste_depot_lon=DEPOT[1],
+                                  waste_trucks=trucks, waste_truck_l=60000, waste_shift_hour=SHIFT_H,
+                                  waste_shift_h=10.0, waste_plan_time_s=plan_time)
+        try:
+            fleet.add_bins(bins, 80)
+            fleet.send_all([fleet.events_request(b.id, [("fill", {"q": "ok", "pct": 85})]) for b in bins])
+            probe = bins[0].id
+
+            def timed(stop):
+                lat = []
+                while not stop():
+                    started = time.monotonic()
+                    fleet.send_all([fleet.events_request(probe, [("fill", {"q": "ok", "pct": 85})])])
+                    lat.append((time.monotonic() - started) * 1000)
+                return lat
+
+            def figures(lat):
+                return {"n": len(lat), "p50_ms": round(pct(lat, 0.5), 1), "p99_ms": round(pct(lat, 0.99), 1),
+                        "max_ms": round(max(lat), 1)}
+
+            quiet_until = time.monotonic() + 5
+            out["no_plan"] = figures(timed(lambda: time.monotonic() > quiet_until))
+            for name, apart in (("plan_in_worker_process", True), ("plan_in_request_thread", False)):
+                worker.APART = apart
+                fleet.plan(T0 + SHIFT_H * 3600)               # warm: the worker process is started
+                done, took = [], []
+
+                def plan():
+                    started = time.monotonic()
+                    fleet.plan(T0 + SHIFT_H * 3600)
+                    took.append(time.monotonic() - started)
+                    done.append(1)
+                t = threading.Thread(target=plan)
+                t.start()
+                out[name] = figures(timed(lambda: bool(done)))
+                t.join()
+                out[name]["plan_s"] = round(took[0], 1)
+        finally:
+            worker.APART = True
+            fleet.close()
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bins", type=int, default=200)
@@ -269,7 +324,7 @@ def main():
     ap.add_argument("--plan-time", type=float, default=2.0, help="the solver's time limit per daily plan, s")
     ap.add_argument("--plan-bins", type=int, default=1000)
     ap.add_argument("--plan-trucks", type=int, default=5)
-    ap.add_argument("--only", choices=("fixed", "sensor", "planning"))
+    ap.add_argument("--only", choices=("fixed", "sensor", "planning", "latency"))
     a = ap.parse_args()
     report = {"args": vars(a)}
     if a.only in (None, "planning"):
@@ -278,6 +333,17 @@ def main():
         print("   best plan at %.1f s, within 1 %% of it at %.1f s (solver stopped: %s after %.1f s; set-up %.2f s); "
               "%d planned, %d left, %.1f km" % (p["best_at_s"], p["within_1pct_at_s"], p["stopped_by"], p["solver_s"],
                                                p["setup_s"], p["planned"], p["left"], p["km"]), flush=True)
+    if a.only in (None, "latency"):
+        print("== a device request while %d bins are planned (%d trucks, solver %d s)" % (
+            a.plan_bins, a.plan_trucks, 10), flush=True)
+        report["latency"] = lat = latency_during_plan(a.plan_bins, a.plan_trucks, 10.0)
+        for name, r in lat.items():
+            print("   %-23s p50 %.1f ms, p99 %.1f ms, max %.1f ms (n=%d)%s" % (
+                name, r["p50_ms"], r["p99_ms"], r["max_ms"], r["n"],
+                ", the plan took %.1f s" % r["plan_s"] if "plan_s" in r else ""), flush=True)
+        if a.only == "latency":
+            print(json.dumps(report))
+            return
     print("== %d bins, %d weeks (%d counted), seed %d, day-to-day spread %.2f, threshold %d %%" % (
         a.bins, a.weeks, a.weeks - a.warmup_weeks, a.seed, a.day_sigma, a.threshold), flush=True)
     for name in ("fixed", "sensor"):

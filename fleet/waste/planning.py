@@ -5,7 +5,8 @@ starts, those that could be full before it on a day like their busiest (the fore
 `full_earliest`: a bin far from full waits), plus bins with an open stop of an earlier plan
 that was not confirmed emptied, plus burning bins (fire). A bin without a location cannot be
 routed: it is left out with that reason. Each truck's route: routing.py (PyVRP). Why a bin is on
-the plan or left out: reasons.py (stable codes, worded on the page).
+the plan or left out: reasons.py (stable codes, worded on the page). The forecasts and the search
+run in a worker process (worker.py), never on the server's event loop.
 """
 
 import json
@@ -14,7 +15,7 @@ from fleet.core import clock
 from fleet.domain import audit
 from fleet.errors import Invalid
 from fleet.store.db import rows, write_tx
-from fleet.waste import forecast, reasons, routing
+from fleet.waste import forecast, reasons, routing, worker
 
 
 def due(b, f, carried, next_shift_start):
@@ -34,10 +35,9 @@ def due(b, f, carried, next_shift_start):
     return None
 
 
-def candidates(db, shift_start, next_shift_start):
-    """(stops to collect, bins left out with a reason): threshold reached or forecast before the
-    next shift, an unconfirmed stop of an earlier plan, or burning."""
-    stops, left = [], []
+def gather(db, shift_start):
+    """What planning needs from the database: the bins (with their state's pct and status), eight
+    weeks of fill history by bin, and the bins an earlier plan still owes."""
     history = {}
     for bin_id, t, pct in db.conn.execute("SELECT bin_id, t, pct FROM bin_fills WHERE t >= ? AND pct IS NOT NULL "
                                           "ORDER BY bin_id, t", (shift_start - 8 * 7 * 86400,)):
@@ -45,7 +45,15 @@ def candidates(db, shift_start, next_shift_start):
     carry = {r[0] for r in db.conn.execute(
         "SELECT DISTINCT s.bin_id FROM waste_stops s JOIN waste_plans p ON p.id = s.plan_id "
         "WHERE s.state IN ('planned', 'collected', 'no_access') AND p.shift_start < ?", (shift_start,))}
-    for b in rows(db, "SELECT b.*, s.pct, s.status FROM bins b LEFT JOIN bin_state s ON s.bin_id = b.id ORDER BY b.id"):
+    found = rows(db, "SELECT b.*, s.pct, s.status FROM bins b LEFT JOIN bin_state s ON s.bin_id = b.id ORDER BY b.id")
+    return found, history, carry
+
+
+def choose(found, history, carry, next_shift_start):
+    """(stops to collect, bins left out with a reason): threshold reached or forecast before the
+    next shift, could overflow before it, an unconfirmed stop of an earlier plan, or burning."""
+    stops, left = [], []
+    for b in found:
         f = forecast.forecast(history.get(b["id"], []), b["threshold_pct"])
         why = due(b, f, b["id"] in carry, next_shift_start)
         if why is None:
@@ -59,6 +67,21 @@ def candidates(db, shift_start, next_shift_start):
     return stops, left
 
 
+def candidates(db, shift_start, next_shift_start):
+    return choose(*gather(db, shift_start), next_shift_start)
+
+
+def compute(found, history, carry, next_shift_start, depot, trucks, settings, matrix_csv=None):
+    """The plan's stops and routes (in the planning worker: worker.py): (stops, left, result)."""
+    stops, left = choose(found, history, carry, next_shift_start)
+    matrix = None
+    if matrix_csv:
+        matrix = routing.read_matrix_csv(matrix_csv, ["depot"] + [s["id"] for s in stops])
+    res = routing.solve(stops, depot, trucks, settings["truck_l"], settings["shift_s"], settings["speed_kmh"],
+                        settings["service_s"], settings["time_s"], matrix)
+    return stops, left, res
+
+
 def make_plan(db, actor, settings, shift_start=None, trucks=None, matrix_csv=None):
     """Plan the shift starting at shift_start (default: the next shift_hour UTC) and store it."""
     now = clock.now()
@@ -69,12 +92,10 @@ def make_plan(db, actor, settings, shift_start=None, trucks=None, matrix_csv=Non
             shift_start += 86400
     shift_s = int(settings.waste_shift_h * 3600)
     trucks = trucks or settings.waste_trucks
-    stops, left = candidates(db, shift_start, shift_start + 86400)
-    matrix = None
-    if matrix_csv:
-        matrix = routing.read_matrix_csv(matrix_csv, ["depot"] + [s["id"] for s in stops])
-    res = routing.solve(stops, (settings.waste_depot_lat, settings.waste_depot_lon), trucks, settings.waste_truck_l,
-                        shift_s, settings.waste_speed_kmh, settings.waste_service_s, settings.waste_plan_time_s, matrix)
+    solver = {"truck_l": settings.waste_truck_l, "shift_s": shift_s, "speed_kmh": settings.waste_speed_kmh,
+              "service_s": settings.waste_service_s, "time_s": settings.waste_plan_time_s}
+    stops, left, res = worker.call(compute, *gather(db, shift_start), shift_start + 86400,
+                                   (settings.waste_depot_lat, settings.waste_depot_lon), trucks, solver, matrix_csv)
     res["left"] = left + res["left"]
     why = {s["id"]: s["why"] for s in stops}
     summary = {"trucks": trucks, "km": res["km"], "minutes": res["minutes"], "left": res["left"],
