@@ -16,6 +16,7 @@ import click
 
 from fleet import clikit, schema
 from fleet.care import cli as care_cli
+from fleet.facilities import cli as facilities_cli
 from fleet.waste import cli as waste_cli
 from fleet.clikit import json_option, output, settings_from, with_db
 from fleet.core.security import SecretBox, generate_password
@@ -345,7 +346,7 @@ def export_csv(db, settings, kind, out, device_id):
         click.echo("%d %s written to %s" % (count, kind, out), err=True)
 
 
-for command in care_cli.COMMANDS + waste_cli.COMMANDS:
+for command in care_cli.COMMANDS + waste_cli.COMMANDS + facilities_cli.COMMANDS:
     main.add_command(command)
 
 

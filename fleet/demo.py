@@ -163,6 +163,19 @@ def banner(url, password, settings):
             % (url, DEMO_USER, password, url, url, fleet, db, Path(settings.db).resolve(), fleet))
 
 
+def asset_urls(settings, url):
+    """The demo's facilities (seeded once) and their public pages: what their QR labels open."""
+    from fleet import schema
+    from fleet.facilities import seed
+    db = schema.open_db(settings.db)
+    try:
+        found = seed.seed(db, settings.public_url or url)
+    finally:
+        db.close()
+    return "  Public facilities (what their QR labels open; no login):\n" + "".join(
+        "    %-14s %s  %s\n" % (kind, link, name) for kind, name, link in found)
+
+
 def run_demo(settings):
     """Serve the demo until Ctrl-C or SIGTERM. DemoRunning or PortInUse before anything is changed."""
     lock = DemoLock(settings.data_dir).acquire()
@@ -183,6 +196,7 @@ def _serve_demo(settings, lock, sock):
     def on_started(url):
         lock.publish(url=url, **about)
         print(banner(url, password, settings), flush=True)
+        print(asset_urls(settings, url), flush=True)
         stopper = start_virtual_fleet(url, make_token_factory(settings), home=home,
                                       open_db=lambda: open_db(settings.db))
         if stopper is not None:

@@ -10,6 +10,7 @@ steps) never has to.
 """
 
 from fleet.care import migrations as care
+from fleet.facilities import migrations as facilities
 from fleet.waste import migrations as waste
 from fleet.store import db as store
 from fleet.store import migrations as core
@@ -22,6 +23,7 @@ MIGRATIONS = [
     core.m005_server_runs,                      # 5
     care.m006_alarm_resident,                   # 6
     waste.m007_waste,                           # 7  bins, fill history, plans and stops, maintenance
+    facilities.m008_facilities,                 # 8  assets, reports (Open311), work orders, teams
 ]
 LATEST = len(MIGRATIONS)
 

@@ -65,6 +65,7 @@ class Link:
         self.cursor = rtc.get("cur", 0) if rtc is not None else 0
         self.alarms = {}              # call buttons: alarm ref -> state, from down.alarms
         self.update = None            # down.update (OTA offer), kept for the OTA code
+        self.beacon = None            # down.beacon (facility beacons), read by roles/beacon.py
         self.gen = 0                  # raised whenever something in "down" changed
         self.batch_n = devproto.MAX_EVENTS
         self.batch_bytes = 4096
@@ -243,6 +244,10 @@ class Link:
             log.i("link", "alarms %s" % " ".join("%s=%s" % (k, al[k]) for k in al))
             changed = True
         self.update = down.get("update")
+        b = down.get("beacon")               # a facility beacon's settings (roles/beacon.py)
+        if b is not None and b != self.beacon:
+            self.beacon = b
+            changed = True
         cmds = down.get("commands")
         if isinstance(cmds, list) and self.on_command is not None:
             for c in cmds:

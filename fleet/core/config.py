@@ -93,6 +93,13 @@ class Settings:
     map_tile_url: str = ""
     # ...and the credit its tiles require, shown on the map (e.g. "© OpenStreetMap contributors").
     map_tile_attribution: str = ""
+    # Facilities: the public base URL of the asset pages (QR labels, beacons: <public_url>/a/<code>);
+    # empty: the address the page was asked at...
+    public_url: str = ""
+    # ...citizen reports one address may send at once before `rate_limited` (429)...
+    report_burst: int = 5
+    # ...and per hour after that (an Open311 app's key gets ten times both).
+    report_per_hour: float = 10.0
     # Pages: the language for a browser that asks for none of ours (zh_CN or en)...
     default_language: str = "zh_CN"
     # ...and the time zone dates and times are shown in (a tz database name).

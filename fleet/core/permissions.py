@@ -35,6 +35,13 @@ PERMISSIONS = {
     "bins.manage": {ADMIN},                             # add, change, import, delete bins
     "waste.plan": {ADMIN, TECHNICIAN},                  # make a collection plan
     "waste.crew": {ADMIN, TECHNICIAN},                  # the route, mark a stop collected / no access
+    # Facilities: technicians keep the registry and do the repairs; admins run teams and routing.
+    "assets.read": {ADMIN, TECHNICIAN},                 # the registry, photos, reports' details
+    "assets.manage": {ADMIN, TECHNICIAN},               # create, edit, import, photograph assets
+    "workorders.read": {ADMIN, TECHNICIAN},             # work orders, the technician view
+    "workorders.act": {ADMIN, TECHNICIAN},              # take, start, resolve, close, reject (own teams')
+    "workorders.manage": {ADMIN},                       # assign anywhere, teams, routing, Open311 app keys
+    "facilities.tracking": {ADMIN},                     # handling per week and category, CSV
 }
 
 

@@ -116,15 +116,15 @@ def device_list(request: Request, db=Depends(get_db)):
     return templates.TemplateResponse(request, "devices.html", {"who": who})
 
 
-def page(request, db, template, permission, **context):
+def page(request, db, template, permission, context=None):
     """A page for a signed-in person whose role has permission: the login form for nobody, a
-    `forbidden` page for the wrong role. context: more values for the template."""
+    `forbidden` page for the wrong role. context: more template values."""
     who = _principal(request, db)
     if who is None:
         return RedirectResponse("/login", status_code=303)
     if not allowed(who.role, permission):
         return templates.TemplateResponse(request, "forbidden.html", {"who": who}, status_code=403)
-    return templates.TemplateResponse(request, template, dict(context, who=who))
+    return templates.TemplateResponse(request, template, dict(context or {}, who=who))
 
 
 @router.get("/language/{lang}")

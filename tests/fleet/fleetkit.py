@@ -115,3 +115,9 @@ def start_server(db_path, env=None, open_files=None):
             threading.Thread(target=keep_reading, daemon=True).start()
             return proc, found.group(1)
     raise AssertionError("server did not start:\n" + "".join(proc.output))
+
+
+def credentials_headers(db, user):
+    """Authorization headers of an API token of this existing user."""
+    _, token = credentials.create_token(db, CLI, user["id"], "tests")
+    return {"Authorization": "Bearer " + token}

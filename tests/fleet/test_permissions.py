@@ -79,7 +79,34 @@ ENDPOINTS = [
     ("GET", "/api/v1/waste/plans/{plan}/route.csv", STAFF, None),
     ("GET", "/api/v1/waste/plans/{plan}/route.gpx", STAFF, None),
     ("POST", "/api/v1/waste/stops/{stop}", STAFF, {"state": "collected"}),
+    # facilities: technicians keep assets and repair; admins run teams, routing, app keys, tracking
+    ("GET", "/api/v1/assets", STAFF, None),
+    ("POST", "/api/v1/assets", STAFF, {"type": "streetlight", "name": "Lamp {n}"}),
+    ("POST", "/api/v1/assets/import", STAFF, None),
+    ("GET", "/api/v1/assets/export.csv", STAFF, None),
+    ("GET", "/api/v1/assets/by-code/{code}", STAFF, None),
+    ("GET", "/api/v1/assets/{asset}", STAFF, None),
+    ("PATCH", "/api/v1/assets/{asset}", STAFF, {"area": "north"}),
+    ("DELETE", "/api/v1/assets/{spare_asset}", STAFF, None),
+    ("POST", "/api/v1/assets/{asset}/photos", STAFF, None),
+    ("GET", "/api/v1/facilities/photos/{photo}", STAFF, None),
+    ("GET", "/api/v1/workorders", STAFF, None),
+    ("GET", "/api/v1/workorders/{wo}", STAFF, None),
+    ("POST", "/api/v1/workorders/{wo}/actions", STAFF, {"action": "note", "note": "looked at it"}),
+    ("GET", "/api/v1/facilities/teams", STAFF, None),
+    ("PUT", "/api/v1/facilities/teams/{team}", ADMIN, {"members": []}),
+    ("GET", "/api/v1/facilities/routes", STAFF, None),
+    ("PUT", "/api/v1/facilities/routes", ADMIN, {"asset_type": "bin", "area": "*", "team": "crew"}),
+    ("GET", "/api/v1/facilities/tracking", ADMIN, None),
+    ("GET", "/api/v1/facilities/tracking.csv", ADMIN, None),
+    ("GET", "/api/v1/facilities/overdue", ADMIN, None),
+    ("GET", "/api/v1/facilities/open311-keys", ADMIN, None),
+    ("POST", "/api/v1/facilities/open311-keys", ADMIN, {"name": "app {n}"}),
+    ("DELETE", "/api/v1/facilities/open311-keys/{key}", ADMIN, None),
 ]
+# Bodies that are not JSON: (content type, bytes).
+RAW_BODIES = {("POST", "/api/v1/assets/import"): ("text/csv", b"type,name\nbin,Bin A\n"),
+              ("POST", "/api/v1/assets/{asset}/photos"): ("image/png", None)}
 PUBLIC = {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/logout"), ("GET", "/api/v1/health")}
 STREAMING = {"/api/v1/live/devices", "/api/v1/live/alarms"}
 
@@ -95,7 +122,9 @@ def template(path):
             .replace("{token}", "{token_id}").replace("{etoken}", "{token_id}").replace("devices.csv", "{kind}.csv")
             .replace("events.csv", "{kind}.csv").replace("{alarm}", "{alarm_id}").replace("{resident}", "{resident_id}")
             .replace("{webhook}", "{webhook_id}").replace("{bin}", "{bin_id}").replace("{plan}", "{plan_id}")
-            .replace("{stop}", "{stop_id}"))
+            .replace("{stop}", "{stop_id}").replace("{asset}", "{asset_id}")
+            .replace("{spare_asset}", "{asset_id}").replace("{wo}", "{wo_id}").replace("{photo}", "{photo_id}")
+            .replace("{key}", "{key_id}").replace("{code}", "{code}").replace("{team}", "{name}"))
 
 
 def test_every_admin_endpoint_is_in_the_table():
@@ -153,6 +182,38 @@ def alarm_pieces(client, db, device, n):
     return alarm_id, resident["id"], hook["id"]
 
 
+def png():
+    import io
+    from PIL import Image
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(out, "PNG")
+    return out.getvalue()
+
+
+def facility_pieces(db, people, n):
+    """{placeholder: value} for one role's turn: an asset with a photo and an open work order routed
+    to the technicians' crew (a technician acts on their own team's orders), a spare asset, an
+    Open311 key."""
+    import hashlib
+    from fleet.facilities import assets, workorders
+    from fleet.store.db import write_tx
+    with write_tx(db):
+        tx = workorders.LocalTx(db)
+        members = [u for u, in db.conn.execute("SELECT username FROM users WHERE role = 'technician'")]
+        workorders.save_team(tx, CLI, "crew", None, None, members)
+        workorders.set_route(tx, CLI, "*", "*", "crew")
+    made = assets.create_asset(db, CLI, {"type": "streetlight", "name": "Lamp %d" % n})
+    spare = assets.create_asset(db, CLI, {"type": "bin"})
+    photo = assets.add_photo(db, CLI, made["id"], png(), "image/png")
+    with write_tx(db):
+        wo_id, _ = workorders.open_or_join(workorders.LocalTx(db), (made["id"], "streetlight", None), "light_out",
+                                           "report", {})
+        key_id = db.conn.execute("INSERT INTO open311_keys (name, key_hash, prefix, created_at) VALUES (?, ?, 'o', 'x')",
+                                 ("k%d" % n, hashlib.sha256(b"k%d" % n).hexdigest())).lastrowid
+    return {"{asset}": made["id"], "{spare_asset}": spare["id"], "{wo}": wo_id, "{photo}": photo, "{key}": key_id,
+            "{code}": made["code"], "{team}": "crew"}
+
+
 @pytest.mark.parametrize("method, path, allowed, body", ENDPOINTS, ids=["%s %s" % e[:2] for e in ENDPOINTS])
 def test_roles(client, db, people, method, path, allowed, body):
     victim = make_user(db, "caregiver")
@@ -161,6 +222,8 @@ def test_roles(client, db, people, method, path, allowed, body):
         device = enroll(client, db)
         [(etoken, _)] = enrollment.mint_tokens(db, CLI, 600)
         url = fill(path, device.id, victim["id"], own_token, etoken["id"], n, *alarm_pieces(client, db, device, n))
+        for placeholder, value in facility_pieces(db, people, n).items():
+            url = url.replace(placeholder, str(value))
         bin_id, plan_id, stop_id = waste_pieces(db, n)
         url = url.replace("{bin}", bin_id).replace("{plan}", str(plan_id)).replace("{stop}", str(stop_id))
         if isinstance(body, str):                       # a CSV upload
@@ -172,7 +235,11 @@ def test_roles(client, db, people, method, path, allowed, body):
                                              for k, v in body.items()}
         if role in allowed and path in STREAMING:
             continue
-        response = client.request(method, url, json=payload, headers=headers)
+        if (method, path) in RAW_BODIES:
+            kind, raw = RAW_BODIES[(method, path)]
+            response = client.request(method, url, content=raw or png(), headers=dict(headers, **{"Content-Type": kind}))
+        else:
+            response = client.request(method, url, json=payload, headers=headers)
         if role in allowed:
             assert response.status_code < 400, (role, response.status_code, response.text)
         else:

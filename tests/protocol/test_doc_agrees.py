@@ -196,3 +196,12 @@ def test_admin_api_paths_named_for_config_and_commands_exist():
                          ("/api/v1/devices/{device_id}/commands", "post")):
         assert "`%s %s`" % (method.upper(), path.replace("{device_id}", "{id}")) in DOC
         assert method in paths[path]
+
+
+def test_beacon_settings_table():
+    """down.beacon (devproto/beacon.py): every key with its kind, range and default."""
+    import devproto.beacon as beacon
+    rows = table_after("down.beacon settings", "key")
+    documented = {r[0]: (r[1], tuple(int(x) for x in re.findall(r"-?\d+", r[2].replace("–", " "))),
+                         r[3].strip("`")) for r in rows}
+    assert documented == {k: (kind, (lo, hi), str(default)) for k, (kind, lo, hi, default) in beacon.BEACON.items()}

@@ -96,6 +96,14 @@ EVENT_TYPES = {
     "tilted": {"deg": (INT, True), "on": (BOOL, True)},
     "lid_open": {"s": (INT, False)},
     "sensor_fault": {"kind": (STR, True), "detail": (STR, False)},
+    # Facility beacon (docs/facilities.md): a manhole cover tilted past tilt_deg from its
+    # installed angle, and back; a streetlight dark when it should be lit, lit in daylight, and
+    # right again (lamp_ok ends either). light: 0..1 level; current_a: lamp current if measured.
+    "cover_open": {"tilt_deg": (NUM, True), "battery_v": (NUM, False)},
+    "cover_closed": {"tilt_deg": (NUM, True)},
+    "lamp_fault": {"light": (NUM, True), "current_a": (NUM, False)},
+    "day_burning": {"light": (NUM, True), "current_a": (NUM, False)},
+    "lamp_ok": {"light": (NUM, True), "current_a": (NUM, False)},
 }
 FILL_QUALITY = ("ok", "too_close", "no_echo", "unstable")
 # Physical bounds of numeric event fields: (type, field) -> (min, max). Outside (NaN too) is

@@ -28,9 +28,9 @@ def _tiles(request):
 
 @router.get("/bins")
 def bin_map(request: Request, db=Depends(get_db)):
-    return page(request, db, "waste/bins.html", "bins.read", tiles=_tiles(request))
+    return page(request, db, "waste/bins.html", "bins.read", {"tiles": _tiles(request)})
 
 
 @router.get("/crew")
 def crew(request: Request, db=Depends(get_db)):
-    return page(request, db, "waste/crew.html", "waste.crew", tiles=_tiles(request))
+    return page(request, db, "waste/crew.html", "waste.crew", {"tiles": _tiles(request)})
