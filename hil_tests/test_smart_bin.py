@@ -2,9 +2,12 @@
 (boards/virtual/binworld.py) and the real fleet. It fills and reports, is emptied, catches fire,
 is knocked over - and the fleet sees each as a crew or the waste team would."""
 
+import json
 import time
 
 import pytest
+
+from boards import board_path
 
 from hil_tests.plugin import enrolled
 from hil_tests.polling import wait_until
@@ -71,3 +74,31 @@ def test_a_bin_fills_is_emptied_catches_fire_and_is_knocked_over(make_board, fle
     open_work = fleet.api("GET", "/api/v1/bins/maintenance")
     assert [m["kind"] for m in open_work if m["bin_id"] == "HIL-1"] == ["tilted"]
     assert bin_state(fleet, "HIL-1")["status"] == "dropped"
+
+
+@pytest.mark.needs("world", "sleep")
+def test_a_time_of_flight_bin_measures_and_a_black_bag_is_a_sensor_fault(make_board, fleet, tmp_path):
+    # the virtual board with a VL53L1X on its I2C pins instead of the ultrasonic
+    definition = json.loads(board_path("virtual").read_text())
+    definition.update(name="virtual-tof", tof="vl53l1x", ultrasonic=None)
+    definition["pins"].update(us_trig=None, us_echo=None)
+    path = tmp_path / "virtual-tof.json"
+    path.write_text(json.dumps(definition))
+    board = make_board("tofbin", start=False, board=str(path), **BIN)
+    board.set_world(bin_fill_pct=30.0, bin_depth_cm=100.0, temp_c=18.0)
+    board.start()
+    dev = enrolled(board, fleet)
+    fleet.api("POST", "/api/v1/bins", json={"id": "HIL-TOF", "lat": 31.2304, "lon": 121.4737, "capacity_l": 240,
+                                            "waste_type": "residual", "depth_mm": 1000, "device_id": dev["id"]})
+    board.set_world(bin_fill_pct=70.0)
+    next_sample(board)
+    got = wait_until(lambda: bin_state(fleet, "HIL-TOF")["pct"], "a fill in the fleet", 60)
+    assert 67 <= got <= 73 and bin_state(fleet, "HIL-TOF")["q"] == "ok"
+    # a black bag absorbs the light: no valid range; after 4 such samples the board says so
+    board.set_world(bin_fill_pct=None, distance_cm=None)
+    for _ in range(4):
+        next_sample(board)
+    faults = wait_until(lambda: events_of(fleet, dev["id"], "sensor_fault"), "a sensor fault", 60)
+    assert faults[0]["data"]["kind"] == "no_echo"
+    assert [m["kind"] for m in fleet.api("GET", "/api/v1/bins/maintenance") if m["bin_id"] == "HIL-TOF"] == \
+        ["sensor_fault"]
