@@ -38,6 +38,8 @@ def pytest_addoption(parser):
     g.addoption("--wifi-ssid", dest="hil_wifi_ssid", default="district-iot")
     g.addoption("--wifi-password", dest="hil_wifi_password", default="lab-password")
     g.addoption("--hil-logs", dest="hil_logs", default="var/hil-logs", help="folder for per-test logs")
+    g.addoption("--firmware", dest="hil_firmware", default=None,
+                help="MicroPython .bin for the provisioning scenario on a real board (virtual boards use a stand-in)")
     g.addoption("--fleet-http", dest="hil_fleet_http", action="store_true",
                 help="serve the fleet over plain HTTP (default: HTTPS with a test CA pinned on the boards)")
 

@@ -36,6 +36,7 @@ class Console:
         self._flush_handle = None
         self.on_input = None     # callable(bytes): bytes typed by a console client
         self.filter = None       # callable(bytes) -> bytes: applied to output before anyone sees it
+        self.taps = []           # callables(bytes): other ends of the UART TX line (the USB serial port)
 
     # ------------------------------------------------------------------ TCP serial port
     async def start(self, port):
@@ -86,13 +87,18 @@ class Console:
         if data:
             self.emit(data)
 
-    def emit(self, data):
-        """Send bytes to the console clients and record them (no translation)."""
+    def emit(self, data, record=True):
+        """Send bytes to the console clients and record them (no translation). record=False:
+        binary protocol traffic (the ROM loader's SLIP frames) stays out of the transcript."""
         for w in list(self._clients):
             try:
                 w.write(data)
             except Exception:
                 self._clients.discard(w)
+        for tap in self.taps:
+            tap(data)
+        if not record:
+            return
         text = self._decoder.decode(data)
         if text:
             self._append(text)

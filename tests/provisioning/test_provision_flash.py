@@ -1,0 +1,33 @@
+"""`provision flash`: a blank virtual board, through its RFC 2217 serial port with esptool's Python
+API, to a running, enrolled device the fleet has heard from."""
+
+from provkit import WIFI, provision
+
+
+def test_flash_a_blank_board_to_an_enrolled_device(fleet, blank, firmware, tmp_path):
+    b = blank()
+    r = provision("flash", "--port", b.serial_url, "--firmware", str(firmware), "--board", "virtual",
+                  "--role", "call_button", "--site", "block-7", "--fleet", fleet.url, "--token", fleet.tech_token,
+                  "--wifi-ssid", WIFI["ssid"], env={"PROVISION_WIFI_PASSWORD": WIFI["password"]})
+    assert r.returncode == 0, r.stdout + r.stderr
+    dev = fleet.device_by_hw(b.info()["hw_id"])
+    assert dev is not None and dev["last_hello"] and dev["site"] == "block-7" and dev["role"] == "call_button"
+    assert "device   %s (enrolled, said hello)" % dev["id"] in r.stdout
+    assert "micropython v1.29.0" in r.stdout
+    # the Wi-Fi password went into the board and nowhere else
+    assert WIFI["password"] not in r.stdout + r.stderr
+    assert WIFI["password"].encode() not in fleet.db.read_bytes()
+    assert WIFI["password"] in b.read_file("/config.json").decode()
+    assert b.info()["state"] in ("running", "sleeping")
+
+
+def test_doctor_reports_the_board_the_fleet_and_a_held_port(fleet, blank, firmware):
+    b = blank(mac="240ac4aabbcc")
+    r = provision("doctor", "--port", b.serial_url, "--fleet", fleet.url, "--token", fleet.tech_token)
+    out = r.stdout
+    assert "ESP32-D0WD-V3 (revision v3.0)" in out and "MAC 24:0a:c4:aa:bb:cc, flash 4 MB" in out
+    assert "no application image at 0x10000" in out and "provision flash --port" in out     # blank: a FAIL with its fix
+    assert "you are tech (technician)" in out and "clock" in out
+    assert r.returncode == 1
+    r = provision("doctor", "--fleet", fleet.url, "--token", "ft_wrong")
+    assert "FAIL" in r.stdout and "does not accept this API token" in r.stdout
