@@ -42,6 +42,10 @@ PERMISSIONS = {
     "workorders.act": {ADMIN, TECHNICIAN},              # take, start, resolve, close, reject (own teams')
     "workorders.manage": {ADMIN},                       # assign anywhere, teams, routing, Open311 app keys
     "facilities.tracking": {ADMIN},                     # handling per week and category, CSV
+    # OTA (docs/ota.md): technicians follow updates; admins upload releases and run rollouts.
+    "ota.read": {ADMIN, TECHNICIAN},                    # releases, rollouts, their live progress
+    "ota.release": {ADMIN},                             # upload releases, trust or revoke keys
+    "ota.rollout": {ADMIN},                             # start, pause, resume, abort rollouts
 }
 
 
