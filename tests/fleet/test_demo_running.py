@@ -175,6 +175,6 @@ def test_a_release_rolls_out_to_the_demo_boards_from_the_command_line(running_de
     def bins_updated():
         import json
         found = json.loads(run("device", "list", "--role", "smart_bin", "--json"))
-        return len(found) == 2 and all(d["app"] == "0.2.0" for d in found)
-    wait_until(bins_updated, "both demo bins on app 0.2.0", timeout=150, interval=1)
+        return len(found) == 3 and all(d["app"] == "0.2.0" for d in found)
+    wait_until(bins_updated, "the three demo bins on app 0.2.0", timeout=150, interval=1)
     assert "completed" in run("rollout", "list")
