@@ -309,11 +309,11 @@ def next_wake_ms():
 def may_update():
     """OTA asks before it installs (docs/ota.md): never with an alarm open or in the 10 minutes
     after one, never on a low battery."""
-    if _s.get("a") or "alarm" in rt.tokens:
+    if _state.get("a") or "alarm" in rt.tokens:
         return "alarm_open"
     if rt.ms_until("alarm", 600):
         return "alarm_recent"
-    if _s.get("bl"):
+    if _state.get("bl"):
         return "low_battery"
     return None
 
