@@ -78,7 +78,7 @@ def test_port_busy_names_the_program_holding_it(blank, firmware):
 
 def test_unplugged_mid_flash_resumes_and_the_board_stays_flashable(blank, tmp_path):
     b = blank()
-    big = write_firmware(tmp_path / "ESP32_GENERIC-fake-v1.29.0.bin", app_size=300 * 1024)
+    big = write_firmware(tmp_path / "ESP32_GENERIC-fake-v1.29.0.bin", app_size=160 * 1024)
     cut = threading.Event()
 
     def progress(done, total):
