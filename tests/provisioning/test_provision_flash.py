@@ -2,9 +2,17 @@
 API at the default 460800 baud, to a running, enrolled device the fleet has heard from (the
 end-to-end flash of this suite); then `provision doctor` reads that board without changing it."""
 
+import httpx
 import pytest
 
 from provkit import FAST_WIFI, FIRMWARE_NAME, WIFI, provision, write_firmware
+
+
+def tech_api(fleet, path):
+    """GET path with the technician's API token, as the tool (or a script of theirs) would."""
+    r = httpx.get(fleet.url + path, headers={"Authorization": "Bearer " + fleet.tech_token}, timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +41,11 @@ def test_flash_a_blank_board_to_an_enrolled_device(flashed, fleet):
     assert WIFI["password"].encode() not in fleet.db.read_bytes()
     assert WIFI["password"] in b.read_file("/config.json").decode()
     assert b.info()["state"] in ("running", "sleeping")
+    # the tool reported the run: the technician finds it in the fleet, with the device it became
+    runs = [x for x in tech_api(fleet, "/api/v1/provisioning/runs") if x["hw_id"] == b.info()["hw_id"]]
+    assert len(runs) == 1 and runs[0]["ok"] and runs[0]["device_id"] == dev["id"] and runs[0]["technician"] == "tech"
+    assert runs[0]["firmware"] == "micropython v1.29.0" and runs[0]["stages"]["write"] > 0
+    assert b.info()["hw_id"] not in [x["hw_id"] for x in tech_api(fleet, "/api/v1/provisioning/awaiting")]
 
 
 def test_doctor_reads_the_flashed_board_its_app_and_enrollment(flashed, fleet):
