@@ -14,7 +14,8 @@ and no server can help it:
   request) costs 50 ms.
 
 `Rfc2217Serial` negotiates the line settings only when one of them changed, and waits for
-acknowledgements on a condition the reader thread signals. The wire format, DTR/RTS, purge and
+acknowledgements on a condition the reader thread signals - also when the connection drops, so a
+pulled cable is reported at once instead of after pyserial's 3 s wait per request. The wire format, DTR/RTS, purge and
 the read path are pyserial's. esptool's CLI run by a user gets plain pyserial and works the
 same, only slower.
 """
@@ -40,11 +41,23 @@ class Rfc2217Serial(rfc2217.Serial):
         with self._answers:
             self._answers.notify_all()
 
+    def _telnet_read_loop(self):
+        try:
+            super()._telnet_read_loop()
+        finally:                                                # the connection is gone: waiters learn it now
+            with self._answers:
+                self._answers.notify_all()
+
     def _wait(self, items, what):
+        def answered_or_gone():
+            return all(o.active for o in items) or not self._thread.is_alive()
+
         with self._answers:
-            if not self._answers.wait_for(lambda: all(o.active for o in items), self._network_timeout):
-                raise serial.SerialException("timeout while waiting for the server to acknowledge %s: %r"
-                                             % (what, items))
+            answered = self._answers.wait_for(answered_or_gone, self._network_timeout)
+        if not self._thread.is_alive():
+            raise serial.SerialException("connection failed (the server closed it) while waiting for %s" % what)
+        if not answered:
+            raise serial.SerialException("timeout while waiting for the server to acknowledge %s: %r" % (what, items))
 
     def _line_settings(self):
         return (self._baudrate, self._bytesize, self._parity, self._stopbits, self._rtscts, self._xonxoff)
