@@ -169,19 +169,34 @@ def _ctty():
 
 
 def _pty_attrs(fd):
+    """The pty as the chip's UART: every byte reaches MicroPython as sent - no line buffering,
+    no CR/LF translation, no special characters. (The unix port's REPL sets its own raw mode
+    while it reads a line, unix_mphal.c mp_hal_stdio_mode_raw(), and restores this one after.)
+    Ctrl-C is the host's to deliver: see BoardRuntime._console_input."""
     a = termios.tcgetattr(fd)
-    a[0] &= ~(termios.IXON | termios.IXOFF | termios.INLCR | termios.IGNCR)
+    a[0] &= ~(termios.IXON | termios.IXOFF | termios.INLCR | termios.IGNCR | termios.ICRNL | termios.BRKINT |
+              termios.ISTRIP | termios.INPCK)
     a[1] &= ~termios.OPOST                       # bytes go out exactly as written (host adds CR)
-    a[3] &= ~(termios.ECHO | termios.ECHOE | termios.ECHOK | termios.ECHONL | termios.ECHOCTL)
-    a[3] |= termios.ISIG | termios.ICANON
-    cc = a[6]
-    # Only Ctrl-C stays special (SIGINT while code runs, as a UART break-in does); every other
-    # key must reach MicroPython untouched, even when typed before its REPL reads it.
-    for name in ("VQUIT", "VSUSP", "VLNEXT", "VDISCARD", "VDSUSP", "VREPRINT", "VWERASE", "VEOF", "VERASE",
-                 "VKILL", "VSTART", "VSTOP"):
-        if hasattr(termios, name):
-            cc[getattr(termios, name)] = 0
+    a[3] &= ~(termios.ECHO | termios.ECHOE | termios.ECHOK | termios.ECHONL | termios.ECHOCTL | termios.ICANON |
+              termios.ISIG | termios.IEXTEN)
+    a[6][termios.VMIN] = 1
+    a[6][termios.VTIME] = 0
     termios.tcsetattr(fd, termios.TCSANOW, a)
+
+
+def _catches_sigint(pid):
+    """Whether the process has a SIGINT handler (/proc/PID/status SigCgt, bit 1): the unix port
+    installs one exactly while its interrupt character is Ctrl-C (micropython.kbd_intr(3), set
+    around every execution) and restores SIG_DFL for kbd_intr(-1) (unix_mphal.c
+    mp_hal_set_interrupt_char(); main.c execute_from_lexer())."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    except (OSError, ValueError):
+        pass
+    return False
 
 
 class BoardRuntime:
@@ -716,6 +731,20 @@ class BoardRuntime:
     def _console_input(self, data):
         if self.state != "running" or self._master is None:
             return                                  # nobody listens to the UART
+        if b"\x03" in data and self.pid is not None and _catches_sigint(self.pid):
+            # The UART's interrupt character: as the ESP32's RX handler does (esp32/uart.c: a byte
+            # equal to mp_interrupt_char schedules KeyboardInterrupt and is not queued), Ctrl-C
+            # interrupts while kbd_intr(3) is set, and is an ordinary byte after kbd_intr(-1).
+            parts = data.split(b"\x03")
+            for i, part in enumerate(parts):
+                if i:
+                    try:
+                        os.kill(self.pid, signal.SIGINT)
+                    except OSError:
+                        pass
+                if part:
+                    self._console_input(part)
+            return
         if self._suppress is not None:
             self._pending_input += data
             return
