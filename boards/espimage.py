@@ -179,3 +179,30 @@ def firmware_regions(data, chip):
         raise ImageError("no partition table at 0x%x: %s" % (partitions.PARTITION_TABLE_OFFSET, e))
     app = parse_image(data, APP_OFFSET - base)
     return {"bootloader": boot, "partitions": entries, "app": app}
+
+
+# ---- OTA: the version of an image in a partition, and stand-in app images --------------------
+
+APP_DESC_AT = HEADER.size + EXT_HEADER.size + SEGMENT.size      # esp_app_desc_t in the first segment
+
+
+def app_version(data):
+    """The version in an app image's esp_app_desc_t ("v1.29.0" -> "1.29.0") read from its first
+    bytes (a partition's first block is enough), or None when they are not an app image. What the
+    board reads of a partition (firmware/app/otafw.py) and the virtual bootloader too."""
+    if len(data) < APP_DESC_AT + 48 or data[0] != MAGIC:
+        return None
+    if struct.unpack_from("<I", data, APP_DESC_AT)[0] != APP_DESC_MAGIC:
+        return None
+    text = _cstr(data[APP_DESC_AT + 16:APP_DESC_AT + 48])
+    return text[1:] if text.startswith("v") else text
+
+
+def stand_in(version, size=20000, seed=1, chip="esp32", project="micropython"):
+    """A stand-in app image of about `size` bytes for an OTA partition: real headers, checksum,
+    SHA-256 and app description carrying `version`; filler instead of code (the test and demo
+    artifact of a firmware release, named as the stand-in it is)."""
+    rnd = random.Random(seed)
+    desc = _app_desc(project, "v" + version)
+    filler = bytes(rnd.getrandbits(8) for _ in range(max(0, size - len(desc) - 96)))
+    return build_image(chip, [(0x3F400020, desc + filler)], entry=0x40081000)

@@ -35,12 +35,13 @@ DEMO_BOARDS = (
 )
 
 
-def start_virtual_fleet(url, token_factory, boards=DEMO_BOARDS, home=None):
+def start_virtual_fleet(url, token_factory, boards=DEMO_BOARDS, home=None, files=None):
     """Start virtual boards that enroll with token_factory(role=..., board=..., site=...) and report to url.
 
     The boards run in the vboard daemon, so `vboard press button-1` works from another shell.
     Every start re-provisions them with fresh tokens; a board keeps its MAC, so the fleet keeps
-    its device id. home: $VBOARD_HOME or ./var/vboards. Returns a stop() callable.
+    its device id. home: $VBOARD_HOME or ./var/vboards. files: more files for every board (the
+    release key it trusts). Returns a stop() callable.
     """
     from boards.virtual import BoardFarm, VBoardError
     from boards.virtual.store import default_home, resolve_home
@@ -56,7 +57,10 @@ def start_virtual_fleet(url, token_factory, boards=DEMO_BOARDS, home=None):
             mac = None
         config = dict(extra, role=role, fleet_url=url, enroll_token=token_factory(role=role, board="virtual"),
                       wifi={"ssid": "district-iot", "password": "demo-password"}, site="demo")
-        farm.create(name, board="virtual", role=role, config=config, mac=mac, replace=True).start()
+        board = farm.create(name, board="virtual", role=role, config=config, mac=mac, replace=True)
+        if files:
+            board.deploy(files)
+        board.start()
         started.append(name)
     # The vboard command finds these boards by itself only in its default home.
     vboard = shown_tool("vboard")
@@ -75,6 +79,25 @@ def start_virtual_fleet(url, token_factory, boards=DEMO_BOARDS, home=None):
         except VBoardError:
             pass
     return stop
+
+
+def demo_release_key(settings):
+    """The demo's release key (docs/ota.md "Try it"): made once in release-keys/ of the data dir,
+    trusted by the demo's fleet, its public part put on every virtual board. {path: bytes}."""
+    from fleet.ota import releases, signing
+    folder = settings.data_dir / "release-keys"
+    found = sorted(folder.glob("*.pub.pem")) if folder.is_dir() else []
+    if not found:
+        signing.generate(folder)
+        found = sorted(folder.glob("*.pub.pem"))
+    pem = found[0].read_bytes()
+    kid, modulus = signing.load_public(pem)
+    db = open_db(settings.db)
+    try:
+        releases.trust_key(db, users.Principal("cli", "demo", "admin"), pem)
+    finally:
+        db.close()
+    return {"/keys/%s.rsa" % kid: modulus}
 
 
 def make_token_factory(settings):
@@ -134,8 +157,9 @@ def banner(url, password, settings):
             "  The command line works on this demo's database with --db or FLEET_DB:\n"
             "    %s alarm list --db %s\n"
             "    export FLEET_DB=%s      # then: %s device list\n"
+            "  Updates %s/ota - a release for the virtual boards: docs/ota.md \"Try it\"\n"
             "  Stop the demo with Ctrl-C.\n"
-            % (url, DEMO_USER, password, url, url, fleet, db, Path(settings.db).resolve(), fleet))
+            % (url, DEMO_USER, password, url, url, fleet, db, Path(settings.db).resolve(), fleet, url))
 
 
 def asset_urls(settings, url):
@@ -172,7 +196,7 @@ def _serve_demo(settings, lock, sock):
         lock.publish(url=url, **about)
         print(banner(url, password, settings), flush=True)
         print(asset_urls(settings, url), flush=True)
-        stopper = start_virtual_fleet(url, make_token_factory(settings), home=home)
+        stopper = start_virtual_fleet(url, make_token_factory(settings), home=home, files=demo_release_key(settings))
         if stopper is not None:
             stop.append(stopper)
 

@@ -13,13 +13,9 @@ from fleet.care import migrations as care
 from fleet.facilities import migrations as facilities
 from fleet.provisioning import migrations as provisioning
 from fleet.waste import migrations as waste
+from fleet.ota import migrations as ota
 from fleet.store import db as store
 from fleet.store import migrations as core
-
-def m009_reserved_for_ota(db):
-    """Number 9 is reserved for the ota capability; this empty step holds its place until ota's
-    own step replaces it (before any release: a released step is never edited)."""
-
 
 MIGRATIONS = [
     core.m001_initial,                          # 1  people, devices, events, commands, audit
@@ -30,7 +26,7 @@ MIGRATIONS = [
     care.m006_alarm_resident,                   # 6
     waste.m007_waste,                           # 7  bins, fill history, plans and stops, maintenance
     facilities.m008_facilities,                 # 8  assets, reports (Open311), work orders, teams
-    m009_reserved_for_ota,                      # 9  (ota's number: its step takes this place when merged)
+    ota.m009_ota,                               # 9  OTA: keys, releases, rollouts
     provisioning.m010_provisioning_runs,        # 10 the technicians' provisioning runs
 ]
 LATEST = len(MIGRATIONS)

@@ -111,7 +111,7 @@ class BoardMaker:
         self.rig, self.fleet, self.log_dir, self.opt = rig, fleet, log_dir, opt
         self.boards = []
 
-    def __call__(self, name="dut", role="call_button", start=True, token=None, **config):
+    def __call__(self, name="dut", role="call_button", start=True, token=None, board=None, **config):
         token = token or self.fleet.enrollment_token(role=role)
         host = self.opt("hil_fleet_host")
         url = self.fleet.url.replace("127.0.0.1", host)
@@ -121,7 +121,7 @@ class BoardMaker:
         if config.get("ca", 0) is None:
             del config["ca"]
         cfg = board_config(role, url, token, self.opt("hil_wifi_ssid"), self.opt("hil_wifi_password"), **config)
-        b = self.rig.provision(name, cfg, start=False)
+        b = self.rig.provision(name, cfg, start=False, **({"board": board} if board else {}))
         self.boards.append(b)
         if pki is not None and cfg.get("ca"):
             b.deploy({cfg["ca"]: pki.ca_der})          # the device CA, pinned on the board

@@ -460,6 +460,9 @@ class BoardRuntime:
             self._wdt_pause(False)
         elif kind == "flash_cut":
             asyncio.ensure_future(self.power_cut(note="power cut just before a flash operation (as asked)"))
+        elif kind == "app_partition":
+            if self.boots:
+                self.boots[-1]["app_partition"] = ev.get("label")
         elif kind == "no_partition_table":
             self.error = "no valid partition table at 0x8000: the bootloader does not start MicroPython"
             self.note(self.error)

@@ -42,6 +42,7 @@ def init(rt):
     rt._tasks = []
     rt._beats = {}
     rt._cmds = set()                    # command ids running now
+    rt._upd = None                      # the update offer (its id) taken up in this wake
     errs = store.read_json("/state/errors.json", [])
     rt.errors = [e for e in errs if isinstance(e, str)] if isinstance(errs, list) else []
     try:                                # main.py could not start the app last time
@@ -120,5 +121,8 @@ def start(rt):
             rt.spawn("wifi", rt.wifi.run)
         rt.spawn("link", rt.link.run)
     rt.spawn("role", rt.role.run)
+    if rt.boot.get("ota"):              # the first boot after an update: its health gate
+        import otagate
+        otagate.start(rt)
     rt.spawn("sleep", rt._sleeper)
     return None

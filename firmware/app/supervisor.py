@@ -208,6 +208,15 @@ class Runtime:
         import poll
         await poll.run(self.link)
 
+    async def _update(self, offer):
+        gc.collect()                        # the update's code loads into a compact heap
+        import ota
+        try:
+            await ota.run(self, offer)
+        finally:
+            self.allow_sleep("update")
+            sys.modules.pop("ota", None)
+
     async def _sleeper(self):
         waiting = None
         link, drv = self.link, self._drv
@@ -221,6 +230,12 @@ class Runtime:
             if link.polling and not self._polling:
                 self._polling = True
                 self.spawn("poll", self.poll)
+            u = link.update                 # an update offer (ota.py, while it stands)
+            if isinstance(u, dict) and u.get("id") != self._upd:
+                self._upd = u.get("id")
+                self.tokens.add("update")
+                self.spawn("update", lambda: self._update(u), False)
+                continue
             # may sleep: the role says so, no stay-awake reason, no command running, no
             # finite LED pattern or tune playing, the button neither held nor unread
             r = self.role

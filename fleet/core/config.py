@@ -120,6 +120,22 @@ class Settings:
     # (behind a TLS-terminating reverse proxy, or on loopback).
     tls_cert: str = ""
     tls_key: str = ""
+    # OTA (docs/ota.md): the folder of release artifacts; empty: "releases" next to the database.
+    ota_dir: str = ""
+    # Downloads from a static mirror instead of the fleet: its base URL (artifacts at <url>/<file>)...
+    ota_mirror_url: str = ""
+    # ...and the secret it checks the short-lived signed URLs with (empty: derived from the key file).
+    ota_url_secret: str = ""
+    # How long a download URL in an update offer stays valid.
+    ota_url_ttl_s: int = 3600
+    # How often the rollout engine moves rollouts on (offers, timeouts, phases).
+    ota_tick_s: float = 5.0
+    # Most downloads the fleet serves at once; past it 503 `busy` with Retry-After (a device that
+    # is turned away is waiting, never failing).
+    ota_max_downloads: int = 2000
+    # ...and serves them at most this fast in all (bytes/s; 0: no limit), so 1,000 boards fetching
+    # at once never take the CPU ingest and the alarm console need.
+    ota_download_bytes_per_s: int = 1_500_000
 
     @property
     def data_dir(self):
@@ -128,6 +144,10 @@ class Settings:
     @property
     def key_path(self):
         return Path(self.key_file) if self.key_file else self.data_dir / "fleet.key"
+
+    @property
+    def ota_path(self):
+        return Path(self.ota_dir) if self.ota_dir else self.data_dir / "releases"
 
     @classmethod
     def from_env(cls, environ=None, **overrides):

@@ -46,6 +46,10 @@ PERMISSIONS = {
     "provisioning.report": {ADMIN, TECHNICIAN},         # POST a run (the `provision` tool)
     "provisioning.read": {ADMIN, TECHNICIAN},           # runs, boards awaiting hello, failures (own)
     "provisioning.all": {ADMIN},                        # every technician's runs
+    # OTA (docs/ota.md): technicians follow updates; admins upload releases and run rollouts.
+    "ota.read": {ADMIN, TECHNICIAN},                    # releases, rollouts, their live progress
+    "ota.release": {ADMIN},                             # upload releases, trust or revoke keys
+    "ota.rollout": {ADMIN},                             # start, pause, resume, abort rollouts
 }
 
 

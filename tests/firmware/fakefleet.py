@@ -20,8 +20,16 @@ Control (not part of the protocol):
   GET  /_fake/state?device_id=id  -> the device's hellos, events, request count
   FakeFleet.auto_ack_ms (set from CPython): a caregiver acknowledges every stored alarm
   that many ms later (the heap tests: no MicroPython-side request during the wake)
+
+OTA downloads (the fleet's download route, shaped as docs/protocol.md "OTA" states it):
+  GET  /_fake/files/<name>   FakeFleet.files[name] (set from CPython), with Range / If-Range /
+                             ETag ("<sha256>"), 206 and Content-Range
+  POST /_fake/files          {"cut": {name: n}}: the next response of name ends after n body bytes
+                             (a Wi-Fi cut); {"busy": n}: the next n file requests get 503;
+                             answers {"requests": [[name, Range header], ...]} ("forget": clear them)
 """
 
+import hashlib
 import json
 import sys
 import threading
@@ -74,6 +82,10 @@ class FakeFleet:
         self.tokens_used = set()
         self.n = 0
         self.auto_ack_ms = None
+        self.files = {}          # name -> bytes, served at /_fake/files/<name>
+        self.cuts = {}           # name -> body bytes the next response of it ends after
+        self.busy = 0
+        self.file_requests = []  # (name, Range header) of each file request
         self.server = _QuietServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
@@ -302,10 +314,58 @@ class FakeFleet:
                 self.end_headers()
                 self.wfile.write(raw)
 
+            def _file(self, name):
+                with fleet.lock:
+                    data = fleet.files.get(name)
+                    busy = fleet.busy > 0
+                    fleet.busy -= 1 if busy else 0
+                    cut = fleet.cuts.pop(name, None)
+                    rng = self.headers.get("Range")
+                    fleet.file_requests.append((name, rng))
+                if busy or data is None:
+                    self.send_response(503 if busy else 404)
+                    self.send_header("Retry-After", "1")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                etag = '"%s"' % hashlib.sha256(data).hexdigest()
+                start = 0
+                if rng and rng.startswith("bytes=") and self.headers.get("If-Range", etag) == etag:
+                    start = int(rng[6:].split("-")[0])
+                body = data[start:]
+                self.send_response(206 if start else 200)
+                self.send_header("ETag", etag)
+                self.send_header("Accept-Ranges", "bytes")
+                if start:
+                    self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if cut is not None:
+                    self.wfile.write(body[:cut])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self.wfile.write(body)
+
             def do_GET(self):
+                if self.path.startswith("/_fake/files/"):
+                    return self._file(self.path[len("/_fake/files/"):].split("?")[0])
                 self._do("GET")
 
             def do_POST(self):
+                if self.path == "/_fake/files":
+                    req = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                    with fleet.lock:
+                        fleet.cuts.update(req.get("cut", {}))
+                        fleet.busy = req.get("busy", fleet.busy)
+                        raw = json.dumps({"requests": fleet.file_requests}).encode()
+                        if req.get("forget"):
+                            fleet.file_requests = []
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(raw)))
+                    self.end_headers()
+                    self.wfile.write(raw)
+                    return
                 self._do("POST")
 
         return Handler

@@ -15,12 +15,14 @@ and turns the result into a pytest outcome, with the MicroPython output on failu
 """
 
 import ast
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -35,6 +37,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(APP))
 
 import devproto  # noqa: E402
+from boards import espimage  # noqa: E402
 from boards.tools import tool_path  # noqa: E402
 from fakefleet import FakeFleet  # noqa: E402
 
@@ -103,9 +106,39 @@ def run_mp(script, name, tmp_path, fleet_url, heap=None, extra_env=None, timeout
                           timeout=timeout)
 
 
+@pytest.fixture(scope="session")
+def ota_case(fake_fleet, tmp_path_factory):
+    """A release key and signed releases served by the FakeFleet (/_fake/files/), for the
+    test_ota_*.py scripts: a JSON file named by OTA_CASE (docs/ota.md)."""
+    from fleet.ota import releases, signing
+    d = tmp_path_factory.mktemp("ota")
+    kid = signing.generate(d / "keys")
+    key = d / "keys" / (kid + ".pem")
+    case = {"kid": kid, "base": fake_fleet.url + "/_fake/files/", "now": int(time.time()),
+            "n": signing.load_public((d / "keys" / (kid + ".pub.pem")).read_bytes())[1].hex()}
+    image = d / "fw.bin"
+    image.write_bytes(espimage.stand_in("2.0.0"))
+    for name, kind, version, sv in (("good", "app", "9.0.0", 1), ("fw", "firmware", "2.0.0", 1)):
+        releases.build(d / name, kind, version, sv, ["*"], ["*"], 86400, image=image if kind == "firmware" else None)
+        releases.sign(d / name, key)
+        art = (d / name / "artifact.bin").read_bytes()
+        fake_fleet.files[name + ".bin"] = art
+        fake_fleet.files[name + ".env"] = (d / name / "manifest.signed.json").read_bytes()
+        case[name] = {"id": "%s-%s" % (kind, version), "kind": kind, "version": version,
+                      "size": len(art), "sha256": hashlib.sha256(art).hexdigest(),
+                      "manifest": case["base"] + name + ".env", "url": case["base"] + name + ".bin"}
+    bad = bytearray(fake_fleet.files["good.bin"])
+    bad[len(bad) // 2] ^= 0x01                 # one byte changed on the way
+    fake_fleet.files["tampered.bin"] = bytes(bad)
+    path = d / "case.json"
+    path.write_text(json.dumps(case))
+    return str(path)
+
+
 @pytest.mark.parametrize("script,name", CASES, ids=["%s::%s" % (s[:-3], n) for s, n in CASES])
-def test_firmware_unit(script, name, tmp_path, fake_fleet):
-    p = run_mp(script, name, tmp_path, fake_fleet.url)
+def test_firmware_unit(script, name, tmp_path, fake_fleet, request):
+    extra = {"OTA_CASE": request.getfixturevalue("ota_case")} if script.startswith("test_ota_") else None
+    p = run_mp(script, name, tmp_path, fake_fleet.url, extra_env=extra)
     out = "--- stdout ---\n%s\n--- stderr ---\n%s" % (p.stdout[-20000:], p.stderr[-5000:])
     if p.returncode != 0 or ("PASS %s" % name) not in p.stdout:
         pytest.fail("MicroPython test %s::%s failed (exit %d)\n%s" % (script, name, p.returncode, out),

@@ -139,3 +139,28 @@ def test_fleet_serve_names_the_port_too(tmp_path):
         port = other.getsockname()[1]
         r = fleet("serve", "--port", str(port), "--db", str(tmp_path / "fleet.db"), cwd=tmp_path)
     assert r.returncode == 1 and "already in use by another program: choose another with --port" in r.stderr
+
+
+def test_a_release_rolls_out_to_the_demo_boards_from_the_command_line(running_demo, tmp_path):
+    """docs/ota.md "Try it": build, sign (the demo's key), upload, roll out; the mains boards update."""
+    env = dict(running_demo.env, FLEET_DB="var/demo.db")
+    keys = sorted((tmp_path / "var" / "release-keys").glob("*.pem"))
+    private = [k for k in keys if not k.name.endswith(".pub.pem")][0]
+
+    def run(*args):
+        r = fleet(*args, cwd=tmp_path, env=env, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return r.stdout
+
+    run("release", "build", "--out", "var/rel-0.2.0", "--version", "0.2.0")
+    run("release", "sign", "var/rel-0.2.0", "--key", str(private))
+    assert "uploaded release app-0.2.0" in run("release", "upload", "var/rel-0.2.0")
+    assert "rollout 1 of app-0.2.0 started" in run("rollout", "start", "app-0.2.0", "--role", "smart_bin",
+                                                    "--phases", "100", "--gate", "30s")
+
+    def bins_updated():
+        import json
+        found = json.loads(run("device", "list", "--role", "smart_bin", "--json"))
+        return len(found) == 2 and all(d["app"] == "0.2.0" for d in found)
+    wait_until(bins_updated, "both demo bins on app 0.2.0", timeout=150, interval=1)
+    assert "completed" in run("rollout", "list")

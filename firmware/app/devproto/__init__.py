@@ -172,6 +172,9 @@ import sys as _sys
 
 if _sys.implementation.name == "micropython":
     def __getattr__(name):
+        if name == "ota":                   # `from devproto import ota`: the OTA manifests
+            import devproto.ota
+            return _sys.modules["devproto.ota"]
         import devproto.validate
         v = _sys.modules["devproto.validate"]
         if name in v.__dict__:

@@ -104,6 +104,11 @@ EVENT_TYPES = {
     "lamp_fault": {"light": (NUM, True), "current_a": (NUM, False)},
     "day_burning": {"light": (NUM, True), "current_a": (NUM, False)},
     "lamp_ok": {"light": (NUM, True), "current_a": (NUM, False)},
+    # OTA progress and outcome of an update offer (docs/ota.md): the release id, the stage (one
+    # of OTA_STAGES), a reason code for deferred/failed/rolled_back, percent while downloading,
+    # the version it is about (installed, pending, succeeded; rolled_back: the one it went back to).
+    "ota": {"id": (STR, True), "stage": (STR, True), "reason": (STR, False), "progress": (INT, False),
+            "version": (STR, False)},
 }
 FILL_QUALITY = ("ok", "too_close", "no_echo", "unstable")
 # Physical bounds of numeric event fields: (type, field) -> (min, max). Outside (NaN too) is
@@ -127,6 +132,9 @@ def role_config(role):
 def role_default_config(role):
     """Every config key of a role with its default."""
     return dict((k, v[3]) for k, v in role_config(role).items())
+
+OTA_STAGES = ("deferred", "downloading", "verifying", "installed", "pending", "succeeded", "failed",
+              "rolled_back")
 
 # Hello body: field -> (kind, required).
 HELLO_FIELDS = {
@@ -226,6 +234,8 @@ def check_event(ev):
                 raise ProtocolError("bad_request", "%s: '%s' must be in %s..%s" % (etype, k, b[0], b[1]))
         if etype == "fill" and data["q"] not in FILL_QUALITY:
             raise ProtocolError("bad_request", "fill: 'q' must be one of " + ", ".join(FILL_QUALITY))
+        if etype == "ota" and data["stage"] not in OTA_STAGES:
+            raise ProtocolError("bad_request", "ota: 'stage' must be one of %s" % ", ".join(OTA_STAGES))
 
 
 def check_batch(body):

@@ -151,6 +151,7 @@ def _close(s):
     ref = _s["a"]["ref"]
     _s["a"] = _sig = None
     _save()
+    rt.due("alarm", 0)                      # when the last alarm closed (may_update)
     rt.allow_sleep("alarm")
     log.i("button", "closed ref=%s state=%s" % (ref, s))
     if _o:
@@ -297,6 +298,18 @@ def next_wake_ms():
     if a is not None and a["st"] != "answered":
         ms = min(ms, T[3] << min(rt.rtc.get("cbn", 0), 5), T[4])
     return max(1000, ms)
+
+
+def may_update():
+    """OTA asks before it installs (docs/ota.md): never with an alarm open or in the 10 minutes
+    after one, never on a low battery."""
+    if _s.get("a") or "alarm" in rt.tokens:
+        return "alarm_open"
+    if rt.ms_until("alarm", 600):
+        return "alarm_recent"
+    if _s.get("bl"):
+        return "low_battery"
+    return None
 
 
 def self_test():
