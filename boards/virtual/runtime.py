@@ -27,6 +27,7 @@ from .proxy import FleetProxy
 from . import rom as rommod
 from .romloader import RomLoader
 from .serialport import SerialPort
+from .ble import BleRadio
 from .wifi import WifiSim
 
 SHIMS_DIR = Path(__file__).resolve().parent / "shims"
@@ -266,6 +267,7 @@ class BoardRuntime:
         self.serial = SerialPort(self, auto_reset=self.definition.get("auto_reset", True) if auto_reset is None
                                  else bool(auto_reset))
         self.console.taps.append(self.serial.send)
+        self.ble = BleRadio(self)           # the BLE radio's stand-in (a fake: no controller here)
         self.rom = None                 # the ROM loader while the chip is in download mode
         self.rom_info = None            # why the chip is not running MicroPython (download, boot failure)
         self._bootloop = None
@@ -295,6 +297,10 @@ class BoardRuntime:
         if port != self.rec.get("serial_port"):
             self.rec["serial_port"] = port
             changed = True
+        port = await self.ble.start(self.rec.get("ble_port") or 0)
+        if port != self.rec.get("ble_port"):
+            self.rec["ble_port"] = port
+            changed = True
         if changed:
             self.save()
 
@@ -302,6 +308,7 @@ class BoardRuntime:
         if self.state != "off":
             await self.power_cut(note="host shutting down")
         await self.serial.close()
+        await self.ble.close()
         await self.proxy.close()
         await self.console.close()
 
@@ -484,8 +491,20 @@ class BoardRuntime:
                    "connectable": ev.get("connectable")}
             self.adverts.append(adv)
             del self.adverts[:-HISTORY_MAX]
+            self.ble.on_adv(ev.get("interval_us"), ev.get("connectable"))
         elif kind == "ble":
             self.note("BLE %s" % ("on" if ev.get("active") else "off"))
+            self.ble.on_active(ev.get("active"))
+        elif kind == "gatt_services":
+            self.ble.on_services(ev.get("services") or [])
+        elif kind == "gatt_value":
+            self.ble.on_value(int(ev["handle"]), bytes.fromhex(ev.get("value") or ""), bool(ev.get("update")))
+        elif kind == "gatt_notify":
+            self.ble.on_notify(int(ev.get("conn", 0)), int(ev["handle"]), bytes.fromhex(ev.get("value") or ""))
+        elif kind == "gap_disconnect":
+            self.ble.on_gap_disconnect(int(ev.get("conn", 0)))
+        elif kind == "ble_mtu":
+            self.ble.pref_mtu = int(ev.get("mtu") or 23)
         elif kind == "nvs":
             self.nvs[ev["ns"]] = ev.get("data") or {}
             store.write_nvs(self.home, self.name, self.nvs)
@@ -787,6 +806,7 @@ class BoardRuntime:
         self._expected_exit = None
         self.proc = None
         self.pid = None
+        self.ble.board_off()
         for w in (self._chan_in, self._chan_out):
             if w is not None:
                 try:
@@ -1377,7 +1397,11 @@ class BoardRuntime:
             "name": self.name, "board": self.definition["name"], "chip": self.definition["chip"],
             "role": self.rec.get("role"), "state": self.state, "error": self.error,
             "console_url": self.console.url, "console_log": str(self.console.log_path),
-            "serial_url": self.serial.url, "rom": dict(self.rom_info) if self.rom_info else None,
+            "serial_url": self.serial.url, "ble_url": self.ble.url,
+            "ble": {"active": self.ble.active, "advertising": self.ble.advertising,
+                    "connected": self.ble.client is not None, **self.ble.stats,
+                    "adv": self.adverts[-1]["adv"] if self.adverts else None,
+                    "resp": self.adverts[-1]["resp"] if self.adverts else None}, "rom": dict(self.rom_info) if self.rom_info else None,
             "serial": dict(self.serial.stats),
             "proxy_url": self.proxy_url() if self.proxy.port else None, "fleet_url": self.rec.get("fleet_url"),
             "mac": ":".join(self.mac[i:i + 2] for i in range(0, 12, 2)), "hw_id": self.mac,

@@ -274,6 +274,14 @@ class Runtime:
 
 
 def main():
+    import improvgate               # Wi-Fi provisioning this boot? (small; dropped at once)
+    why = improvgate.reason()
+    del improvgate
+    sys.modules.pop("improvgate", None)
+    if why:
+        import improvmode           # the Improv code: only in provisioning mode
+        improvmode.main(why)        # ends in a reset or deep sleep
+        return None
     rt = Runtime()
     try:
         decision = asyncio.run(rt.run())
