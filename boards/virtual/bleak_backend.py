@@ -177,7 +177,6 @@ class VirtualBoardClient(BaseBleakClient):
                 c = BleakGATTCharacteristic(ch, ch["handle"], _full_uuid(ch["uuid"]), props,
                                             lambda: self._mtu - 3, svc)
                 coll.add_characteristic(c)
-                svc.add_characteristic(c)
         return coll
 
     async def _read_loop(self):

@@ -99,7 +99,7 @@ class Console:
                 out.append(b)
             self._prev_cr = b == 0x0D
             t = self._improv_tail = (self._improv_tail + bytes((b,)))[-8:]
-            if t[:6] == b"IMPROV" and t[6] == 1 and 1 <= t[7] <= 4:
+            if len(t) == 8 and t[:6] == b"IMPROV" and t[6] == 1 and 1 <= t[7] <= 4:
                 self._raw_len_next = True
                 self._improv_tail = b""
         data = bytes(out)

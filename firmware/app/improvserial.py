@@ -38,7 +38,9 @@ class SerialLink:
         try:
             r = asyncio.StreamReader(sys.stdin.buffer)
             while True:
-                data = await r.read(64)
+                # one byte at a time: a stdin read of n bytes waits for all n, on the ESP32
+                # (stdio_buffer_read) as on the unix port (mp_stream_rw)
+                data = await r.read(1)
                 if not data:
                     await asyncio.sleep_ms(50)
                     continue
