@@ -54,6 +54,7 @@ class Provisioner:
         self.wlan = network.WLAN(network.STA_IF)
         self.wlan.active(True)
         self.links = []
+        self.low = None                 # the least heap free seen (docs/firmware.md "Heap")
 
     # ---- state and authorization ----------------------------------------------
     def authorized(self):
@@ -87,7 +88,13 @@ class Provisioner:
             self._authorize()
 
     # ---- commands ----------------------------------------------------------------
+    def _heap(self):
+        f = gc.mem_free()
+        if self.low is None or f < self.low:
+            self.low = f
+
     async def rpc(self, link, cmd, data):
+        self._heap()
         self.last = time.ticks_ms()
         link.send_error(im.E_NONE)
         if cmd == im.WIFI:
@@ -211,12 +218,15 @@ class Provisioner:
             except asyncio.TimeoutError:
                 pass
             wdt.feed()
+            self._heap()
             self._expire()
             if not self.busy and time.ticks_diff(time.ticks_ms(), self.last) > WINDOW_MS:
                 self.outcome = "timeout"
                 break
         await asyncio.sleep_ms(1500)           # the client reads the last answer
         wdt.feed()
+        self._heap()
+        log.i("improv", "heap: least free %d (gc.mem_alloc %d now)" % (self.low, gc.mem_alloc()))
         for t in tasks:
             t.cancel()
         for link in self.links:

@@ -15,8 +15,10 @@ import pytest
 
 from hil_tests.polling import wait_until
 
+from provisioning.image import device_files
 from provkit import FAST_WIFI, WIFI, provision
 
+GATE = "72k"                       # the firmware's heap gate (docs/firmware.md "Heap")
 SITE_AP = {"ap_ssid": WIFI["ssid"], "ap_password": WIFI["password"]}
 
 
@@ -26,11 +28,12 @@ def unset(farm, fleet, request):
     Wi-Fi setup mode. The site's access point is WIFI."""
     made = []
 
-    def make(suffix=""):
+    def make(suffix="", heapsize=None):
         name = request.node.name[:40] + suffix
-        b = farm.create(name, role="call_button", replace=True, config={
-            "role": "call_button", "fleet_url": fleet.url, "enroll_token": fleet.enrollment_token(role="call_button"),
-            "power": "mains"})
+        cfg = {"role": "call_button", "board": "virtual", "fleet_url": fleet.url, "power": "mains",
+               "enroll_token": fleet.enrollment_token(role="call_button")}
+        # the filesystem `provision flash` writes: the app compiled by mpy-cross, as on a real board
+        b = farm.create(name, replace=True, heapsize=heapsize, files=device_files("virtual", cfg))
         b.set_world(**FAST_WIFI, **SITE_AP)
         b.start()
         b.expect(r"improv: provisioning mode \(no Wi-Fi configured\)", timeout=20)
@@ -131,3 +134,24 @@ def test_a_board_with_wifi_enters_setup_mode_when_its_button_is_held_at_power_on
     b.start()
     b.expect(r"supervisor: start", timeout=20)
     assert "improv" not in b.console_text().rsplit("rst:", 1)[1]
+
+
+def test_the_improv_session_fits_the_firmware_heap_gate(farm, unset):
+    """Setup mode alone - the Improv code, BLE on, the serial link - in the 72 KB gate: scan,
+    a refused password, then the right one, over serial and BLE (the normal wake that follows is
+    the application's own budget, tests/firmware). The least free heap is logged for
+    docs/performance.md."""
+    import re
+    b = unset(heapsize=GATE)
+    r = provision("wifi", "--port", b.serial_url, "--scan", env=env(farm))
+    assert r.returncode == 0 and WIFI["ssid"] in r.stdout, r.stderr
+    p = ble(farm, b, password="wrong-password")
+    assert "press the button" in p.stdout.readline()
+    b.press(200)
+    out, err = p.communicate(timeout=90)
+    assert p.returncode == 1 and "0x03" in err, out + err
+    r = provision("wifi", "--port", b.serial_url, "--wifi-ssid", WIFI["ssid"], env=env(farm))
+    assert r.returncode == 0, r.stdout + r.stderr
+    m = b.expect(r"improv: heap: least free (\d+)", timeout=10)
+    assert int(m.group(1)) > 0
+    assert "MemoryError" not in b.console_text()
