@@ -1,7 +1,9 @@
-# Provisioning mode: Improv Wi-Fi (improv-wifi.com) over the console (Improv Serial,
+# Wi-Fi setup mode: Improv Wi-Fi (improv-wifi.com) over the console (Improv Serial,
 # improvserial.py) and over BLE (improvble.py) until the board has Wi-Fi credentials that
-# work, then a reset into the normal application. Entered when improvgate.py says so (no
-# Wi-Fi configured, or the button held at power-on): a normal wake never loads this code.
+# work, then a reset into the normal application. supervisor.main() enters it when
+# /config.json names no Wi-Fi network, or when the last boot found the button held at power-on
+# (startup.py leaves a flag and resets, so this mode starts from a fresh heap): a normal wake
+# never loads this code.
 #
 # - Over BLE, Wi-Fi settings need an authorization: a press of the board's button opens a
 #   1-minute window (Improv's suggestion); a failed attempt starts the window over. A board
@@ -238,12 +240,20 @@ class Provisioner:
         return "Improv %s" % binascii.hexlify(self.wlan.config("mac")).decode()[-6:]
 
 
-def main(why):
+def main():
+    from supervisor import SETUP_FLAG
+    why = "no_wifi"
+    try:
+        with open(store.path(SETUP_FLAG)) as f:
+            why = f.read() or why
+        store.remove(SETUP_FLAG)               # once: the next boot decides again
+    except OSError:
+        pass
     p = Provisioner(why)
     outcome = asyncio.run(p.run())
     from bootstate import BootState
     BootState().mark_clean()
-    if outcome == "provisioned" or p.ident.get("wifi", {}).get("ssid"):
+    if outcome == "provisioned" or (p.ident.get("wifi") or {}).get("ssid"):
         log.i("improv", "done: reset into the application")
         machine.reset()
     import power

@@ -21,15 +21,17 @@ from micropython import const
 
 _WDT_MS = const(30000)      # watchdog timeout (the longest blocking call must be shorter)
 _MAX_CRASHES = const(5)     # per task and boot; then reset (boot.py counts the boot failed)
+SETUP_FLAG = "/state/setup"  # "the next boot is Wi-Fi setup mode" (written by startup.py)
 
 
 class Runtime:
-    def __init__(self):
+    def __init__(self, ident=None):
         # What every wake needs is loaded here, first, while the heap is still compact:
         # the qstr pool grows in large contiguous steps that a fragmented heap may not
         # have. The one-time code is startup.py, dropped again at the end of run()'s setup.
+        # ident: /config.json already read (main() read it), not parsed twice.
         import startup
-        startup.init(self)
+        startup.init(self, ident)
 
     # ---- API for roles -------------------------------------------------------------
     def __getattr__(self, name):
@@ -273,16 +275,25 @@ class Runtime:
             power.execute(self, decision)
 
 
+def _setup_mode(ident):
+    """Wi-Fi setup mode this boot? The flag the last boot left (startup.py: the button held at
+    power-on), or no Wi-Fi network in /config.json. Checked here, before anything else loads:
+    a stat and a look into the config (which the runtime then keeps); the Improv code itself is
+    not imported."""
+    if store.exists(SETUP_FLAG):
+        return True
+    w = ident.get("wifi") if isinstance(ident, dict) else None
+    return not (isinstance(w, dict) and w.get("ssid"))
+
+
 def main():
-    import improvgate               # Wi-Fi provisioning this boot? (small; dropped at once)
-    why = improvgate.reason()
-    del improvgate
-    sys.modules.pop("improvgate", None)
-    if why:
-        import improvmode           # the Improv code: only in provisioning mode
-        improvmode.main(why)        # ends in a reset or deep sleep
+    ident = store.read_json("/config.json", None)
+    if _setup_mode(ident):
+        ident = None
+        import improvmode           # the Improv code: only in setup mode (docs/firmware.md)
+        improvmode.main()           # ends in a reset or deep sleep
         return None
-    rt = Runtime()
+    rt = Runtime(ident)
     try:
         decision = asyncio.run(rt.run())
     except Exception as ex:
