@@ -1,9 +1,8 @@
 # Wi-Fi setup mode: Improv Wi-Fi (improv-wifi.com) over the console (Improv Serial,
 # improvserial.py) and over BLE (improvble.py) until the board has Wi-Fi credentials that
-# work, then a reset into the normal application. supervisor.main() enters it when
-# /config.json names no Wi-Fi network, or when the last boot found the button held at power-on
-# (startup.py leaves a flag and resets, so this mode starts from a fresh heap): a normal wake
-# never loads this code.
+# work, then a reset into the normal application. supervisor.main() enters it, before the
+# runtime loads, when /config.json names no Wi-Fi network or the button is held at power-on
+# (setuppress.py): a normal wake never loads this code.
 #
 # - Over BLE, Wi-Fi settings need an authorization: a press of the board's button opens a
 #   1-minute window (Improv's suggestion); a failed attempt starts the window over. A board
@@ -240,15 +239,7 @@ class Provisioner:
         return "Improv %s" % binascii.hexlify(self.wlan.config("mac")).decode()[-6:]
 
 
-def main():
-    from supervisor import SETUP_FLAG
-    why = "no_wifi"
-    try:
-        with open(store.path(SETUP_FLAG)) as f:
-            why = f.read() or why
-        store.remove(SETUP_FLAG)               # once: the next boot decides again
-    except OSError:
-        pass
+def main(why):
     p = Provisioner(why)
     outcome = asyncio.run(p.run())
     from bootstate import BootState

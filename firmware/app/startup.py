@@ -69,35 +69,9 @@ def role(cf):
         return getattr(__import__("roles.generic"), "generic")
 
 
-def held_at_power_on(rt, hold_ms=5000):
-    """The button held for hold_ms at a power-on or EN reset (not a deep-sleep wake: that
-    press is a call button's alarm): the technician asks for Wi-Fi setup mode."""
-    p = rt.board.pin("button")
-    if p is None or rt.reset_cause not in ("power_on", "hard"):
-        return False
-    import time
-    from machine import Pin
-    low = rt.board.get("button_active_low", True)
-    pin = Pin(p, Pin.IN, Pin.PULL_UP if low else Pin.PULL_DOWN)
-    t0 = time.ticks_ms()
-    while pin.value() == (0 if low else 1):
-        if time.ticks_diff(time.ticks_ms(), t0) >= hold_ms:
-            return True
-        time.sleep_ms(50)
-    return False
-
-
 def start(rt):
-    """Runtime.run() up to its wait: returns ("idle", None) when not provisioned, ("reboot", …)
-    into Wi-Fi setup mode when the button is held at power-on."""
+    """Runtime.run() up to its wait: returns ("idle", None) when not provisioned."""
     asyncio.get_event_loop().set_exception_handler(rt._loop_exc)
-    if held_at_power_on(rt):
-        # setup mode starts from a fresh heap: a flag for the next boot (supervisor.main), a reset
-        import supervisor
-        store.makedirs("/state")
-        store.write_atomic(supervisor.SETUP_FLAG, b"long_press")
-        log.i("supervisor", "button held at power-on: restarting into Wi-Fi setup mode")
-        return ("reboot", "Wi-Fi setup mode")
     cf = rt.config
     log.i("supervisor", "start app=%s slot=%s role=%s board=%s reset=%s wake=%s heap=%d" % (
         rt.app_version, rt.slot, cf.get("role"), rt.board_name,

@@ -21,7 +21,6 @@ from micropython import const
 
 _WDT_MS = const(30000)      # watchdog timeout (the longest blocking call must be shorter)
 _MAX_CRASHES = const(5)     # per task and boot; then reset (boot.py counts the boot failed)
-SETUP_FLAG = "/state/setup"  # "the next boot is Wi-Fi setup mode" (written by startup.py)
 
 
 class Runtime:
@@ -276,22 +275,31 @@ class Runtime:
 
 
 def _setup_mode(ident):
-    """Wi-Fi setup mode this boot? The flag the last boot left (startup.py: the button held at
-    power-on), or no Wi-Fi network in /config.json. Checked here, before anything else loads:
-    a stat and a look into the config (which the runtime then keeps); the Improv code itself is
-    not imported."""
-    if store.exists(SETUP_FLAG):
-        return True
+    """Wi-Fi setup mode this boot, and why: no Wi-Fi network in /config.json ("no_wifi"), or
+    the button held 5 s at a power-on or EN reset ("long_press"; never at a deep-sleep wake,
+    whose press is a call button's alarm). Decided before the runtime loads, from the config it
+    then keeps; the Improv code itself is not imported."""
     w = ident.get("wifi") if isinstance(ident, dict) else None
-    return not (isinstance(w, dict) and w.get("ssid"))
+    if not (isinstance(w, dict) and w.get("ssid")):
+        return "no_wifi"
+    import machine
+    if machine.reset_cause() in (machine.PWRON_RESET, machine.HARD_RESET):
+        import setuppress           # small, and gone again before the runtime loads
+        held = setuppress.held()
+        del setuppress
+        sys.modules.pop("setuppress", None)
+        if held:
+            return "long_press"
+    return None
 
 
 def main():
     ident = store.read_json("/config.json", None)
-    if _setup_mode(ident):
+    why = _setup_mode(ident)
+    if why:
         ident = None
         import improvmode           # the Improv code: only in setup mode (docs/firmware.md)
-        improvmode.main()           # ends in a reset or deep sleep
+        improvmode.main(why)        # ends in a reset or deep sleep
         return None
     rt = Runtime(ident)
     try:
