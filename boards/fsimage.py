@@ -135,11 +135,15 @@ def compile_app(files, mpy_cross=None):
             src = Path(tmp) / "m.py"
             src.write_bytes(data)
             dst = Path(tmp) / "m.mpy"
-            # -s names the source in tracebacks as it is on the board
-            r = subprocess.run([exe, "-s", path, "-o", str(dst), str(src)], capture_output=True, text=True)
+            # -s: the name tracebacks give the module is the .mpy's own path on the board, which
+            # is also its __file__: one interned name per module instead of two (heap, see
+            # docs/firmware.md "Heap"). A bundle copied to the other slot still runs; its
+            # tracebacks then name the slot it was built for.
+            mpy_path = path[:-3] + ".mpy"
+            r = subprocess.run([exe, "-s", mpy_path, "-o", str(dst), str(src)], capture_output=True, text=True)
             if r.returncode != 0:
                 raise FirmwareError("mpy-cross failed on %s: %s" % (path, r.stderr.strip()))
-            out[path[:-3] + ".mpy"] = dst.read_bytes()
+            out[mpy_path] = dst.read_bytes()
     return out
 
 

@@ -11,7 +11,7 @@ from fleet.api import api_router
 from fleet.api import errors
 from fleet.api.csrf import CsrfGuard
 from fleet.api.device import DeviceFastPath
-from fleet.api.headers import SecurityHeaders
+from fleet.api.headers import SecurityHeaders, tile_origins
 from fleet.metrics import RequestMetrics
 from fleet.care.capability import CARE
 from fleet.facilities.capability import FACILITIES
@@ -42,7 +42,7 @@ def create_app(settings=None):
     app.add_middleware(CsrfGuard)
     app.add_middleware(DeviceFastPath, fastapi_app=app)
     app.add_middleware(errors.ServerTimeMiddleware)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, img_origins=tile_origins(settings.map_tile_url))
     app.add_middleware(RequestMetrics, metrics=runtime.metrics)
     errors.install(app)
     app.include_router(api_router)

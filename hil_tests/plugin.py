@@ -140,7 +140,8 @@ class BoardMaker:
 
 @pytest.fixture
 def make_board(rig, fleet, hil_log_dir, request):
-    """make_board(name, role=..., **config) -> a provisioned, powered board enrolled with `fleet`."""
+    """make_board(name, role=..., board=None, **config) -> a provisioned, powered board enrolled with
+    `fleet` (board: a definition's name or path; the rig's own by default)."""
     maker = BoardMaker(rig, fleet, hil_log_dir, request.config.getoption)
     yield maker
     maker.save_logs()

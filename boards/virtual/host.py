@@ -12,6 +12,7 @@ import os
 import secrets
 import threading
 import time
+from pathlib import Path
 
 from ..catalog import load_board
 from .. import flashimage
@@ -311,6 +312,8 @@ class Host:
                 await rt.close()
                 self.boards.pop(name, None)
             store.remove_board(self.home, name)
+        # a definition outside the repository is kept by its path (the board reloads it at each start)
+        board_ref = str(Path(board).resolve()) if str(board).endswith(".json") else definition["name"]
         if blank:
             files = {}
         elif files is None:
@@ -320,7 +323,7 @@ class Host:
             if role is not None:
                 cfg.setdefault("role", role)
             cfg.setdefault("board", definition["name"])
-            files = build_fs(definition["name"], cfg, firmware_dir=firmware_dir)
+            files = build_fs(board_ref, cfg, firmware_dir=firmware_dir)
         files = {k: (v.encode() if isinstance(v, str) else bytes(v)) for k, v in files.items()}
         fleet_url = None
         try:
@@ -329,7 +332,7 @@ class Host:
             role = role or cfgj.get("role")
         except ValueError:
             pass
-        rec = store.new_record(name, definition["name"], role, fleet_url, mac=mac, heapsize=heapsize,
+        rec = store.new_record(name, board_ref, role, fleet_url, mac=mac, heapsize=heapsize,
                                heap_trace=heap_trace, blank=blank, flash_size=flash_size,
                                auto_reset=auto_reset)
         store.save_record(self.home, rec)

@@ -20,6 +20,7 @@ from ..chips import for_shim
 from .. import flashimage
 from ..tools import ToolMissing, tool_path
 from . import store
+from . import binworld
 from . import world as worldmod
 from .console import Console
 from .errors import VBoardError
@@ -44,7 +45,8 @@ EPOCH_2000 = 946684800
 HISTORY_MAX = 20000
 # The part of the board definition the shims need (the rest stays on the host: smaller heap).
 SHIM_BOARD_KEYS = ("name", "title", "chip", "virtual", "pins", "button_active_low", "led_active_low",
-                   "battery_divider", "light_full_v", "accel", "accel_addr", "ultrasonic", "buzzer_type", "wake")
+                   "battery_divider", "light_full_v", "accel", "accel_addr", "ultrasonic", "buzzer_type", "wake",
+                   "tof", "tof_addr")
 CRASH_WINDOW_S = 10.0
 CRASH_MAX = 5
 BOOTLOOP_S = 2.0            # the RTC watchdog restarts a chip that found nothing to boot
@@ -284,6 +286,8 @@ class BoardRuntime:
 
     # ------------------------------------------------------------------ lifecycle in the host
     async def open(self):
+        if self.world.get("district_bin"):
+            binworld.start_following(self, self.world["district_bin"])
         changed = False
         port = await self.console.start(self.rec.get("console_port") or 0)
         if port != self.rec.get("console_port"):
@@ -305,6 +309,7 @@ class BoardRuntime:
             self.save()
 
     async def close(self):
+        binworld.start_following(self, None)
         if self.state != "off":
             await self.power_cut(note="host shutting down")
         await self.serial.close()
@@ -521,6 +526,10 @@ class BoardRuntime:
             self.note("TLS handshake refused as on the chip: certificate (depth %s) %s at the board's clock "
                       "%s (valid %s .. %s)" % (ev.get("depth"), ev.get("why"), _utc(ev.get("board_time")),
                                                _utc(ev.get("not_before")), _utc(ev.get("not_after"))))
+        elif kind == "accel_int":
+            pin = self.pins.get("accel_int")
+            if pin is not None:
+                self.set_levels({pin: None})        # the board read the interrupt status: released
         elif kind == "repl":
             self.boot_ms = ev.get("ms")
             self.note("boot.py/main.py returned; board at the REPL")
@@ -1216,7 +1225,8 @@ class BoardRuntime:
             loop = asyncio.get_running_loop()
             self.sleep = {"t": time.time(), "until": (loop.time() + ms / 1000.0) if ms is not None else None,
                           "ms": ms, "ext0": ev.get("ext0"), "ext1": ev.get("ext1"), "gpio": ev.get("gpio"),
-                          "pulls": {int(k): v for k, v in (ev.get("pulls") or {}).items()}, "handle": None}
+                          "pulls": {int(k): v for k, v in (ev.get("pulls") or {}).items()}, "handle": None,
+                          "accel_mg": ev.get("accel_mg")}
             self.state = "sleeping"
             self._set_phase("sleeping")
             if ms is not None:
@@ -1326,9 +1336,12 @@ class BoardRuntime:
 
     def set_world(self, values):
         vals = worldmod.validate(values)
+        binworld.check(vals)
+        before = dict(self.world)
         self.world.update(vals)
         self.save()
         self.send_board({"op": "world", "world": vals})
+        binworld.on_world_change(self, before, vals)
         if any(k.startswith("ap_") or k == "rssi" for k in vals):
             self.wifi.ap_changed()
         return dict(self.world)

@@ -52,6 +52,8 @@ def done(rt, n):
             store.write_json("/state/errors.json", rt.errors)
         else:
             store.remove("/state/errors.json")
-    if not rt.boot.healthy and not rt.boot.get("ota"):     # after an update: otagate decides
-        rt.boot.mark_healthy()
+    if not rt.healthy and not rt.ota_boot:      # after an update: otagate decides
+        import bootstate
+        bootstate.mark("healthy")
+        rt.healthy = True
         log.i("supervisor", "healthy: slot %s confirmed" % rt.slot)

@@ -23,14 +23,13 @@ class HttpError(Exception):
 
 
 class Conn:
-    def __init__(self, host, port, tls=False, ca=None, target=None):
+    def __init__(self, host, port, tls=False, ssl=None, target=None):
         self.host = host
         self.port = port
         self.tls = tls
-        # TLS: the pinned CA certificate (DER) the server must chain to; b"" when config says
-        # "tls_insecure" (no verification); None: no CA, no connection
-        self.ca = ca
-        self.ssl = None           # the SSLContext made from it, shared with the twin connection
+        # TLS: the SSLContext (connect.setup) that verifies the server against the pinned CA,
+        # shared with the twin connection; None: no CA, no connection
+        self.ssl = ssl
         # the address connections go to: the host's once resolved (a literal is its own)
         self.target = target or (host if host.replace(".", "").isdigit() or ":" in host else None)
         self.failed = 0           # fresh connections that failed in a row (re-resolve at 3)

@@ -36,7 +36,7 @@ async def run(rt, offer):
     rid = offer.get("id")
     last = store.read_json(DONE, None)
     if not isinstance(rid, str) or (isinstance(last, dict) and last.get("id") == rid) \
-            or rt.boot.get("ota") or rt.boot.get("trial"):
+            or rt.ota_boot or rt.trial:
         return                          # carried out already, or a switch is on trial
     told = False
     while True:
@@ -155,7 +155,9 @@ async def _update(rt, offer, rid):
         return
     st["step"] = "sw"
     save()
-    b = rt.boot.st                      # the switch: boot.py's state, written once
+    import bootstate
+    boot = bootstate.load()
+    b = boot.st                         # the switch: boot.py's state, written once
     if kind == "app":
         b["slot"] = st["slot"]
         b["trial"] = True
@@ -164,7 +166,8 @@ async def _update(rt, offer, rid):
             del b["bad"]
     b["pending"] = False                # this reset is not a failed boot of the new version
     b["ota"] = 1
-    rt.boot._save()
+    boot._save()
+    del boot
     log.i("ota", "%s installed (%s), rebooting into it" % (rid, st.get("slot") or st.get("part")))
     seq = emit(rt, rid, "installed", None, None, st["v"])
     if seq is not None:

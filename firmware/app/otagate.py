@@ -28,11 +28,17 @@ def _landed(rt, st):
     return rt.slot == st.get("slot")
 
 
-def _end(rt):
-    b = rt.boot.st
-    if "ota" in b:
-        del b["ota"]
-        rt.boot._save()
+def _boot():
+    import bootstate
+    return bootstate.load()
+
+
+def _end(rt, boot=None):
+    boot = boot or _boot()
+    if "ota" in boot.st:
+        del boot.st["ota"]
+        boot._save()
+    rt.ota_boot = False
     rt.allow_sleep("ota")
 
 
@@ -44,7 +50,7 @@ async def run(rt):
     rid = st["id"]
     if not _landed(rt, st):
         # boot.py fell back after failed boots, or the bootloader abandoned the image
-        note = rt.boot.get("note") or "the new version did not start"
+        note = _boot().get("note") or "the new version did not start"
         log.w("ota", "%s rolled back before it ran: %s" % (rid, note))
         otastate.emit(rt, rid, "rolled_back", "crash", None, st.get("from"))
         otastate.done(rt, rid, "rolled_back")
@@ -70,7 +76,9 @@ async def run(rt):
             import otafw
             otafw.confirm()
         else:
-            rt.boot.mark_healthy()
+            boot = _boot()
+            boot.mark_healthy()
+            rt.healthy = True
         import otatrust
         otatrust.Trust().raise_sv(st.get("sv", 0))
         log.i("ota", "%s confirmed: %s" % (rid, st["v"]))
@@ -80,7 +88,8 @@ async def run(rt):
         return
     log.w("ota", "%s failed its health gate (%s): rolling back" % (rid, reason))
     if st.get("kind") != "firmware":
-        b = rt.boot.st
+        boot = _boot()
+        b = boot.st
         b["bad"] = b["slot"]
         b["slot"] = b.get("good") or ("a" if b["slot"] == "b" else "b")
         b["trial"] = False
@@ -89,7 +98,7 @@ async def run(rt):
         b["note"] = "ota %s rolled back: %s" % (rid, reason)
     seq = otastate.emit(rt, rid, "rolled_back", reason, None, st.get("from"))
     otastate.done(rt, rid, "rolled_back")
-    _end(rt)                                # (saves boot.json)
+    _end(rt, boot if st.get("kind") != "firmware" else None)    # (saves boot.json)
     if seq is not None:
         await rt.link.wait_acked(seq, 10000)
     rt.finish("reboot", "ota rollback")

@@ -73,12 +73,11 @@ def _open(link, url):
     context and resolved address; a full URL (a mirror) gets its own connection."""
     lc = link.conn
     if url.startswith("/"):
-        c = httpc.Conn(lc.host, lc.port, lc.tls, lc.ca, lc.target)
+        c = httpc.Conn(lc.host, lc.port, lc.tls, lc.ssl, lc.target)
         path = link.base + url
-    else:
+    else:                               # one SSLContext (the pinned CA) for every connection
         tls, host, port, path = parse_url(url)
-        c = httpc.Conn(host, port, tls, lc.ca, lc.target if host == lc.host else None)
-    c.ssl = lc.ssl if c.tls else None           # one SSLContext for every connection
+        c = httpc.Conn(host, port, tls, lc.ssl if tls else None, lc.target if host == lc.host else None)
     return c, path or "/"
 
 

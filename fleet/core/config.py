@@ -87,6 +87,12 @@ class Settings:
     waste_service_s: int = 90
     # ...and the solver stops after this long with the best plan found so far.
     waste_plan_time_s: float = 5.0
+    # Maps (the bins map, the crew's route): an XYZ tile server drawn under the bins, as a URL
+    # template https://host/{z}/{x}/{y}.png (its origin is then allowed for images); empty: no
+    # tiles, the map is drawn from the coordinates alone and works without internet...
+    map_tile_url: str = ""
+    # ...and the credit its tiles require, shown on the map (e.g. "© OpenStreetMap contributors").
+    map_tile_attribution: str = ""
     # Facilities: the public base URL of the asset pages (QR labels, beacons: <public_url>/a/<code>);
     # empty: the address the page was asked at...
     public_url: str = ""

@@ -31,6 +31,7 @@ OTA downloads (the fleet's download route, shaped as docs/protocol.md "OTA" stat
 
 import hashlib
 import json
+import ssl
 import sys
 import threading
 import time
@@ -41,11 +42,12 @@ import devproto
 
 
 class _QuietServer(ThreadingHTTPServer):
-    """A device that resets its connection (a test that ends, a simulated power cut) is normal
-    here: no traceback on the test output for it; anything else is still printed."""
+    """A device that resets its connection (a test that ends, a simulated power cut) or drops a
+    TLS handshake is normal here: no traceback on the test output for it; anything else is
+    still printed."""
 
     def handle_error(self, request, client_address):
-        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError, ssl.SSLError)):
             super().handle_error(request, client_address)
 
 
@@ -72,10 +74,12 @@ class Device:
         self.requests = 0
         self.tamper = 0
         self.unsigned = 0
+        self.polls = []          # (ms the long-poll was held, its reply had news)
 
 
 class FakeFleet:
-    def __init__(self):
+    def __init__(self, tls=None):
+        """tls: (certificate chain file, key file) to serve HTTPS (e.g. from hil_tests.pki)."""
         self.lock = threading.Condition()
         self.devices = {}
         self.by_hw = {}
@@ -89,7 +93,13 @@ class FakeFleet:
         self.server = _QuietServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
-        self.url = "http://127.0.0.1:%d" % self.port
+        self.url = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.port)
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            # the handshake runs in the handler's thread (not in accept), as a real server does
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True,
+                                                 do_handshake_on_connect=False)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def start(self):
@@ -193,7 +203,7 @@ class FakeFleet:
             dev = self.devices[parse_qs(url.query)["device_id"][0]]
             return 200, {"hellos": dev.hellos, "events": [e for _, e in dev.events],
                          "requests": dev.requests, "cursor": dev.cursor, "cv": dev.cv,
-                         "commands": dev.commands}, None
+                         "commands": dev.commands, "polls": dev.polls}, None
         if len(body) > devproto.MAX_BODY:
             raise devproto.ProtocolError("too_large", "body too large")
         if url.path == devproto.PATH_ENROLL and method == "POST":
@@ -245,9 +255,11 @@ class FakeFleet:
         cursor = int(q.get("cursor", ["0"])[0])
         wait = min(int(q.get("wait", ["25"])[0]), devproto.MAX_POLL_WAIT)
         cv = int(q["cv"][0]) if "cv" in q else None
-        end = time.time() + wait
+        t0 = time.time()
+        end = t0 + wait
         while dev.cursor <= cursor and time.time() < end:
             self.lock.wait(end - time.time())
+        dev.polls.append((int((time.time() - t0) * 1000), dev.cursor > cursor))
         return 200, {"down": self.down(dev, cv)}, dev
 
     @staticmethod
@@ -274,6 +286,13 @@ class FakeFleet:
 
             def log_message(self, *a):
                 pass
+
+            def setup(self):
+                if hasattr(self.request, "do_handshake"):     # HTTPS: the TLS handshake first
+                    self.request.settimeout(30)
+                    self.request.do_handshake()
+                    self.request.settimeout(None)
+                super().setup()
 
             def _do(self, method):
                 n = int(self.headers.get("Content-Length") or 0)

@@ -1,8 +1,8 @@
 # Device protocol v1, the fleet's side: its limits, the names it checks, the validators
 # (requests it receives) and unit tests. Imported lazily by devproto on MicroPython (see
 # the end of __init__.py); CPython sees every name here as devproto.NAME.
-from devproto import (BOOL, CONFIG, INT, MAX_ERRORS, MAX_EVENTS,  # noqa: F401
-                      MAX_STR, NUM, RESET_CAUSES, STR, WAKE_REASONS, _kind_ok)
+from devproto import MAX_ERRORS, MAX_EVENTS, MAX_STR, RESET_CAUSES, WAKE_REASONS  # noqa: F401
+from devproto.devconfig import BOOL, CONFIG, INT, NUM, STR, _kind_ok  # noqa: F401
 
 VERSION = 1
 # Protocol v1.1: the request header by which a device asks for signed replies (signed_headers
@@ -14,6 +14,7 @@ H_SERVER_TIME = "X-Server-Time"
 H_REPLY_SIG = "X-Reply-Signature"
 
 # Limits.
+MIN_VALID_TIME = 1577836800  # 2020-01-01: device times before this mean "clock unknown"
 MAX_BODY = 16384          # bytes of any request body
 MAX_METRICS = 32          # metrics in one telemetry event
 MAX_KEY = 32              # characters of a type name, data key or alarm reference

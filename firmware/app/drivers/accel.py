@@ -1,77 +1,14 @@
-# Accelerometer over I2C: MPU6050 or LIS3DH. read() -> (x, y, z) in g.
-# tilt_deg(): angle between the measured gravity vector and the sensor's z axis
-# (0 = lying flat, z up); angle_deg(): angle between two vectors, e.g. the current
-# reading and the one recorded at installation (a manhole cover's "installed angle").
+# Accelerometer over I2C: MPU6050 (drivers/mpu6050.py) or LIS3DH (drivers/lis3dh.py), each
+# loaded only on a board that has it. read() -> (x, y, z) in g. tilt_deg(): angle between the
+# measured gravity vector and the sensor's z axis (0 = lying flat, z up); angle_deg(): angle
+# between two vectors, e.g. the current reading and the one recorded at installation (a
+# manhole cover's "installed angle").
 import math
 
-MPU6050_ADDR = 0x68
-LIS3DH_ADDR = 0x18
 
-
-def _s16(hi, lo):
+def s16(hi, lo):
     v = (hi << 8) | lo
     return v - 65536 if v & 0x8000 else v
-
-
-class MPU6050:
-    def __init__(self, i2c, addr=MPU6050_ADDR):
-        self.i2c = i2c
-        self.addr = addr
-        i2c.writeto_mem(addr, 0x6B, b"\x00")      # PWR_MGMT_1: wake, internal clock
-        i2c.writeto_mem(addr, 0x1C, b"\x00")      # ACCEL_CONFIG: +-2 g, 16384 LSB/g
-
-    def who(self):
-        return self.i2c.readfrom_mem(self.addr, 0x75, 1)[0]   # 0x68
-
-    def read(self):
-        d = self.i2c.readfrom_mem(self.addr, 0x3B, 6)          # big-endian X, Y, Z
-        return (_s16(d[0], d[1]) / 16384, _s16(d[2], d[3]) / 16384, _s16(d[4], d[5]) / 16384)
-
-    def temp_c10(self):
-        """Temperature in tenths of a degree (datasheet: raw / 340 + 36.53 C), integers only."""
-        d = self.i2c.readfrom_mem(self.addr, 0x41, 2)
-        return _s16(d[0], d[1]) * 10 // 340 + 365
-
-    def arm_motion(self, mg=64):
-        """Latch INT high on motion above mg (2 mg per step) and cycle at 5 Hz with the gyro
-        off (~10 uA): the deep-sleep wake of a smart bin that is knocked over or opened."""
-        w = self.i2c.writeto_mem
-        self.i2c.readfrom_mem(self.addr, 0x3A, 1)               # INT_STATUS: clear the latch
-        w(self.addr, 0x1F, bytes((min(255, mg // 2),)))         # MOT_THR
-        w(self.addr, 0x20, b"\x01")                             # MOT_DUR: 1 ms
-        w(self.addr, 0x37, b"\x20")                             # INT_PIN_CFG: active high, latched
-        w(self.addr, 0x38, b"\x40")                             # INT_ENABLE: motion
-        w(self.addr, 0x6C, b"\x47")                             # PWR_MGMT_2: 5 Hz wake, gyro standby
-        w(self.addr, 0x6B, b"\x20")                             # PWR_MGMT_1: cycle mode
-
-
-class LIS3DH:
-    def __init__(self, i2c, addr=LIS3DH_ADDR):
-        self.i2c = i2c
-        self.addr = addr
-        i2c.writeto_mem(addr, 0x20, b"\x57")      # CTRL_REG1: 100 Hz, X/Y/Z on
-        i2c.writeto_mem(addr, 0x23, b"\x88")      # CTRL_REG4: BDU, high resolution, +-2 g
-
-    def who(self):
-        return self.i2c.readfrom_mem(self.addr, 0x0F, 1)[0]   # 0x33
-
-    def arm_motion(self, mg=64):
-        """Latch INT1 high on motion above mg (16 mg per step at +-2 g), 10 Hz low power."""
-        w = self.i2c.writeto_mem
-        w(self.addr, 0x20, b"\x2f")                             # CTRL_REG1: 10 Hz, low power, XYZ
-        w(self.addr, 0x21, b"\x01")                             # CTRL_REG2: high-pass on INT1
-        w(self.addr, 0x22, b"\x40")                             # CTRL_REG3: IA1 on INT1
-        w(self.addr, 0x24, b"\x08")                             # CTRL_REG5: latch INT1
-        w(self.addr, 0x32, bytes((min(127, mg // 16),)))        # INT1_THS
-        w(self.addr, 0x33, b"\x00")                             # INT1_DURATION
-        w(self.addr, 0x30, b"\x2a")                             # INT1_CFG: X/Y/Z high
-        self.i2c.readfrom_mem(self.addr, 0x31, 1)               # INT1_SRC: clear the latch
-
-    def read(self):
-        d = self.i2c.readfrom_mem(self.addr, 0x28 | 0x80, 6)   # little-endian, auto-increment
-        # 12-bit left-justified; 1 mg per digit in high-resolution +-2 g mode
-        return (_s16(d[1], d[0]) / 16 / 1000, _s16(d[3], d[2]) / 16 / 1000,
-                _s16(d[5], d[4]) / 16 / 1000)
 
 
 def norm(v):
@@ -105,7 +42,9 @@ def from_board(board, i2c=None):
         i2c = I2C(0, scl=Pin(pins["i2c_scl"]), sda=Pin(pins["i2c_sda"]), freq=400000)
     addr = data.get("accel_addr")
     if kind == "mpu6050":
+        from drivers.mpu6050 import MPU6050, MPU6050_ADDR
         return MPU6050(i2c, addr or MPU6050_ADDR)
     if kind == "lis3dh":
+        from drivers.lis3dh import LIS3DH, LIS3DH_ADDR
         return LIS3DH(i2c, addr or LIS3DH_ADDR)
     raise ValueError("unknown accel %s" % kind)

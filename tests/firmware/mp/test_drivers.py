@@ -6,7 +6,7 @@ import mptest
 from mptest import eq, ok, approx
 
 mptest.setup_root()
-from drivers import button, ultrasonic, accel, battery, light, led, buzzer  # noqa: E402
+from drivers import button, ultrasonic, accel, lis3dh, mpu6050, battery, light, led, buzzer  # noqa: E402
 
 
 class FakePin:
@@ -208,7 +208,7 @@ def test_mpu6050_decode():
     # x = +0.5 g, y = -0.25 g, z = +1 g, big-endian, 16384 LSB/g
     raw = bytes([0x20, 0x00, 0xF0, 0x00, 0x40, 0x00])
     i2c = FakeI2C({(0x68, 0x3B): raw, (0x68, 0x75): b"\x68"})
-    m = accel.MPU6050(i2c)
+    m = mpu6050.MPU6050(i2c)
     eq(i2c.writes[0], (0x68, 0x6B, b"\x00"))
     x, y, z = m.read()
     approx(x, 0.5)
@@ -223,7 +223,7 @@ def test_lis3dh_decode():
         v = (mg * 16) & 0xFFFF
         return bytes([v & 0xFF, v >> 8])
     i2c = FakeI2C({(0x18, 0xA8): enc(1000) + enc(-500) + enc(0)})
-    x, y, z = accel.LIS3DH(i2c).read()
+    x, y, z = lis3dh.LIS3DH(i2c).read()
     approx(x, 1.0)
     approx(y, -0.5)
     approx(z, 0.0)

@@ -29,25 +29,6 @@ with open(os.getenv("OTA_CASE")) as _f:
 GOOD = C["good"]
 
 
-class Boot:
-    def __init__(self):
-        self.st = store.read_json("/state/boot.json", None) or {"slot": "a", "good": "a"}
-        self.healthy = True
-
-    def get(self, k, d=None):
-        return self.st.get(k, d)
-
-    def _save(self):
-        store.write_json("/state/boot.json", self.st)
-
-    def mark_healthy(self):
-        s = self.st
-        s["trial"] = False
-        s["good"] = s["slot"]
-        s["tries"] = 0
-        self._save()
-
-
 class Link:
     def __init__(self):
         _, host, port, _b = config.parse_url(C["base"])
@@ -74,7 +55,10 @@ class Rt:
     """What ota.py and otagate.py use of the runtime."""
 
     def __init__(self, slot="a", role=None):
-        self.boot = Boot()
+        st = store.read_json("/state/boot.json", None) or {}     # as startup.init reads it
+        self.ota_boot = bool(st.get("ota"))
+        self.trial = bool(st.get("trial"))
+        self.healthy = True
         self.slot = slot
         self.app_version = "1.0.0"
         self.board_name = "virtual"
@@ -168,7 +152,8 @@ async def test_an_app_update_is_verified_installed_into_the_other_slot_and_switc
     ok(store.exists("/app_b/supervisor.mpy") and store.exists("/app_b/devproto/ota.mpy"))
     eq(_slot_a(), before, "the running slot is untouched")
     b = store.read_json("/state/boot.json")
-    eq((b["slot"], b["trial"], b["good"], b["ota"], b["pending"]), ("b", True, "a", 1, False))
+    # boot.json keeps no false/zero fields (inline in LittleFS's metadata): absent is false
+    eq((b["slot"], b["trial"], b["good"], b["ota"], bool(b.get("pending"))), ("b", True, "a", 1, False))
     eq(rt.decision[0], "reboot")
     ok(not store.exists("/ota.bin"), "the bundle is removed after the install")
     eq([r[0] for r in await _requests()], ["good.env", "good.bin"])
@@ -359,7 +344,7 @@ async def test_the_gate_confirms_the_new_slot_after_hello_and_self_test():
     await _gate(rt)
     eq(rt.stages(), ["pending", "succeeded"])
     b = store.read_json("/state/boot.json")
-    eq((b["slot"], b.get("trial"), b["good"], "ota" in b), ("b", False, "b", False))
+    eq((b["slot"], bool(b.get("trial")), b["good"], "ota" in b), ("b", False, "b", False))
     eq(otatrust.Trust().sv, 1)
     ok(not store.exists(ota.STATE))
 
@@ -372,7 +357,7 @@ async def test_the_gate_rolls_back_when_the_fleet_is_unreachable():
     eq(rt.stages(), ["pending", "rolled_back:no_fleet"])
     eq(rt.events[-1]["version"], "1.0.0")
     b = store.read_json("/state/boot.json")
-    eq((b["slot"], b["bad"], b.get("trial"), "ota" in b), ("a", "b", False, False))
+    eq((b["slot"], b["bad"], bool(b.get("trial")), "ota" in b), ("a", "b", False, False))
     ok("rolled back" in b["note"])
     eq(rt.decision[0], "reboot")
     eq(otatrust.Trust().sv, 0, "a rolled back release does not raise the security version")
