@@ -52,9 +52,11 @@ def validate_config(config, board_name):
     if not isinstance(url, str) or not (url.startswith("http://") or url.startswith("https://")):
         problems.append("fleet_url: %r must be an http:// or https:// URL" % (url,))
     wifi = cfg.get("wifi")
-    if not isinstance(wifi, dict) or not isinstance(wifi.get("ssid"), str) or not wifi.get("ssid"):
-        problems.append("wifi: expected {\"ssid\": ..., \"password\": ...} with a non-empty ssid")
-    elif not isinstance(wifi.get("password", ""), str):
+    # No Wi-Fi (absent, or an empty ssid) is allowed: such a board starts in its Wi-Fi setup mode
+    # and gets the network over Improv (`provision wifi`, firmware/app/improvmode.py).
+    if wifi is not None and (not isinstance(wifi, dict) or not isinstance(wifi.get("ssid", ""), str)):
+        problems.append("wifi: expected {\"ssid\": ..., \"password\": ...}")
+    elif isinstance(wifi, dict) and not isinstance(wifi.get("password", ""), str):
         problems.append("wifi.password: expected a string")
     for key in ("site", "enroll_token", "ca"):
         if key in cfg and cfg[key] is not None and not isinstance(cfg[key], str):

@@ -15,6 +15,7 @@ from fleet.api.headers import SecurityHeaders, tile_origins
 from fleet.metrics import RequestMetrics
 from fleet.care.capability import CARE
 from fleet.facilities.capability import FACILITIES
+from fleet.provisioning.capability import PROVISIONING
 from fleet.waste.capability import WASTE
 from fleet.ota.capability import OTA
 from fleet.core.config import Settings
@@ -24,7 +25,7 @@ from fleet.web import pages
 VERSION = "0.1.0"
 # The capabilities this fleet runs, each a package beside the core (docs/architecture.md#layout-core-and-capabilities).
 # Adding one: its package, its entry here, its migrations in fleet/schema.py, its commands in fleet/cli.py.
-CAPABILITIES = (CARE, WASTE, FACILITIES, OTA)
+CAPABILITIES = (CARE, WASTE, FACILITIES, OTA, PROVISIONING)
 
 
 def create_app(settings=None):

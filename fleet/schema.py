@@ -11,6 +11,7 @@ steps) never has to.
 
 from fleet.care import migrations as care
 from fleet.facilities import migrations as facilities
+from fleet.provisioning import migrations as provisioning
 from fleet.waste import migrations as waste
 from fleet.ota import migrations as ota
 from fleet.store import db as store
@@ -26,6 +27,7 @@ MIGRATIONS = [
     waste.m007_waste,                           # 7  bins, fill history, plans and stops, maintenance
     facilities.m008_facilities,                 # 8  assets, reports (Open311), work orders, teams
     ota.m009_ota,                               # 9  OTA: keys, releases, rollouts
+    provisioning.m010_provisioning_runs,        # 10 the technicians' provisioning runs
 ]
 LATEST = len(MIGRATIONS)
 

@@ -183,6 +183,46 @@ def enroll(port, board, role, site, fleet_url, api_token, enroll_token, force, h
 
 
 @main.command()
+@click.option("--port", "-p", default=None, metavar="PORT", help="Over the USB serial port (Improv Serial).")
+@click.option("--ble", "ble", default=None, metavar="ADDRESS", is_flag=False, flag_value="",
+              help="Over Bluetooth: the board's address, or nothing for the first board in Wi-Fi setup mode.")
+@click.option("--ble-backend", type=click.Choice(["system", "vboard"]), default="system", show_default=True,
+              help="vboard: virtual boards' stand-in radio (boards/virtual/bleak_backend.py).")
+@click.option("--wifi-ssid", envvar="PROVISION_WIFI_SSID", default=None, help="Wi-Fi network (PROVISION_WIFI_SSID).")
+@click.option("--wifi-password", envvar="PROVISION_WIFI_PASSWORD", default=None,
+              help="Wi-Fi password (PROVISION_WIFI_PASSWORD; never printed).")
+@click.option("--wait-press", default=60.0, show_default=True,
+              help="Bluetooth: seconds to wait for the press of the board's button it asks for.")
+@click.option("--scan", is_flag=True, help="Only list the Wi-Fi networks the board sees (serial).")
+def wifi(port, ble, ble_backend, wifi_ssid, wifi_password, wait_press, scan):
+    """Set a board's Wi-Fi over Improv (USB serial or Bluetooth); the board tries it before it keeps it."""
+    from . import improv
+    if (port is None) == (ble is None):
+        raise click.UsageError("give --port PORT or --ble [ADDRESS]")
+    try:
+        if scan:
+            if port is None:
+                raise click.UsageError("--scan works over --port")
+            for ssid, rssi, secured in improv.scan_serial(port):
+                click.echo("%-32s %4d dBm  %s" % (ssid, rssi, "password" if secured else "open"))
+            return
+        if not wifi_ssid:
+            raise click.UsageError("--wifi-ssid (or PROVISION_WIFI_SSID) is needed")
+        if port is not None:
+            info = improv.wifi_serial(port, wifi_ssid, wifi_password or "")
+        else:
+            info = improv.wifi_ble(ble or None, wifi_ssid, wifi_password or "", backend=ble_backend,
+                                   wait_press=wait_press,
+                                   on_wait=lambda d: click.echo("press the button on the board%s (within %d s)"
+                                                                % (" " + d[3] if d and len(d) > 3 else "",
+                                                                   wait_press)))
+    except errors.ProvisionError as e:
+        _fail(e)
+    who = "%s (%s %s)" % (info[3], info[0], info[1]) if info and len(info) > 3 else "the board"
+    click.secho("Wi-Fi %s set on %s: it restarts and joins it" % (wifi_ssid, who), fg="green")
+
+
+@main.command()
 @click.argument("device_ids", nargs=-1)
 @FLEET
 @click.option("--asset", "assets", multiple=True, help="A facility asset's public code (its label is the asset's identity).")

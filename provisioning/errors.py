@@ -105,3 +105,20 @@ class DuplicateBoard(ProvisionError):
     code = "duplicate_board"
     fix = ("This board (same MAC) was already provisioned in this batch: take it out, it is done; "
            "put the next blank board on the port.")
+
+
+class WifiRejected(ProvisionError):
+    code = "wifi_unable_to_connect"
+    fix = ("Check the network name and password (letters and case must match) and that the access point is "
+           "in range of the board; nothing was kept on the board, run the command again.")
+
+
+class NotAuthorized(ProvisionError):
+    code = "not_authorized"
+    fix = "Press the board's button once, then run the command again within a minute."
+
+
+class NoImprov(ProvisionError):
+    code = "no_improv"
+    fix = ("The board is not in Wi-Fi setup mode. It enters it by itself when it has no Wi-Fi set; otherwise "
+           "hold its button while you press EN (reset) and keep holding it for 5 seconds, then run again.")

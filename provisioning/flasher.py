@@ -3,7 +3,8 @@
 esptool is a library here (detect_chip, run_stub, attach_flash, erase_region, write_flash,
 verify_flash, reset_chip), never a subprocess; its messages go to a per-thread reporter (several
 boards are flashed at once in batch mode) and its errors become ProvisionErrors that name the
-fix. Writes use esptool's skip_flashed: a region whose MD5 on the flash already matches is not
+fix. The port is opened by serialopen (pyserial's RFC 2217 client without its per-command
+renegotiation, for virtual boards and remote ports). Writes use esptool's skip_flashed: a region whose MD5 on the flash already matches is not
 written again, so a run cut short (cable pulled) resumes where it stopped.
 """
 
@@ -13,7 +14,7 @@ import time
 
 import serial
 
-from . import errors, ports
+from . import errors, ports, serialopen
 
 _local = threading.local()
 
@@ -136,7 +137,12 @@ class Flasher:
         ports.check(self.port)
 
         def go():
-            esp = esptool.detect_chip(self.port, baud=115200, connect_attempts=self.connect_attempts)
+            port = serialopen.open_port(self.port, 115200)
+            try:
+                esp = esptool.detect_chip(port, baud=115200, connect_attempts=self.connect_attempts)
+            except BaseException:
+                port.close()
+                raise
             self.esp = esp
             mac = ":".join("%02x" % b for b in esp.read_mac())
             self.facts = {"chip": esp.CHIP_NAME, "description": esp.get_chip_description(),

@@ -120,37 +120,37 @@ def _fs_image(job, cfg, flash_size, extra):
 def provision_board(job, fleet=None, hello_timeout=120.0, **callbacks):
     """flash_board, enrolled: a token bound to role, board and site is minted with the technician's
     API token (unless the job has one) and put into the device's config; then wait for the
-    device's first hello and record its device id. Wi-Fi credentials stay on the board."""
+    device's first hello and record its device id. Wi-Fi credentials stay on the board. With a
+    fleet, the run is reported to it (best effort), refusals before flashing included."""
     res = None
     started = _now_iso()
     token_id = None
-    if fleet is not None and job.enroll_token:
+    if fleet is not None:
         try:
-            fleet.check_token(job.enroll_token, job.role, job.board, job.site)
+            if job.enroll_token:
+                fleet.check_token(job.enroll_token, job.role, job.board, job.site)
+            else:
+                tok = fleet.mint_token(job.role, job.board, job.site)
+                job = dataclasses.replace(job, enroll_token=tok["token"])
+                token_id = tok["id"]
         except errors.ProvisionError as e:
-            return Result(port=job.port, error=str(e), code=e.code, fix=e.fix, stage="enroll")
-    if fleet is not None and not job.enroll_token:
-        try:
-            tok = fleet.mint_token(job.role, job.board, job.site)
-        except errors.ProvisionError as e:
-            return Result(port=job.port, error=str(e), code=e.code, fix=e.fix, stage="enroll")
-        job = dataclasses.replace(job, enroll_token=tok["token"])
-        token_id = tok["id"]
-    res = flash_board(job, **callbacks)
-    if res.ok and fleet is not None:
-        t = time.monotonic()
-        try:
-            dev = fleet.wait_hello(res.hw_id, timeout=hello_timeout, since=started)
-            res.device_id = dev["id"]
-        except errors.ProvisionError as e:
-            res.ok, res.error, res.code, res.fix, res.stage = False, str(e), e.code, e.fix, "hello"
-        res.stages["hello"] = round(time.monotonic() - t, 3)
+            res = Result(port=job.port, error=str(e), code=e.code, fix=e.fix, stage="enroll")
+    if res is None:
+        res = flash_board(job, **callbacks)
+        if res.ok and fleet is not None:
+            t = time.monotonic()
+            try:
+                dev = fleet.wait_hello(res.hw_id, timeout=hello_timeout, since=started)
+                res.device_id = dev["id"]
+            except errors.ProvisionError as e:
+                res.ok, res.error, res.code, res.fix, res.stage = False, str(e), e.code, e.fix, "hello"
+            res.stages["hello"] = round(time.monotonic() - t, 3)
     if fleet is not None:
         fleet.report_run({"port": job.port, "mac": res.mac, "hw_id": res.hw_id, "role": job.role,
                           "board": job.board, "site": job.site, "firmware": res.firmware,
                           "device_id": res.device_id, "token_id": token_id, "ok": res.ok, "code": res.code,
-                          "error": res.error, "stage": res.stage, "started_at": started,
-                          "seconds": res.stages.get("total")})
+                          "error": res.error, "fix": res.fix, "stage": res.stage, "started_at": started,
+                          "seconds": res.stages.get("total"), "stages": res.stages})
     return res
 
 

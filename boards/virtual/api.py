@@ -234,6 +234,19 @@ class VirtualBoard:
         return self.info()["serial_url"]
 
     @property
+    def ble_url(self):
+        """The board's BLE radio as a central reaches it (tcp://127.0.0.1:PORT, a fake link:
+        boards/virtual/ble.py); boards/virtual/bleak_backend.py puts bleak's client on it."""
+        return self.info()["ble_url"]
+
+    @property
+    def bt_mac(self):
+        """The Bluetooth address the board advertises with: its base MAC + 2, as on the ESP32."""
+        m = bytearray.fromhex(self.info()["mac"].replace(":", ""))
+        m[5] = (m[5] + 2) & 0xFF
+        return ":".join("%02X" % b for b in m)
+
+    @property
     def console_url(self):
         return self.info()["console_url"]
 

@@ -30,6 +30,9 @@ class Console:
         self._changed = asyncio.Event()
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._prev_cr = False
+        self._improv_tail = b""        # the last bytes written, to find an Improv packet's header
+        self._raw_len_next = False
+        self._raw_left = 0
         self._line = ""
         self._line_t = None
         self._log = open(log_path, "a", encoding="utf-8", buffering=1)
@@ -73,14 +76,32 @@ class Console:
 
     # ------------------------------------------------------------------ output path
     def feed(self, data):
-        """Bytes the board wrote to its serial port (bare LF becomes CR LF, as on the ESP32)."""
+        """Bytes the board wrote to its serial port. A bare LF becomes CR LF, as the ESP32 port's
+        print() does (mp_hal_stdout_tx_strn_cooked); the unix port writes text and binary alike,
+        so the one binary protocol the firmware writes on its console, an Improv Serial packet
+        (IMPROV, version 1, type 1-4, length, data, checksum), passes uncooked, as
+        sys.stdout.buffer.write() leaves it on the chip (mp_hal_stdout_tx_strn)."""
         out = bytearray()
         for b in data:
+            if self._raw_left:
+                out.append(b)
+                self._raw_left -= 1
+                self._prev_cr = False
+                continue
+            if self._raw_len_next:
+                out.append(b)
+                self._raw_len_next = False
+                self._raw_left = b + 1             # data and checksum
+                continue
             if b == 0x0A and not self._prev_cr:
                 out += b"\r\n"
             else:
                 out.append(b)
             self._prev_cr = b == 0x0D
+            t = self._improv_tail = (self._improv_tail + bytes((b,)))[-8:]
+            if len(t) == 8 and t[:6] == b"IMPROV" and t[6] == 1 and 1 <= t[7] <= 4:
+                self._raw_len_next = True
+                self._improv_tail = b""
         data = bytes(out)
         if self.filter is not None:
             data = self.filter(data)

@@ -28,6 +28,7 @@ from .proxy import FleetProxy
 from . import rom as rommod
 from .romloader import RomLoader
 from .serialport import SerialPort
+from .ble import BleRadio
 from .wifi import WifiSim
 
 SHIMS_DIR = Path(__file__).resolve().parent / "shims"
@@ -171,19 +172,34 @@ def _ctty():
 
 
 def _pty_attrs(fd):
+    """The pty as the chip's UART: every byte reaches MicroPython as sent - no line buffering,
+    no CR/LF translation, no special characters. (The unix port's REPL sets its own raw mode
+    while it reads a line, unix_mphal.c mp_hal_stdio_mode_raw(), and restores this one after.)
+    Ctrl-C is the host's to deliver: see BoardRuntime._console_input."""
     a = termios.tcgetattr(fd)
-    a[0] &= ~(termios.IXON | termios.IXOFF | termios.INLCR | termios.IGNCR)
+    a[0] &= ~(termios.IXON | termios.IXOFF | termios.INLCR | termios.IGNCR | termios.ICRNL | termios.BRKINT |
+              termios.ISTRIP | termios.INPCK)
     a[1] &= ~termios.OPOST                       # bytes go out exactly as written (host adds CR)
-    a[3] &= ~(termios.ECHO | termios.ECHOE | termios.ECHOK | termios.ECHONL | termios.ECHOCTL)
-    a[3] |= termios.ISIG | termios.ICANON
-    cc = a[6]
-    # Only Ctrl-C stays special (SIGINT while code runs, as a UART break-in does); every other
-    # key must reach MicroPython untouched, even when typed before its REPL reads it.
-    for name in ("VQUIT", "VSUSP", "VLNEXT", "VDISCARD", "VDSUSP", "VREPRINT", "VWERASE", "VEOF", "VERASE",
-                 "VKILL", "VSTART", "VSTOP"):
-        if hasattr(termios, name):
-            cc[getattr(termios, name)] = 0
+    a[3] &= ~(termios.ECHO | termios.ECHOE | termios.ECHOK | termios.ECHONL | termios.ECHOCTL | termios.ICANON |
+              termios.ISIG | termios.IEXTEN)
+    a[6][termios.VMIN] = 1
+    a[6][termios.VTIME] = 0
     termios.tcsetattr(fd, termios.TCSANOW, a)
+
+
+def _catches_sigint(pid):
+    """Whether the process has a SIGINT handler (/proc/PID/status SigCgt, bit 1): the unix port
+    installs one exactly while its interrupt character is Ctrl-C (micropython.kbd_intr(3), set
+    around every execution) and restores SIG_DFL for kbd_intr(-1) (unix_mphal.c
+    mp_hal_set_interrupt_char(); main.c execute_from_lexer())."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    except (OSError, ValueError):
+        pass
+    return False
 
 
 class BoardRuntime:
@@ -253,6 +269,7 @@ class BoardRuntime:
         self.serial = SerialPort(self, auto_reset=self.definition.get("auto_reset", True) if auto_reset is None
                                  else bool(auto_reset))
         self.console.taps.append(self.serial.send)
+        self.ble = BleRadio(self)           # the BLE radio's stand-in (a fake: no controller here)
         self.rom = None                 # the ROM loader while the chip is in download mode
         self.rom_info = None            # why the chip is not running MicroPython (download, boot failure)
         self._bootloop = None
@@ -284,6 +301,10 @@ class BoardRuntime:
         if port != self.rec.get("serial_port"):
             self.rec["serial_port"] = port
             changed = True
+        port = await self.ble.start(self.rec.get("ble_port") or 0)
+        if port != self.rec.get("ble_port"):
+            self.rec["ble_port"] = port
+            changed = True
         if changed:
             self.save()
 
@@ -292,6 +313,7 @@ class BoardRuntime:
         if self.state != "off":
             await self.power_cut(note="host shutting down")
         await self.serial.close()
+        await self.ble.close()
         await self.proxy.close()
         await self.console.close()
 
@@ -474,8 +496,20 @@ class BoardRuntime:
                    "connectable": ev.get("connectable")}
             self.adverts.append(adv)
             del self.adverts[:-HISTORY_MAX]
+            self.ble.on_adv(ev.get("interval_us"), ev.get("connectable"))
         elif kind == "ble":
             self.note("BLE %s" % ("on" if ev.get("active") else "off"))
+            self.ble.on_active(ev.get("active"))
+        elif kind == "gatt_services":
+            self.ble.on_services(ev.get("services") or [])
+        elif kind == "gatt_value":
+            self.ble.on_value(int(ev["handle"]), bytes.fromhex(ev.get("value") or ""), bool(ev.get("update")))
+        elif kind == "gatt_notify":
+            self.ble.on_notify(int(ev.get("conn", 0)), int(ev["handle"]), bytes.fromhex(ev.get("value") or ""))
+        elif kind == "gap_disconnect":
+            self.ble.on_gap_disconnect(int(ev.get("conn", 0)))
+        elif kind == "ble_mtu":
+            self.ble.pref_mtu = int(ev.get("mtu") or 23)
         elif kind == "nvs":
             self.nvs[ev["ns"]] = ev.get("data") or {}
             store.write_nvs(self.home, self.name, self.nvs)
@@ -728,6 +762,20 @@ class BoardRuntime:
     def _console_input(self, data):
         if self.state != "running" or self._master is None:
             return                                  # nobody listens to the UART
+        if b"\x03" in data and self.pid is not None and _catches_sigint(self.pid):
+            # The UART's interrupt character: as the ESP32's RX handler does (esp32/uart.c: a byte
+            # equal to mp_interrupt_char schedules KeyboardInterrupt and is not queued), Ctrl-C
+            # interrupts while kbd_intr(3) is set, and is an ordinary byte after kbd_intr(-1).
+            parts = data.split(b"\x03")
+            for i, part in enumerate(parts):
+                if i:
+                    try:
+                        os.kill(self.pid, signal.SIGINT)
+                    except OSError:
+                        pass
+                if part:
+                    self._console_input(part)
+            return
         if self._suppress is not None:
             self._pending_input += data
             return
@@ -767,6 +815,7 @@ class BoardRuntime:
         self._expected_exit = None
         self.proc = None
         self.pid = None
+        self.ble.board_off()
         for w in (self._chan_in, self._chan_out):
             if w is not None:
                 try:
@@ -1361,7 +1410,11 @@ class BoardRuntime:
             "name": self.name, "board": self.definition["name"], "chip": self.definition["chip"],
             "role": self.rec.get("role"), "state": self.state, "error": self.error,
             "console_url": self.console.url, "console_log": str(self.console.log_path),
-            "serial_url": self.serial.url, "rom": dict(self.rom_info) if self.rom_info else None,
+            "serial_url": self.serial.url, "ble_url": self.ble.url,
+            "ble": {"active": self.ble.active, "advertising": self.ble.advertising,
+                    "connected": self.ble.client is not None, **self.ble.stats,
+                    "adv": self.adverts[-1]["adv"] if self.adverts else None,
+                    "resp": self.adverts[-1]["resp"] if self.adverts else None}, "rom": dict(self.rom_info) if self.rom_info else None,
             "serial": dict(self.serial.stats),
             "proxy_url": self.proxy_url() if self.proxy.port else None, "fleet_url": self.rec.get("fleet_url"),
             "mac": ":".join(self.mac[i:i + 2] for i in range(0, 12, 2)), "hw_id": self.mac,

@@ -47,8 +47,9 @@ def parse_url(url):
 
 
 class Config:
-    def __init__(self):
-        ident = store.read_json(_IDENTITY, None)
+    def __init__(self, ident=None):
+        if ident is None:
+            ident = store.read_json(_IDENTITY, None)
         self.ident = ident if isinstance(ident, dict) else None
         d = store.read_json(_DEVCFG, None)
         if not isinstance(d, dict):

@@ -14,15 +14,16 @@ from board import Board
 from rtcmem import RtcMem, Clock
 
 
-def init(rt):
-    """Runtime.__init__: boot state, config, board, RTC memory, errors kept for the hello."""
+def init(rt, ident=None):
+    """Runtime.__init__: boot state, config (ident: /config.json as main() read it), board, RTC
+    memory, errors kept for the hello."""
     import bootstate                    # read now, marked later (hello.py, power.py): dropped
     st = bootstate.BootState()
     sys.modules.pop("bootstate", None)
     rt.healthy = False                  # marked healthy in this boot (hello ok)
     rt.ota_boot = bool(st.get("ota"))   # the first boot after an update: otagate decides health
     rt.trial = bool(st.get("trial"))    # the slot is on trial (an update not yet confirmed)
-    rt.config = cf = Config()
+    rt.config = cf = Config(ident)
     rt.cfg = cf.dev
     rt.board = Board()
     rt.rtc = RtcMem()

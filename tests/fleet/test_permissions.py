@@ -103,6 +103,11 @@ ENDPOINTS = [
     ("GET", "/api/v1/facilities/open311-keys", ADMIN, None),
     ("POST", "/api/v1/facilities/open311-keys", ADMIN, {"name": "app {n}"}),
     ("DELETE", "/api/v1/facilities/open311-keys/{key}", ADMIN, None),
+    ("POST", "/api/v1/provisioning/runs", STAFF, {"ok": True, "mac": "24:0a:c4:00:00:{n:02d}"}),
+    ("GET", "/api/v1/provisioning/runs", STAFF, None),
+    ("GET", "/api/v1/provisioning/runs/{run}", STAFF, None),
+    ("GET", "/api/v1/provisioning/awaiting", STAFF, None),
+    ("GET", "/api/v1/provisioning/summary", STAFF, None),
     # OTA: technicians follow, admins release and roll out (bodies made by ota_request)
     ("GET", "/api/v1/ota/keys", STAFF, None),
     ("POST", "/api/v1/ota/keys", ADMIN, "KEY"),
@@ -136,7 +141,8 @@ def template(path):
             .replace("{stop}", "{stop_id}").replace("{asset}", "{asset_id}")
             .replace("{spare_asset}", "{asset_id}").replace("{wo}", "{wo_id}").replace("{photo}", "{photo_id}")
             .replace("{key}", "{key_id}").replace("{code}", "{code}").replace("{team}", "{name}")
-            .replace("{release}", "{release_id}").replace("{rollout}", "{rollout_id}").replace("/pause", "/{action}"))
+            .replace("{release}", "{release_id}").replace("{rollout}", "{rollout_id}").replace("/pause", "/{action}")
+            .replace("{run}", "{run_id}"))
 
 
 def test_every_admin_endpoint_is_in_the_table():
@@ -192,6 +198,13 @@ def alarm_pieces(client, db, device, n):
                                       "http://127.0.0.1:9/hook")
     escalation.set_policy(db, CLI, "Block 9", [{"after_s": 60, "group": "backup"}])
     return alarm_id, resident["id"], hook["id"]
+
+
+def provisioning_run(db, role, user_id):
+    """The id of a provisioning run reported by this role's user (technicians read only their own)."""
+    from fleet.domain.users import Principal
+    from fleet.provisioning import runs
+    return runs.record(db, Principal("token", "user-" + role, role, user_id), {"ok": True})["id"]
 
 
 def png():
@@ -277,6 +290,7 @@ def test_roles(client, db, people, method, path, allowed, body, request):
         else:
             for placeholder, value in facility_pieces(db, people, n).items():
                 url = url.replace(placeholder, str(value))
+            url = url.replace("{run}", str(provisioning_run(db, role, user_id)))
             bin_id, plan_id, stop_id = waste_pieces(db, n)
             url = url.replace("{bin}", bin_id).replace("{plan}", str(plan_id)).replace("{stop}", str(stop_id))
             if isinstance(body, str):                       # a CSV upload

@@ -1,5 +1,7 @@
-"""Fixtures of the provisioning tests: one BoardFarm per session, a fresh fleet per test (a real
-`fleet serve` on loopback over plain HTTP) with a technician's API token."""
+"""Fixtures of the provisioning tests: one BoardFarm per session, a fleet per test module (a real
+`fleet serve` on loopback over plain HTTP) with a technician's API token. Tests in a module
+share their fleet: each works with its own boards (MACs), tokens and devices, and asserts on
+those only."""
 
 import re
 
@@ -17,9 +19,9 @@ def farm(tmp_path_factory):
     f.close()
 
 
-@pytest.fixture
-def fleet(tmp_path):
-    fp = FleetProcess(tmp_path / "fleet")
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    fp = FleetProcess(tmp_path_factory.mktemp("fleet"))
     fp.bootstrap()
     fleet_cli(fp.db, "user", "add", "tech", "--role", "technician")
     out = fleet_cli(fp.db, "token", "create", "--user", "tech", "--name", "van laptop")

@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 
+import httpx
 import pytest
 
 from provisioning import FlashJob, errors, flash_board, provision_board
@@ -78,7 +79,7 @@ def test_port_busy_names_the_program_holding_it(blank, firmware):
 
 def test_unplugged_mid_flash_resumes_and_the_board_stays_flashable(blank, tmp_path):
     b = blank()
-    big = write_firmware(tmp_path / "ESP32_GENERIC-fake-v1.29.0.bin", app_size=300 * 1024)
+    big = write_firmware(tmp_path / "ESP32_GENERIC-fake-v1.29.0.bin", app_size=160 * 1024)
     cut = threading.Event()
 
     def progress(done, total):
@@ -114,6 +115,12 @@ def test_expired_and_wrong_role_tokens_are_refused_before_flashing(fleet, blank,
         assert "is for role 'smart_bin', not 'call_button'" in res.error
         assert "new enrollment token" in res.fix
     assert still_blank(b)
+    # both refusals are failures the technician finds in the fleet, with the fix
+    runs = httpx.get(fleet.url + "/api/v1/provisioning/runs?result=open", timeout=10,
+                     headers={"Authorization": "Bearer " + fleet.tech_token}).json()
+    refused = [r for r in runs if r["port"] == b.serial_url]
+    assert [r["code"] for r in refused] == ["enroll_refused", "enroll_refused"]
+    assert refused[1]["stage"] == "enroll" and "is expired" in refused[1]["error"] and "new enrollment token" in refused[1]["fix"]
 
 
 def test_fleet_unreachable_and_a_bad_api_token(blank, firmware, fleet):

@@ -29,5 +29,6 @@ def test_failure_table_has_a_row_for_each_kind_of_failure():
     table = DOC.split("## When something goes wrong", 1)[1]
     for words in ("no permission", "held by process", "brltty", "download mode", "built for ESP32-C3",
                   "4 MB of flash", "lost the board", "did not start", "expired", "reach the fleet",
-                  "refused your API token", "no hello", "line N", "already provisioned"):
+                  "refused your API token", "no hello", "line N", "already provisioned",
+                  "Improv error 0x03", "Improv error 0x04", "no Improv answer"):
         assert words in table, words

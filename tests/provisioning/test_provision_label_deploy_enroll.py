@@ -74,12 +74,11 @@ def test_deploy_copies_only_changed_files_with_the_watchdog_running_and_the_boar
     b = blank()
     res = flash_board(FlashJob(port=b.serial_url, firmware=str(firmware), board="virtual", role="call_button",
                                fleet_url=fleet.url, wifi_ssid=WIFI["ssid"], wifi_password=WIFI["password"],
-                               firmware_dir=str(fw_dir)))
+                               firmware_dir=str(fw_dir), enroll_token=fleet.enrollment_token(role="call_button")))
     assert res.ok, res.error
-    # the call button runs with its watchdog armed; with no access point it gives up and deep-sleeps
+    # the call button runs with its watchdog armed, enrolls, says hello and deep-sleeps (battery)
     b.wait_for(lambda x: x.info()["wdt_ms"], timeout=30, what="the watchdog armed")
-    b.wifi(False)
-    b.wait_state("sleeping", timeout=90)
+    b.wait_state("sleeping", timeout=60)
     out = deploy(b.serial_url, "virtual", firmware_dir=str(fw_dir))
     assert out["copied"] == [] and len(out["unchanged"]) > 10     # nothing changed: nothing written
     (fw_dir / "app" / "log.py").write_text((fw_dir / "app" / "log.py").read_text() + "\nDEPLOYED = 2\n")
