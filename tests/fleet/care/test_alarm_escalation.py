@@ -38,7 +38,8 @@ def test_stages_fire_in_order_then_stop(client, db, caregiver):
 
 def test_acknowledgement_stops_the_chain(client, db, caregiver):
     headers, _ = caregiver
-    set_policy(db, "Fast", (1, "backup"))
+    # 3 s: the acknowledgement below lands before the first stage is due even on a loaded machine
+    set_policy(db, "Fast", (3, "backup"))
     button = enroll(client, db, site="Fast")
     button.events([alarm(1, "early")])
     early = the_alarm(client, headers, button.id, "early")
