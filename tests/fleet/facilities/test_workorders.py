@@ -1,6 +1,7 @@
 """Work orders: opened by a device fault or a report, routed to a team, handled to the end -
 every transition audited, a replayed update applied once, another team's order refused."""
 
+import re
 import time
 
 import pytest
@@ -144,3 +145,33 @@ def test_overdue_orders_escalate_and_show_in_the_tracking(client, db, crew):
 def test_tracking_median_and_p90():
     assert workorders._percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 90) == 9
     assert workorders._percentile([5], 90) == 5
+
+
+def test_the_public_page_follows_every_change_in_each_language_while_it_is_cached(client, db, crew):
+    """The page is kept rendered (fleet/facilities/web/pagecache.py): asked again and again at the
+    same address, it still says each new state at once, in the reader's language, and shows an
+    edit made by another process (a CLI import writes the database directly)."""
+    from fleet.facilities.web.pages import PAGES
+    lamp = asset(client, bearer(db, "admin"))
+    en, zh = {"Accept-Language": "en"}, {"Accept-Language": "zh-CN"}
+
+    def status(headers):
+        page = client.get("/a/" + lamp["code"], headers=headers)
+        assert page.status_code == 200
+        return re.search(r'id="status">([^<]*)<', page.text).group(1).strip(), page.text
+
+    hits = PAGES.hits
+    assert status(en)[0] == "Working" and status(en)[0] == "Working" and status(zh)[0] == "正常"
+    assert PAGES.hits > hits                                                       # it is cached
+    report(client, lamp["code"])
+    assert status(en)[0].startswith("Fault reported, being handled since")         # routed: assigned
+    assert status(zh)[0].startswith("已报告故障")
+    [wo] = client.get("/api/v1/workorders?mine=true", headers=crew["a"]).json()
+    act(client, crew["a"], wo["id"], "start")
+    assert status(en)[0].startswith("Being repaired since")
+    act(client, crew["a"], wo["id"], "resolve", note="New lamp")
+    assert status(en)[0].startswith("Working (repaired on")
+    with write_tx(db):                                  # another process renames it
+        db.conn.execute("UPDATE assets SET name = 'Lamp 12 (north gate)' WHERE id = ?", (lamp["id"],))
+    assert "Lamp 12 (north gate)" in status(en)[1]
+    assert "Lamp 12 (north gate)" in status(zh)[1] and '<html lang="zh-CN">' in status(zh)[1]
