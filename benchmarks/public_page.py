@@ -15,8 +15,9 @@ Both loads are open loops: request i is due at start + i/rate whatever the answe
 did, and its latency counts from when it was due, so a server that falls behind shows as
 queueing instead of slowing the asking down. The client is a few lines of asyncio speaking
 HTTP/1.1 over keep-alive connections (httpx costs ~1 ms of CPU a request: at 300 requests/s on a
-shared machine it was the bottleneck, not the server). --ingest-rate 0 sends heartbeats as fast
-as 16 connections are answered instead (the most the server stores), alone and with the pages.
+shared machine it was the bottleneck, not the server). --ingest-rate 0 sends heartbeats flat out
+instead, with wrk on 16 connections replaying pre-signed requests (as benchmarks/ingest.py does):
+the most the server stores, alone and with the pages.
 
 Prints the page's size with everything it loads (target <= 50 KB), each phase's latency
 percentiles and rates, the server's CPU per page, and ends with one JSON line of the figures
@@ -46,7 +47,8 @@ import devproto  # noqa: E402
 
 import _common as bench  # noqa: E402
 
-CLOSED_LOOP_CONNECTIONS = 16
+WRK_CONNECTIONS = 16
+PRESIGNED_PER_S = 8000          # more than the fleet stores a second here: wrk never replays one
 
 
 def start(db_path):
@@ -177,15 +179,14 @@ async def open_loop(pool, make, rate, seconds, start):
     return tally
 
 
-async def closed_loop(pool, make, connections, seconds):
-    """As many requests as `connections` at a time are answered, for `seconds`."""
-    tally, end = Tally(), time.perf_counter() + seconds
-
-    async def worker():
-        while time.perf_counter() < end:
-            await _one(pool, make(), time.perf_counter(), tally)
-    await asyncio.gather(*(worker() for _ in range(connections)))
-    return tally
+def flat_out(url, raws, seconds):
+    """wrk replaying pre-signed requests on WRK_CONNECTIONS connections for `seconds`."""
+    with bench.temp_dir() as work:
+        run = bench.run_wrk(url, bench.write_requests(raws, work), int(seconds), WRK_CONNECTIONS)
+    ok = run["requests"] - run["non2xx"]
+    return {"answered_per_s": round(ok / (run["duration_us"] / 1e6), 1), "p50_ms": run["p50_us"] / 1000,
+            "p90_ms": run["p90_us"] / 1000, "p99_ms": run["p99_us"] / 1000, "max_ms": run["max_us"] / 1000,
+            "failed": run["non2xx"] + run["connect_errors"] + run["read_errors"] + run["timeouts"]}
 
 
 async def phase(url, code, devices, seconds, page_rate, ingest_rate, server_pid):
@@ -199,6 +200,7 @@ async def phase(url, code, devices, seconds, page_rate, ingest_rate, server_pid)
         return heartbeat_request(ingest.authority, devices[turn[0] % len(devices)])
 
     raw_page = page_request(pages.authority, code)
+    presigned = [next_heartbeat() for _ in range(int(PRESIGNED_PER_S * seconds))] if ingest_rate == 0 else None
     start = time.perf_counter() + 0.2
     cpu0 = server_cpu_s(server_pid)
     jobs = {}
@@ -207,13 +209,13 @@ async def phase(url, code, devices, seconds, page_rate, ingest_rate, server_pid)
     if ingest_rate:
         jobs["ingest"] = open_loop(ingest, next_heartbeat, ingest_rate, seconds, start)
     elif ingest_rate == 0:
-        jobs["ingest"] = closed_loop(ingest, next_heartbeat, CLOSED_LOOP_CONNECTIONS, seconds)
-    tallies = dict(zip(jobs, await asyncio.gather(*jobs.values())))
+        jobs["ingest"] = asyncio.to_thread(flat_out, url, presigned, seconds)
+    done = dict(zip(jobs, await asyncio.gather(*jobs.values())))
     elapsed = time.perf_counter() - start
     cpu = server_cpu_s(server_pid) - cpu0
     pages.close()
     ingest.close()
-    out = {name: tally.summary(elapsed) for name, tally in tallies.items()}
+    out = {name: r if isinstance(r, dict) else r.summary(elapsed) for name, r in done.items()}
     out["server_cpu_pct"] = round(100 * cpu / elapsed, 1)
     return out
 
