@@ -74,6 +74,7 @@ class FakeFleet:
         self.tokens_used = set()
         self.n = 0
         self.auto_ack_ms = None
+        self.beacon = None       # down.beacon for every `beacon` device (devproto/beacon.py), if set
         self.server = _QuietServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
@@ -94,6 +95,8 @@ class FakeFleet:
              "update": None, "alarms": dict(dev.alarms)}
         if cv != dev.cv:
             d["config"] = dict(dev.config)
+        if self.beacon is not None and dev.role == "beacon":
+            d["beacon"] = dict(self.beacon)
         return d
 
     def ack(self, dev, stream):

@@ -1,9 +1,10 @@
 # Facility beacon role (docs/facilities.md): one role, two kinds of asset.
 #
-# Manhole cover (battery, deep sleep): the accelerometer's motion interrupt is wired to the
-# board's wake pin (the `button` pin of the board definition; ext0), so a lifted or tilted cover
-# wakes the board at once; the angle between the gravity vector now and the one recorded at
-# installation decides (beaconrules.Tilt: cover_open at tilt_deg, cover_closed when back). A
+# Manhole cover (battery, deep sleep): the accelerometer's motion interrupt (armed before each
+# sleep: drivers/accel.arm_motion) is wired to the board's wake pin (the `button` pin of the
+# board definition; ext0), so a lifted or tilted cover wakes the board at once; reading the
+# chip releases its latched line (motion_seen) and the edges it made are not presses. The angle
+# between the gravity vector now and the one recorded at installation decides (beaconrules.Tilt: cover_open at tilt_deg, cover_closed when back). A
 # timer wakes it daily for the heartbeat (battery_v) and, while the cover is open, every few
 # minutes to see it closed again.
 # Streetlight (mains, awake): every 10 s the light sensor (and the lamp current, when the board
@@ -33,6 +34,8 @@ _tilt = None
 _lamp = None
 _adv = None
 _gen = -1
+_acc = None        # the manhole's accelerometer driver, once made
+_armed = False     # its motion interrupt armed for the coming sleep
 
 
 def _save():
@@ -89,10 +92,17 @@ def _heartbeat():
 # ---- manhole cover -------------------------------------------------------------------------
 
 def _cover():
+    global _acc
     from drivers import accel
-    a = accel.from_board(rt.board)
+    if _acc is None:
+        _acc = accel.from_board(rt.board)
+    a = _acc
     if a is None:
         return
+    a.motion_seen()                      # releases the latched interrupt line that woke us
+    b = rt._drv.get("button")            # that line's edges, seen as presses: none is a person's
+    if b is not None:
+        b.drain()
     v = a.read()
     base = _s.get("base")
     if base is None:                     # first reading after installation: the installed angle
@@ -199,7 +209,17 @@ async def run():
 
 
 def should_sleep():
-    return rt.battery_powered and not _busy and kind() == "manhole_cover"
+    global _armed
+    if not rt.battery_powered or _busy or kind() != "manhole_cover":
+        return False
+    _settings()                  # what the last reply brought is kept before the board sleeps
+    if _acc is not None and not _armed:
+        try:
+            _acc.arm_motion()
+            _armed = True
+        except OSError as ex:    # no wake by motion: the timer still wakes it daily
+            log.exc("beacon", "arm motion", ex)
+    return True
 
 
 def next_wake_ms():
