@@ -44,6 +44,16 @@ FORM_ERRORS = {"photo_type": N_("The photo must be a JPEG, PNG or WebP picture."
                "too_large": N_("The report is too large (at most 5 MB with its photo)."),
                "rate_limited": N_("Too many reports from your connection. Please try again later."),
                "bad_request": N_("Please check the form.")}
+# Each step of the work order behind a report, as the reporter reads it (reports.PUBLIC_STEPS).
+STEP_WORDS = {"opened": N_("Received: a repair was opened."),
+              "joined": N_("A report of this problem was added to the repair."),
+              "assigned": N_("A maintenance team has it."), "assign": N_("A maintenance team has it."),
+              "take": N_("A technician took it."), "start": N_("The repair started."),
+              "overdue": N_("Taking longer than promised: passed on to the supervisors."),
+              "escalated": N_("Still not repaired: passed on to the managers."),
+              "sensor_restored": N_("The facility's sensor says it works again."),
+              "resolve": N_("Repaired."), "close": N_("The repair was checked and closed."),
+              "reject": N_("Not acted on (the reason is above).")}
 
 
 def _staff(request, db):
@@ -145,7 +155,8 @@ def follow_report(request: Request, token: str, db=Depends(get_db)):
         "report": reports.public(rec), "state": rec["state"] or "new", "rec": rec,
         "service_name": service.name if service else rec["service_code"],
         "asset": public.view(db.conn, asset) if asset else None,
-        "type_name": TYPE_NAMES.get(asset["type"]) if asset else None})
+        "type_name": TYPE_NAMES.get(asset["type"]) if asset else None,
+        "steps": reports.history(db, rec), "step_words": STEP_WORDS})
 
 
 def _names(request):
