@@ -85,10 +85,6 @@ class Button:
     def pending(self):
         return len(self._q)
 
-    def drain(self):
-        """Drop the unread events: for a line that is an interrupt, not a person's button."""
-        self._q = []
-
     async def _stable(self):
         """Level after it held still for the debounce time."""
         lvl = self.raw()

@@ -3,7 +3,8 @@
 # Manhole cover (battery, deep sleep): the accelerometer's motion interrupt (armed before each
 # sleep: drivers/accel.arm_motion) is wired to the board's wake pin (the `button` pin of the
 # board definition; ext0), so a lifted or tilted cover wakes the board at once; reading the
-# chip releases its latched line (motion_seen) and the edges it made are not presses. The angle
+# chip releases its latched line (motion_seen), and no button driver is made for it
+# (WAKE_PIN_IS_BUTTON: its edges are not a person's presses). The angle
 # between the gravity vector now and the one recorded at installation decides (beaconrules.Tilt: cover_open at tilt_deg, cover_closed when back). A
 # timer wakes it daily for the heartbeat (battery_v) and, while the cover is open, every few
 # minutes to see it closed again.
@@ -16,13 +17,14 @@
 # What the fleet says about the asset arrives as down.beacon (devproto/beacon.py: type, url, uid,
 # tilt_deg, ...) and is kept in /state/beacon.json; config.json "beacon" ("manhole_cover" |
 # "streetlight") says the kind before the fleet has.
+import sys
 import time
 import log
 import store
 import beaconrules
-import devproto.beacon as settings
 from micropython import const
 
+WAKE_PIN_IS_BUTTON = False      # the wake pin is the accelerometer's interrupt (startup.py)
 _F = const("/state/beacon.json")
 _LAMP_S = const(10)             # streetlight: readings every 10 s
 _OPEN_CHECK_MS = const(300000)  # manhole: while open, a timer wake every 5 min to see it closed
@@ -34,6 +36,7 @@ _tilt = None
 _lamp = None
 _adv = None
 _gen = -1
+_cfg = {}          # every setting: the fleet's (_s["set"]) over devproto/beacon.py's defaults
 _acc = None        # the manhole's accelerometer driver, once made
 _armed = False     # its motion interrupt armed for the coming sleep
 
@@ -44,8 +47,28 @@ def _save():
 
 
 def setting(name):
-    v = (_s.get("set") or {}).get(name)
-    return settings.default(name) if v is None else v
+    return _cfg[name]
+
+
+def _adopt(got=None):
+    """_cfg from the kept settings, or from a new down.beacon (got) checked first; True when
+    they changed. devproto/beacon.py is loaded for the moment, as config.py loads devconfig:
+    a beacon needs it at start-up and when the fleet sends new settings."""
+    global _cfg
+    __import__("devproto.beacon")
+    spec = sys.modules.pop("devproto.beacon")
+    sys.modules["devproto"].__dict__.pop("beacon", None)    # (import made it an attribute)
+    kept = _s.get("set") or {}
+    clean = kept if got is None else spec.check_beacon(got)
+    cfg = {}
+    for k in spec.BEACON:
+        v = clean.get(k)
+        cfg[k] = spec.BEACON[k][3] if v is None else v
+    _cfg = cfg
+    if clean == kept:
+        return False
+    _s["set"] = clean
+    return True
 
 
 def kind():
@@ -57,6 +80,7 @@ def setup(r):
     rt = r
     s = rt.rtc.get("bc")
     _s = s if isinstance(s, dict) else store.read_json(_F, None) or {}
+    _adopt()
     _tilt = beaconrules.Tilt(setting("tilt_deg"), bool(_s.get("open")))
     _lamp = beaconrules.Lamp(setting("lamp_debounce_s"), _s.get("lamp"))
     log.i("beacon", "%s open=%d lamp=%s" % (kind(), _s.get("open", 0), _s.get("lamp")))
@@ -70,15 +94,13 @@ def _settings():
         return
     _gen = link.gen
     got = getattr(link, "beacon", None)
-    if isinstance(got, dict):
-        clean = settings.check_beacon(got)
-        if clean != _s.get("set"):
-            _s["set"] = clean
-            _tilt.tilt_deg = setting("tilt_deg")
-            _lamp.debounce_s = setting("lamp_debounce_s")
-            _save()
-            log.i("beacon", "settings %s" % " ".join("%s=%s" % (k, clean[k]) for k in sorted(clean)))
-            _advertise(True)
+    if isinstance(got, dict) and _adopt(got):
+        clean = _s["set"]
+        _tilt.tilt_deg = setting("tilt_deg")
+        _lamp.debounce_s = setting("lamp_debounce_s")
+        _save()
+        log.i("beacon", "settings %s" % " ".join("%s=%s" % (k, clean[k]) for k in sorted(clean)))
+        _advertise(True)
 
 
 def _heartbeat():
@@ -100,9 +122,6 @@ def _cover():
     if a is None:
         return
     a.motion_seen()                      # releases the latched interrupt line that woke us
-    b = rt._drv.get("button")            # that line's edges, seen as presses: none is a person's
-    if b is not None:
-        b.drain()
     v = a.read()
     base = _s.get("base")
     if base is None:                     # first reading after installation: the installed angle

@@ -74,6 +74,19 @@ def _report(what):
     ok(limit and total <= limit + 1024, "heap %d, expected at most %d" % (total, limit))
 
 
+def _errors(rt):
+    """What the runtime records as errors during this wake (a task that crashed on a
+    MemoryError and was restarted would pass the scenario otherwise): a list that fills."""
+    seen = []
+    record = rt.record_error
+
+    def note(msg):
+        seen.append(msg)
+        record(msg)
+    rt.record_error = note
+    return seen
+
+
 def _configure(kind, board, power):
     store.write_json("/config.json", {
         "role": "beacon", "board": "virtual", "fleet_url": os.getenv("FLEET_URL"), "beacon": kind,
@@ -90,7 +103,9 @@ async def test_cover_first_boot_fits():
     gc.collect()
     import supervisor
     rt = supervisor.Runtime()
+    errors = _errors(rt)
     d = await rt.run()
+    eq(errors, [], "errors during the wake")
     eq(d[0], "sleep")
     eq(rt.outbox.pending(), 0)
     ok(rt.role._s.get("base"), "installed angle recorded")
@@ -107,7 +122,9 @@ async def test_cover_tilt_wake_fits():
     gc.collect()
     import supervisor
     rt = supervisor.Runtime()
+    errors = _errors(rt)
     d = await rt.run()
+    eq(errors, [], "errors during the wake")
     eq(d[0], "sleep")
     eq(rt.outbox.pending(), 0)
     eq(rt.role._s.get("open"), 1)
@@ -123,6 +140,7 @@ async def test_streetlight_fault_fits():
     gc.collect()
     import supervisor
     rt = supervisor.Runtime()
+    errors = _errors(rt)
 
     async def until_reported():
         while rt.role is None or rt.role._s.get("lamp") != "lamp_fault" or rt.outbox.pending():
@@ -131,6 +149,7 @@ async def test_streetlight_fault_fits():
     asyncio.create_task(until_reported())
     d = await rt.run()
     eq(d[0], "stop")
+    eq(errors, [], "errors during the run")
     ok(FakeBLE.adverts and FakeBLE.adverts[-1][1], "advertising")
     _report("streetlight fault")
 

@@ -6,7 +6,7 @@ import mptest
 from mptest import eq, ok, approx
 
 mptest.setup_root()
-from drivers import button, ultrasonic, accel, battery, light, led, buzzer  # noqa: E402
+from drivers import button, ultrasonic, accel, mpu6050, lis3dh, battery, light, led, buzzer  # noqa: E402
 
 
 class FakePin:
@@ -208,7 +208,7 @@ def test_mpu6050_decode():
     # x = +0.5 g, y = -0.25 g, z = +1 g, big-endian, 16384 LSB/g
     raw = bytes([0x20, 0x00, 0xF0, 0x00, 0x40, 0x00])
     i2c = FakeI2C({(0x68, 0x3B): raw, (0x68, 0x75): b"\x68"})
-    m = accel.MPU6050(i2c)
+    m = mpu6050.MPU6050(i2c)
     eq(i2c.writes[0], (0x68, 0x6B, b"\x00"))
     x, y, z = m.read()
     approx(x, 0.5)
@@ -223,7 +223,7 @@ def test_lis3dh_decode():
         v = (mg * 16) & 0xFFFF
         return bytes([v & 0xFF, v >> 8])
     i2c = FakeI2C({(0x18, 0xA8): enc(1000) + enc(-500) + enc(0)})
-    x, y, z = accel.LIS3DH(i2c).read()
+    x, y, z = lis3dh.LIS3DH(i2c).read()
     approx(x, 1.0)
     approx(y, -0.5)
     approx(z, 0.0)
@@ -259,7 +259,7 @@ class FakeChipBus:
 
 def test_mpu6050_motion_interrupt_registers_and_latch():
     bus = FakeChipBus(0x68, 0x3A)
-    m = accel.MPU6050(bus)
+    m = mpu6050.MPU6050(bus)
     bus.log = []
     bus.motion(0x40)                        # a latch left from before: cleared first
     m.arm_motion(mg=100)
@@ -279,13 +279,13 @@ def test_mpu6050_motion_interrupt_registers_and_latch():
     eq(m.motion_seen(), True)               # the read releases the latch:
     eq(m.motion_seen(), False)
     bus2 = FakeChipBus(0x68, 0x3A)
-    accel.MPU6050(bus2).arm_motion(mg=1000)
+    mpu6050.MPU6050(bus2).arm_motion(mg=1000)
     eq(bus2.regs[0x1F], bytes((255,)))      # a threshold above the register's range is capped
 
 
 def test_lis3dh_motion_interrupt_registers_and_latch():
     bus = FakeChipBus(0x18, 0x31)
-    d = accel.LIS3DH(bus)
+    d = lis3dh.LIS3DH(bus)
     bus.log = []
     d.arm_motion(mg=64)
     eq(bus.regs[0x20], b"\x2f")             # CTRL_REG1: ODR 10 Hz, low power, X/Y/Z
