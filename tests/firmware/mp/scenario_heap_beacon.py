@@ -108,7 +108,7 @@ async def test_cover_first_boot_fits():
     eq(errors, [], "errors during the wake")
     eq(d[0], "sleep")
     eq(rt.outbox.pending(), 0)
-    ok(rt.role._s.get("base"), "installed angle recorded")
+    ok(rt.role.state.get("base"), "installed angle recorded")
     ok(FakeBLE.adverts and FakeBLE.adverts[-1][1], "advertising, as the fleet asked")
     _report("cover first boot")
 
@@ -127,7 +127,7 @@ async def test_cover_tilt_wake_fits():
     eq(errors, [], "errors during the wake")
     eq(d[0], "sleep")
     eq(rt.outbox.pending(), 0)
-    eq(rt.role._s.get("open"), 1)
+    eq(rt.role.state.get("open"), 1)
     ok(FakeBLE.adverts and FakeBLE.adverts[-1][1], "advertising")
     ok((0x68, 0x38, b"\x40") in machine.FAKE.i2c_writes, "motion interrupt armed before sleep")
     _report("cover tilt wake")
@@ -143,7 +143,7 @@ async def test_streetlight_fault_fits():
     errors = _errors(rt)
 
     async def until_reported():
-        while rt.role is None or rt.role._s.get("lamp") != "lamp_fault" or rt.outbox.pending():
+        while rt.role is None or rt.role.state.get("lamp") != "lamp_fault" or rt.outbox.pending():
             await asyncio.sleep_ms(200)
         rt.finish("stop")
     asyncio.create_task(until_reported())
