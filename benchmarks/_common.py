@@ -145,13 +145,27 @@ function request()
   return reqs[i]
 end
 
+local statuses = {}
+
+function response(status, headers, body)
+  if status >= 300 then
+    statuses[status] = (statuses[status] or 0) + 1
+  end
+end
+
 function done(summary, latency, requests)
   local e = summary.errors
+  local refused = {}
+  for code, count in pairs(statuses) do
+    refused[#refused + 1] = string.format('"%d": %d', code, count)
+  end
   io.write(string.format(
     'WRKJSON {"requests": %d, "duration_us": %d, "non2xx": %d, "connect_errors": %d, "read_errors": %d, ' ..
-    '"write_errors": %d, "timeouts": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d}\n',
+    '"write_errors": %d, "timeouts": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d, ' ..
+    '"statuses": {%s}}\n',
     summary.requests, summary.duration, e.status, e.connect, e.read, e.write, e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
+    table.concat(refused, ", ")))
 end
 """
 

@@ -48,21 +48,27 @@ class Flash:
         self._w = open(wear, "r+b") if wear.is_file() else None
 
     @classmethod
-    def create(cls, path, board):
-        """An erased chip of the board's size with its partition table at 0x8000."""
+    def create(cls, path, board, blank=False):
+        """A chip of the board's size as it leaves the factory of a virtual board: the stand-in
+        MicroPython image (bootloader, partition table at 0x8000, app: boards/espimage.py) the
+        ROM checks before MicroPython may run. blank=True: erased everywhere, like a new module
+        that only its ROM can talk through (download mode) until something is flashed."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         size = board["flash"]["size_bytes"]
-        blank = b"\xff" * (1 << 20)
+        erased = b"\xff" * (1 << 20)
         with open(path, "wb") as f:
-            for _ in range(size // len(blank)):
-                f.write(blank)
-            f.write(b"\xff" * (size % len(blank)))
+            for _ in range(size // len(erased)):
+                f.write(erased)
+            f.write(b"\xff" * (size % len(erased)))
         with open(path.with_name(path.name + ".wear"), "wb") as f:
             f.write(WEAR_MAGIC + bytes(WEAR_HEAD - len(WEAR_MAGIC)) + bytes(4 * (size // SECTOR)))
         fl = cls(path, size)
-        entries = partitions.table(board["partitions"]["table"])
-        fl.write_region(partitions.PARTITION_TABLE_OFFSET, partitions.to_binary(entries))
+        if not blank:
+            from . import espimage
+            chip = board.get("chip", "esp32")
+            image = _factory_image(chip, board["partitions"]["table"])
+            fl.write_region(espimage.BOOTLOADER_OFFSET[chip], image)
         return fl
 
     def close(self):
@@ -133,6 +139,17 @@ class Flash:
             if e["name"] == "vfs" and e["type"] == 0x01:
                 return LittleFsVolume(self, e["offset"], e["size"])
         raise FlashError("no vfs partition on %s" % self.path)
+
+
+_FACTORY = {}
+
+
+def _factory_image(chip, table):
+    from . import espimage
+    key = (chip, table)
+    if key not in _FACTORY:
+        _FACTORY[key] = espimage.fake_micropython_firmware(chip=chip, table=table)
+    return _FACTORY[key]
 
 
 def wear(path):
@@ -299,6 +316,32 @@ def read_file(path, name):
             raise FlashError("cannot read %s: %s" % (name, e))
         finally:
             vol.fs = None           # read only: nothing to unmount-write
+
+
+def littlefs_image(files, size, trim=True):
+    """A LittleFS2 image of {"/path": bytes} for a vfs partition of `size` bytes, made with
+    littlefs-python and MicroPython's parameters (LFS_CONFIG): what `esptool write-flash` puts
+    at the partition's offset. trim=True drops the erased blocks at the end (LittleFS never
+    reads a block it has not written, so whatever the flash holds there is harmless) and keeps
+    the write short."""
+    fs = littlefs.LittleFS(block_count=size // SECTOR, **LFS_CONFIG)
+    for name, data in sorted(files.items()):
+        parts = name.strip("/").split("/")
+        for i in range(1, len(parts)):
+            d = "/".join(parts[:i])
+            try:
+                fs.mkdir(d)
+            except (littlefs.LittleFSError, FileExistsError):
+                pass
+        with fs.open("/".join(parts), "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else bytes(data))
+    image = bytes(fs.context.buffer)
+    if trim:
+        end = len(image)
+        while end > 2 * SECTOR and image[end - SECTOR:end] == b"\xff" * SECTOR:
+            end -= SECTOR
+        image = image[:end]
+    return image
 
 
 def read_files(path):

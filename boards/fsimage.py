@@ -52,9 +52,11 @@ def validate_config(config, board_name):
     if not isinstance(url, str) or not (url.startswith("http://") or url.startswith("https://")):
         problems.append("fleet_url: %r must be an http:// or https:// URL" % (url,))
     wifi = cfg.get("wifi")
-    if not isinstance(wifi, dict) or not isinstance(wifi.get("ssid"), str) or not wifi.get("ssid"):
-        problems.append("wifi: expected {\"ssid\": ..., \"password\": ...} with a non-empty ssid")
-    elif not isinstance(wifi.get("password", ""), str):
+    # No Wi-Fi (absent, or an empty ssid) is allowed: such a board starts in its Wi-Fi setup mode
+    # and gets the network over Improv (`provision wifi`, firmware/app/improvmode.py).
+    if wifi is not None and (not isinstance(wifi, dict) or not isinstance(wifi.get("ssid", ""), str)):
+        problems.append("wifi: expected {\"ssid\": ..., \"password\": ...}")
+    elif isinstance(wifi, dict) and not isinstance(wifi.get("password", ""), str):
         problems.append("wifi.password: expected a string")
     for key in ("site", "enroll_token", "ca"):
         if key in cfg and cfg[key] is not None and not isinstance(cfg[key], str):
@@ -133,11 +135,15 @@ def compile_app(files, mpy_cross=None):
             src = Path(tmp) / "m.py"
             src.write_bytes(data)
             dst = Path(tmp) / "m.mpy"
-            # -s names the source in tracebacks as it is on the board
-            r = subprocess.run([exe, "-s", path, "-o", str(dst), str(src)], capture_output=True, text=True)
+            # -s: the name tracebacks give the module is the .mpy's own path on the board, which
+            # is also its __file__: one interned name per module instead of two (heap, see
+            # docs/firmware.md "Heap"). A bundle copied to the other slot still runs; its
+            # tracebacks then name the slot it was built for.
+            mpy_path = path[:-3] + ".mpy"
+            r = subprocess.run([exe, "-s", mpy_path, "-o", str(dst), str(src)], capture_output=True, text=True)
             if r.returncode != 0:
                 raise FirmwareError("mpy-cross failed on %s: %s" % (path, r.stderr.strip()))
-            out[path[:-3] + ".mpy"] = dst.read_bytes()
+            out[mpy_path] = dst.read_bytes()
     return out
 
 

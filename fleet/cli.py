@@ -18,6 +18,7 @@ from fleet import clikit, schema
 from fleet.care import cli as care_cli
 from fleet.facilities import cli as facilities_cli
 from fleet.waste import cli as waste_cli
+from fleet.ota import cli as ota_cli
 from fleet.clikit import json_option, output, settings_from, with_db
 from fleet.core.security import SecretBox, generate_password
 from fleet.domain import credentials, devices, enrollment, export, users, webhooks
@@ -346,7 +347,7 @@ def export_csv(db, settings, kind, out, device_id):
         click.echo("%d %s written to %s" % (count, kind, out), err=True)
 
 
-for command in care_cli.COMMANDS + waste_cli.COMMANDS + facilities_cli.COMMANDS:
+for command in care_cli.COMMANDS + waste_cli.COMMANDS + facilities_cli.COMMANDS + ota_cli.COMMANDS:
     main.add_command(command)
 
 

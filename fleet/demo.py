@@ -12,6 +12,7 @@ a function that mints enrollment tokens. It returns a stop() callable, or None.
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from fleet.core.security import generate_password
@@ -25,22 +26,30 @@ DEMO_USER = "admin"
 TOKEN_TTL_S = 3600
 
 
-# The demo's virtual fleet: a few call buttons and two mains-powered boards on the generic role.
+# The demo's virtual fleet: a few call buttons and three mains-powered smart bins.
 DEMO_BOARDS = (
     ("button-1", "call_button", {"power": "battery"}),
     ("button-2", "call_button", {"power": "battery"}),
     ("button-3", "call_button", {"power": "battery"}),
-    ("bin-1", "smart_bin", {"power": "mains", "role_module": "generic"}),
-    ("bin-2", "smart_bin", {"power": "mains", "role_module": "generic"}),
+    ("bin-1", "smart_bin", {"power": "mains"}),
+    ("bin-2", "smart_bin", {"power": "mains"}),
+    ("bin-3", "smart_bin", {"power": "mains"}),
 )
+# Each demo bin's world is a bin of the seeded virtual district (boards/virtual/district.py),
+# filling DEMO_SPEED times faster than real time: a simulated day every four real minutes.
+DEMO_DISTRICT = {"bin-1": "1:B0000", "bin-2": "1:B0001", "bin-3": "1:B0004"}
+DEMO_SPEED = 360.0
 
 
-def start_virtual_fleet(url, token_factory, boards=DEMO_BOARDS, home=None):
+def start_virtual_fleet(url, token_factory, boards=DEMO_BOARDS, home=None, files=None, open_db=None):
     """Start virtual boards that enroll with token_factory(role=..., board=..., site=...) and report to url.
 
     The boards run in the vboard daemon, so `vboard press button-1` works from another shell.
     Every start re-provisions them with fresh tokens; a board keeps its MAC, so the fleet keeps
-    its device id. home: $VBOARD_HOME or ./var/vboards. Returns a stop() callable.
+    its device id. home: $VBOARD_HOME or ./var/vboards. files: more files for every board (the
+    release key it trusts). Smart bins named in DEMO_DISTRICT fill as their district bin does; with
+    open_db (a function giving a database connection) they enter the bins registry once enrolled
+    (in a thread: the start does not wait). Returns a stop() callable.
     """
     from boards.virtual import BoardFarm, VBoardError
     from boards.virtual.store import default_home, resolve_home
@@ -48,7 +57,7 @@ def start_virtual_fleet(url, token_factory, boards=DEMO_BOARDS, home=None):
     home = resolve_home(home)
 
     farm = BoardFarm.connect(home)
-    started = []
+    started, demo_bins = [], []
     for name, role, extra in boards:
         try:
             mac = farm.board(name).hw_id
@@ -56,8 +65,18 @@ def start_virtual_fleet(url, token_factory, boards=DEMO_BOARDS, home=None):
             mac = None
         config = dict(extra, role=role, fleet_url=url, enroll_token=token_factory(role=role, board="virtual"),
                       wifi={"ssid": "district-iot", "password": "demo-password"}, site="demo")
-        farm.create(name, board="virtual", role=role, config=config, mac=mac, replace=True).start()
+        board = farm.create(name, board="virtual", role=role, config=config, mac=mac, replace=True)
+        if files:
+            board.deploy(files)
+        if name in DEMO_DISTRICT:
+            board.set_world(district_bin=DEMO_DISTRICT[name], district_speed=DEMO_SPEED, bin_depth_cm=100.0)
+            demo_bins.append(_demo_bin(name, board.hw_id, DEMO_DISTRICT[name]))
+        board.start()
         started.append(name)
+    if demo_bins and open_db is not None:
+        from fleet.waste.demo import register_when_enrolled
+        threading.Thread(target=register_when_enrolled, args=(open_db, demo_bins), name="demo-bins",
+                         daemon=True).start()
     # The vboard command finds these boards by itself only in its default home.
     vboard = shown_tool("vboard")
     if home != default_home().resolve():
@@ -66,7 +85,9 @@ def start_virtual_fleet(url, token_factory, boards=DEMO_BOARDS, home=None):
           "  Press a call button:  %s press button-1\n"
           "  Cancel (long press):  %s press button-1 --ms 3500\n"
           "  Watch a board:        %s log button-1 -f\n"
-          "  All boards:           %s list\n" % (", ".join(started), shown(home), vboard, vboard, vboard, vboard),
+          "  All boards:           %s list\n"
+          "  Bins fill a day every %d min: see /bins; empty one:  %s set bin-1 bin_fill_pct=0\n"
+          % (", ".join(started), shown(home), vboard, vboard, vboard, vboard, 86400 / DEMO_SPEED / 60, vboard),
           flush=True)
 
     def stop():
@@ -75,6 +96,32 @@ def start_virtual_fleet(url, token_factory, boards=DEMO_BOARDS, home=None):
         except VBoardError:
             pass
     return stop
+
+
+def _demo_bin(name, hw_id, spec):
+    from boards.virtual import binworld
+    twin = binworld.DistrictFollower(spec).bin
+    return {"id": name.upper(), "name": "demo %s (district %s)" % (name, spec), "hw_id": hw_id, "lat": twin.lat,
+            "lon": twin.lon, "waste_type": twin.waste_type}
+
+
+def demo_release_key(settings):
+    """The demo's release key (docs/ota.md "Try it"): made once in release-keys/ of the data dir,
+    trusted by the demo's fleet, its public part put on every virtual board. {path: bytes}."""
+    from fleet.ota import releases, signing
+    folder = settings.data_dir / "release-keys"
+    found = sorted(folder.glob("*.pub.pem")) if folder.is_dir() else []
+    if not found:
+        signing.generate(folder)
+        found = sorted(folder.glob("*.pub.pem"))
+    pem = found[0].read_bytes()
+    kid, modulus = signing.load_public(pem)
+    db = open_db(settings.db)
+    try:
+        releases.trust_key(db, users.Principal("cli", "demo", "admin"), pem)
+    finally:
+        db.close()
+    return {"/keys/%s.rsa" % kid: modulus}
 
 
 def make_token_factory(settings):
@@ -134,8 +181,9 @@ def banner(url, password, settings):
             "  The command line works on this demo's database with --db or FLEET_DB:\n"
             "    %s alarm list --db %s\n"
             "    export FLEET_DB=%s      # then: %s device list\n"
+            "  Updates %s/ota - a release for the virtual boards: docs/ota.md \"Try it\"\n"
             "  Stop the demo with Ctrl-C.\n"
-            % (url, DEMO_USER, password, url, url, fleet, db, Path(settings.db).resolve(), fleet))
+            % (url, DEMO_USER, password, url, url, fleet, db, Path(settings.db).resolve(), fleet, url))
 
 
 def asset_urls(settings, url):
@@ -172,7 +220,8 @@ def _serve_demo(settings, lock, sock):
         lock.publish(url=url, **about)
         print(banner(url, password, settings), flush=True)
         print(asset_urls(settings, url), flush=True)
-        stopper = start_virtual_fleet(url, make_token_factory(settings), home=home)
+        stopper = start_virtual_fleet(url, make_token_factory(settings), home=home, files=demo_release_key(settings),
+                                      open_db=lambda: open_db(settings.db))
         if stopper is not None:
             stop.append(stopper)
 

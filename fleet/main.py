@@ -11,11 +11,13 @@ from fleet.api import api_router
 from fleet.api import errors
 from fleet.api.csrf import CsrfGuard
 from fleet.api.device import DeviceFastPath
-from fleet.api.headers import SecurityHeaders
+from fleet.api.headers import SecurityHeaders, tile_origins
 from fleet.metrics import RequestMetrics
 from fleet.care.capability import CARE
 from fleet.facilities.capability import FACILITIES
+from fleet.provisioning.capability import PROVISIONING
 from fleet.waste.capability import WASTE
+from fleet.ota.capability import OTA
 from fleet.core.config import Settings
 from fleet.runtime import FleetRuntime
 from fleet.web import pages
@@ -23,7 +25,7 @@ from fleet.web import pages
 VERSION = "0.1.0"
 # The capabilities this fleet runs, each a package beside the core (docs/architecture.md#layout-core-and-capabilities).
 # Adding one: its package, its entry here, its migrations in fleet/schema.py, its commands in fleet/cli.py.
-CAPABILITIES = (CARE, WASTE, FACILITIES)
+CAPABILITIES = (CARE, WASTE, FACILITIES, OTA, PROVISIONING)
 
 
 def create_app(settings=None):
@@ -40,7 +42,7 @@ def create_app(settings=None):
     app.add_middleware(CsrfGuard)
     app.add_middleware(DeviceFastPath, fastapi_app=app)
     app.add_middleware(errors.ServerTimeMiddleware)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, img_origins=tile_origins(settings.map_tile_url))
     app.add_middleware(RequestMetrics, metrics=runtime.metrics)
     errors.install(app)
     app.include_router(api_router)

@@ -11,7 +11,9 @@ steps) never has to.
 
 from fleet.care import migrations as care
 from fleet.facilities import migrations as facilities
+from fleet.provisioning import migrations as provisioning
 from fleet.waste import migrations as waste
+from fleet.ota import migrations as ota
 from fleet.store import db as store
 from fleet.store import migrations as core
 
@@ -24,6 +26,8 @@ MIGRATIONS = [
     care.m006_alarm_resident,                   # 6
     waste.m007_waste,                           # 7  bins, fill history, plans and stops, maintenance
     facilities.m008_facilities,                 # 8  assets, reports (Open311), work orders, teams
+    ota.m009_ota,                               # 9  OTA: keys, releases, rollouts
+    provisioning.m010_provisioning_runs,        # 10 the technicians' provisioning runs
 ]
 LATEST = len(MIGRATIONS)
 

@@ -38,6 +38,8 @@ def pytest_addoption(parser):
     g.addoption("--wifi-ssid", dest="hil_wifi_ssid", default="district-iot")
     g.addoption("--wifi-password", dest="hil_wifi_password", default="lab-password")
     g.addoption("--hil-logs", dest="hil_logs", default="var/hil-logs", help="folder for per-test logs")
+    g.addoption("--firmware", dest="hil_firmware", default=None,
+                help="MicroPython .bin for the provisioning scenario on a real board (virtual boards use a stand-in)")
     g.addoption("--fleet-http", dest="hil_fleet_http", action="store_true",
                 help="serve the fleet over plain HTTP (default: HTTPS with a test CA pinned on the boards)")
 
@@ -109,7 +111,7 @@ class BoardMaker:
         self.rig, self.fleet, self.log_dir, self.opt = rig, fleet, log_dir, opt
         self.boards = []
 
-    def __call__(self, name="dut", role="call_button", start=True, token=None, **config):
+    def __call__(self, name="dut", role="call_button", start=True, token=None, board=None, **config):
         token = token or self.fleet.enrollment_token(role=role)
         host = self.opt("hil_fleet_host")
         url = self.fleet.url.replace("127.0.0.1", host)
@@ -119,7 +121,7 @@ class BoardMaker:
         if config.get("ca", 0) is None:
             del config["ca"]
         cfg = board_config(role, url, token, self.opt("hil_wifi_ssid"), self.opt("hil_wifi_password"), **config)
-        b = self.rig.provision(name, cfg, start=False)
+        b = self.rig.provision(name, cfg, start=False, **({"board": board} if board else {}))
         self.boards.append(b)
         if pki is not None and cfg.get("ca"):
             b.deploy({cfg["ca"]: pki.ca_der})          # the device CA, pinned on the board
@@ -138,7 +140,8 @@ class BoardMaker:
 
 @pytest.fixture
 def make_board(rig, fleet, hil_log_dir, request):
-    """make_board(name, role=..., **config) -> a provisioned, powered board enrolled with `fleet`."""
+    """make_board(name, role=..., board=None, **config) -> a provisioned, powered board enrolled with
+    `fleet` (board: a definition's name or path; the rig's own by default)."""
     maker = BoardMaker(rig, fleet, hil_log_dir, request.config.getoption)
     yield maker
     maker.save_logs()

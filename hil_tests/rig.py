@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 
-from boards import build_fs
+from boards import build_fs, compile_app
 
 # Capability -> what a real rig would need to offer it (the skip reason).
 CAPABILITIES = {
@@ -197,7 +197,9 @@ class SerialRig:
     def provision(self, name, config, board=None, start=True, files=None):
         self.close()  # one board on the port: the previous test's handle goes
         self.board = SerialBoard(self.port, name)
-        files = files or build_fs(board or self.board_name, config)
+        # a real board gets the app compiled (.mpy), as provisioning deploys it: compiling .py
+        # on the board needs far more heap than loading bytecode (docs/firmware.md "Heap")
+        files = files or compile_app(build_fs(board or self.board_name, config))
         self.board.deploy(files)
         if start:
             self.board.start()

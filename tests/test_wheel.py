@@ -28,7 +28,7 @@ LEFTOVERS = shutil.ignore_patterns(".git", ".venv", "var", "build", "dist", "*.e
                                    ".pytest_cache", ".hypothesis", "logs", ".vboards", "*.db", "*.db-*")
 # Where each shipped folder of the repo lands in the wheel.
 SHIPPED = {"fleet": "fleet", "boards": "boards", "hil_tests": "hil_tests", "firmware": "boards/firmware",
-           "firmware/app/devproto": "devproto"}
+           "firmware/app/devproto": "devproto", "provisioning": "provisioning"}
 
 
 @pytest.fixture(scope="module")

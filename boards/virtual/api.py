@@ -43,7 +43,8 @@ class BoardFarm:
         return self._t.call(op, **args)
 
     def create(self, name, *, board="virtual", role=None, config=None, files=None, firmware_dir=None,
-               mac=None, replace=False, heapsize=None, heap_trace=None, start=False):
+               mac=None, replace=False, heapsize=None, heap_trace=None, start=False, blank=False,
+               flash_size=None, auto_reset=None):
         """Create a board and write its filesystem.
 
         Either `config` (the /config.json settings: role, fleet_url, wifi {ssid, password},
@@ -53,10 +54,16 @@ class BoardFarm:
         `heap_trace` (ms, or True for 2 ms): sample the live heap that often (gc.collect() on the
         board's main thread) and report the firmware's peak in info()["heap"]["fw_peak"]; it makes
         the GC run more often, so use it for measuring, not for deciding whether a heap size passes.
+        `blank=True`: the flash is erased everywhere, as on a new module: the ROM finds nothing to
+        boot until something is flashed through its serial port (`serial_url`, RFC 2217).
+        `flash_size`: bytes of a flash chip other than the definition's (e.g. 2 MB).
+        `auto_reset=False`: no DTR/RTS auto-reset circuit (a bare module on a USB-UART cable):
+        esptool cannot put it into download mode by itself.
         """
         self.call("create", name=name, board=board, role=role, config=config,
                   files=files, firmware_dir=str(firmware_dir) if firmware_dir else None, mac=mac,
-                  replace=replace, heapsize=heapsize, heap_trace=heap_trace)
+                  replace=replace, heapsize=heapsize, heap_trace=heap_trace, blank=blank, flash_size=flash_size,
+                  auto_reset=auto_reset)
         b = VirtualBoard(self, name)
         if start:
             b.start()
@@ -138,6 +145,16 @@ class VirtualBoard:
 
     stop = power_cut
 
+    def hold_boot(self, held=True):
+        """Hold (or release) the DevKit's BOOT button, which pulls IO0 low: reset() while it is
+        held starts the ROM's download mode."""
+        self._call("hold_boot", held=bool(held))
+
+    def unplug(self):
+        """Pull the USB cable: the serial port's client is cut off and the board loses power
+        (start() plugs it back in)."""
+        self._call("unplug")
+
     def reset(self):
         """Press EN: the chip restarts from scratch (PWRON_RESET)."""
         self._call("reset")
@@ -206,8 +223,28 @@ class VirtualBoard:
 
     @property
     def state(self):
-        """'off', 'running' or 'sleeping' (deep sleep)."""
+        """'off', 'running', 'sleeping' (deep sleep), 'reset' (EN held low), 'download' (the
+        ROM's serial download mode) or 'bootloop' (the ROM found nothing valid to boot)."""
         return self.info()["state"]
+
+    @property
+    def serial_url(self):
+        """The board's USB serial port as RFC 2217 (rfc2217://127.0.0.1:PORT), with the DevKit's
+        auto-reset circuit and the line speed the client sets."""
+        return self.info()["serial_url"]
+
+    @property
+    def ble_url(self):
+        """The board's BLE radio as a central reaches it (tcp://127.0.0.1:PORT, a fake link:
+        boards/virtual/ble.py); boards/virtual/bleak_backend.py puts bleak's client on it."""
+        return self.info()["ble_url"]
+
+    @property
+    def bt_mac(self):
+        """The Bluetooth address the board advertises with: its base MAC + 2, as on the ESP32."""
+        m = bytearray.fromhex(self.info()["mac"].replace(":", ""))
+        m[5] = (m[5] + 2) & 0xFF
+        return ":".join("%02X" % b for b in m)
 
     @property
     def console_url(self):

@@ -55,9 +55,9 @@ def boards_cmd():
 
 @main.command()
 @click.argument("name")
-@click.option("--role", required=True, type=click.Choice(["call_button", "smart_bin", "beacon"]))
+@click.option("--role", default=None, type=click.Choice(["call_button", "smart_bin", "beacon"]))
 @click.option("--board", "board", default="virtual", show_default=True, help="Board definition (see `vboard boards`).")
-@click.option("--fleet", "fleet", required=True, metavar="URL", help="Fleet manager URL, e.g. http://127.0.0.1:8000")
+@click.option("--fleet", "fleet", default=None, metavar="URL", help="Fleet manager URL, e.g. http://127.0.0.1:8000")
 @click.option("--token", default=None, help="One-time enrollment token for the board.")
 @click.option("--wifi-ssid", default="district-lab", show_default=True)
 @click.option("--wifi-password", default="lab-password", show_default=True)
@@ -69,10 +69,24 @@ def boards_cmd():
 @click.option("--mac", default=None, help="Wi-Fi MAC (12 hex digits); random by default.")
 @click.option("--heapsize", default=None, help="MicroPython heap, e.g. 128k (default: the interpreter's).")
 @click.option("--force", is_flag=True, help="Replace a board of that name (its flash is erased).")
+@click.option("--blank", is_flag=True, help="A new module: flash erased everywhere, to be flashed through its "
+              "serial port (then --role and --fleet are not needed).")
+@click.option("--flash-size", default=None, type=click.Choice(["1MB", "2MB", "4MB", "8MB", "16MB"]),
+              help="A flash chip of another size than the definition's.")
 @click.pass_context
 def create(ctx, name, role, board, fleet, token, wifi_ssid, wifi_password, site, power, firmware, mac, heapsize,
-           force):
+           force, blank, flash_size):
     """Create board NAME: build its filesystem (firmware + board.json + config.json)."""
+    size = int(flash_size[:-2]) << 20 if flash_size else None
+    if blank:
+        farm = _farm(ctx)
+        farm.create(name, board=board, mac=mac, replace=force, heapsize=heapsize, blank=True, flash_size=size)
+        info = farm.board(name).info()
+        click.echo("created %s (%s, blank flash): hw_id %s, serial port %s" % (name, board, info["hw_id"],
+                                                                             info["serial_url"]))
+        return
+    if not role or not fleet:
+        raise click.UsageError("--role and --fleet are needed (or --blank for a board to flash)")
     config = {"role": role, "board": board, "fleet_url": fleet, "wifi": {"ssid": wifi_ssid, "password": wifi_password},
               "power": power or ("battery" if role == "call_button" else "mains")}
     if token:
@@ -81,7 +95,7 @@ def create(ctx, name, role, board, fleet, token, wifi_ssid, wifi_password, site,
         config["site"] = site
     farm = _farm(ctx)
     farm.create(name, board=board, role=role, config=config, firmware_dir=firmware, mac=mac, replace=force,
-                heapsize=heapsize)
+                heapsize=heapsize, flash_size=size)
     info = farm.board(name).info()
     click.echo("created %s (%s, %s): hw_id %s, console %s" % (name, board, role, info["hw_id"], info["console_url"]))
     click.echo("fleet %s reached through %s; start it with `vboard up %s`" % (fleet, info["proxy_url"], name))
@@ -314,6 +328,11 @@ def console(ctx, name):
     click.echo("  mpremote connect %s repl                # interactive REPL (Ctrl-] leaves)" % url)
     click.echo("  python -m serial.tools.miniterm %s 115200 # plain terminal (Ctrl-] quits)" % url)
     click.echo("  nc 127.0.0.1 %s" % port)
+    if info.get("serial_url"):
+        click.echo("%s   # the USB serial port: RFC 2217 with the auto-reset circuit, paced at the baud rate" %
+                   info["serial_url"])
+        click.echo("  esptool --port %s flash-id                   # download mode, as on a DevKitC" %
+                   info["serial_url"])
 
 
 @main.command()

@@ -30,12 +30,16 @@ class Console:
         self._changed = asyncio.Event()
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._prev_cr = False
+        self._improv_tail = b""        # the last bytes written, to find an Improv packet's header
+        self._raw_len_next = False
+        self._raw_left = 0
         self._line = ""
         self._line_t = None
         self._log = open(log_path, "a", encoding="utf-8", buffering=1)
         self._flush_handle = None
         self.on_input = None     # callable(bytes): bytes typed by a console client
         self.filter = None       # callable(bytes) -> bytes: applied to output before anyone sees it
+        self.taps = []           # callables(bytes): other ends of the UART TX line (the USB serial port)
 
     # ------------------------------------------------------------------ TCP serial port
     async def start(self, port):
@@ -72,27 +76,50 @@ class Console:
 
     # ------------------------------------------------------------------ output path
     def feed(self, data):
-        """Bytes the board wrote to its serial port (bare LF becomes CR LF, as on the ESP32)."""
+        """Bytes the board wrote to its serial port. A bare LF becomes CR LF, as the ESP32 port's
+        print() does (mp_hal_stdout_tx_strn_cooked); the unix port writes text and binary alike,
+        so the one binary protocol the firmware writes on its console, an Improv Serial packet
+        (IMPROV, version 1, type 1-4, length, data, checksum), passes uncooked, as
+        sys.stdout.buffer.write() leaves it on the chip (mp_hal_stdout_tx_strn)."""
         out = bytearray()
         for b in data:
+            if self._raw_left:
+                out.append(b)
+                self._raw_left -= 1
+                self._prev_cr = False
+                continue
+            if self._raw_len_next:
+                out.append(b)
+                self._raw_len_next = False
+                self._raw_left = b + 1             # data and checksum
+                continue
             if b == 0x0A and not self._prev_cr:
                 out += b"\r\n"
             else:
                 out.append(b)
             self._prev_cr = b == 0x0D
+            t = self._improv_tail = (self._improv_tail + bytes((b,)))[-8:]
+            if len(t) == 8 and t[:6] == b"IMPROV" and t[6] == 1 and 1 <= t[7] <= 4:
+                self._raw_len_next = True
+                self._improv_tail = b""
         data = bytes(out)
         if self.filter is not None:
             data = self.filter(data)
         if data:
             self.emit(data)
 
-    def emit(self, data):
-        """Send bytes to the console clients and record them (no translation)."""
+    def emit(self, data, record=True):
+        """Send bytes to the console clients and record them (no translation). record=False:
+        binary protocol traffic (the ROM loader's SLIP frames) stays out of the transcript."""
         for w in list(self._clients):
             try:
                 w.write(data)
             except Exception:
                 self._clients.discard(w)
+        for tap in self.taps:
+            tap(data)
+        if not record:
+            return
         text = self._decoder.decode(data)
         if text:
             self._append(text)

@@ -2,8 +2,11 @@
 
 Each bin fills at a base rate set by its waste type and its location (a market street fills
 faster than a back lane), shaped by the hour of day and the weekday (weekends differ by type),
-with market-day events (one weekday a week, near the market: three times the rate), noise, and
-now and then a sensor fault (a stuck reading for a day or two). Crews empty a bin when told.
+with market-day events (one weekday a week, near the market: three times the rate), a day's own
+factor (some days are busier than others: lognormal with mean 1 and spread day_sigma, drawn for
+each bin and day from the seed, so "what would have happened" can be replayed), noise on every
+step, and now and then a sensor fault (a stuck reading for a day or two). Crews empty a bin
+when told.
 What a bin's board would report is decided by the firmware's own rules (firmware/app/binfill.py,
 run here on CPython), so the fleet sees the events boards would send.
 
@@ -28,7 +31,7 @@ CENTRE = (31.2304, 121.4737)
 
 
 class Bin:
-    def __init__(self, bin_id, rng, lat, lon, waste_type, capacity_l=240, depth_mm=1000):
+    def __init__(self, bin_id, rng, lat, lon, waste_type, capacity_l=240, depth_mm=1000, day_sigma=0.0):
         self.id, self.lat, self.lon, self.waste_type = bin_id, lat, lon, waste_type
         self.capacity_l, self.depth_mm = capacity_l, depth_mm
         self.busy = rng.lognormvariate(0, 0.35)                 # this spot's own footfall
@@ -38,7 +41,23 @@ class Bin:
         self.stuck_until = None
         self.state = {}                                         # the firmware's binfill state
         self.overflows = 0
+        self.overflows_soon = 0                                 # of them, within a day of an emptying
         self.over = False
+        self.emptied_at = None
+        self.day_sigma = day_sigma
+        self.salt = rng.getrandbits(32)
+        self._day = (None, 1.0)
+
+    def day_factor(self, t):
+        """This bin's factor for t's day: the same for a seed whatever happens in the run."""
+        day = int(t // 86400)
+        if self._day[0] != day:
+            f = 1.0
+            if self.day_sigma > 0:
+                s = self.day_sigma
+                f = random.Random(self.salt * 100003 + day).lognormvariate(-s * s / 2, s)   # mean 1
+            self._day = (day, f)
+        return self._day[1]
 
     def rate_per_h(self, t):
         day = int((t // 86400 + 3) % 7)
@@ -52,14 +71,30 @@ class Bin:
 
     def advance(self, t, dt):
         """Fill for dt seconds from t (noise on each step)."""
-        self.level += max(0.0, self.rate_per_h(t) * dt / 3600 * self.rng.gauss(1.0, 0.25))
+        self.level += max(0.0, self.rate_per_h(t) * self.day_factor(t) * dt / 3600 * self.rng.gauss(1.0, 0.25))
         if self.level >= 100 and not self.over:
             self.overflows += 1
+            if self.emptied_at is not None and t + dt - self.emptied_at <= 86400:
+                self.overflows_soon += 1     # no plan with one shift a day could have caught it
             self.over = True
 
-    def empty(self):
+    def empty(self, t=None):
         self.level = self.rng.uniform(0, 3)
         self.over = False
+        self.emptied_at = t
+
+    def reaches(self, t, target, step=900, horizon_s=7 * 86400):
+        """When the bin, left alone from t, would reach target % (its rates and day factors, no
+        step noise), or None beyond the horizon: the truth a forecast is measured against."""
+        level, end = self.level, t + horizon_s
+        while level < target:
+            if t >= end:
+                return None
+            gain = self.rate_per_h(t) * self.day_factor(t) * step / 3600
+            if level + gain >= target:
+                return t + (target - level) / gain * step
+            level, t = level + gain, t + step
+        return t
 
     def distance_mm(self, t):
         """What the sensor sees: the surface of the waste (a stuck sensor sees its last reading)."""
@@ -77,7 +112,7 @@ class Bin:
         return binfill.measured(self.state, mm, "ok", int(t), cfg)
 
 
-def make_district(n, seed=1, radius_km=3.0):
+def make_district(n, seed=1, radius_km=3.0, day_sigma=0.0):
     rng = random.Random(seed)
     types = list(BASE_PER_DAY)
     weights = [5, 3, 3, 1, 1, 2]
@@ -87,5 +122,6 @@ def make_district(n, seed=1, radius_km=3.0):
         a = rng.uniform(0, 2 * math.pi)
         lat = CENTRE[0] + r * math.cos(a) / 111.0
         lon = CENTRE[1] + r * math.sin(a) / (111.0 * math.cos(math.radians(CENTRE[0])))
-        out.append(Bin("B%04d" % i, rng, round(lat, 6), round(lon, 6), rng.choices(types, weights)[0]))
+        out.append(Bin("B%04d" % i, rng, round(lat, 6), round(lon, 6), rng.choices(types, weights)[0],
+                       day_sigma=day_sigma))
     return out

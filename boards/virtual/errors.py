@@ -18,5 +18,10 @@ class ExpectTimeout(VBoardError, TimeoutError):
         self.tail = tail
         super().__init__(message)
 
+    def __str__(self):
+        # what the board printed last is what a reader of a failed test needs first
+        base = super().__str__()
+        return base + ("\n--- console tail ---\n" + self.tail[-1500:] if self.tail else "")
+
 
 ERRORS = {c.__name__: c for c in (VBoardError, HostNotRunning, ExpectTimeout, BoardError)}

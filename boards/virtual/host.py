@@ -12,6 +12,7 @@ import os
 import secrets
 import threading
 import time
+from pathlib import Path
 
 from ..catalog import load_board
 from .. import flashimage
@@ -291,9 +292,15 @@ class Host:
         return out
 
     async def op_create(self, name, board="virtual", role=None, config=None, files=None, firmware_dir=None,
-                        mac=None, replace=False, heapsize=None, heap_trace=None):
+                        mac=None, replace=False, heapsize=None, heap_trace=None, blank=False, flash_size=None,
+                        auto_reset=None):
         store.check_name(name)
         definition = load_board(board)
+        if flash_size:
+            flash_size = int(flash_size)
+            if flash_size < (1 << 20) or flash_size & (flash_size - 1):
+                raise VBoardError("flash_size must be a power of two of at least 1 MB, got %r" % flash_size)
+            definition = dict(definition, flash=dict(definition["flash"], size_bytes=flash_size))
         if store.exists(self.home, name):
             if not replace:
                 raise VBoardError("virtual board %r already exists in %s; destroy it first or create it with "
@@ -305,14 +312,18 @@ class Host:
                 await rt.close()
                 self.boards.pop(name, None)
             store.remove_board(self.home, name)
-        if files is None:
+        # a definition outside the repository is kept by its path (the board reloads it at each start)
+        board_ref = str(Path(board).resolve()) if str(board).endswith(".json") else definition["name"]
+        if blank:
+            files = {}
+        elif files is None:
             if config is None:
                 raise VBoardError("give either config (to build the filesystem with build_fs) or files")
             cfg = dict(config)
             if role is not None:
                 cfg.setdefault("role", role)
             cfg.setdefault("board", definition["name"])
-            files = build_fs(definition["name"], cfg, firmware_dir=firmware_dir)
+            files = build_fs(board_ref, cfg, firmware_dir=firmware_dir)
         files = {k: (v.encode() if isinstance(v, str) else bytes(v)) for k, v in files.items()}
         fleet_url = None
         try:
@@ -321,12 +332,15 @@ class Host:
             role = role or cfgj.get("role")
         except ValueError:
             pass
-        rec = store.new_record(name, definition["name"], role, fleet_url, mac=mac, heapsize=heapsize,
-                               heap_trace=heap_trace)
+        rec = store.new_record(name, board_ref, role, fleet_url, mac=mac, heapsize=heapsize,
+                               heap_trace=heap_trace, blank=blank, flash_size=flash_size,
+                               auto_reset=auto_reset)
         store.save_record(self.home, rec)
         try:
-            flashimage.Flash.create(store.board_dir(self.home, name) / "flash" / "flash.bin", definition).close()
-            flashimage.write_files(store.board_dir(self.home, name) / "flash" / "flash.bin", definition, files)
+            flashimage.Flash.create(store.board_dir(self.home, name) / "flash" / "flash.bin", definition,
+                                    blank=blank).close()
+            if not blank:
+                flashimage.write_files(store.board_dir(self.home, name) / "flash" / "flash.bin", definition, files)
         except flashimage.FlashError as e:
             raise VBoardError(str(e))
         rt = await self.runtime(name)
@@ -355,6 +369,17 @@ class Host:
     async def op_power_cut(self, name, after_flash_ops=None):
         rt = await self.runtime(name)
         await rt.power_cut(after_flash_ops=after_flash_ops)
+        return rt.info()
+
+    async def op_hold_boot(self, name, held):
+        rt = await self.runtime(name)
+        rt.boot_button = bool(held)
+        rt.note("BOOT button %s" % ("held (IO0 low)" if held else "released"))
+        return True
+
+    async def op_unplug(self, name):
+        rt = await self.runtime(name)
+        await rt.unplug()
         return rt.info()
 
     async def op_brownout(self, name):

@@ -20,10 +20,15 @@ from ..chips import for_shim
 from .. import flashimage
 from ..tools import ToolMissing, tool_path
 from . import store
+from . import binworld
 from . import world as worldmod
 from .console import Console
 from .errors import VBoardError
 from .proxy import FleetProxy
+from . import rom as rommod
+from .romloader import RomLoader
+from .serialport import SerialPort
+from .ble import BleRadio
 from .wifi import WifiSim
 
 SHIMS_DIR = Path(__file__).resolve().parent / "shims"
@@ -40,9 +45,11 @@ EPOCH_2000 = 946684800
 HISTORY_MAX = 20000
 # The part of the board definition the shims need (the rest stays on the host: smaller heap).
 SHIM_BOARD_KEYS = ("name", "title", "chip", "virtual", "pins", "button_active_low", "led_active_low",
-                   "battery_divider", "light_full_v", "accel", "accel_addr", "ultrasonic", "buzzer_type", "wake")
+                   "battery_divider", "light_full_v", "accel", "accel_addr", "ultrasonic", "buzzer_type", "wake",
+                   "tof", "tof_addr")
 CRASH_WINDOW_S = 10.0
 CRASH_MAX = 5
+BOOTLOOP_S = 2.0            # the RTC watchdog restarts a chip that found nothing to boot
 
 ROM = {
     "esp32": {
@@ -165,19 +172,34 @@ def _ctty():
 
 
 def _pty_attrs(fd):
+    """The pty as the chip's UART: every byte reaches MicroPython as sent - no line buffering,
+    no CR/LF translation, no special characters. (The unix port's REPL sets its own raw mode
+    while it reads a line, unix_mphal.c mp_hal_stdio_mode_raw(), and restores this one after.)
+    Ctrl-C is the host's to deliver: see BoardRuntime._console_input."""
     a = termios.tcgetattr(fd)
-    a[0] &= ~(termios.IXON | termios.IXOFF | termios.INLCR | termios.IGNCR)
+    a[0] &= ~(termios.IXON | termios.IXOFF | termios.INLCR | termios.IGNCR | termios.ICRNL | termios.BRKINT |
+              termios.ISTRIP | termios.INPCK)
     a[1] &= ~termios.OPOST                       # bytes go out exactly as written (host adds CR)
-    a[3] &= ~(termios.ECHO | termios.ECHOE | termios.ECHOK | termios.ECHONL | termios.ECHOCTL)
-    a[3] |= termios.ISIG | termios.ICANON
-    cc = a[6]
-    # Only Ctrl-C stays special (SIGINT while code runs, as a UART break-in does); every other
-    # key must reach MicroPython untouched, even when typed before its REPL reads it.
-    for name in ("VQUIT", "VSUSP", "VLNEXT", "VDISCARD", "VDSUSP", "VREPRINT", "VWERASE", "VEOF", "VERASE",
-                 "VKILL", "VSTART", "VSTOP"):
-        if hasattr(termios, name):
-            cc[getattr(termios, name)] = 0
+    a[3] &= ~(termios.ECHO | termios.ECHOE | termios.ECHOK | termios.ECHONL | termios.ECHOCTL | termios.ICANON |
+              termios.ISIG | termios.IEXTEN)
+    a[6][termios.VMIN] = 1
+    a[6][termios.VTIME] = 0
     termios.tcsetattr(fd, termios.TCSANOW, a)
+
+
+def _catches_sigint(pid):
+    """Whether the process has a SIGINT handler (/proc/PID/status SigCgt, bit 1): the unix port
+    installs one exactly while its interrupt character is Ctrl-C (micropython.kbd_intr(3), set
+    around every execution) and restores SIG_DFL for kbd_intr(-1) (unix_mphal.c
+    mp_hal_set_interrupt_char(); main.c execute_from_lexer())."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    except (OSError, ValueError):
+        pass
+    return False
 
 
 class BoardRuntime:
@@ -187,12 +209,22 @@ class BoardRuntime:
         self.name = rec["name"]
         self.rec = rec
         self.definition = load_board(rec["board"])
+        if rec.get("flash_size"):
+            # a module with another flash chip than the definition's (e.g. a 2 MB part)
+            self.definition = dict(self.definition, flash=dict(self.definition["flash"],
+                                                                 size_bytes=int(rec["flash_size"])))
         self.chip = for_shim(self.definition["chip"])
         self.dir = store.board_dir(self.home, self.name)
         self.flash = self.dir / "flash"                 # holds flash.bin (the chip) and its .wear
         self.flash_file = self.flash / "flash.bin"
         if not self.flash_file.is_file():
             flashimage.write_files(self.flash_file, self.definition, {})
+        elif "serial_port" not in rec:
+            # a board made before the ROM checked the flash: give it the factory image it lacks
+            with flashimage.Flash(self.flash_file) as fl:
+                if fl.read(0x1000, 4) == b"\xff" * 4:
+                    from ..espimage import fake_micropython_firmware
+                    fl.write_region(0x1000, fake_micropython_firmware(table=self.definition["partitions"]["table"])[:0xF000])
         self._cfg_wifi = None
         self._fleet_pending = False
         self.world = worldmod.defaults()
@@ -232,7 +264,16 @@ class BoardRuntime:
         self.wifi_up = rec.get("wifi_up", True)
         self.link = dict(rec.get("link") or {"up": True, "mode": "drop"})
         self.console = Console(self.name, self.dir / "console.log")
-        self.console.on_input = self._console_input
+        self.console.on_input = self.uart_rx
+        auto_reset = rec.get("auto_reset")
+        self.serial = SerialPort(self, auto_reset=self.definition.get("auto_reset", True) if auto_reset is None
+                                 else bool(auto_reset))
+        self.console.taps.append(self.serial.send)
+        self.ble = BleRadio(self)           # the BLE radio's stand-in (a fake: no controller here)
+        self.rom = None                 # the ROM loader while the chip is in download mode
+        self.rom_info = None            # why the chip is not running MicroPython (download, boot failure)
+        self._bootloop = None
+        self.boot_button = False        # the DevKit's BOOT button holds IO0 low
         self.proxy = FleetProxy(self.name, self.path_state, self.note)
         self.proxy.set_target(rec.get("fleet_url"))
         self.wifi = WifiSim(self)
@@ -245,6 +286,8 @@ class BoardRuntime:
 
     # ------------------------------------------------------------------ lifecycle in the host
     async def open(self):
+        if self.world.get("district_bin"):
+            binworld.start_following(self, self.world["district_bin"])
         changed = False
         port = await self.console.start(self.rec.get("console_port") or 0)
         if port != self.rec.get("console_port"):
@@ -254,12 +297,23 @@ class BoardRuntime:
         if port != self.rec.get("proxy_port"):
             self.rec["proxy_port"] = port
             changed = True
+        port = await self.serial.start(self.rec.get("serial_port") or 0)
+        if port != self.rec.get("serial_port"):
+            self.rec["serial_port"] = port
+            changed = True
+        port = await self.ble.start(self.rec.get("ble_port") or 0)
+        if port != self.rec.get("ble_port"):
+            self.rec["ble_port"] = port
+            changed = True
         if changed:
             self.save()
 
     async def close(self):
+        binworld.start_following(self, None)
         if self.state != "off":
             await self.power_cut(note="host shutting down")
+        await self.serial.close()
+        await self.ble.close()
         await self.proxy.close()
         await self.console.close()
 
@@ -418,6 +472,9 @@ class BoardRuntime:
             self._wdt_pause(False)
         elif kind == "flash_cut":
             asyncio.ensure_future(self.power_cut(note="power cut just before a flash operation (as asked)"))
+        elif kind == "app_partition":
+            if self.boots:
+                self.boots[-1]["app_partition"] = ev.get("label")
         elif kind == "no_partition_table":
             self.error = "no valid partition table at 0x8000: the bootloader does not start MicroPython"
             self.note(self.error)
@@ -439,8 +496,20 @@ class BoardRuntime:
                    "connectable": ev.get("connectable")}
             self.adverts.append(adv)
             del self.adverts[:-HISTORY_MAX]
+            self.ble.on_adv(ev.get("interval_us"), ev.get("connectable"))
         elif kind == "ble":
             self.note("BLE %s" % ("on" if ev.get("active") else "off"))
+            self.ble.on_active(ev.get("active"))
+        elif kind == "gatt_services":
+            self.ble.on_services(ev.get("services") or [])
+        elif kind == "gatt_value":
+            self.ble.on_value(int(ev["handle"]), bytes.fromhex(ev.get("value") or ""), bool(ev.get("update")))
+        elif kind == "gatt_notify":
+            self.ble.on_notify(int(ev.get("conn", 0)), int(ev["handle"]), bytes.fromhex(ev.get("value") or ""))
+        elif kind == "gap_disconnect":
+            self.ble.on_gap_disconnect(int(ev.get("conn", 0)))
+        elif kind == "ble_mtu":
+            self.ble.pref_mtu = int(ev.get("mtu") or 23)
         elif kind == "nvs":
             self.nvs[ev["ns"]] = ev.get("data") or {}
             store.write_nvs(self.home, self.name, self.nvs)
@@ -457,6 +526,10 @@ class BoardRuntime:
             self.note("TLS handshake refused as on the chip: certificate (depth %s) %s at the board's clock "
                       "%s (valid %s .. %s)" % (ev.get("depth"), ev.get("why"), _utc(ev.get("board_time")),
                                                _utc(ev.get("not_before")), _utc(ev.get("not_after"))))
+        elif kind == "accel_int":
+            pin = self.pins.get("accel_int")
+            if pin is not None:
+                self.set_levels({pin: None})        # the board read the interrupt status: released
         elif kind == "repl":
             self.boot_ms = ev.get("ms")
             self.note("boot.py/main.py returned; board at the REPL")
@@ -689,6 +762,20 @@ class BoardRuntime:
     def _console_input(self, data):
         if self.state != "running" or self._master is None:
             return                                  # nobody listens to the UART
+        if b"\x03" in data and self.pid is not None and _catches_sigint(self.pid):
+            # The UART's interrupt character: as the ESP32's RX handler does (esp32/uart.c: a byte
+            # equal to mp_interrupt_char schedules KeyboardInterrupt and is not queued), Ctrl-C
+            # interrupts while kbd_intr(3) is set, and is an ordinary byte after kbd_intr(-1).
+            parts = data.split(b"\x03")
+            for i, part in enumerate(parts):
+                if i:
+                    try:
+                        os.kill(self.pid, signal.SIGINT)
+                    except OSError:
+                        pass
+                if part:
+                    self._console_input(part)
+            return
         if self._suppress is not None:
             self._pending_input += data
             return
@@ -728,6 +815,7 @@ class BoardRuntime:
         self._expected_exit = None
         self.proc = None
         self.pid = None
+        self.ble.board_off()
         for w in (self._chan_in, self._chan_out):
             if w is not None:
                 try:
@@ -819,6 +907,9 @@ class BoardRuntime:
                                + rom_text["tail"]).encode())
         self.note("boot %d: %s%s, wake %s%s" % (entry["n"], entry["reset_cause"], " (%s)" % why if why else "",
                                                  entry["wake_reason"], " (raw REPL)" if raw else ""))
+        self._leave_rom()
+        if reset_cause != SOFT_RESET and not self._boot_chain_ok():
+            return
         self._fix_fleet_url()
         boot = {"reset_cause": reset_cause, "wake_reason": wake_reason, "wake_pins": list(wake_pins), "raw": raw}
         try:
@@ -839,6 +930,124 @@ class BoardRuntime:
 
     def ticks_us(self):
         return int((time.monotonic() - self.ticks_origin) * 1e6) if self.ticks_origin is not None else 0
+
+    # ------------------------------------------------------------------ ROM, reset circuit, UART
+    def uart_rx(self, data):
+        """Bytes arriving at the chip's UART0 RX (console clients, the USB serial port)."""
+        if self.rom is not None:
+            self.rom.feed(data)
+        elif self.state == "running":
+            self._console_input(data)
+
+    def _uart_tx(self, data):
+        """The ROM loader's replies: on the wire, not in the console transcript."""
+        self.console.emit(data, record=False)
+
+    def _boot_chain_ok(self):
+        """ROM and second-stage bootloader on the flash's bytes (rom.py): False when the chip
+        found nothing to run (it then prints why and loops, as a real one does)."""
+        try:
+            with flashimage.Flash(self.flash_file) as fl:
+                res = rommod.check_boot(fl, self.definition["chip"])
+        except flashimage.FlashError as e:
+            res = rommod.BootResult(False, "flash read err, 1000\r\n", why=str(e))
+        if res.ok:
+            self.rom_info = None
+            return True
+        self.console.emit(res.text.encode())
+        self.state = "bootloop"
+        self._set_phase("bootloop")
+        if self.rom_info is None or self.rom_info.get("why") != res.why:
+            self.note("nothing to boot: %s" % res.why)
+        self.rom_info = {"mode": "boot_failed", "why": res.why, "app": res.app}
+        self.error = "the chip finds nothing to boot: %s" % res.why
+        self._bootloop = asyncio.get_running_loop().call_later(BOOTLOOP_S, self._bootloop_again)
+        return False
+
+    def _bootloop_again(self):
+        self._bootloop = None
+        asyncio.ensure_future(self._bootloop_reset())
+
+    async def _bootloop_reset(self):
+        async with self._lock:
+            if self.state != "bootloop":
+                return
+            rom_text = ROM.get(self.definition["chip"], ROM["esp32"])
+            self.console.emit(("\r\n" + rom_text["head"] + rommod.LOOP_RESET.get(self.definition["chip"], "")
+                               + rom_text["tail"]).encode())
+            if self._boot_chain_ok():
+                await self._boot(HARD_RESET, 0, [], rom=False)
+
+    def _leave_rom(self):
+        if self._bootloop is not None:
+            self._bootloop.cancel()
+            self._bootloop = None
+        if self.rom is not None:
+            self.rom.close()
+            self.rom.flash.close()
+            self.rom = None
+
+    def strap(self, en_high, io0_low):
+        """The auto-reset circuit moved EN (and IO0 is sampled when EN rises): serialport.py."""
+        asyncio.ensure_future(self._strap(en_high, io0_low))
+
+    async def _strap(self, en_high, io0_low):
+        async with self._lock:
+            if self.state == "off":
+                return                          # no power: the lines drive nothing
+            if not en_high:
+                if self.state != "reset":
+                    await self._hold_reset()
+            elif self.state == "reset":
+                if io0_low:
+                    await self._boot_download()
+                else:
+                    await self._boot(PWRON_RESET, 0, [], rom=True)
+
+    async def _hold_reset(self):
+        """EN low: the chip stops, everything but the flash is lost (as a power cut)."""
+        self.note("EN held low: chip in reset")
+        await self._kill("reset")
+        self._leave_rom()
+        self._cancel_sleep()
+        self._wdt_disarm()
+        self.wifi.reset()
+        self.rtc_mem = b""
+        self.clock_offset = None
+        self._release_outputs("reset")
+        self.state = "reset"
+        self._set_phase("reset")
+        self.path_changed()
+
+    async def _boot_download(self):
+        """IO0 was low when EN rose: the ROM's UART download mode (romloader.py)."""
+        chip = self.definition["chip"]
+        rom_text = ROM.get(chip, ROM["esp32"])
+        self._leave_rom()
+        self.error = None
+        self.state = "download"
+        self._set_phase("download")
+        self.console.emit(("\r\n" + rom_text["head"] + rommod.DOWNLOAD_BANNER[chip]).encode())
+        self.note("download mode (IO0 low at reset)")
+        self.rom_info = {"mode": "download", "why": "IO0 low at reset", "app": None}
+        fl = flashimage.Flash(self.flash_file)
+        self.rom = RomLoader(fl, bytes.fromhex(self.mac), self._uart_tx, chip=chip,
+                             on_baud=self.serial.set_baudrate, on_run=self._rom_run, note=self.note)
+        self.rom.start()
+
+    def _rom_run(self):
+        """FLASH_END asking to run the app: the ROM jumps to the bootloader in flash."""
+        async def run():
+            async with self._lock:
+                if self.state == "download":
+                    await self._boot(PWRON_RESET, 0, [], rom=False)
+        asyncio.ensure_future(run())
+
+    async def unplug(self):
+        """The USB cable is pulled: the serial connection drops and the board loses power."""
+        await self.serial.abort_client()
+        async with self._lock:
+            await self._power_cut("USB cable unplugged")
 
     def _go_off(self):
         self.state = "off"
@@ -872,6 +1081,8 @@ class BoardRuntime:
             return
         self.note(note)
         await self._kill("power")
+        self._leave_rom()
+        self.rom_info = None
         self._cancel_sleep()
         self._wdt_disarm()
         self.wifi.reset()
@@ -898,10 +1109,14 @@ class BoardRuntime:
             await self._boot(PWRON_RESET, 0, [], rom=True, why=BROWNOUT)
 
     async def reset(self):
-        """The EN button: the chip restarts from scratch (PWRON_RESET on ESP32)."""
+        """The EN button: the chip restarts from scratch (PWRON_RESET on ESP32), in download
+        mode while the BOOT button (IO0) is held."""
         async with self._lock:
             await self._power_cut("EN (reset) button pressed")
-            await self._boot(PWRON_RESET, 0, [], rom=True)
+            if self.boot_button:
+                await self._boot_download()
+            else:
+                await self._boot(PWRON_RESET, 0, [], rom=True)
 
     async def _restart(self, cause, why):
         async with self._lock:
@@ -1010,7 +1225,8 @@ class BoardRuntime:
             loop = asyncio.get_running_loop()
             self.sleep = {"t": time.time(), "until": (loop.time() + ms / 1000.0) if ms is not None else None,
                           "ms": ms, "ext0": ev.get("ext0"), "ext1": ev.get("ext1"), "gpio": ev.get("gpio"),
-                          "pulls": {int(k): v for k, v in (ev.get("pulls") or {}).items()}, "handle": None}
+                          "pulls": {int(k): v for k, v in (ev.get("pulls") or {}).items()}, "handle": None,
+                          "accel_mg": ev.get("accel_mg")}
             self.state = "sleeping"
             self._set_phase("sleeping")
             if ms is not None:
@@ -1120,9 +1336,12 @@ class BoardRuntime:
 
     def set_world(self, values):
         vals = worldmod.validate(values)
+        binworld.check(vals)
+        before = dict(self.world)
         self.world.update(vals)
         self.save()
         self.send_board({"op": "world", "world": vals})
+        binworld.on_world_change(self, before, vals)
         if any(k.startswith("ap_") or k == "rssi" for k in vals):
             self.wifi.ap_changed()
         return dict(self.world)
@@ -1191,6 +1410,12 @@ class BoardRuntime:
             "name": self.name, "board": self.definition["name"], "chip": self.definition["chip"],
             "role": self.rec.get("role"), "state": self.state, "error": self.error,
             "console_url": self.console.url, "console_log": str(self.console.log_path),
+            "serial_url": self.serial.url, "ble_url": self.ble.url,
+            "ble": {"active": self.ble.active, "advertising": self.ble.advertising,
+                    "connected": self.ble.client is not None, **self.ble.stats,
+                    "adv": self.adverts[-1]["adv"] if self.adverts else None,
+                    "resp": self.adverts[-1]["resp"] if self.adverts else None}, "rom": dict(self.rom_info) if self.rom_info else None,
+            "serial": dict(self.serial.stats),
             "proxy_url": self.proxy_url() if self.proxy.port else None, "fleet_url": self.rec.get("fleet_url"),
             "mac": ":".join(self.mac[i:i + 2] for i in range(0, 12, 2)), "hw_id": self.mac,
             "pid": self.pid, "flash": self.flash_info(),

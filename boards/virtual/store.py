@@ -88,7 +88,8 @@ def save_record(home, rec):
     os.replace(tmp, d / RECORD)
 
 
-def new_record(name, board, role, fleet_url, mac=None, heapsize=None, heap_trace=None):
+def new_record(name, board, role, fleet_url, mac=None, heapsize=None, heap_trace=None, blank=False,
+               flash_size=None, auto_reset=None):
     return {
         "name": name,
         "board": board,
@@ -97,6 +98,10 @@ def new_record(name, board, role, fleet_url, mac=None, heapsize=None, heap_trace
         "fleet_url": fleet_url,
         "console_port": free_port(),
         "proxy_port": free_port(),
+        "serial_port": free_port(),
+        "blank": bool(blank),
+        "flash_size": flash_size,
+        "auto_reset": auto_reset,
         "mac": (mac or new_mac()).replace(":", "").lower(),
         "heapsize": heapsize,
         "heap_trace": heap_trace,

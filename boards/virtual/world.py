@@ -14,6 +14,15 @@ WORLD = {
     "light": (0.5, "float", 0.0, 1.0, "ambient light, 0 dark .. 1 full daylight (ADC pin sees light * light_full_v)"),
     "rssi": (-60, "int", -100, -20, "signal of the board's access point (dBm)"),
     "pin_v": ({}, "pinmap", None, None, "voltage on any other ADC pin, {gpio: volts}"),
+    "bin_fill_pct": (None, "float?", 0.0, 150.0,
+                     "fill of the bin the distance sensor looks into (%; over 100: heaped above the rim); "
+                     "null: the sensor sees distance_cm"),
+    "bin_depth_cm": (100.0, "float", 10.0, 400.0, "that bin's depth, rim to floor"),
+    "bin_offset_cm": (0.0, "float", 0.0, 100.0, "height of the sensor above the bin's rim"),
+    "district_bin": (None, "str?", None, None,
+                     "follow a bin of the seeded virtual district, SEED:ID (e.g. 1:B0003; "
+                     "boards/virtual/district.py): its fill sets bin_fill_pct as it fills"),
+    "district_speed": (1.0, "float", 0.0, 1000000.0, "simulated seconds per real second for district_bin"),
     "ultrasonic": (None, "sensor?", None, None, "override the board's ultrasonic sensor model (jsn-sr04t, hc-sr04)"),
     "us_noise_cm": (0.3, "float", 0.0, 50.0, "ultrasonic distance jitter (cm, +/-)"),
     "adc_noise_mv": (2.0, "float", 0.0, 100.0, "ADC input noise (mV, +/-)"),

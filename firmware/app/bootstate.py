@@ -1,4 +1,6 @@
-# The application's side of the boot contract with /boot.py.
+# The application's side of the boot contract with /boot.py. Loaded when the boot is read
+# (start-up), marked healthy (hello.py) or clean (power.py), and dropped after each: mark()
+# reads /state/boot.json again, so nothing of this module stays in the heap meanwhile.
 #
 # /state/boot.json (written by boot.py at every reset, read here):
 #   slot         "a" | "b"   active application slot
@@ -64,3 +66,21 @@ class BootState:
         st["pending"] = False
         st["tries"] = 0
         self._save()
+
+
+def load():
+    """The boot state as boot.py left it, for a module that changes it (ota, otagate); this
+    module leaves sys.modules now and the heap when the object is dropped."""
+    import sys
+    sys.modules.pop("bootstate", None)
+    return BootState()
+
+
+def mark(how):
+    """Mark this boot "healthy" or "clean" (see BootState), with the module dropped after."""
+    import sys
+    try:
+        st = BootState()
+        st.mark_healthy() if how == "healthy" else st.mark_clean()
+    finally:
+        sys.modules.pop("bootstate", None)

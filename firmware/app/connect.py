@@ -1,9 +1,11 @@
 # Setting up the way to the fleet over TLS or to a host name, loaded only while it is done
-# and dropped after (once per wake, and per new connection). setup() reads the pinned CA
-# from /config.json's "ca" and raises the clock to its start after a power cut.
-# open_connection() opens a connection: the host name resolved off the loop (resolve.py),
-# TLS that verifies the fleet against the pinned CA - without one only when config says
-# "tls_insecure": true, and then loudly. Plain HTTP to an address needs none of it (httpc
+# and dropped after. setup() runs at start-up (Link()): it reads the pinned CA from
+# /config.json's "ca", raises the clock to its start after a power cut, and makes the one
+# SSLContext both connections share -- then, while the heap is still compact: the context is one
+# ~3 KB block on the unix port (mbedTLS's structures inside the object), which a fragmented heap
+# may not have later. open_connection() opens a connection: the host name resolved off the loop
+# (resolve.py), TLS that verifies the fleet against the pinned CA - without one only when config
+# says "tls_insecure": true, and then loudly. Plain HTTP to an address needs none of it (httpc
 # opens that directly).
 import sys
 import asyncio
@@ -12,7 +14,8 @@ import httpc
 
 
 def setup(config, clock):
-    """The CA certificate (DER) to verify an https fleet against; b"" for "tls_insecure"."""
+    """The SSLContext that verifies an https fleet against the pinned CA (one that verifies
+    nothing for "tls_insecure"), or None when there is no CA: no connection then."""
     ca = config.get("ca")
     if ca:
         try:
@@ -24,9 +27,10 @@ def setup(config, clock):
             ca = None
     if not ca and config.get("tls_insecure") is True:
         log.e("link", "INSECURE: tls_insecure is set, the fleet's certificate is NOT verified")
-        return b""
+        return _context(b"")
     if not ca:
         log.e("link", "https needs a CA certificate (\"ca\" in /config.json): not connecting")
+        return None
     if ca and (ca[:5] == b"-----" or not clock.synced):
         import certtime             # a PEM file, or a clock not set since power-on
         try:
@@ -40,19 +44,17 @@ def setup(config, clock):
         except (ValueError, IndexError):
             log.e("link", "CA certificate unreadable: clock not raised")
         sys.modules.pop("certtime", None)
-    return ca
+    return _context(ca)
 
 
-def _context(conn):
+def _context(ca):
     import ssl
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    if conn.ca:
-        ctx.load_verify_locations(cadata=conn.ca)
+    if ca:
+        ctx.load_verify_locations(cadata=ca)
         ctx.verify_mode = ssl.CERT_REQUIRED
-    elif conn.ca == b"":            # "tls_insecure": true in /config.json
+    else:                           # "tls_insecure": true in /config.json
         ctx.verify_mode = ssl.CERT_NONE
-    else:
-        raise httpc.HttpError("https without a CA certificate: not connecting unverified")
     return ctx
 
 
@@ -65,8 +67,8 @@ async def open_connection(conn):
         import resolve
         conn.target = await resolve.resolve(conn.host, conn.port)
     if conn.tls:
-        if conn.ssl is None:        # one per server: ~3.5 KB of heap each on the unix port
-            conn.ssl = _context(conn)
+        if conn.ssl is None:
+            raise httpc.HttpError("https without a CA certificate: not connecting unverified")
         return await asyncio.open_connection(conn.target, conn.port, ssl=conn.ssl,
                                              server_hostname=conn.host)
     return await asyncio.open_connection(conn.target, conn.port)

@@ -1,6 +1,7 @@
 # The hello (protocol v1 POST /api/v1/device/hello): once per wake, and again when a new
 # error is to be reported. Link.hello() imports this module and drops it again, so its
 # code does not stay in the heap; the runtime's hello_body/_on_hello hooks use it meanwhile.
+import os
 import sys
 import gc
 import json
@@ -27,8 +28,12 @@ async def hello(link):
 
 def body(rt):
     """The runtime's hello body: exactly the fields docs/protocol.md lists."""
-    v = sys.implementation.version
-    b = {"fw": "%d.%d.%d" % (v[0], v[1], v[2]), "app": rt.app_version,
+    try:
+        fw = os.uname().release         # the running image's version (after a firmware OTA too)
+    except AttributeError:              # (the unix port has no uname)
+        v = sys.implementation.version
+        fw = "%d.%d.%d" % (v[0], v[1], v[2])
+    b = {"fw": fw, "app": rt.app_version,
          "slot": rt.slot, "board": rt.board_name, "role": rt.config.get("role", ""),
          "reset_cause": rt.reset_cause, "wake_reason": rt.wake_reason,
          "heap_free": gc.mem_free(), "cv": rt.config.cv, "stream": rt.outbox.stream,
@@ -47,6 +52,8 @@ def done(rt, n):
             store.write_json("/state/errors.json", rt.errors)
         else:
             store.remove("/state/errors.json")
-    if not rt.boot.healthy:
-        rt.boot.mark_healthy()
+    if not rt.healthy and not rt.ota_boot:      # after an update: otagate decides
+        import bootstate
+        bootstate.mark("healthy")
+        rt.healthy = True
         log.i("supervisor", "healthy: slot %s confirmed" % rt.slot)

@@ -23,14 +23,13 @@ class HttpError(Exception):
 
 
 class Conn:
-    def __init__(self, host, port, tls=False, ca=None, target=None):
+    def __init__(self, host, port, tls=False, ssl=None, target=None):
         self.host = host
         self.port = port
         self.tls = tls
-        # TLS: the pinned CA certificate (DER) the server must chain to; b"" when config says
-        # "tls_insecure" (no verification); None: no CA, no connection
-        self.ca = ca
-        self.ssl = None           # the SSLContext made from it, shared with the twin connection
+        # TLS: the SSLContext (connect.setup) that verifies the server against the pinned CA,
+        # shared with the twin connection; None: no CA, no connection
+        self.ssl = ssl
         # the address connections go to: the host's once resolved (a literal is its own)
         self.target = target or (host if host.replace(".", "").isdigit() or ":" in host else None)
         self.failed = 0           # fresh connections that failed in a row (re-resolve at 3)
@@ -48,11 +47,12 @@ class Conn:
             except Exception:
                 pass
 
-    async def request(self, method, path, headers, body=b"", timeout_ms=15000):
-        """One request -> (status, {lower-case header: value}, body bytes)."""
+    async def request(self, method, path, headers, body=b"", timeout_ms=15000, stream=False):
+        """One request -> (status, {lower-case header: value}, body bytes). With stream, the
+        body is left in self.r for the caller (OTA downloads: any length, read in chunks)."""
         reused = self.requests > 0 and self.w is not None
         try:
-            return await asyncio.wait_for_ms(self._request(method, path, headers, body), timeout_ms)
+            return await asyncio.wait_for_ms(self._request(method, path, headers, body, stream), timeout_ms)
         except asyncio.TimeoutError:
             ex = HttpError("timeout after %d ms" % timeout_ms)
         except HttpError as e:
@@ -66,7 +66,7 @@ class Conn:
         await self.close()
         raise ex
 
-    async def _request(self, method, path, headers, body):
+    async def _request(self, method, path, headers, body, stream=False):
         if self.w is None:
             if self.tls or self.target is None:
                 import connect        # TLS or a name to resolve: loaded while needed
@@ -121,11 +121,13 @@ class Conn:
             k = h[:i].strip().lower().decode()
             # kept: values as sent (a reply signature is compared exactly)
             if k in ("content-length", "transfer-encoding", "connection", "x-server-time",
-                     "x-reply-signature"):
+                     "x-reply-signature", "content-range"):
                 hdrs[k] = h[i + 1:].strip().decode()
         if "transfer-encoding" in hdrs:
             raise HttpError("chunked response not supported")
         ln = int(hdrs.get("content-length", -1))
+        if stream:
+            return status, hdrs, None
         if ln > _MAX_BODY:
             raise HttpError("response body %d bytes too large" % ln)
         if ln >= 0:

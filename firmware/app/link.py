@@ -21,6 +21,10 @@ from config import parse_url
 from micropython import const
 
 _IDLE_MS = const(30000)  # re-check the outbox at least this often when idle
+# Waits (idle, backoff, wait_change, wait_acked) look every _TICK_MS for what they wait for:
+# a sleeping task costs ~150 bytes, one in asyncio.wait_for on an Event ~900 (a second task
+# and a runner coroutine, made anew by every wait), on the 64-bit unix port.
+_TICK_MS = const(20)
 
 
 class ProtoError(Exception):
@@ -34,7 +38,7 @@ class ProtoError(Exception):
 
 class Link:
     def __init__(self, config, outbox, clock, hello_fn=None, net=None, rtc=None,
-                 on_command=None, on_hello=None, board="", hwid=None):
+                 on_command=None, on_hello=None, board="", hwid=None, ssl=None):
         self.cfg = config
         self.ob = outbox
         self.clock = clock
@@ -46,13 +50,12 @@ class Link:
         self.board = board
         self.hwid = hwid              # () -> 12 hex digits; default enroll.hw_id
         tls, host, port, self.base = parse_url(config.get("fleet_url", ""))
-        ca = None
-        if tls:
-            import connect              # the pinned CA, the clock floor: not kept in RAM
-            ca = connect.setup(config, clock)
+        if tls and ssl is None:         # (the runtime makes it first thing: startup.init)
+            import connect              # the pinned CA, the clock floor, the SSLContext
+            ssl = connect.setup(config, clock)
             sys.modules.pop("connect", None)
         ip = rtc.get("host") if rtc is not None else None   # [host, address] kept last time
-        self.conn = httpc.Conn(host, port, tls, ca, ip[1] if ip and ip[0] == host else None)
+        self.conn = httpc.Conn(host, port, tls, ssl, ip[1] if ip and ip[0] == host else None)
         self.pconn = None             # the long-poll's connection, made by poll.py
         self.timeout_ms = 15000       # one request, connect included
         self.online = False           # the last exchange with the fleet succeeded
@@ -70,13 +73,12 @@ class Link:
         self.batch_n = devproto.MAX_EVENTS
         self.batch_bytes = 4096
         self.sent = 0                 # events sent in requests that were acked
-        self._kick = asyncio.Event()
-        self._news = []               # one Event per waiter, set when the ack moves or down changes
+        self.kicked = False           # something to send: the sender looks at once
 
     # ---- API for the runtime and roles --------------------------------------------
     def kick(self):
         """Something to send: wake the sender now."""
-        self._kick.set()
+        self.kicked = True
 
     def settled(self):
         """Nothing left to do with the fleet right now."""
@@ -103,27 +105,12 @@ class Link:
     async def _until(self, done, timeout_ms, kick=False):
         t0 = time.ticks_ms()
         while not done():
-            left = timeout_ms - time.ticks_diff(time.ticks_ms(), t0)
-            if left <= 0:
+            if time.ticks_diff(time.ticks_ms(), t0) >= timeout_ms:
                 return False
             if kick:
                 self.kick()
-            # A fresh Event, registered before the wait starts: news that comes before the
-            # waiting task first runs finds it set (a shared set()+clear() pulse was lost).
-            ev = asyncio.Event()
-            self._news.append(ev)
-            try:
-                await asyncio.wait_for_ms(ev.wait(), left)
-            except asyncio.TimeoutError:
-                pass
-            if ev in self._news:
-                self._news.remove(ev)
+            await asyncio.sleep_ms(_TICK_MS)
         return True
-
-    def _tell(self):
-        w, self._news = self._news, []
-        for ev in w:
-            ev.set()
 
     # ---- requests ---------------------------------------------------------------
     def _parse(self, status, data):
@@ -216,7 +203,6 @@ class Link:
         self.batch_bytes = 4096
         log.i("link", "events acked ack=%s stored=%s dup=%s pending=%d" % (
             ack, obj.get("stored"), obj.get("duplicates"), self.ob.pending()))
-        self._tell()
         self.down(obj.get("down"))
         if not freed:
             raise ProtoError(200, "no_progress", "ack stays at %s" % ack)
@@ -255,7 +241,6 @@ class Link:
                     self.on_command(c)
         if changed:
             self.gen += 1
-            self._tell()
 
     # ---- the task -----------------------------------------------------------------
     async def run(self):
@@ -265,6 +250,7 @@ class Link:
             if net is not None and not net.isconnected():
                 await net.up.wait()
             ms = None
+            self.kicked = False             # a kick from now on is seen by the wait below
             try:
                 if not self.cfg.enrolled():
                     await self.enroll()
@@ -281,8 +267,6 @@ class Link:
                 import linkx
                 ms = linkx.failed(self, ex, bo)
             if ms is not None:              # idle: wait for a kick (or the time)
-                try:
-                    await asyncio.wait_for_ms(self._kick.wait(), ms)
-                except asyncio.TimeoutError:
-                    pass
-                self._kick.clear()
+                t0 = time.ticks_ms()
+                while not self.kicked and time.ticks_diff(time.ticks_ms(), t0) < ms:
+                    await asyncio.sleep_ms(_TICK_MS)

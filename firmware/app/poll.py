@@ -15,8 +15,7 @@ async def run(link):
     bo = Backoff(2000, 60000)
     if link.pconn is None:
         c = link.conn
-        link.pconn = httpc.Conn(c.host, c.port, c.tls, c.ca, c.target)
-        link.pconn.ssl = c.ssl          # one SSLContext (and its parsed CA) for both
+        link.pconn = httpc.Conn(c.host, c.port, c.tls, c.ssl, c.target)   # one SSLContext for both
     while True:
         if not (link.hello_ok and link.polling and not link.stopped):
             await asyncio.sleep_ms(200)

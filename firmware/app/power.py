@@ -45,12 +45,14 @@ def execute(rt, decision):
             ms = 3600000                # no wake pin: never sleep forever
         if ms is not None:
             ms = max(MIN_SLEEP_MS, int(ms))
-        rt.boot.mark_clean()
+        import bootstate
+        bootstate.mark("clean")
         log.i("supervisor", "sleep %s ms wake=%s" % (ms, wake))
         if ms is None:
             machine.deepsleep()
         machine.deepsleep(ms)
     if kind == "reboot":
-        rt.boot.mark_clean()
+        import bootstate
+        bootstate.mark("clean")
     log.i("supervisor", "%s (%s)" % (kind, arg))
     machine.reset()

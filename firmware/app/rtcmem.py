@@ -51,7 +51,10 @@ class RtcMem:
         return self.data.get(key, default)
 
     def set(self, key, value):
-        if self.data.get(key) == value and key in self.data:
+        # An equal value is not written again - unless it is the very object held: a role's
+        # state dict changed in place cannot be compared with its old self.
+        old = self.data.get(key)
+        if key in self.data and old == value and not (old is value and isinstance(value, (dict, list))):
             return
         self.data[key] = value
         self.save()

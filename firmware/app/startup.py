@@ -3,24 +3,27 @@
 # Runtime.run() drops it once the tasks run, so this code does not stay in the heap.
 # Nothing made here may keep a reference to this module (no closures, no functions of
 # it handed out): only the runtime's own methods are passed on.
+import sys
 import gc
 import asyncio
 import devproto
 import log
 import store
-import outbox
 from config import Config
 from board import Board
-from bootstate import BootState
 from rtcmem import RtcMem, Clock
-from link import Link
-from wifi import Wifi
 
 
-def init(rt):
-    """Runtime.__init__: boot state, config, board, RTC memory, errors kept for the hello."""
-    rt.boot = st = BootState()
-    rt.config = cf = Config()
+def init(rt, ident=None):
+    """Runtime.__init__: boot state, config (ident: /config.json as main() read it), board, RTC
+    memory, errors kept for the hello."""
+    import bootstate                    # read now, marked later (hello.py, power.py): dropped
+    st = bootstate.BootState()
+    sys.modules.pop("bootstate", None)
+    rt.healthy = False                  # marked healthy in this boot (hello ok)
+    rt.ota_boot = bool(st.get("ota"))   # the first boot after an update: otagate decides health
+    rt.trial = bool(st.get("trial"))    # the slot is on trial (an update not yet confirmed)
+    rt.config = cf = Config(ident)
     rt.cfg = cf.dev
     rt.board = Board()
     rt.rtc = RtcMem()
@@ -42,6 +45,7 @@ def init(rt):
     rt._tasks = []
     rt._beats = {}
     rt._cmds = set()                    # command ids running now
+    rt._upd = None                      # the update offer (its id) taken up in this wake
     errs = store.read_json("/state/errors.json", [])
     rt.errors = [e for e in errs if isinstance(e, str)] if isinstance(errs, list) else []
     try:                                # main.py could not start the app last time
@@ -53,6 +57,14 @@ def init(rt):
     note = st.get("note")               # boot.py fell back to the other slot
     if note and ("boot: " + note) not in rt.errors:
         rt.record_error("boot: " + note)
+    # The SSLContext for an https fleet, first of what the wake keeps: one ~3 KB block (on the
+    # unix port) that the heap has in one piece now, before the modules are loaded -- each
+    # import leaves small holes (a short-lived copy of every name it interns).
+    rt.tls = None
+    if (cf.get("fleet_url") or "").startswith("https://"):
+        import connect
+        rt.tls = connect.setup(cf, rt.clock)
+        sys.modules.pop("connect", None)
 
 
 def role(cf):
@@ -88,6 +100,9 @@ def start(rt):
         import enroll                   # noqa: F401  first boot (link drops it after)
     if rt.board.pin("battery_adc") is not None:
         import drivers.battery          # noqa: F401  heartbeats read the battery
+    import outbox
+    from link import Link
+    from wifi import Wifi
     rt.outbox = outbox.Outbox(clock=rt.clock)
     # (A role whose wake pin is an interrupt line, not a person's button, says so: no driver.)
     if rt.woke_by_pin and getattr(mod, "WAKE_PIN_IS_BUTTON", True) and rt.button is not None:
@@ -105,7 +120,7 @@ def start(rt):
     else:
         log.i("wifi", "no ssid configured: using the host network")
     rt.link = Link(cf, rt.outbox, rt.clock, rt.hello_body, rt.wifi,
-                   rt.rtc, rt._on_command, rt._on_hello, rt.board_name)
+                   rt.rtc, rt._on_command, rt._on_hello, rt.board_name, ssl=rt.tls)
     rt._done = asyncio.Event()
     rt.spawn("watchdog", rt.watchdog)
     if rt._drv.get("button") is not None:
@@ -121,5 +136,8 @@ def start(rt):
             rt.spawn("wifi", rt.wifi.run)
         rt.spawn("link", rt.link.run)
     rt.spawn("role", rt.role.run)
+    if rt.ota_boot:                     # the first boot after an update: its health gate
+        import otagate
+        otagate.start(rt)
     rt.spawn("sleep", rt._sleeper)
     return None

@@ -24,12 +24,13 @@ _MAX_CRASHES = const(5)     # per task and boot; then reset (boot.py counts the 
 
 
 class Runtime:
-    def __init__(self):
+    def __init__(self, ident=None):
         # What every wake needs is loaded here, first, while the heap is still compact:
         # the qstr pool grows in large contiguous steps that a fragmented heap may not
         # have. The one-time code is startup.py, dropped again at the end of run()'s setup.
+        # ident: /config.json already read (main() read it), not parsed twice.
         import startup
-        startup.init(self)
+        startup.init(self, ident)
 
     # ---- API for roles -------------------------------------------------------------
     def __getattr__(self, name):
@@ -208,6 +209,15 @@ class Runtime:
         import poll
         await poll.run(self.link)
 
+    async def _update(self, offer):
+        gc.collect()                        # the update's code loads into a compact heap
+        import ota
+        try:
+            await ota.run(self, offer)
+        finally:
+            self.allow_sleep("update")
+            sys.modules.pop("ota", None)
+
     async def _sleeper(self):
         waiting = None
         link, drv = self.link, self._drv
@@ -221,6 +231,12 @@ class Runtime:
             if link.polling and not self._polling:
                 self._polling = True
                 self.spawn("poll", self.poll)
+            u = link.update                 # an update offer (ota.py, while it stands)
+            if isinstance(u, dict) and u.get("id") != self._upd:
+                self._upd = u.get("id")
+                self.tokens.add("update")
+                self.spawn("update", lambda: self._update(u), False)
+                continue
             # may sleep: the role says so, no stay-awake reason, no command running, no
             # finite LED pattern or tune playing, the button neither held nor unread
             r = self.role
@@ -258,8 +274,34 @@ class Runtime:
             power.execute(self, decision)
 
 
+def _setup_mode(ident):
+    """Wi-Fi setup mode this boot, and why: no Wi-Fi network in /config.json ("no_wifi"), or
+    the button held 5 s at a power-on or EN reset ("long_press"; never at a deep-sleep wake,
+    whose press is a call button's alarm). Decided before the runtime loads, from the config it
+    then keeps; the Improv code itself is not imported."""
+    w = ident.get("wifi") if isinstance(ident, dict) else None
+    if not (isinstance(w, dict) and w.get("ssid")):
+        return "no_wifi"
+    import machine
+    if machine.reset_cause() in (machine.PWRON_RESET, machine.HARD_RESET):
+        import setuppress           # small, and gone again before the runtime loads
+        held = setuppress.held()
+        del setuppress
+        sys.modules.pop("setuppress", None)
+        if held:
+            return "long_press"
+    return None
+
+
 def main():
-    rt = Runtime()
+    ident = store.read_json("/config.json", None)
+    why = _setup_mode(ident)
+    if why:
+        ident = None
+        import improvmode           # the Improv code: only in setup mode (docs/firmware.md)
+        improvmode.main(why)        # ends in a reset or deep sleep
+        return None
+    rt = Runtime(ident)
     try:
         decision = asyncio.run(rt.run())
     except Exception as ex:

@@ -14,9 +14,11 @@ router = APIRouter(prefix="/api/v1/devices", tags=["devices"], responses=ERROR_R
 
 @router.get("", response_model=list[DeviceOut], summary="List devices")
 def list_devices(role: Optional[DeviceRole] = None, status: Optional[str] = None, site: Optional[str] = None,
+                 hw_id: Optional[str] = Query(None, pattern="^[0-9a-f]{12}$",
+                                              description="the device's Wi-Fi MAC, 12 lowercase hex digits"),
                  limit: int = Query(1000, ge=1, le=10000), offset: int = Query(0, ge=0, le=MAX_ID),
                  db=Depends(get_db), who=Depends(require("devices.read"))):
-    return devices.list_devices(db, role, status, site, limit, offset)
+    return devices.list_devices(db, role, status, site, limit, offset, hw_id=hw_id)
 
 
 @router.get("/{device_id}", response_model=DeviceOut, summary="One device")

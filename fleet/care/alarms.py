@@ -39,6 +39,7 @@ from fleet.care import escalation, residents
 from fleet.domain import audit, webhooks
 from fleet.domain.alarmsink import register_alarm_sink
 from fleet.domain.downlink import register_downlink_provider
+from fleet.domain.guards import register_update_guard
 from fleet.domain.ingest import register_event_handler
 from fleet.domain.writer import BULK, BULK_ITEMS, URGENT, slices
 from fleet.errors import Conflict, Invalid, NotFound
@@ -221,6 +222,28 @@ def has_open_alarm(db, device_id):
     """For OTA rollouts: a call button never updates while one of its alarms is open."""
     return row(db, "SELECT 1 AS x FROM alarms WHERE device_id = ? AND category = 'call' "
                    "AND state IN ('received', 'acknowledged') LIMIT 1", (device_id,)) is not None
+
+
+UPDATE_QUIET_S = 600        # no update within 10 minutes of a call alarm
+
+
+def update_guard(conn, device_id, role):
+    """Update guard (fleet.domain.guards, asked by OTA): a call button never updates while one of
+    its alarms is open, in the 10 minutes after one, or with a low battery."""
+    if role != "call_button":
+        return None
+    if conn.execute("SELECT 1 FROM alarms WHERE device_id = ? AND state IN ('received', 'acknowledged') "
+                    "AND kind = 'battery_low' LIMIT 1", (device_id,)).fetchone():
+        return "low_battery"
+    last = conn.execute("SELECT state, updated_at, received_at FROM alarms WHERE device_id = ? AND category = 'call' "
+                        "ORDER BY id DESC LIMIT 1", (device_id,)).fetchone()
+    if last is None:
+        return None
+    if last[0] in OPEN_STATES:
+        return "alarm_open"
+    if (last[1] or last[2]) >= clock.iso(clock.now() - UPDATE_QUIET_S):
+        return "alarm_recent"
+    return None
 
 
 def downlink_states(db, device):
@@ -444,6 +467,7 @@ def open_supervision(conn, device_id, kind):
 
 
 register_alarm_sink(raise_hazard)
+register_update_guard(update_guard)
 register_event_handler("alarm", on_alarm, urgent=True)
 register_event_handler("alarm_cancel", on_alarm_cancel, urgent=True)
 # Replaces any placeholder: the states of this device's alarms, for the button's "answered" signal.

@@ -87,6 +87,12 @@ class Settings:
     waste_service_s: int = 90
     # ...and the solver stops after this long with the best plan found so far.
     waste_plan_time_s: float = 5.0
+    # Maps (the bins map, the crew's route): an XYZ tile server drawn under the bins, as a URL
+    # template https://host/{z}/{x}/{y}.png (its origin is then allowed for images); empty: no
+    # tiles, the map is drawn from the coordinates alone and works without internet...
+    map_tile_url: str = ""
+    # ...and the credit its tiles require, shown on the map (e.g. "© OpenStreetMap contributors").
+    map_tile_attribution: str = ""
     # Facilities: the public base URL of the asset pages (QR labels, beacons: <public_url>/a/<code>);
     # empty: the address the page was asked at...
     public_url: str = ""
@@ -120,6 +126,22 @@ class Settings:
     # (behind a TLS-terminating reverse proxy, or on loopback).
     tls_cert: str = ""
     tls_key: str = ""
+    # OTA (docs/ota.md): the folder of release artifacts; empty: "releases" next to the database.
+    ota_dir: str = ""
+    # Downloads from a static mirror instead of the fleet: its base URL (artifacts at <url>/<file>)...
+    ota_mirror_url: str = ""
+    # ...and the secret it checks the short-lived signed URLs with (empty: derived from the key file).
+    ota_url_secret: str = ""
+    # How long a download URL in an update offer stays valid.
+    ota_url_ttl_s: int = 3600
+    # How often the rollout engine moves rollouts on (offers, timeouts, phases).
+    ota_tick_s: float = 5.0
+    # Most downloads the fleet serves at once; past it 503 `busy` with Retry-After (a device that
+    # is turned away is waiting, never failing).
+    ota_max_downloads: int = 2000
+    # ...and serves them at most this fast in all (bytes/s; 0: no limit), so 1,000 boards fetching
+    # at once never take the CPU ingest and the alarm console need.
+    ota_download_bytes_per_s: int = 1_500_000
 
     @property
     def data_dir(self):
@@ -128,6 +150,10 @@ class Settings:
     @property
     def key_path(self):
         return Path(self.key_file) if self.key_file else self.data_dir / "fleet.key"
+
+    @property
+    def ota_path(self):
+        return Path(self.ota_dir) if self.ota_dir else self.data_dir / "releases"
 
     @classmethod
     def from_env(cls, environ=None, **overrides):

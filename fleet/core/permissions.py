@@ -42,6 +42,14 @@ PERMISSIONS = {
     "workorders.act": {ADMIN, TECHNICIAN},              # take, start, resolve, close, reject (own teams')
     "workorders.manage": {ADMIN},                       # assign anywhere, teams, routing, Open311 app keys
     "facilities.tracking": {ADMIN},                     # handling per week and category, CSV
+    # Provisioning: the technician's tool reports each board it flashed; technicians see their runs.
+    "provisioning.report": {ADMIN, TECHNICIAN},         # POST a run (the `provision` tool)
+    "provisioning.read": {ADMIN, TECHNICIAN},           # runs, boards awaiting hello, failures (own)
+    "provisioning.all": {ADMIN},                        # every technician's runs
+    # OTA (docs/ota.md): technicians follow updates; admins upload releases and run rollouts.
+    "ota.read": {ADMIN, TECHNICIAN},                    # releases, rollouts, their live progress
+    "ota.release": {ADMIN},                             # upload releases, trust or revoke keys
+    "ota.rollout": {ADMIN},                             # start, pause, resume, abort rollouts
 }
 
 

@@ -35,9 +35,9 @@ def summary(device):
     return {k: device[k] for k in SUMMARY}
 
 
-def list_devices(db, role=None, status=None, site=None, limit=1000, offset=0):
+def list_devices(db, role=None, status=None, site=None, limit=1000, offset=0, hw_id=None):
     where, params = [], []
-    for column, value in (("role", role), ("status", status), ("site", site)):
+    for column, value in (("role", role), ("status", status), ("site", site), ("hw_id", hw_id)):
         if value is not None:
             where.append("%s = ?" % column)
             params.append(value)

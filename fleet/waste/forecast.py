@@ -10,8 +10,15 @@ extrapolated in a straight line (and "no data" with fewer than two readings).
 
 Confidence band: how far the bin's days strayed from its profile - for each whole day seen,
 the fill it really added over what the profile expected; the 10th and 90th percentiles of those
-ratios step the profile again, faster (earliest) and slower (latest). benchmarks/bins.py
-measures the error of "full at" against a naive last-rate baseline (docs/performance.md).
+ratios step the profile again, faster (earliest) and slower (latest). `full_earliest` steps it at
+the largest ratio seen (the bin's busiest day): the planner's guard against an overflow before the
+next shift. benchmarks/bins.py measures the error of "full at" against a naive last-rate baseline
+(docs/performance.md).
+
+A stale reading is no evidence: when the latest readings repeat the same fill while the profile
+expected 5 points or more since the first of them (a wet or iced sensor sees the same distance;
+the board flags it only after stuck_h), the forecast steps from the first of them, as if nothing
+had been heard since (`basis.stale_since`).
 
 Plain functions of [(t, pct), ...] (Unix seconds, ascending): the fleet, the benchmark and the
 tests use the same code. Fill values are integers 0..100.
@@ -22,6 +29,7 @@ WEEK_H = 168
 HORIZON_H = 28 * 24               # forecasts further than four weeks are "not within 4 weeks"
 EMPTYING_DROP = 10                # points: a drop this large starts a new cycle
 MIN_PROFILE_H = 7 * 24            # hours of history before the weekly profile is used
+STALE_PTS = 5                     # points the profile must expect before a repeated reading is stale
 
 
 def hour_of_week(t):
@@ -79,12 +87,7 @@ def day_ratios(readings, rates):
         if t1 - t0 > 48 * HOUR:
             continue
         day = t0 // 86400
-        exp = 0.0
-        t = t0
-        while t < t1:
-            step = min(HOUR - t % HOUR, t1 - t)
-            exp += rates[hour_of_week(t)] * step / HOUR
-            t += step
+        exp = _added(rates, t0, t1)
         a, e = by_day.get(day, (0.0, 0.0))
         by_day[day] = (a + gain, e + exp)
     return [a / e for a, e in by_day.values() if e > 0.5]
@@ -125,12 +128,35 @@ def recent_rate(readings):
     return rates[len(rates) // 2]
 
 
+def _added(rates, t0, t1):
+    """Points the profile expects between t0 and t1."""
+    total, t = 0.0, t0
+    while t < t1:
+        step = min(HOUR - t % HOUR, t1 - t)
+        total += rates[hour_of_week(t)] * step / HOUR
+        t += step
+    return total
+
+
+def _fresh_since(readings, rates):
+    """When the forecast should step from: the last reading, or the first of a run of repeats
+    the profile says should have risen (a stale sensor)."""
+    t, pct = readings[-1]
+    i = len(readings) - 1
+    while i > 0 and readings[i - 1][1] == pct:
+        i -= 1
+    first = readings[i][0]
+    return first if first < t and _added(rates, first, t) >= STALE_PTS else t
+
+
 def forecast(readings, threshold=80):
-    """{'method', 'pct', 'at', 'threshold_at', 'full_at', 'earliest', 'latest', 'rate_per_day', 'basis'}
-    from the history [(t, pct), ...]; times are Unix seconds or None (not within four weeks)."""
+    """{'method', 'pct', 'at', 'threshold_at', 'full_at', 'earliest', 'latest', 'full_earliest',
+    'rate_per_day', 'basis'} from the history [(t, pct), ...]; times are Unix seconds or None (not
+    within four weeks)."""
     readings = [(int(t), int(p)) for t, p in readings if p is not None]
     out = {"method": "no data", "pct": None, "at": None, "threshold": threshold, "threshold_at": None,
-           "full_at": None, "earliest": None, "latest": None, "rate_per_day": None, "basis": {}}
+           "full_at": None, "earliest": None, "latest": None, "full_earliest": None, "rate_per_day": None,
+           "basis": {}}
     if not readings:
         return out
     t, pct = readings[-1]                 # from the last reading: nothing is known since
@@ -140,24 +166,25 @@ def forecast(readings, threshold=80):
         ratios = day_ratios(readings, rates)
         lo = max(0.2, _percentile(ratios, 0.1) or 1.0)
         hi = min(5.0, _percentile(ratios, 0.9) or 1.0)
+        top = min(5.0, max(ratios or [1.0]))
         out.update(method="weekly profile", rate_per_day=round(sum(rates) / WEEK_H * 24, 2),
                    basis={"readings": len(readings), "hours": round(hours), "days_in_band": len(ratios),
-                          "band_ratio": [round(lo, 2), round(hi, 2)]})
-        out["threshold_at"] = _step(rates, t, pct, threshold, 1.0)
-        out["full_at"] = _step(rates, t, pct, 100, 1.0)
-        out["earliest"] = _step(rates, t, pct, threshold, hi)
-        out["latest"] = _step(rates, t, pct, threshold, lo)
-        return out
-    r = recent_rate(readings)
-    if r is None:
-        return out
-    out.update(method="recent rate", rate_per_day=round(r * 24, 2),
-               basis={"readings": len(_cycle(readings)), "hours": round(hours)})
-    flat = [r] * WEEK_H
-    out["threshold_at"] = _step(flat, t, pct, threshold, 1.0)
-    out["full_at"] = _step(flat, t, pct, 100, 1.0)
-    out["earliest"] = _step(flat, t, pct, threshold, 1.5)
-    out["latest"] = _step(flat, t, pct, threshold, 0.5)
+                          "band_ratio": [round(lo, 2), round(hi, 2)], "busiest_day_ratio": round(top, 2)})
+    else:
+        r = recent_rate(readings)
+        if r is None:
+            return out
+        rates, lo, hi, top = [r] * WEEK_H, 0.5, 1.5, 2.0
+        out.update(method="recent rate", rate_per_day=round(r * 24, 2),
+                   basis={"readings": len(_cycle(readings)), "hours": round(hours)})
+    since = _fresh_since(readings, rates)
+    if since < t:
+        out["basis"]["stale_since"] = since
+    out["threshold_at"] = _step(rates, since, pct, threshold, 1.0)
+    out["full_at"] = _step(rates, since, pct, 100, 1.0)
+    out["earliest"] = _step(rates, since, pct, threshold, hi)
+    out["latest"] = _step(rates, since, pct, threshold, lo)
+    out["full_earliest"] = _step(rates, since, pct, 100, top)
     return out
 
 

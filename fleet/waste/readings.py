@@ -13,6 +13,7 @@ from fleet.domain.status import register_status_rule
 from fleet.waste import bins
 
 FIRE_GROUP = "waste"            # who hears of a fire first (webhooks with group "waste", the console)
+EMPTY_PCT = 10                  # a fill this low once a stop's shift has begun: the bin was emptied
 
 
 def _state(tx, bin_id, **values):
@@ -50,6 +51,18 @@ def on_fill(tx, device, event):
     _state(tx, bin_id, **values)
     if d["q"] in ("ok", "too_close"):
         _close(tx, bin_id, "sensor_fault")
+    if d.get("pct") is not None and d["pct"] <= EMPTY_PCT:
+        # a bin collected at a low fill drops less than the board's empty_drop_pct: no `emptied`,
+        # but reading empty once its shift has begun confirms the stop just the same
+        _confirm(tx, bin_id, event["t"])
+
+
+def _confirm(tx, bin_id, begun_by=None):
+    """The bin's open stops are done (only those of plans whose shift began by begun_by, if given)."""
+    tx.conn.execute("UPDATE waste_stops SET state = 'confirmed', confirmed_at = ? WHERE bin_id = ? AND "
+                    "state IN ('planned', 'collected', 'no_access') AND plan_id IN "
+                    "(SELECT id FROM waste_plans WHERE shift_start <= ?)",
+                    (tx.now_iso, bin_id, 2 ** 62 if begun_by is None else begun_by))
 
 
 def on_emptied(tx, device, event):
@@ -60,8 +73,7 @@ def on_emptied(tx, device, event):
     tx.conn.execute("INSERT INTO bin_fills (bin_id, t, pct, q, kind) VALUES (?, ?, ?, 'ok', 'emptied')",
                     (bin_id, event["t"], d["to"]))
     _state(tx, bin_id, t=event["t"], pct=d["to"], emptied_t=event["t"])
-    tx.conn.execute("UPDATE waste_stops SET state = 'confirmed', confirmed_at = ? WHERE bin_id = ? AND "
-                    "state IN ('planned', 'collected', 'no_access')", (tx.now_iso, bin_id))
+    _confirm(tx, bin_id)
 
 
 def on_fire(tx, device, event):

@@ -118,12 +118,15 @@ def device_list(request: Request, db=Depends(get_db)):
 
 def page(request, db, template, permission, context=None):
     """A page for a signed-in person whose role has permission: the login form for nobody, a
-    `forbidden` page for the wrong role. context: more template values."""
+    `forbidden` page for the wrong role. context: more template values, or a function of the
+    Principal returning them (called only for someone allowed to see the page)."""
     who = _principal(request, db)
     if who is None:
         return RedirectResponse("/login", status_code=303)
     if not allowed(who.role, permission):
         return templates.TemplateResponse(request, "forbidden.html", {"who": who}, status_code=403)
+    if callable(context):
+        context = context(who)
     return templates.TemplateResponse(request, template, dict(context or {}, who=who))
 
 

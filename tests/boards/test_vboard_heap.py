@@ -81,8 +81,9 @@ def test_a_host_message_waits_for_heap_and_is_applied_in_order(make_agent):
 def test_heap_trace_reports_the_firmware_peak(make_agent):
     a = make_agent(heapsize="64k", heap_trace=1)
     b = a.b
-    # 20 KB live for 50 ms of running bytecode, then garbage
-    a.run("exec('big = bytearray(20000)\\nt = time.ticks_ms()\\nwhile time.ticks_diff(time.ticks_ms(), t) < 50: pass\\n"
+    # 12 KB live for 50 ms of running bytecode, then garbage (one block: the shims' own objects
+    # are interleaved on the unix port's heap, so its largest hole is smaller than the chip's)
+    a.run("exec('big = bytearray(12000)\\nt = time.ticks_ms()\\nwhile time.ticks_diff(time.ticks_ms(), t) < 50: pass\\n"
           "big = None')")
     b.write("machine.deepsleep(60000)\n")                 # a boot ends: the final figures go out
     b.wait_state("sleeping", timeout=10)
@@ -90,5 +91,5 @@ def test_heap_trace_reports_the_firmware_peak(make_agent):
     assert heap["trace_ms"] == 1 and heap["trace_samples"] > 0
     assert heap["budget"] == 64 * 1024
     assert heap["fw_end"] is not None and heap["fw_end"] < 40 * 1024
-    # the 20 KB block was live for a moment: the sampled peak of the firmware's share saw it
-    assert heap["fw_peak"] >= heap["fw_end"] + 19000, heap
+    # the 12 KB block was live for a moment: the sampled peak of the firmware's share saw it
+    assert heap["fw_peak"] >= heap["fw_end"] + 11000, heap

@@ -109,6 +109,55 @@ def test_lis3dh_needs_the_auto_increment_bit():
     assert d.read(1) == b"\x33"
 
 
+def test_a_bin_sensor_sees_the_waste_surface():
+    assert _vbsim.target_cm({"distance_cm": 80.0}) == 80.0                       # no bin: distance_cm
+    bin_world = {"distance_cm": 80.0, "bin_fill_pct": 40.0, "bin_depth_cm": 120.0, "bin_offset_cm": 10.0}
+    assert _vbsim.target_cm(bin_world) == pytest.approx(10 + 120 * 0.6)
+    assert _vbsim.target_cm(dict(bin_world, bin_fill_pct=120.0)) == 0.5            # heaped over the sensor
+
+
+def test_accelerometers_say_when_they_are_armed_for_motion_and_release_on_status_read():
+    mpu = _vbdev.Mpu6050()
+    mpu.write(bytes([0x6B, 0x00]))
+    assert mpu.armed_mg() is None
+    for reg, value in ((0x1F, 32), (0x38, 0x40), (0x6B, 0x20)):     # the driver's arm_motion(64)
+        mpu.write(bytes([reg, value]))
+    assert mpu.armed_mg() == 64
+    released = []
+    mpu.on_int_clear = lambda: released.append(1)
+    mpu.write(bytes([0x3A]))
+    mpu.read(1)
+    assert released == [1]
+    lis = _vbdev.Lis3dh()
+    for reg, value in ((0x20, 0x2F), (0x22, 0x40), (0x32, 4), (0x30, 0x2A)):
+        lis.write(bytes([reg, value]))
+    assert lis.armed_mg() == 64
+
+
+def test_vl53l1x_ranges_as_the_uld_reads_it():
+    seen = [412.0]
+    tof = _vbdev.Vl53l1x(lambda: seen[0])
+
+    def get(reg, n):
+        tof.write(bytes([reg >> 8, reg & 0xFF]))
+        return tof.read(n)
+
+    assert get(0x010F, 2) == b"\xea\xcc"
+    tof.write(bytes([0x00, 0x87, 0x40]))                       # start ranging
+    tof.sample(None, 20.0)
+    assert get(0x0031, 1)[0] & 1 == 0                          # not before a timing budget
+    tof.since -= 100
+    tof.sample(None, 20.0)
+    assert get(0x0031, 1)[0] & 1 == 1
+    assert get(0x0089, 1) == b"\x09" and int.from_bytes(get(0x0096, 2), "big") == 412
+    tof.write(bytes([0x00, 0x86, 0x01]))                       # clear: the next one after a budget
+    assert get(0x0031, 1)[0] & 1 == 0
+    seen[0] = None                                            # a black bag: no signal
+    tof.since -= 100
+    tof.sample(None, 20.0)
+    assert get(0x0089, 1) == b"\x04"                          # the ULD's status 2
+
+
 def test_esp32_clock_calendar():
     assert _vbsim.gmtime2000(0) == (2000, 1, 1, 0, 0, 0, 5, 1)
     rnd = random.Random(7)

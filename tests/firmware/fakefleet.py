@@ -20,9 +20,18 @@ Control (not part of the protocol):
   GET  /_fake/state?device_id=id  -> the device's hellos, events, request count
   FakeFleet.auto_ack_ms (set from CPython): a caregiver acknowledges every stored alarm
   that many ms later (the heap tests: no MicroPython-side request during the wake)
+
+OTA downloads (the fleet's download route, shaped as docs/protocol.md "OTA" states it):
+  GET  /_fake/files/<name>   FakeFleet.files[name] (set from CPython), with Range / If-Range /
+                             ETag ("<sha256>"), 206 and Content-Range
+  POST /_fake/files          {"cut": {name: n}}: the next response of name ends after n body bytes
+                             (a Wi-Fi cut); {"busy": n}: the next n file requests get 503;
+                             answers {"requests": [[name, Range header], ...]} ("forget": clear them)
 """
 
+import hashlib
 import json
+import ssl
 import sys
 import threading
 import time
@@ -33,11 +42,12 @@ import devproto
 
 
 class _QuietServer(ThreadingHTTPServer):
-    """A device that resets its connection (a test that ends, a simulated power cut) is normal
-    here: no traceback on the test output for it; anything else is still printed."""
+    """A device that resets its connection (a test that ends, a simulated power cut) or drops a
+    TLS handshake is normal here: no traceback on the test output for it; anything else is
+    still printed."""
 
     def handle_error(self, request, client_address):
-        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError, ssl.SSLError)):
             super().handle_error(request, client_address)
 
 
@@ -64,10 +74,12 @@ class Device:
         self.requests = 0
         self.tamper = 0
         self.unsigned = 0
+        self.polls = []          # (ms the long-poll was held, its reply had news)
 
 
 class FakeFleet:
-    def __init__(self):
+    def __init__(self, tls=None):
+        """tls: (certificate chain file, key file) to serve HTTPS (e.g. from hil_tests.pki)."""
         self.lock = threading.Condition()
         self.devices = {}
         self.by_hw = {}
@@ -75,10 +87,20 @@ class FakeFleet:
         self.n = 0
         self.auto_ack_ms = None
         self.beacon = None       # down.beacon for every `beacon` device (devproto/beacon.py), if set
+        self.files = {}          # name -> bytes, served at /_fake/files/<name>
+        self.cuts = {}           # name -> body bytes the next response of it ends after
+        self.busy = 0
+        self.file_requests = []  # (name, Range header) of each file request
         self.server = _QuietServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
-        self.url = "http://127.0.0.1:%d" % self.port
+        self.url = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.port)
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            # the handshake runs in the handler's thread (not in accept), as a real server does
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True,
+                                                 do_handshake_on_connect=False)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def start(self):
@@ -184,7 +206,7 @@ class FakeFleet:
             dev = self.devices[parse_qs(url.query)["device_id"][0]]
             return 200, {"hellos": dev.hellos, "events": [e for _, e in dev.events],
                          "requests": dev.requests, "cursor": dev.cursor, "cv": dev.cv,
-                         "commands": dev.commands}, None
+                         "commands": dev.commands, "polls": dev.polls}, None
         if len(body) > devproto.MAX_BODY:
             raise devproto.ProtocolError("too_large", "body too large")
         if url.path == devproto.PATH_ENROLL and method == "POST":
@@ -236,9 +258,11 @@ class FakeFleet:
         cursor = int(q.get("cursor", ["0"])[0])
         wait = min(int(q.get("wait", ["25"])[0]), devproto.MAX_POLL_WAIT)
         cv = int(q["cv"][0]) if "cv" in q else None
-        end = time.time() + wait
+        t0 = time.time()
+        end = t0 + wait
         while dev.cursor <= cursor and time.time() < end:
             self.lock.wait(end - time.time())
+        dev.polls.append((int((time.time() - t0) * 1000), dev.cursor > cursor))
         return 200, {"down": self.down(dev, cv)}, dev
 
     @staticmethod
@@ -265,6 +289,13 @@ class FakeFleet:
 
             def log_message(self, *a):
                 pass
+
+            def setup(self):
+                if hasattr(self.request, "do_handshake"):     # HTTPS: the TLS handshake first
+                    self.request.settimeout(30)
+                    self.request.do_handshake()
+                    self.request.settimeout(None)
+                super().setup()
 
             def _do(self, method):
                 n = int(self.headers.get("Content-Length") or 0)
@@ -305,10 +336,58 @@ class FakeFleet:
                 self.end_headers()
                 self.wfile.write(raw)
 
+            def _file(self, name):
+                with fleet.lock:
+                    data = fleet.files.get(name)
+                    busy = fleet.busy > 0
+                    fleet.busy -= 1 if busy else 0
+                    cut = fleet.cuts.pop(name, None)
+                    rng = self.headers.get("Range")
+                    fleet.file_requests.append((name, rng))
+                if busy or data is None:
+                    self.send_response(503 if busy else 404)
+                    self.send_header("Retry-After", "1")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                etag = '"%s"' % hashlib.sha256(data).hexdigest()
+                start = 0
+                if rng and rng.startswith("bytes=") and self.headers.get("If-Range", etag) == etag:
+                    start = int(rng[6:].split("-")[0])
+                body = data[start:]
+                self.send_response(206 if start else 200)
+                self.send_header("ETag", etag)
+                self.send_header("Accept-Ranges", "bytes")
+                if start:
+                    self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if cut is not None:
+                    self.wfile.write(body[:cut])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self.wfile.write(body)
+
             def do_GET(self):
+                if self.path.startswith("/_fake/files/"):
+                    return self._file(self.path[len("/_fake/files/"):].split("?")[0])
                 self._do("GET")
 
             def do_POST(self):
+                if self.path == "/_fake/files":
+                    req = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                    with fleet.lock:
+                        fleet.cuts.update(req.get("cut", {}))
+                        fleet.busy = req.get("busy", fleet.busy)
+                        raw = json.dumps({"requests": fleet.file_requests}).encode()
+                        if req.get("forget"):
+                            fleet.file_requests = []
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(raw)))
+                    self.end_headers()
+                    self.wfile.write(raw)
+                    return
                 self._do("POST")
 
         return Handler

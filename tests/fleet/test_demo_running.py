@@ -1,6 +1,7 @@
 """`fleet demo` as a person meets it, with real processes: a second demo while one runs, the
 command line during the demo, a port taken by another program, and Ctrl-C."""
 
+import json
 import os
 import re
 import signal
@@ -102,14 +103,27 @@ def test_the_command_line_during_the_demo_points_at_the_demo_database(running_de
 
     def all_online():
         listed = fleet("device", "list", cwd=tmp_path, env=env).stdout
-        return listed if listed.count("online") == 5 else None
-    devices = wait_until(all_online, "five demo devices online", timeout=90, interval=1)
-    assert devices.count("call_button") == 3
+        return listed if listed.count("online") == 6 else None
+    devices = wait_until(all_online, "six demo devices online", timeout=90, interval=1)
+    assert devices.count("call_button") == 3 and devices.count("smart_bin") == 3
     by_flag = re.search(r"(\S+) alarm list --db (\S+)", running_demo.banner).groups()
     listed = subprocess.run([by_flag[0], "alarm", "list", "--db", by_flag[1]], cwd=tmp_path, env=running_demo.env,
                             capture_output=True, text=True, timeout=60)
     assert listed.returncode == 0 and listed.stdout.strip() == "(none)"
     assert "database %s" % (tmp_path / "var" / "demo.db") in listed.stderr
+
+
+def test_the_demo_bins_fill_over_accelerated_time(running_demo, tmp_path):
+    env = dict(running_demo.env, FLEET_DB=str(tmp_path / "var" / "demo.db"))
+
+    def fills():
+        rows = fleet("bins", "list", "--json", cwd=tmp_path, env=env).stdout
+        got = {b["id"]: b["pct"] for b in json.loads(rows or "[]")}
+        return got if sorted(got) == ["BIN-1", "BIN-2", "BIN-3"] and None not in got.values() else None
+    first = wait_until(fills, "the three demo bins registered with a fill", timeout=120, interval=2)
+    # a simulated day every four minutes: within a few real minutes one of them has filled more
+    wait_until(lambda: any(pct > first[b] for b, pct in (fills() or first).items()), "a demo bin filling",
+               timeout=240, interval=5)
 
 
 def test_ctrl_c_ends_the_demo_cleanly(running_demo):
@@ -139,3 +153,28 @@ def test_fleet_serve_names_the_port_too(tmp_path):
         port = other.getsockname()[1]
         r = fleet("serve", "--port", str(port), "--db", str(tmp_path / "fleet.db"), cwd=tmp_path)
     assert r.returncode == 1 and "already in use by another program: choose another with --port" in r.stderr
+
+
+def test_a_release_rolls_out_to_the_demo_boards_from_the_command_line(running_demo, tmp_path):
+    """docs/ota.md "Try it": build, sign (the demo's key), upload, roll out; the mains boards update."""
+    env = dict(running_demo.env, FLEET_DB="var/demo.db")
+    keys = sorted((tmp_path / "var" / "release-keys").glob("*.pem"))
+    private = [k for k in keys if not k.name.endswith(".pub.pem")][0]
+
+    def run(*args):
+        r = fleet(*args, cwd=tmp_path, env=env, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return r.stdout
+
+    run("release", "build", "--out", "var/rel-0.2.0", "--version", "0.2.0")
+    run("release", "sign", "var/rel-0.2.0", "--key", str(private))
+    assert "uploaded release app-0.2.0" in run("release", "upload", "var/rel-0.2.0")
+    assert "rollout 1 of app-0.2.0 started" in run("rollout", "start", "app-0.2.0", "--role", "smart_bin",
+                                                    "--phases", "100", "--gate", "30s")
+
+    def bins_updated():
+        import json
+        found = json.loads(run("device", "list", "--role", "smart_bin", "--json"))
+        return len(found) == 3 and all(d["app"] == "0.2.0" for d in found)
+    wait_until(bins_updated, "the three demo bins on app 0.2.0", timeout=150, interval=1)
+    assert "completed" in run("rollout", "list")

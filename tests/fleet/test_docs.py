@@ -57,9 +57,10 @@ def test_a_bad_setting_says_which():
 
 def test_hook_functions_named_in_the_architecture_exist():
     from fleet import demo, live
-    from fleet.domain import downlink, ingest, status, writer
+    from fleet.domain import downlink, guards, ingest, status, writer
     from fleet.web import pages
     hooks = {"register_event_handler": ingest, "register_downlink_provider": downlink,
+             "register_update_guard": guards, "update_blocked": guards,
              "raise_cursors": downlink, "register_status_rule": status, "register_status_listener": status,
              "start_virtual_fleet": demo, "register_templates": pages, "register_nav_link": pages, "page": pages}
     for name, module in hooks.items():

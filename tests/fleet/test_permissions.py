@@ -103,12 +103,28 @@ ENDPOINTS = [
     ("GET", "/api/v1/facilities/open311-keys", ADMIN, None),
     ("POST", "/api/v1/facilities/open311-keys", ADMIN, {"name": "app {n}"}),
     ("DELETE", "/api/v1/facilities/open311-keys/{key}", ADMIN, None),
+    ("POST", "/api/v1/provisioning/runs", STAFF, {"ok": True, "mac": "24:0a:c4:00:00:{n:02d}"}),
+    ("GET", "/api/v1/provisioning/runs", STAFF, None),
+    ("GET", "/api/v1/provisioning/runs/{run}", STAFF, None),
+    ("GET", "/api/v1/provisioning/awaiting", STAFF, None),
+    ("GET", "/api/v1/provisioning/summary", STAFF, None),
+    # OTA: technicians follow, admins release and roll out (bodies made by ota_request)
+    ("GET", "/api/v1/ota/keys", STAFF, None),
+    ("POST", "/api/v1/ota/keys", ADMIN, "KEY"),
+    ("GET", "/api/v1/ota/releases", STAFF, None),
+    ("POST", "/api/v1/ota/releases", ADMIN, "UPLOAD"),
+    ("GET", "/api/v1/ota/releases/{release}", STAFF, None),
+    ("GET", "/api/v1/ota/rollouts", STAFF, None),
+    ("POST", "/api/v1/ota/rollouts", ADMIN, "ROLLOUT"),
+    ("GET", "/api/v1/ota/rollouts/{rollout}", STAFF, None),
+    ("POST", "/api/v1/ota/rollouts/{rollout}/pause", ADMIN, None),
+    ("GET", "/api/v1/live/ota", STAFF, None),
 ]
 # Bodies that are not JSON: (content type, bytes).
 RAW_BODIES = {("POST", "/api/v1/assets/import"): ("text/csv", b"type,name\nbin,Bin A\n"),
               ("POST", "/api/v1/assets/{asset}/photos"): ("image/png", None)}
 PUBLIC = {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/logout"), ("GET", "/api/v1/health")}
-STREAMING = {"/api/v1/live/devices", "/api/v1/live/alarms"}
+STREAMING = {"/api/v1/live/devices", "/api/v1/live/alarms", "/api/v1/live/ota"}
 
 
 def route_keys():
@@ -124,7 +140,9 @@ def template(path):
             .replace("{webhook}", "{webhook_id}").replace("{bin}", "{bin_id}").replace("{plan}", "{plan_id}")
             .replace("{stop}", "{stop_id}").replace("{asset}", "{asset_id}")
             .replace("{spare_asset}", "{asset_id}").replace("{wo}", "{wo_id}").replace("{photo}", "{photo_id}")
-            .replace("{key}", "{key_id}").replace("{code}", "{code}").replace("{team}", "{name}"))
+            .replace("{key}", "{key_id}").replace("{code}", "{code}").replace("{team}", "{name}")
+            .replace("{release}", "{release_id}").replace("{rollout}", "{rollout_id}").replace("/pause", "/{action}")
+            .replace("{run}", "{run_id}"))
 
 
 def test_every_admin_endpoint_is_in_the_table():
@@ -182,6 +200,13 @@ def alarm_pieces(client, db, device, n):
     return alarm_id, resident["id"], hook["id"]
 
 
+def provisioning_run(db, role, user_id):
+    """The id of a provisioning run reported by this role's user (technicians read only their own)."""
+    from fleet.domain.users import Principal
+    from fleet.provisioning import runs
+    return runs.record(db, Principal("token", "user-" + role, role, user_id), {"ok": True})["id"]
+
+
 def png():
     import io
     from PIL import Image
@@ -214,38 +239,81 @@ def facility_pieces(db, people, n):
             "{code}": made["code"], "{team}": "crew"}
 
 
+@pytest.fixture(scope="module")
+def release_key(tmp_path_factory):
+    from fleet.ota import signing
+    folder = tmp_path_factory.mktemp("release-key")
+    kid = signing.generate(folder)
+    return folder / (kid + ".pem"), (folder / (kid + ".pub.pem")).read_bytes(), folder
+
+
+def ota_request(client, db, key, path, body, n):
+    """(url, json, files) for an OTA endpoint in one role's turn: a fresh signed release, trusted,
+    and a fresh rollout of it (so each role pauses one that runs)."""
+    from boards import espimage
+    from fleet.ota import releases, rollouts
+    private, pem, folder = key
+    settings = client.app.state.fleet.settings
+    import tempfile
+    from pathlib import Path
+    turn = Path(tempfile.mkdtemp(dir=folder))
+    (turn / "fw.bin").write_bytes(espimage.stand_in("3.%d.%d" % (len(path), n), size=4096))
+    releases.trust_key(db, CLI, pem)
+    releases.build(turn / "r", "firmware", "3.%d.%d" % (len(path), n), 0, ["*"], ["*"], 3600, image=turn / "fw.bin")
+    releases.sign(turn / "r", private)
+    if body == "UPLOAD":
+        files = {"envelope": (turn / "r" / "manifest.signed.json").read_bytes(),
+                 "artifact": (turn / "r" / "artifact.bin").read_bytes()}
+        return path, None, files
+    rel = releases.upload_folder(db, settings, CLI, turn / "r")
+    if body == "KEY":
+        return path, {"pem": pem.decode()}, None
+    if body == "ROLLOUT":
+        return path, {"release_id": rel["id"]}, None
+    r = rollouts.create(db, CLI, rel["id"])
+    return path.replace("{release}", rel["id"]).replace("{rollout}", str(r["id"])), None, None
+
+
 @pytest.mark.parametrize("method, path, allowed, body", ENDPOINTS, ids=["%s %s" % e[:2] for e in ENDPOINTS])
-def test_roles(client, db, people, method, path, allowed, body):
+def test_roles(client, db, people, method, path, allowed, body, request):
     victim = make_user(db, "caregiver")
     for n, role in enumerate(sorted(ALL)):
         headers, user_id, own_token = people[role]
         device = enroll(client, db)
         [(etoken, _)] = enrollment.mint_tokens(db, CLI, 600)
         url = fill(path, device.id, victim["id"], own_token, etoken["id"], n, *alarm_pieces(client, db, device, n))
-        for placeholder, value in facility_pieces(db, people, n).items():
-            url = url.replace(placeholder, str(value))
-        bin_id, plan_id, stop_id = waste_pieces(db, n)
-        url = url.replace("{bin}", bin_id).replace("{plan}", str(plan_id)).replace("{stop}", str(stop_id))
-        if isinstance(body, str):                       # a CSV upload
-            response = client.request(method, url, content=body.format(n=n), headers=dict(
-                headers, **{"Content-Type": "text/csv"}))
-            assert (response.status_code < 400) == (role in allowed), (role, response.status_code, response.text)
-            continue
-        payload = None if body is None else {k: (v.format(n=n, bin=bin_id) if isinstance(v, str) else v)
-                                             for k, v in body.items()}
-        if role in allowed and path in STREAMING:
-            continue
-        if (method, path) in RAW_BODIES:
-            kind, raw = RAW_BODIES[(method, path)]
-            response = client.request(method, url, content=raw or png(), headers=dict(headers, **{"Content-Type": kind}))
+        if "/ota" in path:
+            url, payload, files = ota_request(client, db, request.getfixturevalue("release_key"), path, body, n)
+            if role in allowed and path in STREAMING:
+                continue
+            response = client.request(method, url, json=payload, files=files, headers=headers)
         else:
-            response = client.request(method, url, json=payload, headers=headers)
+            for placeholder, value in facility_pieces(db, people, n).items():
+                url = url.replace(placeholder, str(value))
+            url = url.replace("{run}", str(provisioning_run(db, role, user_id)))
+            bin_id, plan_id, stop_id = waste_pieces(db, n)
+            url = url.replace("{bin}", bin_id).replace("{plan}", str(plan_id)).replace("{stop}", str(stop_id))
+            if isinstance(body, str):                       # a CSV upload
+                response = client.request(method, url, content=body.format(n=n), headers=dict(
+                    headers, **{"Content-Type": "text/csv"}))
+                assert (response.status_code < 400) == (role in allowed), (role, response.status_code, response.text)
+                continue
+            payload = None if body is None else {k: (v.format(n=n, bin=bin_id) if isinstance(v, str) else v)
+                                                 for k, v in body.items()}
+            if role in allowed and path in STREAMING:
+                continue
+            if (method, path) in RAW_BODIES:
+                kind, raw = RAW_BODIES[(method, path)]
+                response = client.request(method, url, content=raw or png(), headers=dict(headers, **{"Content-Type": kind}))
+            else:
+                response = client.request(method, url, json=payload, headers=headers)
         if role in allowed:
             assert response.status_code < 400, (role, response.status_code, response.text)
         else:
             assert response.status_code == 403, (role, response.status_code, response.text)
             assert response.json()["error"]["code"] == "forbidden"
-    anonymous = client.request(method, fill(path, "cb-x", 1, 1, 1, 0), json=body)
+    anonymous = client.request(method, fill(path, "cb-x", 1, 1, 1, 0).replace("{release}", "x").replace("{rollout}", "1"),
+                               json=body if isinstance(body, dict) else None)
     assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "unauthorized"
 
 

@@ -99,7 +99,7 @@ def test_event_types_and_their_fields():
 
 def test_enumerations_are_written_out():
     for values in (devproto.ROLES, devproto.RESET_CAUSES, devproto.WAKE_REASONS, devproto.COMMANDS,
-                   devproto.ALARM_STATES):
+                   devproto.ALARM_STATES, devproto.OTA_STAGES):
         for value in values:
             assert "`%s`" % value in DOC, value
 

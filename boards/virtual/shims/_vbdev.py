@@ -1,5 +1,16 @@
 # Virtual board: register models of the simulated I2C devices (plain Python for MicroPython and
-# CPython). Loaded by machine.I2C on first use.
+# CPython). Loaded by machine.I2C on first use. An accelerometer armed for motion (its interrupt
+# latched on a change above a threshold) says so through armed_mg(): the host keeps that chip
+# powered through the ESP32's deep sleep and raises its INT pin when the world moves
+# (boards/virtual/binworld.py); reading the interrupt status register clears it (on_int_clear).
+import time
+
+
+def _ms():
+    try:
+        return time.ticks_ms()
+    except AttributeError:                        # CPython
+        return int(time.monotonic() * 1000)
 
 
 def _clamp16(v):
@@ -20,8 +31,12 @@ class Mpu6050:
     ACCEL_XOUT_H = 0x3B
     INT_STATUS = 0x3A
 
+    MOT_THR = 0x1F
+    INT_ENABLE = 0x38
+
     def __init__(self, addr=0x68):
         self.addr = addr
+        self.on_int_clear = None
         self.reset()
 
     def reset(self):
@@ -29,6 +44,14 @@ class Mpu6050:
         self.regs[self.PWR_MGMT_1] = 0x40      # SLEEP after power-on: must be woken
         self.regs[self.WHO_AM_I] = 0x68
         self.ptr = 0
+
+    def armed_mg(self):
+        """Motion threshold (mg; 2 mg a step, datasheet MOT_THR) while the motion interrupt is
+        enabled and the chip cycles (PWR_MGMT_1 CYCLE), else None."""
+        r = self.regs
+        if r[self.INT_ENABLE] & 0x40 and r[self.PWR_MGMT_1] & 0x20 and not r[self.PWR_MGMT_1] & 0x40:
+            return max(2, r[self.MOT_THR] * 2)
+        return None
 
     def sample(self, accel_g, temp_c):
         """Latch a new sample (unless asleep)."""
@@ -67,7 +90,9 @@ class Mpu6050:
         for i in range(n):
             out[i] = self.regs[self.ptr]
             if self.ptr == self.INT_STATUS:
-                self.regs[self.INT_STATUS] &= 0xFE
+                self.regs[self.INT_STATUS] &= 0xBE      # DATA_RDY and MOT_INT clear on read
+                if self.on_int_clear is not None:
+                    self.on_int_clear()
             self.ptr = (self.ptr + 1) & 0x7F
         return bytes(out)
 
@@ -80,8 +105,14 @@ class Lis3dh:
     STATUS_REG = 0x27
     OUT_X_L = 0x28
 
+    CTRL_REG3 = 0x22
+    INT1_CFG = 0x30
+    INT1_SRC = 0x31
+    INT1_THS = 0x32
+
     def __init__(self, addr=0x18):
         self.addr = addr
+        self.on_int_clear = None
         self.reset()
 
     def reset(self):
@@ -90,6 +121,14 @@ class Lis3dh:
         self.regs[self.CTRL_REG1] = 0x07          # power-down (ODR = 0), axes enabled
         self.ptr = 0
         self.inc = False
+
+    def armed_mg(self):
+        """INT1 threshold (mg; 16 mg a step at +-2 g) while IA1 drives INT1 on a high event and
+        the chip samples, else None."""
+        r = self.regs
+        if r[self.CTRL_REG3] & 0x40 and r[self.INT1_CFG] & 0x2A and r[self.CTRL_REG1] >> 4:
+            return max(16, r[self.INT1_THS] * 16)
+        return None
 
     def sample(self, accel_g, temp_c):
         ctrl1 = self.regs[self.CTRL_REG1]
@@ -127,8 +166,66 @@ class Lis3dh:
         out = bytearray(n)
         for i in range(n):
             out[i] = self.regs[self.ptr]
+            if self.ptr == self.INT1_SRC and self.on_int_clear is not None:
+                self.on_int_clear()                 # reading INT1_SRC releases a latched INT1
             if self.inc:
                 self.ptr = (self.ptr + 1) & 0x3F
+        return bytes(out)
+
+
+class Vl53l1x:
+    """Register model of an ST VL53L1X time-of-flight sensor (16-bit register addresses): the
+    registers ST's ULD (VL53L1X_api.c) reads and writes for ranging - model id, start/stop,
+    data ready every timing budget, range status and distance, interrupt clear. distance_mm() is
+    the world: None (nothing in range, or a black bag that absorbs the light) gives range
+    status 2, "signal below threshold"."""
+    MODEL_ID = 0x010F
+    MODE_START = 0x0087
+    INT_CLEAR = 0x0086
+    TIO_HV_STATUS = 0x0031
+    RANGE_STATUS = 0x0089
+    RANGE_MM = 0x0096
+    BUDGET_MS = 100                               # the default configuration's timing budget
+    MAX_MM = 4000
+
+    def __init__(self, distance_mm, addr=0x29):
+        self.addr = addr
+        self.distance_mm = distance_mm
+        self.regs = {self.MODEL_ID: 0xEA, self.MODEL_ID + 1: 0xCC}
+        self.ptr = 0
+        self.ranging = False
+        self.since = 0
+
+    def sample(self, accel_g, temp_c):
+        if self.ranging and not self.regs.get(self.TIO_HV_STATUS) and _ms() - self.since >= self.BUDGET_MS:
+            mm = self.distance_mm()
+            ok = mm is not None and 0 <= mm <= self.MAX_MM
+            self.regs[self.RANGE_STATUS] = 9 if ok else 4          # ULD status_rtn: 9 -> 0, 4 -> 2
+            mm = int(mm) if ok else 0
+            self.regs[self.RANGE_MM], self.regs[self.RANGE_MM + 1] = mm >> 8, mm & 0xFF
+            self.regs[self.TIO_HV_STATUS] = 1
+
+    def write(self, data):
+        if len(data) < 2:
+            return
+        self.ptr = (data[0] << 8) | data[1]
+        for b in data[2:]:
+            if self.ptr == self.MODE_START:
+                self.ranging = b == 0x40
+                self.since = _ms()
+                self.regs[self.TIO_HV_STATUS] = 0
+            elif self.ptr == self.INT_CLEAR and b & 1:
+                self.regs[self.TIO_HV_STATUS] = 0
+                self.since = _ms()
+            elif self.ptr not in (self.MODEL_ID, self.MODEL_ID + 1):
+                self.regs[self.ptr] = b
+            self.ptr = (self.ptr + 1) & 0xFFFF
+
+    def read(self, n):
+        out = bytearray(n)
+        for i in range(n):
+            out[i] = self.regs.get(self.ptr, 0)
+            self.ptr = (self.ptr + 1) & 0xFFFF
         return bytes(out)
 
 

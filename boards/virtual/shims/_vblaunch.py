@@ -71,6 +71,8 @@ def _vb_boot():
               % (30, 31))
         _vb.send("no_partition_table")
         _vb.halt()
+    app = sys.modules["esp32"]._bootloader(_vb.boot.get("reset_cause") == 5)   # no bootloader on a soft reset
+    _vb.send("app_partition", label=app)
     if not _mount_vfs(os, vfs, sys.modules["esp32"]):
         print("vboard: no vfs partition on this flash: no filesystem")
     os.chdir("/")

@@ -78,6 +78,18 @@ def _half():
     return 0.5
 
 
+def target_cm(world):
+    """How far a distance sensor sees: with bin_fill_pct set, the waste's surface in a bin
+    bin_depth_cm deep, the sensor bin_offset_cm above the rim (heaped above the rim, closer
+    still); else distance_cm (None: nothing within range)."""
+    fill = world.get("bin_fill_pct")
+    if fill is None:
+        return world.get("distance_cm")
+    depth = world.get("bin_depth_cm") or 100.0
+    d = (world.get("bin_offset_cm") or 0.0) + depth * (1.0 - fill / 100.0)
+    return d if d > 0.5 else 0.5
+
+
 # --- Accelerometer ---------------------------------------------------------------------------
 def gravity_g(tilt_deg, tilt_axis="x"):
     """Gravity in the board's frame, in g, for a board tilted by tilt_deg.

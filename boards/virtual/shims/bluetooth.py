@@ -1,6 +1,11 @@
-# Virtual board: the `bluetooth` module. There is no radio: advertising payloads are recorded
-# by the host (what a scanner nearby would receive); GATT services can be registered and
-# written locally so code that serves them runs, but nothing connects to them.
+# Virtual board: the `bluetooth` module. There is no radio (a fake at the one true boundary):
+# advertising payloads are recorded by the host (what a scanner nearby would receive); the GATT
+# database lives here as the port keeps it (extmod/modbluetooth.c, extmod/nimble): values of
+# MP_BLUETOOTH_DEFAULT_ATTR_LEN (20) bytes unless gatts_set_buffer() says more, remote writes
+# truncated to that or appended (and gatts_read then empties the value). A central reaches it
+# through the host (boards/virtual/ble.py, the air): its connect, writes and MTU exchange arrive
+# as the IRQs the ESP32 port raises (_IRQ_CENTRAL_CONNECT 1, _IRQ_CENTRAL_DISCONNECT 2,
+# _IRQ_GATTS_WRITE 3, _IRQ_MTU_EXCHANGED 21); gatts_notify and gatts_write(..., True) reach it.
 import _vb
 
 FLAG_READ = 2
@@ -64,12 +69,16 @@ class BLE:
 
     def _init(self):
         self._active = False
-        self._cfg = {"gap_name": "MPY ESP32", "rxbuf": 256, "mtu": 23, "addr_mode": 0,
+        # mtu: the preferred ATT MTU, 256 (extmod/nimble/syscfg/syscfg.h MYNEWT_VAL_BLE_ATT_PREFERRED_MTU)
+        self._cfg = {"gap_name": "MPY ESP32", "rxbuf": 256, "mtu": 256, "addr_mode": 0,
                      "bond": False, "mitm": False, "io": 3, "le_secure": False}
         self._irq = None
         self._adv = b""
         self._resp = b""
         self._values = {}
+        self._size = {}           # value handle -> buffer size (gatts_set_buffer)
+        self._append = set()      # handles whose remote writes append
+        self._conns = set()
         self._next_handle = 1
 
     def active(self, active=None):
@@ -79,6 +88,8 @@ class BLE:
         _vb.send("ble", active=self._active)
         if not self._active:
             _vb.send("adv", interval_us=None, adv=None, resp=None, connectable=False)
+            self._values, self._size, self._append, self._conns = {}, {}, set(), set()
+            self._next_handle = 1
         return self._active
 
     def _need_active(self):
@@ -100,6 +111,8 @@ class BLE:
             if k not in self._cfg:
                 raise ValueError("unknown config param")
             self._cfg[k] = v
+            if k == "mtu":
+                _vb.send("ble_mtu", mtu=int(v))
 
     def irq(self, handler):
         self._irq = handler
@@ -128,7 +141,11 @@ class BLE:
         raise OSError(116)      # ETIMEDOUT: nobody to connect to
 
     def gap_disconnect(self, conn_handle):
-        return False
+        if conn_handle not in self._conns:
+            return False
+        _vb.send("gap_disconnect", conn=conn_handle)
+        self._conns.discard(conn_handle)
+        return True
 
     def gap_pair(self, conn_handle):
         raise OSError(107)
@@ -139,35 +156,81 @@ class BLE:
     def gatts_register_services(self, services_definition):
         self._need_active()
         out = []
+        table = []
         for svc in services_definition:
             handles = []
+            chars = []
             for ch in svc[1]:
                 h = self._next_handle
                 self._next_handle += 2
                 self._values[h] = b""
                 handles.append(h)
+                chars.append({"uuid": _uuid_str(ch[0]), "flags": ch[1], "handle": h})
                 for _d in (ch[2] if len(ch) > 2 else ()):
                     h = self._next_handle
                     self._next_handle += 1
                     self._values[h] = b""
                     handles.append(h)
             out.append(tuple(handles))
+            table.append({"uuid": _uuid_str(svc[0]), "chars": chars})
+        _vb.send("gatt_services", services=table)
         return tuple(out)
 
     def gatts_read(self, value_handle):
-        return self._values.get(value_handle, b"")
+        v = self._values.get(value_handle, b"")
+        if value_handle in self._append:
+            self._values[value_handle] = b""     # append mode: a read empties the value
+        return v
 
     def gatts_write(self, value_handle, data, send_update=False):
         self._values[value_handle] = bytes(data)
+        _vb.send("gatt_value", handle=value_handle, value=bytes(data).hex(), update=bool(send_update))
 
     def gatts_notify(self, conn_handle, value_handle, data=None):
-        return None
+        self._need_active()
+        if conn_handle not in self._conns:
+            raise OSError(107)                    # ENOTCONN (BLE_HS_ENOTCONN)
+        v = self._values.get(value_handle, b"") if data is None else bytes(data)
+        _vb.send("gatt_notify", conn=conn_handle, handle=value_handle, value=v.hex())
 
     def gatts_indicate(self, conn_handle, value_handle, data=None):
-        return None
+        self.gatts_notify(conn_handle, value_handle, data)
 
     def gatts_set_buffer(self, value_handle, len, append=False):
-        return None
+        self._size[value_handle] = len
+        if append:
+            self._append.add(value_handle)
+        else:
+            self._append.discard(value_handle)
+
+    def _remote(self, msg):
+        """A central's action, carried by the host (the air)."""
+        ev = msg.get("ev")
+        conn = int(msg.get("conn", 0))
+        if not self._active:
+            return
+        if ev == "connect":
+            self._conns.add(conn)
+            self._call(1, (conn, 0, memoryview(bytes.fromhex(msg.get("addr") or "000000000000"))))
+        elif ev == "disconnect":
+            self._conns.discard(conn)
+            self._call(2, (conn, 0, memoryview(bytes.fromhex(msg.get("addr") or "000000000000"))))
+        elif ev == "write":
+            h = int(msg["handle"])
+            v = bytes.fromhex(msg.get("value") or "")
+            size = self._size.get(h, 20)          # MP_BLUETOOTH_DEFAULT_ATTR_LEN
+            if h in self._append:
+                v = (self._values.get(h, b"") + v)[:size]
+            else:
+                v = v[:size]
+            self._values[h] = v
+            self._call(3, (conn, h))
+        elif ev == "mtu":
+            self._call(21, (conn, int(msg.get("mtu") or 23)))
+
+    def _call(self, event, data):
+        if self._irq is not None:
+            self._irq(event, data)
 
     def gattc_discover_services(self, conn_handle, uuid=None):
         raise OSError(107)
@@ -186,3 +249,21 @@ class BLE:
 
     def gattc_exchange_mtu(self, conn_handle):
         raise OSError(107)
+
+
+def _uuid_str(u):
+    v = UUID(u)._v
+    if isinstance(v, int):
+        return "%04x" % v
+    h = bytes(reversed(v)).hex()
+    if len(v) == 2:
+        return h
+    return "%s-%s-%s-%s-%s" % (h[:8], h[8:12], h[12:16], h[16:20], h[20:])
+
+
+def _on_ble(msg):
+    if _ble:
+        _ble[0]._remote(msg)
+
+
+_vb.on("ble", _on_ble)

@@ -171,8 +171,8 @@ class NVS:
 # ---------------------------------------------------------------------------- Partition
 # ports/esp32/esp32_partition.c over the board's flash file (shims/_vbflash.py): the table is
 # the one at 0x8000 plus the vfs partition main.c registers at boot. Reads and writes go to the
-# file, with the chip's erase/program rules; OTA (set_boot, get_next_update, rollback) is not
-# simulated yet.
+# file, with the chip's erase/program rules. OTA (BOOT, RUNNING, set_boot, get_next_update,
+# mark_app_valid_cancel_rollback) and the bootloader's rollback rule: shims/_vbota.py.
 _flash = [None]
 _table = [None]
 
@@ -194,6 +194,13 @@ def _table_or_none():
     return _table[0]
 
 
+def _bootloader(soft):
+    """The second-stage bootloader at a reset (the launcher calls it): which app partition runs,
+    with the rollback rule (_vbota.boot)."""
+    import _vbota
+    return _vbota.boot(_open_flash(), _table[0], soft) if _table[0] else None
+
+
 def _entries():
     _open_flash()
     if _table[0] is None:
@@ -212,12 +219,18 @@ class Partition:
         if isinstance(id, tuple):            # (from find(): the table entry itself)
             e = id
         elif isinstance(id, int):
-            # esp_ota_get_boot/running_partition: the factory app (or ota_0 without one)
+            # esp_ota_get_boot_partition / esp_ota_get_running_partition (_vbota.py)
             if id not in (Partition.BOOT, Partition.RUNNING):
                 raise ValueError()
+            import _vbota
+            t = _entries()
+            if id == Partition.RUNNING:
+                label = _vbota.running[0] or _vbota.boot(_open_flash(), t, True)
+            else:
+                label = _vbota.Otadata(_open_flash(), t).boot_label()
             e = None
-            for x in _entries():
-                if x[0] == 0 and (e is None or x[1] == 0):
+            for x in t:
+                if x[0] == 0 and x[4] == label:
                     e = x
         else:
             e = None
@@ -244,14 +257,21 @@ class Partition:
         return (e[0], e[1], e[2], e[3], e[4], bool(e[5] & 1))
 
     def get_next_update(self):
-        raise OSError(-261, "ESP_ERR_NOT_FOUND")
+        import _vbota
+        e = _vbota.next_update(_entries(), self._e[4])
+        if e is None:
+            # esp_ota_get_next_update_partition() returns NULL: esp32_partition_new(NULL) -> ENOENT
+            raise OSError(2)
+        return Partition(e, self._bs)
 
     def set_boot(self):
-        raise OSError(-261, "ESP_ERR_NOT_FOUND")
+        import _vbota
+        _vbota.set_boot(_open_flash(), _entries(), self._e[4])
 
     @classmethod
     def mark_app_valid_cancel_rollback(cls):
-        return None
+        import _vbota
+        _vbota.mark_valid(_open_flash(), _entries())
 
     def readblocks(self, block_num, buf, offset=0):
         self._dev.readblocks(block_num, buf, offset)

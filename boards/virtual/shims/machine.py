@@ -331,7 +331,7 @@ def _trig_watch(level):
 def _plan_echo():
     sensor = _vb.w("ultrasonic") or _vb.board.get("ultrasonic") or "jsn-sr04t"
     spec = _vbsim.ULTRASONIC.get(sensor) or _vbsim.ULTRASONIC["jsn-sr04t"]
-    width = _vbsim.echo_us(_vb.world.get("distance_cm"), _vb.w("temp_c", 20.0), sensor,
+    width = _vbsim.echo_us(_vbsim.target_cm(_vb.world), _vb.w("temp_c", 20.0), sensor,
                            _vb.w("us_noise_cm", 0.3), random.random)
     start = time.ticks_add(time.ticks_us(), spec["delay_us"])
     _echo[0] = (start, time.ticks_add(start, width))
@@ -559,12 +559,35 @@ def _bus_devices(scl, sda):
     pins = _vb.board.get("pins") or {}
     if scl != pins.get("i2c_scl") or sda != pins.get("i2c_sda"):
         return {}
-    kind = _vb.board.get("accel")
-    if kind and kind not in _devices:
+    kind, tof = _vb.board.get("accel"), _vb.board.get("tof")
+    if (kind and kind not in _devices) or (tof and tof not in _devices):
         import _vbdev
-        _devices[kind] = _vbdev.make_accel(kind, _vb.board.get("accel_addr"))
-    dev = _devices.get(kind)
-    return {dev.addr: dev} if dev is not None else {}
+        if kind and kind not in _devices:
+            _devices[kind] = dev = _vbdev.make_accel(kind, _vb.board.get("accel_addr"))
+            if dev is not None:
+                dev.on_int_clear = _accel_int_clear
+        if tof == "vl53l1x" and tof not in _devices:
+            _devices[tof] = _vbdev.Vl53l1x(_tof_mm, _vb.board.get("tof_addr") or 0x29)
+    return {d.addr: d for d in (_devices.get(kind), _devices.get(tof)) if d is not None}
+
+
+def _tof_mm():
+    d = _vbsim.target_cm(_vb.world)
+    if d is None:
+        return None
+    return d * 10.0 + _vb.w("us_noise_cm", 0.3) * 10.0 * (2.0 * random.random() - 1.0)
+
+
+def _accel_int_clear():
+    # the accelerometer's latched INT (raised by the host while the chip slept) is released
+    pin = _vb.role_pin("accel_int")
+    if pin is not None and _vb.levels.get(pin):
+        _vb.send("accel_int", v=0)
+
+
+def _accel_armed_mg():
+    dev = _devices.get(_vb.board.get("accel"))
+    return dev.armed_mg() if dev is not None else None
 
 
 def _accel_now():
@@ -802,7 +825,7 @@ def deepsleep(time_ms=None):
     _check_deep_wake_cfg()
     pulls, holds = _wake_report()
     _vb.send("deepsleep", time_ms=time_ms, ext0=_wakecfg["ext0"], ext1=_wakecfg["ext1"],
-             gpio=_wakecfg["gpio"], pulls=pulls, holds=holds)
+             gpio=_wakecfg["gpio"], pulls=pulls, holds=holds, accel_mg=_accel_armed_mg())
     _vb.halt()
 
 

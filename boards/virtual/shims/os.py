@@ -40,8 +40,17 @@ def listdir(path=None):
 
 
 def uname():
+    # release: the running image's version (an OTA image's esp_app_desc_t, shims/_vbota.py);
+    # the interpreter's when the partition holds no image
     chip = _vb.chip.get("name", "esp32")
     ver = "%d.%d.%d" % sys.implementation.version[:3]
+    try:
+        import esp32
+        import _vbota
+        p = esp32.Partition(esp32.Partition.RUNNING)
+        ver = _vbota.image_version(p._dev.flash, p._e) or ver
+    except (OSError, ImportError, ValueError):
+        pass
     return _uname(chip, chip, ver, "v%s on virtual board %s" % (ver, _vb.NAME),
                   "%s (virtual) with %s" % (_vb.board.get("title", "Generic ESP32 module"), chip.upper()))
 

@@ -28,37 +28,16 @@ H_SIG = "X-Signature"
 # unsigned replies. The names PROTOCOL, H_PROTOCOL and the reply headers' are in
 # validate.py (the fleet's side): on a board every name costs heap.
 
-# Limits (the fleet's own in validate.py).
+# Limits (the fleet's own in validate.py; the config's in devconfig.py).
 MAX_EVENTS = 50           # events per batch
 MAX_STR = 200             # characters of any string value inside event data / hello
 MAX_ERRORS = 5            # error strings carried by one hello
-MAX_POLL_WAIT = 60        # seconds a long-poll may be held
-MIN_VALID_TIME = 1577836800  # 2020-01-01: device times before this mean "clock unknown"
-INT_MIN = -2147483648     # every "int" field is a JSON integer in INT_MIN..INT_MAX
-INT_MAX = 4294967295      # (32-bit: what a device can hold; stored safely by any database)
 
 RESET_CAUSES = ("power_on", "hard", "wdt", "deepsleep", "soft", "brownout", "unknown")
 WAKE_REASONS = ("none", "timer", "pin", "ext1", "touch", "ulp", "unknown")
 
-# Field kinds used by the schemas below.
-INT = "int"
-NUM = "num"
-STR = "str"
-BOOL = "bool"
-
-# Device config pushed by the fleet: key -> (kind, min, max, default).
-CONFIG = {
-    "heartbeat_min": (INT, 1, 1440, 1440),   # heartbeat interval, minutes
-    "answer_wait_s": (INT, 0, 600, 120),     # call button stays awake for an answer
-    "long_press_ms": (INT, 1000, 10000, 3000),
-    "poll_wait_s": (INT, 5, MAX_POLL_WAIT, 25),
-    "report_min": (INT, 1, 1440, 60),        # telemetry interval, minutes
-    "low_battery_days": (INT, 30, 365, 30),  # reserve at which battery_low is sent
-}
-
-
-def default_config():
-    return dict((k, v[3]) for k, v in CONFIG.items())
+# The device config the fleet pushes (CONFIG, default_config, merge_config and the field kinds)
+# is in devproto/devconfig.py: a device needs it only while it reads or applies its config.
 
 
 # ---- signing ---------------------------------------------------------------
@@ -134,49 +113,27 @@ def reply_signature(key, nonce, status, t, body):
     return hexstr(hmac_sha256(key, msg.encode()))
 
 
-# ---- device-side config ---------------------------------------------------
-
-def _kind_ok(kind, v):
-    if kind == BOOL:
-        return v is True or v is False
-    if v is True or v is False:
-        return False
-    if kind == INT:
-        return isinstance(v, int) and INT_MIN <= v <= INT_MAX
-    if kind == NUM:
-        return isinstance(v, (int, float))
-    if kind == STR:
-        return isinstance(v, str) and len(v) <= MAX_STR
-    if kind == "list":
-        return isinstance(v, list)
-    return False
-
-
-def merge_config(current, pushed):
-    """Apply a pushed config on top of current, keeping only known, valid keys (device side)."""
-    out = dict(current)
-    for k, v in pushed.items():
-        spec = CONFIG.get(k)
-        if spec is not None and _kind_ok(spec[0], v) and spec[1] <= v <= spec[2]:
-            out[k] = v
-    return out
-
-
 # ---- validators ------------------------------------------------------------
 # ERRORS, EVENT_TYPES, HELLO_FIELDS, ENROLL_FIELDS, ProtocolError and the check_*
 # functions live in devproto/validate.py. They are the fleet's side of the protocol; a
 # device does not need them in RAM (~8 KB of heap on a 64-bit build). CPython imports
-# them here at once, so devproto.check_batch etc. work as before; MicroPython loads
-# them on first use through the module __getattr__ below.
+# them (and devconfig.py's names) here at once, so devproto.check_batch,
+# devproto.CONFIG etc. work as before; MicroPython loads them on first use through the
+# module __getattr__ below (the firmware itself imports devconfig while it needs it).
 import sys as _sys
 
 if _sys.implementation.name == "micropython":
     def __getattr__(name):
-        import devproto.validate
-        v = _sys.modules["devproto.validate"]
-        if name in v.__dict__:
-            return v.__dict__[name]
+        if name == "ota":                   # `from devproto import ota`: the OTA manifests
+            import devproto.ota
+            return _sys.modules["devproto.ota"]
+        for sub in ("devproto.devconfig", "devproto.validate"):
+            __import__(sub)
+            v = _sys.modules[sub].__dict__
+            if name in v:
+                return v[name]
         raise AttributeError(name)
 else:
+    from devproto.devconfig import *  # noqa: E402,F401,F403
+    from devproto.devconfig import _kind_ok  # noqa: E402,F401
     from devproto.validate import *  # noqa: E402,F401,F403
-    from devproto.validate import _check_name  # noqa: E402,F401

@@ -1,6 +1,7 @@
 # Config keys of the smart_bin role: key -> (kind, min, max, default), like devproto.CONFIG.
-# Kept apart so the other roles never hold them in RAM: a smart bin adds them to
-# devproto.CONFIG when its role loads (roles/smart_bin.py); the fleet sees them through
+# Kept apart so the other roles never hold them in RAM: a smart bin hands them to its config
+# when its role loads (roles/smart_bin.py: rt.config.add_keys, merged with devproto's keys on
+# every read and push of the config); the fleet sees them through
 # devproto.ROLE_CONFIG["smart_bin"] (validate.py). docs/protocol.md "Smart bin config keys".
 from devproto import INT
 

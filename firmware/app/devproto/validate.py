@@ -1,8 +1,8 @@
 # Device protocol v1, the fleet's side: its limits, the names it checks, the validators
 # (requests it receives) and unit tests. Imported lazily by devproto on MicroPython (see
 # the end of __init__.py); CPython sees every name here as devproto.NAME.
-from devproto import (BOOL, CONFIG, INT, MAX_ERRORS, MAX_EVENTS,  # noqa: F401
-                      MAX_STR, NUM, RESET_CAUSES, STR, WAKE_REASONS, _kind_ok)
+from devproto import MAX_ERRORS, MAX_EVENTS, MAX_STR, RESET_CAUSES, WAKE_REASONS  # noqa: F401
+from devproto.devconfig import BOOL, CONFIG, INT, NUM, STR, _kind_ok  # noqa: F401
 
 VERSION = 1
 # Protocol v1.1: the request header by which a device asks for signed replies (signed_headers
@@ -14,6 +14,7 @@ H_SERVER_TIME = "X-Server-Time"
 H_REPLY_SIG = "X-Reply-Signature"
 
 # Limits.
+MIN_VALID_TIME = 1577836800  # 2020-01-01: device times before this mean "clock unknown"
 MAX_BODY = 16384          # bytes of any request body
 MAX_METRICS = 32          # metrics in one telemetry event
 MAX_KEY = 32              # characters of a type name, data key or alarm reference
@@ -104,6 +105,11 @@ EVENT_TYPES = {
     "lamp_fault": {"light": (NUM, True), "current_a": (NUM, False)},
     "day_burning": {"light": (NUM, True), "current_a": (NUM, False)},
     "lamp_ok": {"light": (NUM, True), "current_a": (NUM, False)},
+    # OTA progress and outcome of an update offer (docs/ota.md): the release id, the stage (one
+    # of OTA_STAGES), a reason code for deferred/failed/rolled_back, percent while downloading,
+    # the version it is about (installed, pending, succeeded; rolled_back: the one it went back to).
+    "ota": {"id": (STR, True), "stage": (STR, True), "reason": (STR, False), "progress": (INT, False),
+            "version": (STR, False)},
 }
 FILL_QUALITY = ("ok", "too_close", "no_echo", "unstable")
 # Physical bounds of numeric event fields: (type, field) -> (min, max). Outside (NaN too) is
@@ -127,6 +133,9 @@ def role_config(role):
 def role_default_config(role):
     """Every config key of a role with its default."""
     return dict((k, v[3]) for k, v in role_config(role).items())
+
+OTA_STAGES = ("deferred", "downloading", "verifying", "installed", "pending", "succeeded", "failed",
+              "rolled_back")
 
 # Hello body: field -> (kind, required).
 HELLO_FIELDS = {
@@ -226,6 +235,8 @@ def check_event(ev):
                 raise ProtocolError("bad_request", "%s: '%s' must be in %s..%s" % (etype, k, b[0], b[1]))
         if etype == "fill" and data["q"] not in FILL_QUALITY:
             raise ProtocolError("bad_request", "fill: 'q' must be one of " + ", ".join(FILL_QUALITY))
+        if etype == "ota" and data["stage"] not in OTA_STAGES:
+            raise ProtocolError("bad_request", "ota: 'stage' must be one of %s" % ", ".join(OTA_STAGES))
 
 
 def check_batch(body):

@@ -1,7 +1,8 @@
-# Push button: debounced presses, short press / long press, IRQ -> flag only.
+# Push button: debounced presses, short press / long press, IRQ -> a counter only.
 #
-# The pin IRQ (soft IRQ on ESP32, scheduled) only sets an asyncio.ThreadSafeFlag; one
-# task debounces and turns edges into events queued for the role:
+# The pin IRQ (soft IRQ on ESP32, scheduled) only counts edges; one task looks every 10 ms
+# (the counter, and the level: an IRQ that never came is covered too), debounces and turns
+# edges into events queued for the role:
 #   ("down", 0)     press started (debounced)
 #   ("long", ms)    still held when ms reached long_ms (once per press)
 #   ("press", ms)   released before long_ms: a short press
@@ -24,8 +25,9 @@ import time
 from micropython import const
 
 _DEBOUNCE_MS = const(30)
-_POLL_MS = const(10)
-_QUEUE = const(8)
+_POLL_MS = const(10)     # the task and get() look this often: no Event, no asyncio.wait_for
+_QUEUE = const(8)        # (a task waiting in wait_for holds ~900 bytes, and makes them anew
+                         # every wait; a sleeping one ~150, on the 64-bit unix port)
 
 
 class Button:
@@ -38,9 +40,7 @@ class Button:
         self.active = 0 if active_low else 1
         self.long_ms = long_ms
         self._woke = woke
-        self._flag = asyncio.ThreadSafeFlag()
         self._q = []
-        self._qev = asyncio.Event()
         self.pressed = False
         self.presses = 0
         self.missed = 0             # presses counted from edges the task could not watch
@@ -58,7 +58,6 @@ class Button:
 
     def _irq(self, p):
         self._edges += 1
-        self._flag.set()
 
     def raw(self):
         return self.pin.value() == self.active
@@ -67,19 +66,14 @@ class Button:
         if len(self._q) >= _QUEUE:
             self._q.pop(0)
         self._q.append((kind, ms))
-        self._qev.set()
 
     async def get(self, timeout_ms=None):
         """Next event (kind, ms), or None after timeout_ms."""
+        t0 = time.ticks_ms()
         while not self._q:
-            self._qev.clear()
-            if timeout_ms is None:
-                await self._qev.wait()
-            else:
-                try:
-                    await asyncio.wait_for_ms(self._qev.wait(), timeout_ms)
-                except asyncio.TimeoutError:
-                    return None
+            if timeout_ms is not None and time.ticks_diff(time.ticks_ms(), t0) >= timeout_ms:
+                return None
+            await asyncio.sleep_ms(_POLL_MS)
         return self._q.pop(0)
 
     def pending(self):
@@ -112,11 +106,9 @@ class Button:
                 if self._woke:
                     self._woke = False          # the press that woke the board counts
                 else:
-                    try:
-                        await asyncio.wait_for_ms(self._flag.wait(), 200)
-                    except asyncio.TimeoutError:
-                        if not self.raw() and self._edges == seen:
-                            continue    # nothing happened (the timeout covers lost IRQs)
+                    if not self.raw() and self._edges == seen:
+                        await asyncio.sleep_ms(_POLL_MS)
+                        continue                # nothing happened
                     edges = self._edges - seen      # edges queued before we could look
                     if not await self._stable():
                         seen = self._edges

@@ -4,7 +4,7 @@
 # rules of binfill.py: `fill` on a change or every fill_report_h, `emptied`,
 # `sensor_fault`, `fire` (an urgent event: the fleet raises an alarm). The accelerometer
 # gives the tilt (a measurement with the lid open is skipped; tilted >= tilt_deg for
-# tilt_s is `tilted`, back within it a `lid_open`) and the temperature; its motion
+# tilt_s is `tilted`, back within it a `lid_open`: bintilt.py) and the temperature; its motion
 # interrupt wakes the board from deep sleep (board.json pins.accel_int, ext1). A sample
 # with nothing to report is a quiet wake: no Wi-Fi, no hello (rt.quiet). State in RTC
 # memory ("sb"). Integers only: mm, tenths of a degree, Unix seconds.
@@ -28,16 +28,22 @@ _tilt = None                    # degrees at the last reading
 def setup(r):
     global rt, _s
     rt = r
-    import devproto
-    import store
+    import sys
     from devproto.binconfig import KEYS
-    devproto.CONFIG.update(KEYS)                # the bin's keys, then what the fleet pushed
-    d = store.read_json("/state/devcfg.json", None)
-    p = d.get("config") if isinstance(d, dict) else None
-    rt.cfg.update(devproto.merge_config(devproto.default_config(), p if isinstance(p, dict) else {}))
+    rt.config.add_keys(KEYS)                    # the bin's keys, then what the fleet pushed
+    sys.modules.pop("devproto.binconfig", None)
     s = rt.rtc.get("sb")
     _s = s if isinstance(s, dict) else {}
     rt.quiet = rt.battery_powered and rt.clock.synced
+
+
+def _drop(*names):
+    """Forget modules used for a moment (their code and objects go at the next collection)."""
+    import sys
+    for n in names:
+        if sys.modules.pop(n, None) is not None and "." in n:
+            pkg, leaf = n.rsplit(".", 1)
+            sys.modules[pkg].__dict__.pop(leaf, None)   # (the import made it an attribute)
 
 
 def _save():
@@ -79,35 +85,6 @@ def _read():
         return None, None
 
 
-async def _watch_tilt(deg):
-    """Tilted past tilt_deg: wait up to tilt_s. Still tilted: `tilted`; back: a lid opening."""
-    c = rt.cfg
-    if deg < c["tilt_deg"]:
-        if _s.get("tr"):
-            _s["tr"] = 0
-            rt.emit("tilted", {"deg": deg, "on": False})
-        return
-    if _s.get("tr"):
-        return
-    rt.stay_awake("tilt")
-    t0 = time.ticks_ms()
-    try:
-        while time.ticks_diff(time.ticks_ms(), t0) < c["tilt_s"] * 1000:
-            await asyncio.sleep_ms(1000)
-            deg = _read()[0]
-            if deg is None:
-                return
-            if deg < c["tilt_deg"]:
-                if c["lid_events"]:
-                    rt.emit("lid_open", {"s": time.ticks_diff(time.ticks_ms(), t0) // 1000})
-                return
-        _s["tr"] = 1
-        rt.emit("tilted", {"deg": deg, "on": True})
-        log.w("bin", "tilted %d deg" % deg)
-    finally:
-        rt.allow_sleep("tilt")
-
-
 async def _measure(c10, now):
     c = rt.cfg
     b = rt.board
@@ -127,6 +104,9 @@ async def _measure(c10, now):
     except OSError as ex:
         _fault("sensor", ex)
         return
+    finally:
+        sen = None                              # the driver goes with its module: the report
+        _drop("drivers.tof", "drivers.ultrasonic")  # that may follow needs the room
     if _s.get("hw") == "sensor":
         _s["hw"] = None
     d = c["bin_depth_mm"] + c["sensor_offset_mm"]
@@ -148,8 +128,10 @@ async def _work():
     c = rt.cfg
     now = rt.clock.now()
     deg, c10 = _read()
-    if deg is not None:
-        await _watch_tilt(deg)
+    if deg is not None and (deg >= c["tilt_deg"] or _s.get("tr")):
+        import bintilt
+        await bintilt.watch(rt, _s, deg, lambda: _read()[0])
+        _drop("bintilt")
     if c10 is not None:
         f = binfill.fire(_s, c10, now, c)
         if f is not None:

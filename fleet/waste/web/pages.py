@@ -2,7 +2,7 @@
 /crew (a truck's route for a phone: ordered stops, the map, print, CSV/GPX, marks). Templates
 (templates/, found as `waste/<file>`) extend the core's base.html; scripts and styles
 (static/) are served at /static/waste/. The map is SVG drawn from the bins' coordinates: no
-tiles, no internet.
+tiles, no internet - unless a tile server is set (FLEET_MAP_TILE_URL), whose tiles go underneath.
 """
 
 from pathlib import Path
@@ -21,11 +21,16 @@ register_nav_link("/crew", N_("Route"), "waste.crew", "nav-crew")
 router = APIRouter(include_in_schema=False)
 
 
+def _tiles(request):
+    settings = request.app.state.fleet.settings
+    return {"url": settings.map_tile_url, "credit": settings.map_tile_attribution}
+
+
 @router.get("/bins")
 def bin_map(request: Request, db=Depends(get_db)):
-    return page(request, db, "waste/bins.html", "bins.read")
+    return page(request, db, "waste/bins.html", "bins.read", {"tiles": _tiles(request)})
 
 
 @router.get("/crew")
 def crew(request: Request, db=Depends(get_db)):
-    return page(request, db, "waste/crew.html", "waste.crew")
+    return page(request, db, "waste/crew.html", "waste.crew", {"tiles": _tiles(request)})

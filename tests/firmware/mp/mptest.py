@@ -30,6 +30,19 @@ def setup_root():
     return ROOT
 
 
+def fleet(cfg):
+    """cfg with the fleet's URL (FLEET_URL) and, for an https one, the CA certificate that
+    signed the fleet's (FW_CA, a host file) copied to the board as /ca.der."""
+    cfg["fleet_url"] = os.getenv("FLEET_URL")
+    ca = os.getenv("FW_CA")
+    if ca:
+        import store
+        with open(ca, "rb") as f, open(store.path("/ca.der"), "wb") as g:
+            g.write(f.read())
+        cfg["ca"] = "/ca.der"
+    return cfg
+
+
 def eq(a, b, msg=""):
     if a != b:
         raise AssertionError("%r != %r %s" % (a, b, msg))
@@ -53,11 +66,47 @@ def raises(exc, fn, *args):
     raise AssertionError("%s not raised" % exc.__name__)
 
 
+def heap_report(what):
+    """The figures a heap gate reads (tests/firmware/heapgate.py): the heap after a collection,
+    the sampled peak (HEAP_TRACE_MS) and the interned names (qstr_info's line, next). Checks the
+    heap cap HEAP_LIMIT was in force."""
+    import gc
+    import micropython
+    gc.collect()
+    total = gc.mem_free() + gc.mem_alloc()
+    print("HEAP %s: total=%d free=%d peak=%d" % (what, total, gc.mem_free(), _peak[0]))
+    micropython.qstr_info()
+    limit = int(os.getenv("HEAP_LIMIT") or 0)
+    ok(limit and total <= limit + 1024, "heap %d, expected at most %d" % (total, limit))
+
+
+_peak = [-1]
+
+
+async def _trace(ms):
+    # heap benchmarks only: the live heap every `ms` (a collection each time, which keeps the
+    # heap more compact than an untraced run: the gates run without it)
+    import gc
+    while True:
+        gc.collect()
+        _peak[0] = max(_peak[0], gc.mem_alloc())
+        await asyncio.sleep_ms(ms)
+
+
+async def _traced(coro, ms):
+    t = asyncio.create_task(_trace(ms))
+    try:
+        await coro
+    finally:
+        t.cancel()
+
+
 def run_one(name, fn):
     try:
         r = fn()
         if r is not None and hasattr(r, "send"):   # coroutine
-            asyncio.run(r)
+            trace = int(os.getenv("HEAP_TRACE_MS") or 0)
+            asyncio.run(_traced(r, trace) if trace else r)
         print("PASS %s" % name)
         return True
     except Exception as e:

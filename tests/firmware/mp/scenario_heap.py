@@ -9,7 +9,6 @@
 import gc
 import os
 import time
-import micropython
 import mptest
 from mptest import eq, ok
 
@@ -18,10 +17,10 @@ import store  # noqa: E402
 
 
 def _flash():
-    store.write_json("/config.json", {
+    store.write_json("/config.json", mptest.fleet({
         "role": "smart_bin", "role_module": "generic", "board": "virtual",
-        "fleet_url": os.getenv("FLEET_URL"), "enroll_token": "et_heap%d" % time.ticks_us(),
-        "power": "battery", "wifi": {"ssid": "lab", "password": "pw"}})
+        "enroll_token": "et_heap%d" % time.ticks_us(),
+        "power": "battery", "wifi": {"ssid": "lab", "password": "pw"}}))
     store.write_json("/board.json", {"name": "virtual", "pins": {"button": 27, "led": 26,
                                      "buzzer": 25, "battery_adc": 34},
                                      "button_active_low": True, "battery_divider": 2.0,
@@ -31,7 +30,7 @@ def _flash():
                                           "version": "0.1.0"})
 
 
-async def test_runtime_scenario_fits_in_96k_heap():
+async def test_runtime_scenario_fits_in_72k_heap():
     _flash()
     gc.collect()
     import supervisor
@@ -40,13 +39,7 @@ async def test_runtime_scenario_fits_in_96k_heap():
     eq(d[0], "sleep")
     eq(rt.outbox.pending(), 0)
     ok(rt.link.sent >= 2)
-    gc.collect()
-    total = gc.mem_free() + gc.mem_alloc()
-    print("heap total %d, free after scenario %d, peak %d" % (
-        total, gc.mem_free(), micropython.mem_peak() if hasattr(micropython, "mem_peak") else -1))
-    micropython.qstr_info()     # interned names: the unix port's 6th pool (7.3 KB) comes at 621
-    limit = int(os.getenv("HEAP_LIMIT") or 0)
-    ok(limit and total <= limit + 1024, "heap %d, expected at most %d" % (total, limit))
+    mptest.heap_report("first boot")
 
 
 async def test_second_wake_fits_too():
@@ -63,12 +56,7 @@ async def test_second_wake_fits_too():
     eq(d[0], "sleep")
     eq(rt.wake_reason, "timer")
     eq(rt.outbox.pending(), 0)
-    gc.collect()
-    total = gc.mem_free() + gc.mem_alloc()
-    print("heap total %d, free after second wake %d" % (total, gc.mem_free()))
-    micropython.qstr_info()
-    limit = int(os.getenv("HEAP_LIMIT") or 0)
-    ok(limit and total <= limit + 1024, "heap %d, expected at most %d" % (total, limit))
+    mptest.heap_report("timer wake")
 
 
 mptest.main(globals())

@@ -1,12 +1,10 @@
 # The smart bin scenario in the firmware heap budget (like scenario_heap_cb.py for the call
 # button): a first boot (enroll, hello, a fill report, sleep), then a quiet sample wake (no
 # network), then a sample wake whose fill changed (Wi-Fi, hello, fill sent, sleep). Run by
-# tests/firmware/test_smart_bin_heap.py with every module compiled by mpy-cross and
-# HEAP_LIMIT = the target + what this harness and the FAKE hardware modules take.
+# tests/firmware/test_smart_bin_heap.py through heapgate.run_scenario: every module compiled
+# by mpy-cross, HEAP_LIMIT = the heap + what this harness and the FAKE hardware modules take.
 import gc
-import os
 import time
-import micropython
 import mptest
 from mptest import eq, ok
 
@@ -41,15 +39,6 @@ def _due():
     r.save()
 
 
-def _report(what):
-    gc.collect()
-    total = gc.mem_free() + gc.mem_alloc()
-    print("heap total %d, free after %s %d" % (total, what, gc.mem_free()))
-    micropython.qstr_info()
-    limit = int(os.getenv("HEAP_LIMIT") or 0)
-    ok(limit and total <= limit + 1024, "heap %d, expected at most %d" % (total, limit))
-
-
 async def _wake(wake, mm):
     _boot(wake)
     _world(mm)
@@ -63,27 +52,27 @@ async def _wake(wake, mm):
 
 
 async def test_first_boot_fits():
-    store.write_json("/config.json", {
-        "role": "smart_bin", "board": "virtual", "fleet_url": os.getenv("FLEET_URL"),
+    store.write_json("/config.json", mptest.fleet({
+        "role": "smart_bin", "board": "virtual",
         "enroll_token": "et_sbheap%d" % time.ticks_us(), "power": "battery",
-        "wifi": {"ssid": "lab", "password": "pw"}})
+        "wifi": {"ssid": "lab", "password": "pw"}}))
     store.write_json("/board.json", BOARD)
     await _wake("none", 600)
-    _report("first boot")
+    mptest.heap_report("first boot")
 
 
 async def test_quiet_sample_wake_fits():
     _due()
     rt = await _wake("timer", 602)
     ok(rt.quiet, "no network on a sample without news")
-    _report("quiet sample")
+    mptest.heap_report("quiet sample")
 
 
 async def test_reporting_sample_wake_fits():
     _due()
     rt = await _wake("timer", 450)
     ok(not rt.quiet)
-    _report("fill report")
+    mptest.heap_report("fill report")
 
 
 mptest.main(globals())

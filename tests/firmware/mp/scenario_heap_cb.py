@@ -9,7 +9,6 @@ import gc
 import os
 import time
 import asyncio
-import micropython
 import mptest
 from mptest import eq, ok
 
@@ -27,21 +26,11 @@ def _boot(wake):
                                           "wake_reason": wake, "version": "0.1.0"})
 
 
-def _report(what):
-    gc.collect()
-    total = gc.mem_free() + gc.mem_alloc()
-    print("heap total %d, free after %s %d, peak %d" % (
-        total, what, gc.mem_free(), micropython.mem_peak() if hasattr(micropython, "mem_peak") else -1))
-    micropython.qstr_info()     # interned names: the unix port's 6th pool (7.3 KB) comes at 621
-    limit = int(os.getenv("HEAP_LIMIT") or 0)
-    ok(limit and total <= limit + 1024, "heap %d, expected at most %d" % (total, limit))
-
-
 async def test_first_boot_fits():
-    store.write_json("/config.json", {
-        "role": "call_button", "board": "virtual", "fleet_url": os.getenv("FLEET_URL"),
+    store.write_json("/config.json", mptest.fleet({
+        "role": "call_button", "board": "virtual",
         "enroll_token": "et_cbheap%d" % time.ticks_us(), "power": "battery",
-        "wifi": {"ssid": "lab", "password": "pw"}, "role_module": os.getenv("ROLE") or "call_button"})
+        "wifi": {"ssid": "lab", "password": "pw"}, "role_module": os.getenv("ROLE") or "call_button"}))
     store.write_json("/board.json", BOARD)
     _boot("none")
     machine.FAKE.adc_uv[34] = 1500000
@@ -51,7 +40,7 @@ async def test_first_boot_fits():
     d = await rt.run()
     eq(d[0], "sleep")
     eq(rt.outbox.pending(), 0)
-    _report("first boot")
+    mptest.heap_report("first boot")
 
 
 async def test_press_wake_fits():
@@ -68,13 +57,13 @@ async def test_press_wake_fits():
     rt = supervisor.Runtime()
     d = await rt.run()
     if os.getenv("ROLE"):                   # a comparison with another role
-        _report("press wake")
+        mptest.heap_report("press wake")
         return
     eq(d[0], "sleep")
-    a = rt.role._s["a"]
+    a = rt.role._state["a"]
     eq(a["st"], "answered")
     eq(rt.outbox.pending(), 0)
-    _report("press wake")
+    mptest.heap_report("press wake")
 
 
 mptest.main(globals())

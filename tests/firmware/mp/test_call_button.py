@@ -62,7 +62,7 @@ def flash(power="battery", wake="none", ident=None, volts=3.0):
     machine.FAKE.adc_uv[ADC] = int(volts / 2 * 1e6)
 
 
-# indexes of the role's timings (call_button.T)
+# indexes of the role's timings (call_button.TIMINGS_MS)
 ND, HOLD, QUIET, RETRY, RETRY_MAX, TONE, GRACE, HB_WIFI = range(8)
 
 
@@ -77,7 +77,7 @@ def runtime(**timing):
     rt = supervisor.Runtime()
     import roles.call_button as cb
     for k in timing:
-        cb.T[globals()[k]] = timing[k]
+        cb.TIMINGS_MS[globals()[k]] = timing[k]
     del SHOWN[:]
     del LINES[:]
     return rt, cb
@@ -255,7 +255,7 @@ async def test_long_press_cancels_after_the_alarm_in_outbox_order():
     await until(lambda: lines("nothing to cancel"), 3000, "nothing")
     await until(lambda: ("buz", "nothing") in SHOWN, 3000, "nothing tune")
     # a long press that raises an alarm does not cancel it
-    cb.T[GRACE] = 0
+    cb.TIMINGS_MS[GRACE] = 0
     await press(1300)
     await until(lambda: lines("long press ignored"), 3000, "ignored")
     await asyncio.sleep_ms(300)

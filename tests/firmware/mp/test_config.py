@@ -109,6 +109,21 @@ def test_rtcmem_roundtrip_and_garbage():
     eq(rtcmem.RtcMem(r).get("big"), None)
 
 
+def test_rtcmem_saves_a_state_dict_changed_in_place():
+    r = FakeRTC()
+    m = rtcmem.RtcMem(r)
+    m.set("sb", {"bq": 0})
+    s = m.get("sb")                       # a role keeps its state and changes it in place
+    s["bq"] = 3
+    m.set("sb", s)
+    eq(rtcmem.RtcMem(r).get("sb"), {"bq": 3})
+    writes = []
+    r.memory = lambda raw=None: writes.append(raw)
+    m.set("toff", 12)
+    m.set("toff", 12)                     # an equal new value: not written again
+    eq(len(writes), 1)
+
+
 def test_clock_set_moves_schedules_and_is_remembered_across_deep_sleep():
     import time
     import devproto

@@ -209,7 +209,8 @@ async def test_offline_wake_gives_up_and_backs_off():
     eq(rt.rtc.get("fw"), 1)
     ok(rt.outbox.pending() == 2)       # heartbeat + telemetry kept for the next wake
     eq(store.read_json("/state/boot.json")["pending"], True)   # not confirmed by a hello
-    rt.boot.mark_clean()
+    import bootstate
+    bootstate.mark("clean")
     eq(store.read_json("/state/boot.json").get("pending", False), False)  # ... but not a crash either
 
 

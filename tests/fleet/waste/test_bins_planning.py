@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from binkit import add_bin, admin_headers, bin_device, event, fill
-from fleet.waste import ngsi, planning
+from fleet.waste import ngsi, routing
 
 
 def full_bin(client, db, admin, bin_id, pct=90, **fields):
@@ -29,7 +29,8 @@ def test_full_bins_are_planned_in_route_order_and_exported(client, db):
     assert plan["status"] in ("ok", "time_limit")
     ids = [s["bin_id"] for s in plan["stops"]]
     assert sorted(ids) == ["F0", "F1", "F2"] and [s["seq"] for s in plan["stops"]] == [1, 2, 3]
-    assert plan["summary"]["why"]["F0"].startswith("at 90 %")
+    assert plan["summary"]["why"]["F0"]["code"] == "at_threshold"
+    assert plan["summary"]["why"]["F0"]["reason"] == "at 90 % (threshold 80 %)"
     assert plan["summary"]["km"][0] > 0
     etas = [s["eta"] for s in plan["stops"]]
     assert etas == sorted(etas) and etas[0] >= plan["shift_start"]
@@ -45,7 +46,8 @@ def test_bin_without_location_is_left_out_with_the_reason(client, db):
     full_bin(client, db, admin, "NOLOC", lat=None, lon=None)
     plan = client.post("/api/v1/waste/plans", json={}, headers=admin).json()
     assert plan["stops"] == []
-    assert plan["summary"]["left"] == [{"id": "NOLOC", "reason": "no location: add lat/lon to route it"}]
+    assert plan["summary"]["left"] == [{"id": "NOLOC", "code": "no_location", "params": {},
+                                        "reason": "no location: add lat/lon to route it"}]
 
 
 def test_more_bins_than_trucks_can_take_says_what_is_left_and_why(client, db, settings):
@@ -55,14 +57,15 @@ def test_more_bins_than_trucks_can_take_says_what_is_left_and_why(client, db, se
     plan = client.post("/api/v1/waste/plans", json={"trucks": 1}, headers=admin).json()
     assert len(plan["stops"]) == 2
     assert len(plan["summary"]["left"]) == 4
-    assert all(x["reason"].startswith("trucks full: 1 truck x 2000 L") for x in plan["summary"]["left"])
+    assert all(x["code"] == "trucks_full" and x["params"]["trucks"] == 1 and x["params"]["capacity"] == 2000
+               for x in plan["summary"]["left"])
 
 
 def test_bins_beyond_the_working_time_and_larger_than_a_truck():
     stops = [{"id": "FAR", "lat": 32.5, "lon": 121.47, "litres": 100},
              {"id": "HUGE", "lat": 31.231, "lon": 121.47, "litres": 5000},
              {"id": "NEAR", "lat": 31.232, "lon": 121.47, "litres": 100}]
-    res = planning.solve(stops, (31.23, 121.47), 1, 2000, 8 * 3600, time_limit_s=0.5)
+    res = routing.solve(stops, (31.23, 121.47), 1, 2000, 8 * 3600, time_limit_s=0.5)
     reasons = {x["id"]: x["reason"] for x in res["left"]}
     assert reasons["FAR"].startswith("too far for the working time")
     assert reasons["HUGE"] == "larger than a truck: 5000 L > 2000 L"
@@ -73,7 +76,7 @@ def test_solver_time_out_returns_the_best_plan_so_far_marked_as_such():
     stops = [{"id": "S%d" % i, "lat": 31.2 + (i * 37 % 100) / 1000, "lon": 121.4 + (i * 61 % 100) / 1000,
               "litres": 50} for i in range(300)]
     started = time.monotonic()
-    res = planning.solve(stops, (31.25, 121.45), 3, 6000, 8 * 3600, time_limit_s=0.3)
+    res = routing.solve(stops, (31.25, 121.45), 3, 6000, 8 * 3600, time_limit_s=0.3)
     assert time.monotonic() - started < 5
     assert res["status"] == "time_limit"
     assert sum(len(r) for r in res["routes"]) + len(res["left"]) == 300
@@ -96,7 +99,7 @@ def test_crew_marks_emptied_confirms_and_missed_bins_stay_on_the_next_plan(clien
     nxt = client.post("/api/v1/waste/plans", json={"trucks": 1, "shift_start": plan["shift_start"] + 86400},
                       headers=admin).json()
     assert [s["bin_id"] for s in nxt["stops"]] == ["E2"]
-    assert nxt["summary"]["why"]["E2"] in ("not emptied on an earlier plan", "at 90 % (threshold 80 %)")
+    assert nxt["summary"]["why"]["E2"]["code"] == "carried"
 
 
 def test_every_bin_is_a_valid_fiware_waste_container(client, db):

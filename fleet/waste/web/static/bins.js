@@ -36,6 +36,11 @@
       const left = plan.summary.left.length;
       document.getElementById("plan-summary").textContent = _("Latest plan: %(stops)s stops, %(km)s km, %(left)s left out.",
         { stops: plan.summary.stops, km: plan.summary.km.reduce((a, b) => a + b, 0).toFixed(1), left });
+      document.getElementById("left-out").replaceChildren(...plan.summary.left.map((l) => {
+        const li = document.createElement("li");
+        li.textContent = l.id + ": " + wasteReasons.left(l);
+        return li;
+      }));
     }
     binMap.draw(document.getElementById("map"), list.map((b) => ({ id: b.id, lat: b.lat, lon: b.lon, pct: b.pct,
       title: b.id + (b.pct === null ? "" : " " + b.pct + " %") })), route, null);

@@ -33,7 +33,10 @@
       what.className = "what";
       what.textContent = [s.waste_type, s.pct === null ? null : s.pct + " %", i18n.time(new Date(s.eta * 1000).toISOString()),
         STATE[s.state] || s.state].filter(Boolean).join(" · ");
-      li.append(head, what);
+      const why = document.createElement("span");
+      why.className = "why";
+      why.textContent = wasteReasons.why((plan.summary.why || {})[s.bin_id]);
+      li.append(head, what, why);
       if (s.state === "planned" || s.state === "collected" || s.state === "no_access") {
         [["collected", _("Collected")], ["no_access", _("Could not access")]].forEach(([state, label]) => {
           const b = document.createElement("button");
@@ -60,7 +63,7 @@
     const info = [_("Plan %(id)s, shift from %(start)s.", { id: plan.id, start: i18n.dateTime(new Date(plan.shift_start * 1000).toISOString()) })];
     if (plan.status === "time_limit") info.push(_("The solver stopped at its time limit: best plan found so far."));
     if (plan.summary.left.length) info.push(_("%(n)s bins left out: %(why)s", { n: plan.summary.left.length,
-      why: plan.summary.left.slice(0, 3).map((l) => l.id + " (" + l.reason + ")").join("; ") }));
+      why: plan.summary.left.slice(0, 3).map((l) => l.id + " (" + wasteReasons.left(l) + ")").join("; ") }));
     document.getElementById("plan-info").textContent = info.join(" ");
     show();
   }

@@ -1,0 +1,124 @@
+"""Heap figures of the firmware's heap scenarios (tests/firmware/heapgate.py), per bundle.
+
+For each scenario (the runtime with the generic role, the call button; over HTTPS with the
+fleet's certificate verified, against the FakeFleet) and each bundle ("mpy": .mpy files as on
+the board's LittleFS; "romfs": one ROMFS image mounted with vfs.VfsRom, as the ESP32 port
+mounts a romfs partition), on the 64-bit unix port:
+
+- the smallest firmware heap (KB, 2 KB steps, scanning down from 2 KB over the gate's budget)
+  with which every test of the scenario passes, --runs times in a row;
+- what the firmware holds at the end of each test (after a collection; the name pools a board
+  makes for it included), what is left free at the gate's budget, the interned names (all, and
+  the firmware's own: all minus the harness's and its placeholders);
+- in a traced run (live heap sampled every --trace-ms, with a collection each time) the
+  firmware's peak.
+
+The harness's heap (and a ROMFS image's bytes: flash on a board) is measured and added on top of
+the firmware's heap, as the gates do. Ends with one JSON line of the figures.
+Usage: python benchmarks/heap.py [--bundles mpy,romfs] [--scenarios cb,runtime] [--runs 2]
+"""
+
+import argparse
+import contextlib
+import io
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parent / "tests" / "firmware"))
+
+import heapgate  # noqa: E402
+from fakefleet import FakeFleet  # noqa: E402
+from hil_tests.pki import make_pki  # noqa: E402
+
+# scenario, its tests, the FakeFleet's auto-acknowledgement (ms), its gates' budgets (KB:
+# ROMFS, .mpy; the tests hold them to these)
+SCENARIOS = {
+    "runtime": ("scenario_heap", ("test_runtime_scenario_fits_in_72k_heap", "test_second_wake_fits_too"),
+                None, (72, 96)),
+    "cb": ("scenario_heap_cb", ("test_first_boot_fits", "test_press_wake_fits"), 1500, (76, 108)),
+    "bin": ("scenario_heap_bin", ("test_first_boot_fits", "test_quiet_sample_wake_fits",
+                                  "test_reporting_sample_wake_fits"), None, (80, 112)),
+}
+
+
+def run(fleet, key, bundle, heap_k, trace_ms=0):
+    """The scenario's figures, or None if a test failed at this heap."""
+    scenario, names, ack_ms, _ = SCENARIOS[key]
+    fleet.auto_ack_ms = ack_ms
+    tmp = Path(tempfile.mkdtemp(prefix="hb"))
+    trees = Path(tempfile.mkdtemp(prefix="fw"))
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):      # the consoles: only on failure
+            return heapgate.run_scenario(tmp, fleet, (trees / "a", trees / "h"), scenario, names,
+                                         bundle=bundle, heap=heap_k * 1024, trace_ms=trace_ms)
+    except AssertionError:
+        return None
+    finally:
+        fleet.auto_ack_ms = None
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(trees, ignore_errors=True)
+
+
+def smallest(fleet, key, bundle, start_k, runs):
+    """Smallest heap (KB, 2 KB steps down from start_k) that passes `runs` times in a row."""
+    best = None
+    k = start_k
+    while k > 0:
+        if all(run(fleet, key, bundle, k) is not None for _ in range(runs)):
+            best = k
+            k -= 2
+        else:
+            break
+    return best
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--bundles", default="mpy,romfs")
+    ap.add_argument("--scenarios", default="runtime,cb,bin")
+    ap.add_argument("--runs", type=int, default=2)
+    ap.add_argument("--from", dest="start", type=int, default=0,
+                    help="KB to scan down from (default: 2 KB over the gate's budget)")
+    ap.add_argument("--trace-ms", type=int, default=5)
+    a = ap.parse_args()
+    pki = make_pki(Path(tempfile.mkdtemp(prefix="pki")))
+    fleet = FakeFleet(tls=(str(pki.cert_path), str(pki.key_path)))
+    fleet.ca_der_path = pki.directory / "device-ca.der"
+    fleet.ca_der_path.write_bytes(pki.ca_der)
+    fleet.start()
+    out = {}
+    try:
+        for key in a.scenarios.split(","):
+            for bundle in a.bundles.split(","):
+                gate = SCENARIOS[key][3][bundle != "romfs"] * 1024
+                start = a.start or gate // 1024 + 2
+                r = {"gate_k": gate // 1024, "smallest_heap_k": smallest(fleet, key, bundle, start, a.runs)}
+                at_gate = run(fleet, key, bundle, gate // 1024)
+                traced = run(fleet, key, bundle, 200, trace_ms=a.trace_ms)
+                for i, f in enumerate(traced or []):
+                    # what the firmware holds at the end (after a collection) is the same in any
+                    # heap; what is left free is the gate's
+                    r[f["what"]] = {"fw_held_end": f["held"], "names": f["names"], "fw_names": f["fw_names"],
+                                    "free_end_at_gate": at_gate[i]["free"] if at_gate else None,
+                                    "fw_peak_traced": f["peak"]}
+                r["passes_at_gate"] = at_gate is not None
+                out["%s/%s" % (key, bundle)] = r
+                print("%-8s %-6s smallest %s KB, at %d KB: %s" % (
+                    key, bundle, r["smallest_heap_k"], gate // 1024,
+                    "; ".join("%s: held %.1f KB, free %s, names %d (fw %d), peak %.1f KB" % (
+                        w, v["fw_held_end"] / 1024,
+                        "%.1f KB" % (v["free_end_at_gate"] / 1024) if v["free_end_at_gate"] is not None else "-",
+                        v["names"], v["fw_names"], v["fw_peak_traced"] / 1024)
+                        for w, v in r.items() if isinstance(v, dict)) or "fails"), flush=True)
+    finally:
+        fleet.stop()
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

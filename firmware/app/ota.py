@@ -1,0 +1,217 @@
+# An update offer from the fleet (down.update), carried out (docs/ota.md "On the board"):
+# may the device update now (the role's may_update(), the battery) -> the signed manifest,
+# verified (otatrust + devproto.ota) -> the artifact, downloaded with resume (otaget) and
+# hashed -> installed into the inactive app slot (otaapp) or the next OTA partition (otafw) ->
+# the switch (the slot on trial, or set_boot) -> reboot. The first boot of the new version is
+# otagate's. Progress and outcome are "ota" events: deferred, downloading, verifying,
+# installed, failed:<reason> (then pending, succeeded, rolled_back:<reason> from otagate).
+# Loaded by the supervisor while an offer stands; nothing else keeps it.
+import gc
+import sys
+import asyncio
+import log
+import store
+from otastate import STATE, BUNDLE, DONE, drop, emit, done
+from micropython import const
+
+_BUF = const(1024)
+_TRIES = const(5)                       # download attempts per wake before waiting for the next
+
+
+def _guard(rt):
+    """Why the device may not update now, or None."""
+    f = getattr(rt.role, "may_update", None)
+    why = f() if f is not None else None
+    if why is None and rt.battery_powered and rt.battery is not None:
+        v = rt.battery.read()
+        if v is not None:
+            import energy
+            if energy.days_left(v, rt.cfg["heartbeat_min"]) < 2 * rt.cfg["low_battery_days"]:
+                why = "low_battery"
+            sys.modules.pop("energy", None)
+    return why
+
+
+async def run(rt, offer):
+    rid = offer.get("id")
+    last = store.read_json(DONE, None)
+    if not isinstance(rid, str) or (isinstance(last, dict) and last.get("id") == rid) \
+            or rt.ota_boot or rt.trial:
+        return                          # carried out already, or a switch is on trial
+    told = False
+    while True:
+        why = _guard(rt)
+        if why is None:
+            break
+        if not told:
+            log.i("ota", "%s deferred: %s" % (rid, why))
+            emit(rt, rid, "deferred", why)
+            told = True
+        rt.allow_sleep("update")        # a battery device sleeps; the offer is seen next wake
+        await asyncio.sleep_ms(60000)
+    rt.stay_awake("update")
+    await _update(rt, offer, rid)
+
+
+async def _manifest(rt, offer, rid):
+    """The verified manifest, or None after a failed:<reason> event."""
+    try:
+        return await _check(rt, offer, rid)
+    finally:
+        drop("otatrust", "devproto.ota", "otafw")
+
+
+async def _check(rt, offer, rid):
+    import otaget
+    import otatrust
+    from devproto import ota
+    t = otatrust.Trust()
+    kind = offer.get("kind")
+    cur = rt.app_version
+    if kind == "firmware":
+        import otafw
+        cur = otafw.version(otafw.running()) or "0.0.0"
+    try:
+        text = await otaget.text(rt.link, offer.get("manifest", ""))
+        gc.collect()
+        m = ota.verify(text, t.lookup)
+        del text
+        ota.check_target(m, kind, rt.board_name, rt.config.get("role", ""),
+                         rt.clock.now() if rt.clock.synced else None, cur, t.sv)
+        if m["kind"] != "keys" and (m["size"] != offer.get("size") or m["sha256"] != offer.get("sha256")):
+            raise ota.Refused("bad_manifest")   # the offer and the signed manifest disagree
+    except ota.Refused as r:
+        log.w("ota", "%s refused: %s" % (rid, r.reason))
+        emit(rt, rid, "failed", r.reason)
+        done(rt, rid, "failed")
+        return None
+    if m["kind"] == "keys":
+        try:
+            t.rotate(m)
+        except ota.Refused as r:
+            emit(rt, rid, "failed", r.reason)
+            done(rt, rid, "failed")
+            return None
+        log.i("ota", "%s: keys rotated" % rid)
+        emit(rt, rid, "succeeded")
+        done(rt, rid, "succeeded")
+        return None
+    m["from"] = cur
+    return m
+
+
+async def _update(rt, offer, rid):
+    m = await _manifest(rt, offer, rid)
+    if m is None:
+        return
+    kind = m["kind"]
+    st = store.read_json(STATE, None)
+    if not isinstance(st, dict) or st.get("id") != rid:
+        st = {"id": rid, "kind": kind, "v": m["version"], "sv": m["sv"], "from": m["from"],
+              "gate": offer.get("gate_s", 300)}
+        store.remove(BUNDLE)
+    del m
+    gc.collect()
+
+    def save():
+        store.write_json(STATE, st)
+    save()
+    part = None
+    if kind == "firmware":
+        import otafw
+        part = otafw.target()
+        st["part"] = otafw.label(part)
+    buf = bytearray(_BUF)
+    digest = await _download(rt, offer, rid, st, save, part, buf)
+    drop("otaget")
+    if digest is None:
+        return
+    import binascii
+    if binascii.hexlify(digest).decode() != offer["sha256"]:
+        log.w("ota", "%s: hash mismatch, downloading again" % rid)
+        emit(rt, rid, "failed", "hash_mismatch")
+        done(rt, rid, "failed")
+        return
+    emit(rt, rid, "verifying")
+    try:
+        if kind == "firmware":
+            otafw.activate(part)
+        else:
+            import otaapp
+            st["slot"] = "b" if rt.slot == "a" else "a"
+            v = otaapp.install(BUNDLE, st["slot"], buf)
+            drop("otaapp")
+            if v != st["v"]:
+                raise ValueError("bundle version %s" % v)
+            store.remove(BUNDLE)
+    except OSError as ex:
+        emit(rt, rid, "failed", "disk_full" if ex.args and ex.args[0] == 28 else "flash")
+        done(rt, rid, "failed")
+        return
+    except Exception as ex:
+        log.exc("ota", "install", ex)
+        emit(rt, rid, "failed", "bad_bundle")
+        done(rt, rid, "failed")
+        return
+    st["step"] = "sw"
+    save()
+    import bootstate
+    boot = bootstate.load()
+    b = boot.st                         # the switch: boot.py's state, written once
+    if kind == "app":
+        b["slot"] = st["slot"]
+        b["trial"] = True
+        b["tries"] = 0
+        if b.get("bad") == st["slot"]:
+            del b["bad"]
+    b["pending"] = False                # this reset is not a failed boot of the new version
+    b["ota"] = 1
+    boot._save()
+    del boot
+    log.i("ota", "%s installed (%s), rebooting into it" % (rid, st.get("slot") or st.get("part")))
+    seq = emit(rt, rid, "installed", None, None, st["v"])
+    if seq is not None:
+        await rt.link.wait_acked(seq, 10000)
+    rt.finish("reboot", "ota " + rid)
+
+
+async def _download(rt, offer, rid, st, save, part, buf):
+    import otaget
+    import httpc
+    if part is not None:
+        import otafw
+        sink = otafw.PartSink(part, st, save, offer["size"])
+    else:
+        sink = otaget.FileSink(BUNDLE)
+    have = sink.size()
+    if have:
+        log.i("ota", "%s: resuming at %d of %d bytes" % (rid, have, offer["size"]))
+    emit(rt, rid, "downloading", None, have * 100 // offer["size"])
+
+    def report(pct):
+        emit(rt, rid, "downloading", None, pct)
+    n = 0
+    while True:
+        try:
+            return await otaget.fetch(rt.link, offer["url"], sink, offer["size"], offer["sha256"], buf, report)
+        except otaget.Busy:
+            log.i("ota", "%s: the server is busy, waiting" % rid)
+            await asyncio.sleep_ms(30000)
+        except otaget.Gone:
+            log.w("ota", "%s: the download URL expired, asking for a new offer" % rid)
+            rt.link.need_hello = True
+            rt.link.kick()
+            rt._upd = None              # the fresh offer starts this again
+            return None
+        except httpc.HttpError as ex:
+            n += 1
+            log.w("ota", "%s: download cut (%s), try %d" % (rid, ex, n))
+            if n >= _TRIES:
+                return None             # the state stays: the next wake resumes
+            await asyncio.sleep_ms(1000 << n)
+        except OSError as ex:
+            reason = "disk_full" if ex.args and ex.args[0] == 28 else "flash"
+            log.w("ota", "%s: cannot write: %s" % (rid, reason))
+            emit(rt, rid, "failed", reason)
+            done(rt, rid, "failed")
+            return None

@@ -1,0 +1,1 @@
+"""OTA's routes: downloads (devices), releases and rollouts (people), the live stream."""
