@@ -4,15 +4,15 @@
 # the cover tilted 30 degrees (cover_open sent and acked, the motion interrupt armed again,
 # sleep) - advertising Eddystone-URL and -UID all along. Streetlight (mains, a board of its own):
 # boot, enroll, the fleet's time and schedule, the lamp dark while it should be lit: lamp_fault
-# after the debounce, acked. Run by tests/firmware/test_beacon_heap.py with every module compiled
-# by mpy-cross and HEAP_LIMIT = the target + what this harness and the FAKE hardware modules take;
-# the FakeFleet sends the down.beacon settings (the CPython test sets them).
+# after the debounce, acked. Run by tests/firmware/test_beacon_heap.py through heapgate.run_scenario
+# (every module compiled by mpy-cross, HEAP_LIMIT = the heap + what this harness and the FAKE
+# hardware modules take); the FakeFleet sends the down.beacon settings (the CPython test sets
+# them). Stricter than a scenario that only has to end well: an error recorded during the wake
+# (a task restarted after a MemoryError) fails it.
 import gc
-import os
 import sys
 import time
 import asyncio
-import micropython
 import mptest
 from mptest import eq, ok
 
@@ -64,16 +64,6 @@ def _accel(z, y):
     machine.FAKE.i2c[0x68] = {0x75: b"\x68", 0x3A: int_status, 0x3B: s16(0) + s16(y) + s16(z)}
 
 
-def _report(what):
-    gc.collect()
-    total = gc.mem_free() + gc.mem_alloc()
-    print("heap total %d, free after %s %d, peak %d" % (
-        total, what, gc.mem_free(), micropython.mem_peak() if hasattr(micropython, "mem_peak") else -1))
-    micropython.qstr_info()
-    limit = int(os.getenv("HEAP_LIMIT") or 0)
-    ok(limit and total <= limit + 1024, "heap %d, expected at most %d" % (total, limit))
-
-
 def _errors(rt):
     """What the runtime records as errors during this wake (a task that crashed on a
     MemoryError and was restarted would pass the scenario otherwise): a list that fills."""
@@ -88,10 +78,10 @@ def _errors(rt):
 
 
 def _configure(kind, board, power):
-    store.write_json("/config.json", {
-        "role": "beacon", "board": "virtual", "fleet_url": os.getenv("FLEET_URL"), "beacon": kind,
+    store.write_json("/config.json", mptest.fleet({
+        "role": "beacon", "board": "virtual", "beacon": kind,
         "enroll_token": "et_bcheap%d" % time.ticks_us(), "power": power,
-        "wifi": {"ssid": "lab", "password": "pw"}})
+        "wifi": {"ssid": "lab", "password": "pw"}}))
     store.write_json("/board.json", board)
 
 
@@ -110,7 +100,7 @@ async def test_cover_first_boot_fits():
     eq(rt.outbox.pending(), 0)
     ok(rt.role.state.get("base"), "installed angle recorded")
     ok(FakeBLE.adverts and FakeBLE.adverts[-1][1], "advertising, as the fleet asked")
-    _report("cover first boot")
+    mptest.heap_report("cover first boot")
 
 
 async def test_cover_tilt_wake_fits():
@@ -130,7 +120,7 @@ async def test_cover_tilt_wake_fits():
     eq(rt.role.state.get("open"), 1)
     ok(FakeBLE.adverts and FakeBLE.adverts[-1][1], "advertising")
     ok((0x68, 0x38, b"\x40") in machine.FAKE.i2c_writes, "motion interrupt armed before sleep")
-    _report("cover tilt wake")
+    mptest.heap_report("cover tilt wake")
 
 
 async def test_streetlight_fault_fits():
@@ -151,7 +141,7 @@ async def test_streetlight_fault_fits():
     eq(d[0], "stop")
     eq(errors, [], "errors during the run")
     ok(FakeBLE.adverts and FakeBLE.adverts[-1][1], "advertising")
-    _report("streetlight fault")
+    mptest.heap_report("streetlight fault")
 
 
 mptest.main(globals())
