@@ -49,9 +49,13 @@ def test_a_tilted_manhole_cover_is_repaired_and_the_page_says_working(make_board
         page = client.get("/a/" + asset["code"], headers={"Accept-Language": "en"}).text
         assert re.search(r"Fault reported, being handled since", page)
 
+        board.wait_state("sleeping", timeout=60)  # the interrupt line is released: it sleeps again
         board.set_world(tilt_deg=0)               # put back
         board.press(50)
         board.expect(r"beacon: cover_closed", timeout=30)
+        # The board slept again after the first wake; this one sends cover_closed once it is online.
+        wait_until(lambda: fleet.api("GET", "/api/v1/assets/%d" % asset["id"])["fault"] is None,
+                   "the fleet to hear the cover is closed", 30)
         for action, body in (("start", {}), ("resolve", {"note": "Cover re-seated, frame checked"}),
                              ("close", {})):
             r = client.post("/api/v1/workorders/%d/actions" % order["id"], json=dict(body, action=action),

@@ -8,9 +8,9 @@
 # calibrated -20 dBm at 0 m (devproto.eddystone's default) rather than a power we set.
 # Energy: each advertising event costs ~0.15 mAs (3 channels, radio wake-up): at 1 s that is
 # ~3.6 mAh a day - nothing for a streetlight on mains, the whole budget of a battery manhole
-# board (beaconrules.daily_mah), which therefore does not advertise unless the fleet asks.
+# board (beaconpower.daily_mah), which therefore does not advertise unless the fleet asks.
+import sys
 import bluetooth
-import devproto.eddystone as eddystone
 
 
 class Advertiser:
@@ -22,7 +22,11 @@ class Advertiser:
         self.us = 1000000
 
     def set(self, url, uid, ms):
-        """The frames of this asset (those that can be made) and the interval; starts advertising."""
+        """The frames of this asset (those that can be made) and the interval; starts advertising.
+        devproto/eddystone.py is loaded for the moment: the frames are bytes once made."""
+        __import__("devproto.eddystone")
+        eddystone = sys.modules.pop("devproto.eddystone")
+        sys.modules["devproto"].__dict__.pop("eddystone", None)
         frames = []
         if url:
             try:

@@ -104,7 +104,8 @@ def start(rt):
     from link import Link
     from wifi import Wifi
     rt.outbox = outbox.Outbox(clock=rt.clock)
-    if rt.woke_by_pin and rt.button is not None:
+    # (A role whose wake pin is an interrupt line, not a person's button, says so: no driver.)
+    if rt.woke_by_pin and getattr(mod, "WAKE_PIN_IS_BUTTON", True) and rt.button is not None:
         log.i("button", "woke by pin")   # made now: the press that woke us counts
         if rt.board.pin("led") is not None:
             import drivers.led          # noqa: F401  the press is shown at once

@@ -26,6 +26,13 @@ Which webhooks get what: `events` (empty = all) filters by event name; `groups` 
 filters by responder group - a webhook of group "backup" hears of an alarm when it escalates to
 "backup", and of everything that happens to it after that. Resident data is left out of the
 payload unless the webhook has include_resident.
+
+Other capabilities' events: a capability names its event types once, when imported
+(`register_events("workorder.opened", ...)`: admins may then subscribe to them), and inside its
+own transaction queues one with `enqueue_event(tx, event, payload, groups)`: the body is
+{"event", "at", **payload}, signed and delivered like an alarm's; `groups` are the responder
+groups it concerns (for the webhooks' `groups` filter). It wakes the worker after the commit
+with runtime.webhooks.wake() (on the event loop).
 """
 
 import asyncio
@@ -51,8 +58,20 @@ from fleet.store.db import row, rows, write_tx
 
 log = logging.getLogger("fleet.webhooks")
 
-EVENTS = ("alarm.raised", "alarm.escalated", "alarm.acknowledged", "alarm.resolved", "alarm.cancelled",
-          "alarm.cancel_requested", "alarm.updated", "ping")
+# Every event type a webhook may subscribe to: the core's and the alarms', then those the
+# capabilities register when imported (a list that grows: the CLI's and API's checks read it).
+EVENTS = ["alarm.raised", "alarm.escalated", "alarm.acknowledged", "alarm.resolved", "alarm.cancelled",
+          "alarm.cancel_requested", "alarm.updated", "ping"]
+EVENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}\.[a-z][a-z0-9_]{0,31}$")
+
+
+def register_events(*names):
+    """A capability's own event types ("<thing>.<what happened>"), subscribable from now on."""
+    for name in names:
+        if not EVENT_NAME.match(name):
+            raise ValueError("webhook event %r: '<thing>.<what happened>' in lower case" % name)
+        if name not in EVENTS:
+            EVENTS.append(name)
 STATES = ("pending", "delivered", "failed", "dropped")
 GROUP = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")
 H_EVENT, H_ID, H_TIMESTAMP, H_SIGNATURE = "X-Fleet-Event", "webhook-id", "webhook-timestamp", "webhook-signature"
@@ -273,20 +292,45 @@ def send_test(db, actor, webhook_id):
 
 # ---- the outbox ----------------------------------------------------------------------------
 
-def enqueue(tx, event, alarm, targets, group=None):
-    """Inside a transition's transaction: one delivery per matching enabled webhook. Returns how many."""
-    hooks = tx.conn.execute("SELECT id, events, groups, include_resident FROM webhooks WHERE enabled = 1").fetchall()
-    if not hooks:
-        return 0
-    plain = None
-    full = None
-    count = 0
-    for webhook_id, events, groups, include_resident in hooks:
+def _subscribed(tx, event, targets):
+    """(webhook id, include_resident) of the enabled webhooks that want `event` about `targets`."""
+    for webhook_id, events, groups, include_resident in tx.conn.execute(
+            "SELECT id, events, groups, include_resident FROM webhooks WHERE enabled = 1"):
         events, groups = json.loads(events or "[]"), json.loads(groups or "[]")
         if events and event not in events:
             continue
         if groups and not set(groups) & set(targets):
             continue
+        yield webhook_id, include_resident
+
+
+def _insert(tx, webhook_id, event, body, alarm_id=None):
+    tx.conn.execute("INSERT INTO webhook_deliveries (webhook_id, alarm_id, event, body, state, attempts, "
+                    "next_attempt_at, created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)",
+                    (webhook_id, alarm_id, event, body, tx.now_iso, tx.now_iso))
+
+
+def enqueue_event(tx, event, payload, groups=()):
+    """Inside a capability's transaction: one delivery of {"event", "at", **payload} per enabled
+    webhook that wants it. event: a registered name; groups: the responder groups it concerns.
+    Returns how many."""
+    if event not in EVENTS:
+        raise ValueError("webhook event %r is not registered (register_events)" % event)
+    body = None
+    count = 0
+    for webhook_id, _ in list(_subscribed(tx, event, groups)):
+        body = body or orjson.dumps(dict(payload, event=event, at=tx.now_iso)).decode()
+        _insert(tx, webhook_id, event, body)
+        count += 1
+    return count
+
+
+def enqueue(tx, event, alarm, targets, group=None):
+    """Inside an alarm transition's transaction: one delivery per matching enabled webhook. Returns how many."""
+    plain = None
+    full = None
+    count = 0
+    for webhook_id, include_resident in list(_subscribed(tx, event, targets)):
         if include_resident:
             full = full or orjson.dumps({"event": event, "at": tx.now_iso, "group": group, "alarm": alarm}).decode()
             body = full
@@ -294,9 +338,7 @@ def enqueue(tx, event, alarm, targets, group=None):
             plain = plain or orjson.dumps({"event": event, "at": tx.now_iso, "group": group,
                                            "alarm": dict(alarm, resident=None)}).decode()
             body = plain
-        tx.conn.execute("INSERT INTO webhook_deliveries (webhook_id, alarm_id, event, body, state, attempts, "
-                        "next_attempt_at, created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)",
-                        (webhook_id, alarm["id"], event, body, tx.now_iso, tx.now_iso))
+        _insert(tx, webhook_id, event, body, alarm["id"])
         count += 1
     return count
 

@@ -156,9 +156,27 @@ def create(tx, fields, source, client, app_key_id=None, photo=None, lang=None):
 # ---- reading (everything here is public) ------------------------------------------------------
 
 _SELECT = ("SELECT s.id, s.token, s.service_code, s.description, s.lat, s.lon, s.address_string, s.address_id, "
-           "s.photo_id, s.requested_at, s.updated_at, w.state, w.updated_at AS wo_updated, w.resolution_note, "
+           "s.photo_id, s.requested_at, s.updated_at, s.work_order_id, w.state, w.updated_at AS wo_updated, w.resolution_note, "
            "w.reject_reason, w.due_at, w.opened_at, w.resolved_at, w.closed_at, w.rejected_at, w.started_at "
            "FROM service_requests s LEFT JOIN work_orders w ON w.id = s.work_order_id")
+
+
+# What a reporter is told of each step of the work order behind their report: the step, never
+# who did it (no technician's or team's name) nor staff notes; the resolution note and the
+# reason for a rejection are public already (status_notes).
+PUBLIC_STEPS = ("opened", "joined", "assigned", "assign", "take", "start", "overdue", "escalated", "sensor_restored",
+                "resolve", "close", "reject")
+
+
+def history(db, rec):
+    """[{"at", "step"}] of the report's work order, oldest first, from when the report was sent
+    (a report that joined an open order starts with "joined")."""
+    if not rec.get("work_order_id"):
+        return []
+    marks = ",".join("?" * len(PUBLIC_STEPS))
+    found = rows(db, "SELECT at, action AS step FROM work_order_events WHERE work_order_id = ? AND at >= ? AND "
+                 "action IN (%s) ORDER BY id" % marks, (rec["work_order_id"], rec["requested_at"], *PUBLIC_STEPS))
+    return found
 
 
 def status_of(state):

@@ -30,7 +30,7 @@ import re
 import statistics
 
 from fleet.core import clock
-from fleet.domain import audit
+from fleet.domain import audit, webhooks
 from fleet.errors import Conflict, Forbidden, Invalid, NotFound
 from fleet.facilities import services
 from fleet.store.db import row, rows
@@ -187,16 +187,42 @@ def _update(tx, wo_id, **values):
                     (*values.values(), wo_id))
 
 
+# Every transition is a webhook event of the core's outbox (signed, retried, recorded):
+# "workorder.<transition>" with {"transition", "work_order"}; a webhook's groups filter hears of
+# the orders of its team, and of those escalated to it from then on (as an alarm's groups).
+TRANSITIONS = ("opened", "joined", "sensor_restored", "escalated") + ACTIONS
+webhooks.register_events(*("workorder." + t for t in TRANSITIONS))
+
+
 def _announce(tx, wo_id, transition):
-    hub = _hub[0]
-    if hub is None:
-        return
     rec = row(tx.db, _SELECT + " WHERE w.id = ?", (wo_id,))
     data = {"transition": transition, "work_order": view(rec)}
-    tx.after_commit(lambda: hub.publish("workorders", "workorder", data))
+    if webhooks.enqueue_event(tx, "workorder." + transition, data, _groups(tx, rec)):
+        tx.after_commit(_wake_webhooks)
+    hub = _hub[0]
+    if hub is not None:
+        tx.after_commit(lambda: hub.publish("workorders", "workorder", data))
+
+
+def _groups(tx, rec):
+    """The responder groups a work order concerns: its team, and those it escalated to."""
+    groups = [rec["team"]] if rec["team"] else []
+    if rec["sla_stage"]:
+        found = tx.conn.execute("SELECT escalate_to FROM facility_teams WHERE name = ?", (rec["team"],)).fetchone()
+        groups.append((found and found[0]) or "supervisors")
+    if rec["sla_stage"] >= 2:
+        groups.append("managers")
+    return groups
+
+
+def _wake_webhooks():
+    runtime = _runtime[0]
+    if runtime is not None and runtime.webhooks is not None:
+        runtime.loop.call_soon_threadsafe(runtime.webhooks.wake)
 
 
 _hub = [None]          # the running server's live hub (set by the capability's service)
+_runtime = [None]      # the running server (its webhook worker), likewise
 
 
 def open_or_join(tx, asset, category, source, detail):
@@ -402,6 +428,7 @@ class SlaTimer:
     async def start(self):
         from fleet.facilities import beacons
         _hub[0] = self.runtime.hub
+        _runtime[0] = self.runtime
         beacons._public_url[0] = self.runtime.settings.public_url
         self._task = asyncio.create_task(self.run(), name="fleet-facilities-sla")
 
@@ -413,6 +440,7 @@ class SlaTimer:
             except (asyncio.CancelledError, Exception):
                 pass
         _hub[0] = None
+        _runtime[0] = None
 
     def wake(self):
         self._wake.set()

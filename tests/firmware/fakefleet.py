@@ -86,6 +86,7 @@ class FakeFleet:
         self.tokens_used = set()
         self.n = 0
         self.auto_ack_ms = None
+        self.beacon = None       # down.beacon for every `beacon` device (devproto/beacon.py), if set
         self.files = {}          # name -> bytes, served at /_fake/files/<name>
         self.cuts = {}           # name -> body bytes the next response of it ends after
         self.busy = 0
@@ -116,6 +117,8 @@ class FakeFleet:
              "update": None, "alarms": dict(dev.alarms)}
         if cv != dev.cv:
             d["config"] = dict(dev.config)
+        if self.beacon is not None and dev.role == "beacon":
+            d["beacon"] = dict(self.beacon)
         return d
 
     def ack(self, dev, stream):

@@ -1,12 +1,17 @@
-# Accelerometer over I2C: MPU6050 (drivers/mpu6050.py) or LIS3DH (drivers/lis3dh.py), each
-# loaded only on a board that has it. read() -> (x, y, z) in g. tilt_deg(): angle between the
-# measured gravity vector and the sensor's z axis (0 = lying flat, z up); angle_deg(): angle
-# between two vectors, e.g. the current reading and the one recorded at installation (a
-# manhole cover's "installed angle").
+# Accelerometer over I2C: MPU6050 or LIS3DH. read() -> (x, y, z) in g.
+# tilt_deg(): angle between the measured gravity vector and the sensor's z axis
+# (0 = lying flat, z up); angle_deg(): angle between two vectors, e.g. the current
+# reading and the one recorded at installation (a manhole cover's "installed angle").
+# The chips' drivers are modules of their own (drivers/mpu6050.py, drivers/lis3dh.py), loaded
+# by from_board for the one the board has: a board never holds the other's code. Each has
+# read(), who(), arm_motion() - the chip watches on its own (~10 uA) and latches its INT pin
+# high on a jolt, which wakes the deep-sleeping board - and motion_seen(), which reads and
+# clears that latch.
 import math
 
 
 def s16(hi, lo):
+    """A signed 16-bit register value from its two bytes."""
     v = (hi << 8) | lo
     return v - 65536 if v & 0x8000 else v
 
@@ -40,11 +45,10 @@ def from_board(board, i2c=None):
     if i2c is None:
         from machine import I2C, Pin
         i2c = I2C(0, scl=Pin(pins["i2c_scl"]), sda=Pin(pins["i2c_sda"]), freq=400000)
-    addr = data.get("accel_addr")
     if kind == "mpu6050":
-        from drivers.mpu6050 import MPU6050, MPU6050_ADDR
-        return MPU6050(i2c, addr or MPU6050_ADDR)
-    if kind == "lis3dh":
-        from drivers.lis3dh import LIS3DH, LIS3DH_ADDR
-        return LIS3DH(i2c, addr or LIS3DH_ADDR)
-    raise ValueError("unknown accel %s" % kind)
+        from drivers.mpu6050 import MPU6050 as chip
+    elif kind == "lis3dh":
+        from drivers.lis3dh import LIS3DH as chip
+    else:
+        raise ValueError("unknown accel %s" % kind)
+    return chip(i2c, data.get("accel_addr") or chip.ADDR)

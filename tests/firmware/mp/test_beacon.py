@@ -6,6 +6,7 @@ import mptest
 from mptest import eq, ok, approx, raises
 
 import beaconrules
+import beaconpower
 import suntimes
 import devproto.eddystone as eddystone
 import devproto.beacon as settings
@@ -155,9 +156,9 @@ def test_advertiser_alternates_url_and_uid_frames_at_the_interval():
 
 
 def test_battery_model_gives_the_manhole_board_more_than_five_years():
-    ok(beaconrules.life_years() >= 5, beaconrules.life_years())
-    ok(beaconrules.life_years(adv_ms=1000) < 5)      # advertising every second would not
-    ok(beaconrules.life_years(adv_ms=10000) >= 5, beaconrules.life_years(adv_ms=10000))
+    ok(beaconpower.life_years() >= 5, beaconpower.life_years())
+    ok(beaconpower.life_years(adv_ms=1000) < 5)      # advertising every second would not
+    ok(beaconpower.life_years(adv_ms=10000) >= 5, beaconpower.life_years(adv_ms=10000))
 
 
 mptest.main(globals())

@@ -6,7 +6,7 @@ import mptest
 from mptest import eq, ok, approx
 
 mptest.setup_root()
-from drivers import button, ultrasonic, accel, lis3dh, mpu6050, battery, light, led, buzzer  # noqa: E402
+from drivers import button, ultrasonic, accel, mpu6050, lis3dh, battery, light, led, buzzer  # noqa: E402
 
 
 class FakePin:
@@ -227,6 +227,79 @@ def test_lis3dh_decode():
     approx(x, 1.0)
     approx(y, -0.5)
     approx(z, 0.0)
+
+
+class FakeChipBus:
+    """The I2C bus at the boundary, with a chip's register file behind it: writes are kept,
+    and reading the latch register (`clear_on_read`) returns its flags and clears them, as
+    the MPU6050's INT_STATUS and the LIS3DH's INT1_SRC do (which releases the INT pin)."""
+
+    def __init__(self, addr, clear_on_read):
+        self.addr, self.clear_on_read = addr, clear_on_read
+        self.regs = {}
+        self.log = []                       # ("r"|"w", reg, bytes) in bus order
+
+    def readfrom_mem(self, addr, reg, n):
+        assert addr == self.addr, addr
+        v = self.regs.get(reg, bytes(n))[:n]
+        if reg == self.clear_on_read:
+            self.regs[reg] = bytes(n)
+        self.log.append(("r", reg, v))
+        return v
+
+    def writeto_mem(self, addr, reg, buf):
+        assert addr == self.addr, addr
+        self.regs[reg] = bytes(buf)
+        self.log.append(("w", reg, bytes(buf)))
+
+    def motion(self, flags):
+        """The chip saw a jolt: it latches its flags (and would raise its INT pin)."""
+        self.regs[self.clear_on_read] = bytes((flags,))
+
+
+def test_mpu6050_motion_interrupt_registers_and_latch():
+    bus = FakeChipBus(0x68, 0x3A)
+    m = mpu6050.MPU6050(bus)
+    bus.log = []
+    bus.motion(0x40)                        # a latch left from before: cleared first
+    m.arm_motion(mg=100)
+    eq(bus.log[0], ("r", 0x3A, b"\x40"))
+    eq(bus.regs[0x1C][0] & 0x07, 0x01)      # ACCEL_HPF 5 Hz: motion is a change, not gravity
+    eq(bus.regs[0x1C][0] & 0x18, 0x00)      # and +-2 g kept
+    eq(bus.regs[0x1F], bytes((50,)))        # MOT_THR: 2 mg a step
+    eq(bus.regs[0x20], b"\x01")             # MOT_DUR 1 ms
+    ok(bus.regs[0x37][0] & 0x20 and not bus.regs[0x37][0] & 0x80)   # LATCH_INT_EN, INT active high
+    eq(bus.regs[0x38], b"\x40")             # INT_ENABLE: MOT_EN only
+    eq(bus.regs[0x6C][0] >> 6, 1)           # LP_WAKE_CTRL: 5 Hz
+    eq(bus.regs[0x6C][0] & 0x07, 0x07)      # the gyro's three axes in standby
+    eq(bus.regs[0x6B][0] & 0x60, 0x20)      # CYCLE on, SLEEP off ...
+    eq(bus.log[-1][:2], ("w", 0x6B))        # ... and set last, once all else is configured
+    eq(m.motion_seen(), False)
+    bus.motion(0x40)
+    eq(m.motion_seen(), True)               # the read releases the latch:
+    eq(m.motion_seen(), False)
+    bus2 = FakeChipBus(0x68, 0x3A)
+    mpu6050.MPU6050(bus2).arm_motion(mg=1000)
+    eq(bus2.regs[0x1F], bytes((255,)))      # a threshold above the register's range is capped
+
+
+def test_lis3dh_motion_interrupt_registers_and_latch():
+    bus = FakeChipBus(0x18, 0x31)
+    d = lis3dh.LIS3DH(bus)
+    bus.log = []
+    d.arm_motion(mg=64)
+    eq(bus.regs[0x20], b"\x2f")             # CTRL_REG1: ODR 10 Hz, low power, X/Y/Z
+    eq(bus.regs[0x21][0] & 0x01, 0x01)      # CTRL_REG2: HP_IA1
+    eq(bus.regs[0x22], b"\x40")             # CTRL_REG3: I1_IA1
+    eq(bus.regs[0x24][0] & 0x08, 0x08)      # CTRL_REG5: LIR_INT1, latched
+    eq(bus.regs[0x32], bytes((4,)))         # INT1_THS: 16 mg a step
+    eq(bus.regs[0x30], b"\x2a")             # INT1_CFG: OR of the high events of X, Y, Z
+    order = [(kind, reg) for kind, reg, _ in bus.log]
+    ok(order.index(("r", 0x26)) < order.index(("w", 0x30)), order)   # REFERENCE read, then enabled
+    eq(order[-1], ("r", 0x31))              # a stale latch cleared last
+    bus.motion(0x40 | 0x20)                 # IA with ZH
+    eq(d.motion_seen(), True)
+    eq(d.motion_seen(), False)
 
 
 def test_tilt_math():

@@ -32,3 +32,35 @@ def report(client, code=None, service_code="light_out", files=None, **fields):
     if code is not None:
         data["address_id"] = code
     return client.post("/open311/v2/requests.json", data=data, files=files)
+
+
+class HookReceiver:
+    """A real local HTTP receiver of webhook deliveries (a thread on 127.0.0.1, port from the OS)."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        self.requests = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.requests.append({"headers": dict(self.headers), "body": body})
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d/hook" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()

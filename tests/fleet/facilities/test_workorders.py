@@ -1,6 +1,8 @@
 """Work orders: opened by a device fault or a report, routed to a team, handled to the end -
 every transition audited, a replayed update applied once, another team's order refused."""
 
+import json
+import re
 import time
 
 import pytest
@@ -144,3 +146,75 @@ def test_overdue_orders_escalate_and_show_in_the_tracking(client, db, crew):
 def test_tracking_median_and_p90():
     assert workorders._percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 90) == 9
     assert workorders._percentile([5], 90) == 5
+
+
+def test_the_public_page_follows_every_change_in_each_language_while_it_is_cached(client, db, crew):
+    """The page is kept rendered (fleet/facilities/web/pagecache.py): asked again and again at the
+    same address, it still says each new state at once, in the reader's language, and shows an
+    edit made by another process (a CLI import writes the database directly)."""
+    from fleet.facilities.web.pages import PAGES
+    lamp = asset(client, bearer(db, "admin"))
+    en, zh = {"Accept-Language": "en"}, {"Accept-Language": "zh-CN"}
+
+    def status(headers):
+        page = client.get("/a/" + lamp["code"], headers=headers)
+        assert page.status_code == 200
+        return re.search(r'id="status">([^<]*)<', page.text).group(1).strip(), page.text
+
+    hits = PAGES.hits
+    assert status(en)[0] == "Working" and status(en)[0] == "Working" and status(zh)[0] == "正常"
+    assert PAGES.hits > hits                                                       # it is cached
+    report(client, lamp["code"])
+    assert status(en)[0].startswith("Fault reported, being handled since")         # routed: assigned
+    assert status(zh)[0].startswith("已报告故障")
+    [wo] = client.get("/api/v1/workorders?mine=true", headers=crew["a"]).json()
+    act(client, crew["a"], wo["id"], "start")
+    assert status(en)[0].startswith("Being repaired since")
+    act(client, crew["a"], wo["id"], "resolve", note="New lamp")
+    assert status(en)[0].startswith("Working (repaired on")
+    with write_tx(db):                                  # another process renames it
+        db.conn.execute("UPDATE assets SET name = 'Lamp 12 (north gate)' WHERE id = ?", (lamp["id"],))
+    assert "Lamp 12 (north gate)" in status(en)[1]
+    assert "Lamp 12 (north gate)" in status(zh)[1] and '<html lang="zh-CN">' in status(zh)[1]
+
+
+def test_every_transition_reaches_the_teams_webhook_signed_and_the_reporters_follow_page(live_server, db, crew):
+    """Work orders through the core's webhook outbox (Standard Webhooks signing, as alarms): the
+    lights team's webhook hears of its order's steps, the covers team's hears nothing; the
+    reporter's follow page (/r/<token>) lists every step, without a name in it."""
+    import httpx
+    import standardwebhooks
+    from facilitykit import HookReceiver
+    from fleet.domain import webhooks
+    from fleetkit import wait_for
+    admin = bearer(db, "admin")
+    wanted = ["workorder.opened", "workorder.take", "workorder.start", "workorder.resolve", "workorder.close"]
+    with HookReceiver() as lights, HookReceiver() as covers, httpx.Client(base_url=live_server, timeout=10) as http:
+        assert set(wanted) <= set(http.get("/api/v1/webhooks/events", headers=admin).json())
+        hook = http.post("/api/v1/webhooks", json={"url": lights.url, "events": wanted, "groups": ["lights-north"]},
+                         headers=admin).json()
+        other = http.post("/api/v1/webhooks", json={"url": covers.url, "groups": ["covers"]}, headers=admin).json()
+        refused = http.post("/api/v1/webhooks", json={"url": lights.url, "events": ["workorder.exploded"]},
+                            headers=admin)
+        assert refused.status_code == 422
+        lamp = asset(http, admin)
+        token = report(http, lamp["code"], description="Dark since Monday", email="x@example.org").json()[0]["token"]
+        [wo] = http.get("/api/v1/workorders?mine=true", headers=crew["a"]).json()
+        for action, body in (("take", {}), ("start", {}), ("note", {"note": "Fuse box 3"}),
+                             ("resolve", {"note": "New lamp"}), ("close", {})):
+            assert act(http, crew["a"], wo["id"], action, **body).status_code == 200
+        wait_for(lambda: len(lights.requests) >= len(wanted), what="the lights team's deliveries")
+        follow = http.get("/r/" + token, headers={"Accept-Language": "en"})
+    got = [json.loads(r["body"]) for r in lights.requests]
+    assert [g["event"] for g in got] == wanted                  # "note" was not subscribed to
+    for request in lights.requests:
+        standardwebhooks.Webhook(hook["secret"]).verify(request["body"], request["headers"])   # raises if not
+        assert request["headers"][webhooks.H_EVENT] == json.loads(request["body"])["event"]
+    assert [g["work_order"]["state"] for g in got] == ["assigned", "assigned", "in_progress", "resolved", "closed"]
+    assert got[0]["work_order"]["asset_code"] == lamp["code"] and got[3]["work_order"]["resolution_note"] == "New lamp"
+    assert "x@example.org" not in lights.requests[0]["body"].decode()        # no reporter's contact
+    assert covers.requests == [] and other["id"] != hook["id"]
+    steps = re.findall(r'data-step="(\w+)"', follow.text)
+    assert steps == ["opened", "assigned", "take", "start", "resolve", "close"], steps
+    assert "Fuse box 3" not in follow.text and crew["a_name"] not in follow.text and "lights-north" not in follow.text
+    assert "The repair was checked and closed." in follow.text
