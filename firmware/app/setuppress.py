@@ -6,9 +6,14 @@ import store
 from micropython import const
 
 HOLD_MS = const(5000)
+# Roles whose board's "button" pin is not a button: a manhole cover's is the accelerometer's
+# latched interrupt line (roles/beacon.WAKE_PIN_IS_BUTTON), low for as long as the lid moved.
+_NOT_A_BUTTON = const(("beacon",))
 
 
-def held():
+def held(role=None):
+    if role in _NOT_A_BUTTON:
+        return False
     board = store.read_json("/board.json", None)
     p = (board.get("pins") or {}).get("button") if isinstance(board, dict) else None
     if not isinstance(p, int):

@@ -285,7 +285,7 @@ def _setup_mode(ident):
     import machine
     if machine.reset_cause() in (machine.PWRON_RESET, machine.HARD_RESET):
         import setuppress           # small, and gone again before the runtime loads
-        held = setuppress.held()
+        held = setuppress.held(ident.get("role"))
         del setuppress
         sys.modules.pop("setuppress", None)
         if held:

@@ -238,4 +238,19 @@ async def test_unprovisioned_board_idles():
     eq(await rt.run(), ("idle", None))
 
 
+async def test_setup_mode_needs_a_held_button_and_wifi():
+    import supervisor
+    flash(wifi={"ssid": "district-iot", "password": "pw"})
+    machine.FAKE.levels[27] = 1                             # released: the board starts normally
+    eq(supervisor._setup_mode(store.read_json("/config.json")), None)
+    eq(supervisor._setup_mode({"role": "call_button"}), "no_wifi")
+    # a manhole cover's "button" pin is its accelerometer's latched interrupt line: low after
+    # the lid moved is not a technician holding a button (no 5 s wait, no setup mode)
+    machine.FAKE.levels[27] = 0
+    t0 = time.ticks_ms()
+    eq(supervisor._setup_mode({"role": "beacon", "wifi": {"ssid": "district-iot"}}), None)
+    ok(time.ticks_diff(time.ticks_ms(), t0) < 1000)
+    machine.FAKE.levels[27] = 1
+
+
 mptest.main(globals())

@@ -8,6 +8,7 @@ import micropython
 from umachine import *  # noqa: F401,F403  (time_pulse_us, Signal, idle ...)
 
 PWRON_RESET = 1
+HARD_RESET = 2          # ports/esp32/modmachine.c: MP_HARD_RESET (EN pin)
 
 
 class FakeSleep(Exception):
