@@ -58,6 +58,8 @@ def validate_config(config, board_name):
         problems.append("wifi: expected {\"ssid\": ..., \"password\": ...}")
     elif isinstance(wifi, dict) and not isinstance(wifi.get("password", ""), str):
         problems.append("wifi.password: expected a string")
+    elif isinstance(wifi, dict) and wifi.get("password") and not wifi.get("ssid"):
+        problems.append("wifi: a password without an ssid (leave wifi out to set it later over Improv)")
     for key in ("site", "enroll_token", "ca"):
         if key in cfg and cfg[key] is not None and not isinstance(cfg[key], str):
             problems.append("%s: expected a string" % key)

@@ -67,6 +67,7 @@ def test_a_tilted_manhole_cover_is_repaired_and_the_page_says_working(make_board
     assert history[:2] == ["opened", "assigned"] and "sensor_restored" in history and history[-1] == "close"
 
 
+@pytest.mark.long
 @pytest.mark.needs("world")
 def test_a_streetlight_dark_when_it_should_be_lit_raises_and_clears_lamp_fault(make_board, fleet):
     import time

@@ -83,6 +83,10 @@ class Caregiver(threading.Thread):
                 pass  # the fleet is down (killed on purpose): try again later
 
 
+# The seeds run one after another on one worker: three fleets of 20 buttons at once would
+# measure the host, not the firmware.
+@pytest.mark.long
+@pytest.mark.xdist_group("fault-injection")
 @pytest.mark.needs("button", "wifi", "power", "many")
 @pytest.mark.parametrize("seed", SEEDS)
 def test_no_alarm_lost_or_doubled_under_faults(make_board, fleet, hil_log_dir, seed):

@@ -32,6 +32,7 @@ def ota_events(fleet, device_id):
 FLEET_SIZE = 50
 
 
+@pytest.mark.long
 @pytest.mark.needs("many", "files")
 def test_a_good_release_reaches_fifty_boards_through_canary_10_and_100_percent(make_board, fleet, kit):
     trust(fleet, kit)

@@ -29,6 +29,7 @@ def next_sample(board):
     board.fast_forward()
 
 
+@pytest.mark.long
 @pytest.mark.needs("world", "sleep")
 def test_a_bin_fills_is_emptied_catches_fire_and_is_knocked_over(make_board, fleet):
     board = make_board("bin", start=False, **BIN)

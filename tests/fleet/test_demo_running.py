@@ -113,6 +113,7 @@ def test_the_command_line_during_the_demo_points_at_the_demo_database(running_de
     assert "database %s" % (tmp_path / "var" / "demo.db") in listed.stderr
 
 
+@pytest.mark.long
 def test_the_demo_bins_fill_over_accelerated_time(running_demo, tmp_path):
     env = dict(running_demo.env, FLEET_DB=str(tmp_path / "var" / "demo.db"))
 

@@ -54,6 +54,7 @@ ENDPOINTS = [
     ("DELETE", "/api/v1/residents/{resident}/devices/{device}", CARE, None),
     ("GET", "/api/v1/webhooks", ADMIN, None),
     ("POST", "/api/v1/webhooks", ADMIN, {"url": "http://127.0.0.1:9/hook"}),
+    ("GET", "/api/v1/webhooks/events", ADMIN, None),
     ("GET", "/api/v1/webhooks/{webhook}", ADMIN, None),
     ("PATCH", "/api/v1/webhooks/{webhook}", ADMIN, {"enabled": False}),
     ("DELETE", "/api/v1/webhooks/{webhook}", ADMIN, None),
