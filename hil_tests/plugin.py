@@ -50,6 +50,9 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "plain_http: the test's fleet serves plain HTTP (no TLS)")
     if config.getoption("hil_board") == "serial" and not config.getoption("hil_port"):
         raise pytest.UsageError("--board serial needs --port (e.g. --port /dev/ttyUSB0)")
+    if config.getoption("hil_board") == "serial" and (getattr(config.option, "numprocesses", None) or 0) > 0:
+        # pyproject's addopts run four xdist workers; one real board cannot serve four tests at once
+        raise pytest.UsageError("--board serial runs on one board: add -n 0 (no parallel workers)")
 
 
 def _slug(nodeid):

@@ -16,8 +16,10 @@
 # VM is held in C (a TLS handshake's crypto, a flash erase) both edges of a short press are
 # queued and run back to back afterwards, when the pin already reads released. The handler
 # counts edges; two or more that came before the task could watch, with the pin released
-# now, were a whole press the task did not see: it counts (duration unknown: 0). One edge the
-# task watched itself goes through the debounce as usual, so a glitch seen live is ignored.
+# now, were a whole press the task did not see: it counts (duration unknown: 0). So does a
+# press the task saw begin whose release came while the VM was held longer than the debounce
+# time. One edge the task watched itself goes through the debounce as usual, so a glitch seen
+# live is ignored.
 # Trade-off for a call button: a pulse nobody watched may be a glitch (a cancellable false
 # alarm); treating it as noise could drop an elder's press.
 import asyncio
@@ -46,6 +48,7 @@ class Button:
         self.missed = 0             # presses counted from edges the task could not watch
         self.t_down = None
         self._edges = 0             # IRQ handler calls so far (a small int: no allocation)
+        self._blind = False         # the last debounce could not watch the pin throughout
         try:
             from machine import Pin
             trig = Pin.IRQ_FALLING | Pin.IRQ_RISING
@@ -80,11 +83,17 @@ class Button:
         return len(self._q)
 
     async def _stable(self):
-        """Level after it held still for the debounce time."""
+        """Level after it held still for the debounce time. self._blind: meanwhile the task could
+        not look for longer than the debounce time (the VM held in C), so what the pin did then
+        was not watched."""
         lvl = self.raw()
-        t = time.ticks_ms()
+        t = last = time.ticks_ms()
+        self._blind = False
         while time.ticks_diff(time.ticks_ms(), t) < _DEBOUNCE_MS:
             await asyncio.sleep_ms(_POLL_MS // 2)
+            if time.ticks_diff(time.ticks_ms(), last) > _DEBOUNCE_MS:
+                self._blind = True
+            last = time.ticks_ms()
             now = self.raw()
             if now != lvl:
                 lvl = now
@@ -111,9 +120,12 @@ class Button:
                         continue                # nothing happened
                     edges = self._edges - seen      # edges queued before we could look
                     if not await self._stable():
-                        seen = self._edges
-                        if edges >= 2:
+                        # a whole press the task did not watch: both edges queued before it
+                        # looked, or it saw the press begin and then could not look until after
+                        # the release (a TLS handshake longer than the press)
+                        if edges >= 2 or (self._blind and self._edges - seen >= 2):
                             self._unwatched()
+                        seen = self._edges
                         continue
                 seen = self._edges
                 self.pressed = True
