@@ -28,6 +28,7 @@ MIGRATIONS = [
     facilities.m008_facilities,                 # 8  assets, reports (Open311), work orders, teams
     ota.m009_ota,                               # 9  OTA: keys, releases, rollouts
     provisioning.m010_provisioning_runs,        # 10 the technicians' provisioning runs
+    core.m011_device_tags,                      # 11 device tags (people's labels; rollout targets)
 ]
 LATEST = len(MIGRATIONS)
 

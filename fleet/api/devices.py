@@ -1,4 +1,4 @@
-"""Devices for people: list, detail, events, commands, config, revoke, rotate the secret."""
+"""Devices for people: list, detail, events, commands, config, tags, revoke, rotate the secret."""
 
 from typing import Optional
 
@@ -6,8 +6,8 @@ from fastapi import APIRouter, Body, Depends, Query
 
 from fleet.api.deps import get_db, require, runtime
 from fleet.api.schemas import (ERROR_RESPONSES, MAX_ID, BeforeId, CommandIn, CommandOut, DeviceOut, DeviceRole, EventOut,
-                               RevokeIn, RotateOut)
-from fleet.domain import commands, devices
+                               RevokeIn, RotateOut, TagsIn)
+from fleet.domain import commands, devices, tags
 
 router = APIRouter(prefix="/api/v1/devices", tags=["devices"], responses=ERROR_RESPONSES)
 
@@ -16,9 +16,11 @@ router = APIRouter(prefix="/api/v1/devices", tags=["devices"], responses=ERROR_R
 def list_devices(role: Optional[DeviceRole] = None, status: Optional[str] = None, site: Optional[str] = None,
                  hw_id: Optional[str] = Query(None, pattern="^[0-9a-f]{12}$",
                                               description="the device's Wi-Fi MAC, 12 lowercase hex digits"),
+                 tag: Optional[list[str]] = Query(None, max_length=16,
+                                                  description="only devices with this tag (repeat: with all of them)"),
                  limit: int = Query(1000, ge=1, le=10000), offset: int = Query(0, ge=0, le=MAX_ID),
                  db=Depends(get_db), who=Depends(require("devices.read"))):
-    return devices.list_devices(db, role, status, site, limit, offset, hw_id=hw_id)
+    return devices.list_devices(db, role, status, site, limit, offset, hw_id=hw_id, tags=tag)
 
 
 @router.get("/{device_id}", response_model=DeviceOut, summary="One device")
@@ -38,6 +40,28 @@ def set_config(device_id: str, changes: dict[str, int] = Body(..., examples=[{"h
     device = devices.set_config(db, who, device_id, changes)
     rt.device_changed(device_id, downlink=True)
     return device
+
+
+@router.put("/{device_id}/tags", response_model=DeviceOut, summary="Set a device's tags (an empty list clears them)")
+def set_tags(device_id: str, body: TagsIn, db=Depends(get_db), rt=Depends(runtime), who=Depends(require("devices.tag"))):
+    tags.set_tags(db, who, device_id, body.tags)
+    rt.device_changed(device_id)
+    return devices.get_device(db, device_id)
+
+
+@router.put("/{device_id}/tags/{tag}", response_model=DeviceOut, summary="Add a tag to a device")
+def add_tag(device_id: str, tag: str, db=Depends(get_db), rt=Depends(runtime), who=Depends(require("devices.tag"))):
+    tags.add_tags(db, who, device_id, [tag])
+    rt.device_changed(device_id)
+    return devices.get_device(db, device_id)
+
+
+@router.delete("/{device_id}/tags/{tag}", response_model=DeviceOut,
+               summary="Remove a tag from a device (one it does not have: no change)")
+def remove_tag(device_id: str, tag: str, db=Depends(get_db), rt=Depends(runtime), who=Depends(require("devices.tag"))):
+    tags.remove_tags(db, who, device_id, [tag])
+    rt.device_changed(device_id)
+    return devices.get_device(db, device_id)
 
 
 @router.get("/{device_id}/commands", response_model=list[CommandOut], summary="Commands sent to a device")

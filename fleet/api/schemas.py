@@ -181,6 +181,14 @@ class DeviceOut(BaseModel):
     rssi: Optional[int]
     config: Optional[dict[str, int]]
     hello_errors: list[str]
+    tags: list[str] = Field(description="the device's tags, sorted (fleet.domain.tags)")
+
+
+class TagsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tags: list[str] = Field(max_length=64, examples=[["floor-3", "pilot"]],
+                            description="tags: 1-32 of a-z 0-9 - _ : each, starting with a letter or digit; "
+                                        "at most 16 on a device")
 
 
 class RevokeIn(BaseModel):

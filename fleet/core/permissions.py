@@ -1,7 +1,7 @@
 """Who may do what: one table, checked by every admin endpoint (fleet.api.deps.require).
 
 Least privilege: technicians install devices (enrollment tokens, device detail, config,
-commands); caregivers watch devices' status, answer alarms and see residents; only admins
+commands, tags); caregivers watch devices' status, answer alarms and see residents; only admins
 manage people, revoke devices, rotate secrets, read the audit log, export data, and configure
 escalation and webhooks.
 """
@@ -12,6 +12,7 @@ PERMISSIONS = {
     "devices.read": {ADMIN, CAREGIVER, TECHNICIAN},     # list, detail, live status
     "devices.events": {ADMIN, TECHNICIAN},              # a device's event history, commands
     "devices.configure": {ADMIN, TECHNICIAN},
+    "devices.tag": {ADMIN, TECHNICIAN},                 # set, add, remove a device's tags
     "devices.command": {ADMIN, TECHNICIAN},
     "devices.revoke": {ADMIN},
     "devices.rotate": {ADMIN},

@@ -1,4 +1,5 @@
-"""Devices as people see them: listing, detail, revoke, rotate the secret, push config, events.
+"""Devices as people see them: listing, detail, revoke, rotate the secret, push config, events
+(their tags: fleet.domain.tags).
 
 No function here ever returns a device secret, except rotate_secret() - once, to its caller.
 Functions that change a device's `down` raise its cursor in the same transaction; the caller
@@ -10,7 +11,7 @@ import json
 import devproto
 
 from fleet.core import clock, security
-from fleet.domain import audit
+from fleet.domain import audit, tags as device_tags
 from fleet.domain.downlink import raise_cursors
 from fleet.errors import Conflict, Invalid, NotFound
 from fleet.store.db import row, rows, write_tx
@@ -20,14 +21,16 @@ PUBLIC = ("id", "hw_id", "role", "board", "site", "status", "status_changed_at",
           "enrolled_at", "revoked_at", "generation", "config_version", "reported_cv", "cursor",
           "fw", "app", "slot", "reset_cause", "wake_reason", "heap_free", "rssi")
 # What a list row or a live update shows.
-SUMMARY = ("id", "role", "site", "board", "status", "last_seen", "fw", "app", "rssi", "revoked_at")
-_SELECT = "SELECT %s, config, hello_errors FROM devices" % ", ".join(PUBLIC)
+SUMMARY = ("id", "role", "site", "board", "status", "last_seen", "fw", "app", "rssi", "revoked_at", "tags")
+_SELECT = ("SELECT %s, config, hello_errors, (SELECT group_concat(tag, ' ') FROM device_tags t "
+           "WHERE t.device_id = devices.id) AS tags FROM devices" % ", ".join(PUBLIC))
 
 
 def view(rec):
     out = {k: rec[k] for k in PUBLIC}
     out["config"] = json.loads(rec["config"]) if rec.get("config") else None
     out["hello_errors"] = json.loads(rec["hello_errors"]) if rec.get("hello_errors") else []
+    out["tags"] = device_tags.parse(rec.get("tags"))
     return out
 
 
@@ -35,12 +38,16 @@ def summary(device):
     return {k: device[k] for k in SUMMARY}
 
 
-def list_devices(db, role=None, status=None, site=None, limit=1000, offset=0, hw_id=None):
+def list_devices(db, role=None, status=None, site=None, limit=1000, offset=0, hw_id=None, tags=None):
+    """tags: only devices that have every one of them (each must be a valid tag)."""
     where, params = [], []
     for column, value in (("role", role), ("status", status), ("site", site), ("hw_id", hw_id)):
         if value is not None:
             where.append("%s = ?" % column)
             params.append(value)
+    for tag in device_tags.check_tags(tags or [], limit=None):
+        where.append("id IN (SELECT device_id FROM device_tags WHERE tag = ?)")
+        params.append(tag)
     sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id LIMIT ? OFFSET ?"
     return [view(d) for d in rows(db, sql, params + [limit, offset])]
 

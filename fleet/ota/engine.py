@@ -16,6 +16,7 @@ import time
 from fleet.core import clock
 from fleet.domain.downlink import raise_cursors
 from fleet.domain.guards import update_blocked
+from fleet.domain.tags import tags_by_device
 from fleet.ota import rollouts, windows
 from fleet.ota.progress import penalise
 from fleet.store.db import rows, write_tx
@@ -86,7 +87,7 @@ class Engine:
                      list(values.values()) + [rollout_id])
 
     def _eligible(self, conn, r):
-        """Devices of the target the release is for, not yet in this rollout, not in another
+        """Devices of the target (with all its tags) the release is for, not yet in this rollout, not in another
         unfinished one, not already running the release's version; in the rollout's order."""
         rel = conn.execute("SELECT kind, version, boards, roles FROM ota_releases WHERE id = ?",
                            (r["release_id"],)).fetchone()
@@ -96,6 +97,8 @@ class Engine:
             "SELECT rd.device_id FROM ota_rollout_devices rd JOIN ota_rollouts o ON o.id = rd.rollout_id "
             "WHERE rd.rollout_id = ? OR (o.state IN ('running', 'waiting', 'paused') AND rd.state IN (%s))"
             % ",".join("'%s'" % s for s in ("waiting",) + rollouts.OFFERED), (r["id"],))}
+        wanted_tags = set(t.get("tags", ()))
+        tagged = tags_by_device(conn) if wanted_tags else {}
         out = []
         for dev_id, role, board, site, app, fw in conn.execute(
                 "SELECT id, role, board, site, app, fw FROM devices WHERE revoked_at IS NULL"):
@@ -107,6 +110,8 @@ class Engine:
             if any(key in t and value not in t[key] for key, value in (
                     ("roles", role), ("boards", board), ("sites", site), ("versions", current), ("devices", dev_id))):
                 continue
+            if not wanted_tags <= tagged.get(dev_id, set()):
+                continue                        # a device must have every tag of the target
             out.append((dev_id, current))
         out.sort(key=lambda d: _order(r["id"], d[0]))
         return out

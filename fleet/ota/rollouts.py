@@ -9,7 +9,7 @@ import json
 import math
 
 from fleet.core import clock
-from fleet.domain import audit
+from fleet.domain import audit, tags as device_tags
 from fleet.errors import Conflict, Invalid, NotFound
 from fleet.ota import releases
 from fleet.store.db import row, rows, write_tx
@@ -33,7 +33,7 @@ DEFAULT_PLAN = {
     "windows": [],
     "gate_s": 300,
 }
-TARGET_KEYS = ("roles", "boards", "sites", "versions", "devices")
+TARGET_KEYS = ("roles", "boards", "sites", "versions", "devices", "tags")
 
 
 def _int(value, what, lo, hi):
@@ -106,6 +106,8 @@ def check_plan(plan):
 
 
 def check_target(target):
+    """A device matches a target when its role, board, site, version and id are each among those
+    listed (absent: any), and it has every one of the target's tags."""
     if not isinstance(target, dict) or set(target) - set(TARGET_KEYS):
         raise Invalid("the target takes %s (each a list; absent: any)" % ", ".join(TARGET_KEYS))
     out = {}
@@ -115,6 +117,11 @@ def check_target(target):
             continue
         if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
             raise Invalid("target.%s is a list of names" % key)
+        if key == "tags":
+            try:
+                values = device_tags.check_tags(values)
+            except Invalid as exc:
+                raise Invalid("target.tags: %s" % exc.message, code=exc.code)
         out[key] = values
     return out
 

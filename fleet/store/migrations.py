@@ -112,6 +112,15 @@ def m005_server_runs(db):
     db["server_runs"].create({"id": int, "started_at": float, "stopped_at": float}, pk="id")
 
 
+def m011_device_tags(db):
+    """Device tags (fleet.domain.tags): free labels people give devices (`floor-3`, `pilot`), used
+    to find devices and to target rollouts. One row per (device, tag); the index finds a tag's
+    devices."""
+    db["device_tags"].create({"device_id": str, "tag": str}, pk=("device_id", "tag"), not_null={"tag"},
+                             foreign_keys=[("device_id", "devices", "id")])
+    db["device_tags"].create_index(["tag", "device_id"])
+
+
 def version(db):
     return db.conn.execute("PRAGMA user_version").fetchone()[0]
 

@@ -54,7 +54,10 @@ class RolloutIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     release_id: str = Field(min_length=1, max_length=80)
     name: Optional[str] = Field(None, max_length=80)
-    target: dict[str, list[str]] = Field({}, description="roles, boards, sites, versions, devices (absent: any)")
+    target: dict[str, list[str]] = Field({}, description="roles, boards, sites, versions (the version a device runs "
+                                                         "now), devices (ids): a device must be among each list given; "
+                                                         "tags: it must have all of them (absent: any)",
+                                         examples=[{"roles": ["call_button"], "tags": ["floor-3", "pilot"]}])
     plan: dict[str, Any] = Field({}, description="phases, success, abort, rate_per_min, device_timeout_s, penalty, "
                                                  "windows, gate_s (absent: the defaults, docs/ota.md)")
 
