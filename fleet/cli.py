@@ -21,7 +21,7 @@ from fleet.waste import cli as waste_cli
 from fleet.ota import cli as ota_cli
 from fleet.clikit import json_option, output, settings_from, with_db
 from fleet.core.security import SecretBox, generate_password
-from fleet.domain import credentials, devices, enrollment, export, users, webhooks
+from fleet.domain import credentials, devices, enrollment, export, tags as device_tags, users, webhooks
 from fleet.errors import FleetError
 from fleet.i18n.cli import LocalizedGroup
 
@@ -244,12 +244,37 @@ def device():
 @device.command("list")
 @click.option("--role", default=None)
 @click.option("--status", type=click.Choice(devices.STATUSES), default=None)
+@click.option("--tag", "tags", multiple=True, help="only devices with this tag (repeat: with all of them)")
 @json_option
 @with_db
-def device_list(db, settings, role, status, as_json):
-    """List devices with their status."""
-    output(devices.list_devices(db, role=role, status=status),
-           ["id", "role", "status", "last_seen", "site", "board", "fw", "app"], as_json)
+def device_list(db, settings, role, status, tags, as_json):
+    """List devices with their status and tags."""
+    found = devices.list_devices(db, role=role, status=status, tags=list(tags))
+    if not as_json:
+        found = [dict(d, tags=",".join(d["tags"])) for d in found]
+    output(found, ["id", "role", "status", "last_seen", "site", "board", "fw", "app", "tags"], as_json)
+
+
+@device.command("tag")
+@click.argument("device_id")
+@click.argument("action", type=click.Choice(["add", "remove", "set", "show"]))
+@click.argument("tags", nargs=-1)
+@with_db
+def device_tag(db, settings, device_id, action, tags):
+    """A device's tags: add, remove or set (set with no tag clears them), or show them.
+
+    A tag is 1-32 of a-z, 0-9, '-', '_' and ':', starting with a letter or digit; a device has at
+    most 16. Rollouts can target devices by tag (fleet rollout start --tag)."""
+    if action in ("add", "remove") and not tags:
+        raise click.UsageError("name at least one tag to %s" % action)
+    if action == "show" and tags:
+        raise click.UsageError("show takes no tags")
+    change = {"add": device_tags.add_tags, "remove": device_tags.remove_tags, "set": device_tags.set_tags}.get(action)
+    if change is None:
+        now = devices.get_device(db, device_id)["tags"]
+    else:
+        now = change(db, users.cli_principal(), device_id, list(tags))
+    click.echo("%s: %s" % (device_id, " ".join(now) if now else "(no tags)"))
 
 
 @device.command("revoke")

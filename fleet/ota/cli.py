@@ -152,6 +152,7 @@ def rollout():
 @click.option("--board", "boards", multiple=True, help="only these boards")
 @click.option("--site", "sites", multiple=True, help="only these sites")
 @click.option("--from-version", "versions", multiple=True, help="only devices running these versions")
+@click.option("--tag", "tags", multiple=True, help="only devices with all of these tags (repeat or comma-separate)")
 @click.option("--canary", multiple=True, help="the canary phase: these device ids [default: one device]")
 @click.option("--phases", default="10,100", show_default=True, help="the phases after the canary, in percent of the target")
 @click.option("--threshold", type=int, default=95, show_default=True, help="percent of a phase that must succeed")
@@ -165,7 +166,7 @@ def rollout():
 @click.option("--gate", "gate_s", default="5m", show_default=True, help="the health gate's window on the device")
 @click.option("--plan", "plan_file", type=click.File(), default=None, help="the whole plan as JSON (docs/ota.md)")
 @with_db
-def rollout_start(db, settings, release_id, roles, boards, sites, versions, canary, phases, threshold, manual,
+def rollout_start(db, settings, release_id, roles, boards, sites, versions, tags, canary, phases, threshold, manual,
                   abort_pct, abort_min, rate, timeout_s, windows, gate_s, plan_file):
     """Start a rollout of a release: canary first, then the phases."""
     if plan_file is not None:
@@ -179,7 +180,7 @@ def rollout_start(db, settings, release_id, roles, boards, sites, versions, cana
                     dict(zip(("cron", "duration_s", "tz"), (w.split(";")[0], _seconds(w.split(";")[1]),
                                                             (w.split(";") + ["UTC", "UTC"])[2]))) for w in windows]}
     target = {k: _split(v) for k, v in (("roles", roles), ("boards", boards), ("sites", sites),
-                                        ("versions", versions)) if v}
+                                        ("versions", versions), ("tags", tags)) if v}
     r = rollouts.create(db, users.cli_principal(), release_id, target, plan)
     click.echo("rollout %d of %s started (%s); follow it: fleet rollout show %d"
                % (r["id"], release_id, " → ".join(p["name"] for p in r["plan"]["phases"]), r["id"]))
@@ -208,6 +209,7 @@ def rollout_show(db, settings, rollout_id, as_json):
         click.echo(json.dumps(r, indent=2))
         return
     click.echo("rollout %d of %s: %s%s" % (r["id"], r["release_id"], r["state"], " (%s)" % r["reason"] if r["reason"] else ""))
+    click.echo("target: %s" % ("; ".join("%s %s" % (k, ",".join(v)) for k, v in r["target"].items()) or "any device"))
     output(r["phases"], ["name", "size", "total", "succeeded", "failed", "in_progress", "waiting"], False)
     output(r["devices"], ["device_id", "phase", "state", "reason", "progress", "updated_at"], False)
 
