@@ -151,3 +151,21 @@ def test_alarm_resident_migration_copies_the_resident_of_each_alarm(tmp_path):
     assert json.loads(copies["with"]) == {"id": 7, "name": "Li Na", "address": None, "room": "12", "notes": None,
                                           "contacts": [{"name": "Li Wei", "phone": "1", "relation": "son"}]}
     db.close()
+
+
+def test_device_tags_migration_keeps_devices_and_tags_them_by_id(tmp_path):
+    """m011: devices existing before it have no tags; a tag belongs to one device (its id), once."""
+    import sqlite3
+    db = connect(tmp_path / "old.db")
+    fleet_schema.apply(db, target=10)
+    seed_v1(db)
+    assert "device_tags" not in db.table_names()
+    fleet_schema.apply(db)
+    assert db.conn.execute("SELECT count(*) FROM device_tags").fetchone()[0] == 0
+    insert = "INSERT INTO device_tags (device_id, tag) VALUES (?, 'pilot')"
+    db.conn.execute(insert, ("cb-1",))
+    with pytest.raises(sqlite3.IntegrityError):
+        db.conn.execute(insert, ("cb-1",))              # once per device
+    with pytest.raises(sqlite3.IntegrityError):
+        db.conn.execute(insert, ("cb-nope",))           # only an enrolled device
+    db.close()

@@ -30,6 +30,9 @@ ENDPOINTS = [
     ("GET", "/api/v1/devices/{device}", ALL, None),
     ("GET", "/api/v1/devices/{device}/events", STAFF, None),
     ("PUT", "/api/v1/devices/{device}/config", STAFF, {"heartbeat_min": 30}),
+    ("PUT", "/api/v1/devices/{device}/tags", STAFF, {"tags": ["floor-3", "pilot"]}),
+    ("PUT", "/api/v1/devices/{device}/tags/{tag}", STAFF, None),
+    ("DELETE", "/api/v1/devices/{device}/tags/{tag}", STAFF, None),
     ("GET", "/api/v1/devices/{device}/commands", STAFF, None),
     ("POST", "/api/v1/devices/{device}/commands", STAFF, {"name": "identify"}),
     ("POST", "/api/v1/devices/{device}/revoke", ADMIN, None),
@@ -167,7 +170,7 @@ def fill(path, device, user_id, token_id, etoken_id, n, alarm_id=1, resident_id=
     return (path.replace("{device}", device).replace("{user}", str(user_id)).replace("{token}", str(token_id))
             .replace("{etoken}", str(etoken_id)).replace("{alarm}", str(alarm_id))
             .replace("{resident}", str(resident_id)).replace("{webhook}", str(webhook_id))
-            .replace("{site}", "Block 9"))
+            .replace("{site}", "Block 9").replace("{tag}", "pilot"))
 
 
 def waste_pieces(db, n):

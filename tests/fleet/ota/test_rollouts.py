@@ -257,6 +257,40 @@ def test_bad_plans_say_what_is_wrong(db, release):
             rollouts.create(db, ADMIN, release["id"], plan=bad)
 
 
+def test_a_rollout_with_tags_reaches_only_devices_with_all_of_them(client, db, release, admin_headers):
+    from fleet.domain import tags
+    fleet = boards(client, db, 6)
+    for b in fleet:
+        b.hello()
+    both, pilot_only, floor_only = fleet[:2], fleet[2], fleet[3]
+    for b in both:
+        tags.set_tags(db, ADMIN, b.id, ["pilot", "floor-3", "spare"])
+    tags.set_tags(db, ADMIN, pilot_only.id, ["pilot"])
+    tags.set_tags(db, ADMIN, floor_only.id, ["floor-3"])
+    response = client.post("/api/v1/ota/rollouts", headers=admin_headers, json={
+        "release_id": release["id"], "target": {"tags": ["pilot", "floor-3"]},
+        "plan": plan(phases=[{"name": "all", "percent": 100}])})
+    assert response.status_code == 201, response.text
+    r = response.json()
+    assert r["target"] == {"tags": ["floor-3", "pilot"]}
+    settle(client)
+    assert sorted(b.id for b in offered(fleet)) == sorted(b.id for b in both)
+    for b in both:
+        b.update()
+    settle(client)
+    final = rollouts.get_rollout(db, r["id"])
+    assert final["state"] == "completed" and sorted(states(db, r["id"])) == sorted(b.id for b in both)
+    assert [b.fw for b in fleet] == ["2.0.0", "2.0.0"] + ["1.29.0"] * 4
+
+
+def test_bad_targets_say_what_is_wrong(db, release):
+    for bad, words in (({"tags": ["Floor 3"]}, "target.tags: 'Floor 3' is not a tag"),
+                       ({"tags": ["t%d" % i for i in range(17)]}, "at most 16"), ({"tags": "pilot"}, "list of names"),
+                       ({"colour": ["red"]}, "the target takes roles, boards, sites, versions, devices, tags")):
+        with pytest.raises(Exception, match=words):
+            rollouts.create(db, ADMIN, release["id"], target=bad)
+
+
 def test_with_a_mirror_the_artifact_url_points_there_and_the_mirror_can_check_it(tmp_path, trusted, keys):
     from urllib.parse import parse_qs, urlsplit
     from fastapi.testclient import TestClient
