@@ -17,6 +17,15 @@
     return td;
   }
 
+  // A device's tags as chips (people's labels, fleet/domain/tags.py); none: a dash.
+  function tagCell(tags) {
+    if (!tags || !tags.length) return cell("", "tags");
+    const td = document.createElement("td");
+    td.className = "tags";
+    td.append(...tags.map((t) => { const s = document.createElement("span"); s.className = "tag"; s.textContent = t; return s; }));
+    return td;
+  }
+
   function rowFor(d) {
     const tr = document.createElement("tr");
     tr.id = "dev-" + d.id;
@@ -24,7 +33,7 @@
     const st = document.createElement("td");
     st.innerHTML = '<span class="dot"></span><span class="label"></span>';
     st.querySelector(".label").textContent = LABELS[d.status] || d.status;
-    tr.append(st, cell(d.id, "id"), cell(ROLES[d.role] || d.role), cell(d.site), cell(d.board),
+    tr.append(st, cell(d.id, "id"), cell(ROLES[d.role] || d.role), cell(d.site), cell(d.board), tagCell(d.tags),
       cell(d.fw ? d.fw + " / " + (d.app || "?") : ""), cell(d.rssi == null ? "" : _("%(rssi)s dBm", { rssi: d.rssi })));
     const seen = cell(ago(d.last_seen), "seen");
     seen.classList.add("muted");
@@ -37,7 +46,7 @@
   function visible(d) {
     if (filter && d.status !== filter) return false;
     const q = search.value.trim().toLowerCase();
-    return !q || [d.id, d.role, ROLES[d.role], d.site, d.board].some((v) => (v || "").toLowerCase().includes(q));
+    return !q || [d.id, d.role, ROLES[d.role], d.site, d.board, ...(d.tags || [])].some((v) => (v || "").toLowerCase().includes(q));
   }
 
   // Nothing to show: no device at all (the page says how to add one) or none that passes the filter.

@@ -6,7 +6,9 @@
   const live = document.getElementById("live");
   const STATES = { running: _("running"), waiting: _("waiting for a person"), paused: _("paused"),
     aborted: _("aborted"), completed: _("completed") };
-  const ERRORS = { conflict: _("That is not possible now: reload the page to see where it stands.") };
+  const ERRORS = { conflict: _("That is not possible now: reload the page to see where it stands."),
+    invalid_tag: _("A tag is 1 to 32 lower-case letters, digits, '-', '_' or ':', starting with a letter or digit."),
+    too_many_tags: _("A device has at most 16 tags: a target with more reaches no device.") };
   function say(text, bad) { toast.textContent = text; toast.hidden = false; toast.classList.toggle("bad", !!bad); }
   async function api(method, path, body, form) {
     const opts = { method, credentials: "same-origin" };
@@ -73,6 +75,7 @@
     const target = {};
     if (list(f.get("roles")).length) target.roles = list(f.get("roles"));
     if (list(f.get("sites")).length) target.sites = list(f.get("sites"));
+    if (list(f.get("tags")).length) target.tags = list(f.get("tags"));
     const body = { release_id: f.get("release"), target, plan: { phases,
       success: { threshold: parseInt(f.get("threshold"), 10), auto: !f.get("manual") },
       abort: { failure_pct: parseInt(f.get("failure_pct"), 10) }, rate_per_min: parseInt(f.get("rate"), 10) } };

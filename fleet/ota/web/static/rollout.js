@@ -13,6 +13,8 @@
   const ACTIONS = { started: _("started"), pause: _("paused"), resume: _("resumed"), abort: _("aborted"),
     paused: _("paused itself"), waiting: _("waits for a person"), phase_started: _("phase started"),
     phase_done: _("phase done"), completed: _("completed") };
+  const TARGET = { roles: _("roles"), boards: _("boards"), sites: _("sites"), versions: _("from versions"),
+    devices: _("devices"), tags: _("tags (all of them)") };
   const ERRORS = { conflict: _("That is not possible now: reload the page to see where it stands.") };
   let phases = [];
   function say(text, bad) { toast.textContent = text; toast.hidden = false; toast.classList.toggle("bad", !!bad); }
@@ -26,6 +28,10 @@
   function td(text, cls) { const c = document.createElement("td"); c.textContent = text === null || text === undefined || text === "" ? "—" : String(text); if (cls) c.className = cls; return c; }
   function showState(r) {
     document.getElementById("title").textContent = "#" + r.id + " " + r.release_id;
+    const parts = Object.keys(TARGET).filter((k) => r.target[k] && r.target[k].length)
+      .map((k) => TARGET[k] + " " + r.target[k].join(", "));
+    document.getElementById("target").textContent = parts.length ? _("Target: %(what)s", { what: parts.join(" · ") })
+      : _("Target: any device");
     const st = document.getElementById("state");
     st.textContent = STATES[r.state] || r.state; st.className = "rstate " + r.state; st.dataset.state = r.state;
     const reason = document.getElementById("reason");
