@@ -38,6 +38,11 @@ def test_live_device_list(page, live_server, db, admin_headers):
         expect(row).to_have_class(re.compile(r"\bs-online\b"))
         expect(row).to_contain_text("1.29.0 / 0.3.0")
         expect(page.locator("#n-online")).to_have_text("1")
+        http.put("/api/v1/devices/%s/tags/floor-3" % device.id, headers=admin_headers)
+        expect(row.locator("td.tags .tag")).to_have_text(["floor-3"])     # a tag shows live
+        page.fill("#search", "floor-3")
+        expect(page.locator("#dev-" + device.id)).to_have_count(1)        # the filter finds tags
+        page.fill("#search", "")
         device.events([heartbeat(1)])
         http.post("/api/v1/devices/%s/revoke" % device.id, headers=admin_headers)
         expect(row).to_have_class(re.compile(r"\bs-revoked\b"))

@@ -1,5 +1,5 @@
 """The update pages in Debian's headless Chromium under the CSP: an admin uploads a signed release
-through the form, starts a rollout, watches a device's progress arrive without a reload, pauses it
+through the form, starts a rollout to the devices with a tag (the page shows its target), watches a device's progress arrive without a reload, pauses it
 (the history says who), and the pages read in Chinese too."""
 
 import re
@@ -8,6 +8,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from fleet.domain import tags
 from fleet.ota import releases
 from fleetkit import PASSWORD, enroll, make_user
 from otakit import ADMIN, Board, firmware_release
@@ -59,10 +60,15 @@ def test_upload_start_follow_and_pause_a_rollout(browser, live_server, db, keys,
     with httpx.Client(base_url=live_server, timeout=30) as http:
         board = Board(http, enroll(http, db))
         board.hello()
+        untagged = Board(http, enroll(http, db))
+        untagged.hello()
+        tags.set_tags(db, ADMIN, board.id, ["pilot"])
         page.fill("#start input[name=percents]", "100")
+        page.fill("#start input[name=tags]", "pilot")
         page.click("#start button[type=submit]")
         expect(page.locator("h1")).to_contain_text("Rollout")
         expect(page.locator("#state")).to_have_text("running")
+        expect(page.locator("#target")).to_have_text("Target: tags (all of them) pilot")
         row = page.locator("#device-" + board.id)
         expect(row).to_contain_text("offered")
         offer = board.offer()
@@ -74,6 +80,7 @@ def test_upload_start_follow_and_pause_a_rollout(browser, live_server, db, keys,
         expect(page.locator("#history")).to_contain_text(re.compile(r"paused — user:" + admin["username"]))
         expect(page.locator("#resume")).to_be_enabled()
         expect(page.locator("#pause")).to_be_disabled()
+        expect(page.locator("#device-" + untagged.id)).to_have_count(0)     # not tagged: not in the rollout
     assert page.violations == []
 
 
