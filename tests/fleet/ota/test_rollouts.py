@@ -283,6 +283,21 @@ def test_a_rollout_with_tags_reaches_only_devices_with_all_of_them(client, db, r
     assert [b.fw for b in fleet] == ["2.0.0", "2.0.0"] + ["1.29.0"] * 4
 
 
+def test_the_command_line_targets_tags(db, release, settings):
+    from click.testing import CliRunner
+    from fleet import cli
+
+    def run(*args):
+        return CliRunner().invoke(cli.main, list(args) + ["--db", str(settings.db)], catch_exceptions=False)
+    started = run("rollout", "start", release["id"], "--tag", "pilot,floor-3", "--role", "call_button")
+    assert started.exit_code == 0, started.output
+    rid = int(started.output.split()[1])
+    assert rollouts.get_rollout(db, rid)["target"] == {"roles": ["call_button"], "tags": ["floor-3", "pilot"]}
+    assert "target: roles call_button; tags floor-3,pilot" in run("rollout", "show", str(rid)).output
+    bad = run("rollout", "start", release["id"], "--tag", "Pilot")
+    assert bad.exit_code == 1 and "target.tags: 'Pilot' is not a tag" in bad.output
+
+
 def test_bad_targets_say_what_is_wrong(db, release):
     for bad, words in (({"tags": ["Floor 3"]}, "target.tags: 'Floor 3' is not a tag"),
                        ({"tags": ["t%d" % i for i in range(17)]}, "at most 16"), ({"tags": "pilot"}, "list of names"),
