@@ -147,3 +147,15 @@ def test_the_cli(run, client, db):
     assert unknown.exit_code == 1 and "no device 'cb-nope'" in unknown.output
     assert run("device", "tag", a.id, "add", ok=False).exit_code == 2
     assert run("device", "tag", a.id, "paint", "x", ok=False).exit_code == 2
+
+
+def test_the_devices_csv_has_the_tags(client, db):
+    import csv
+    import io
+    from fleet.domain import export
+    a, b = enroll(client, db), enroll(client, db)
+    tags.set_tags(db, CLI, a.id, ["pilot", "floor-3"])
+    out = io.StringIO()
+    export.write_csv(db, "devices", out)
+    found = {r["id"]: r["tags"] for r in csv.DictReader(io.StringIO(out.getvalue()))}
+    assert found == {a.id: "floor-3 pilot", b.id: ""}
