@@ -41,6 +41,8 @@ async def run(rt):
     while rt.decision is None:
         await asyncio.sleep_ms(20)
         n += 20
+        if rt.decision is not None:     # installed: the switch's reboot
+            break
         if b is not None and (b.pressed or b.pending()):
             log.i("otaboot", "a press: the update boot ends, the press is the next boot's")
             _note(rt, "press")
