@@ -80,6 +80,9 @@ async def _manifest(rt, offer, rid):
 
 async def _check(rt, offer, rid):
     import otaget
+    text = await otaget.text(rt.link, offer.get("manifest", ""))
+    del otaget
+    drop("otaget")                      # not beside the verify's big integers (the heap's peak)
     import otatrust
     from devproto import ota
     t = otatrust.Trust()
@@ -89,8 +92,6 @@ async def _check(rt, offer, rid):
         import otafw
         cur = otafw.version(otafw.running()) or "0.0.0"
     try:
-        text = await otaget.text(rt.link, offer.get("manifest", ""))
-        gc.collect()
         m = ota.verify(text, t.lookup)
         del text
         ota.check_target(m, kind, rt.board_name, rt.config.get("role", ""),
