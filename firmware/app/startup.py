@@ -162,6 +162,7 @@ def _update_boot(rt):
     from link import Link
     from wifi import Wifi
     cf = rt.config
+    log.i("otaboot", "update boot for %s" % rt.ub["offer"].get("id"))
     rt.outbox = outbox.Outbox(clock=rt.clock)
     w = cf.get("wifi")
     if isinstance(w, dict) and w.get("ssid"):
