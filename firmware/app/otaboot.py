@@ -20,8 +20,9 @@ from micropython import const
 
 FILE = const("/state/otaboot.json")
 RETRY_S = const(600)            # after an unfinished update boot, the next one waits this long
-_SEND_MS = const(10000)
-_HELLO_MS = const(60000)        # the update starts after this boot's hello, or not at all         # the update's last events: sent before the reboot, if they can be
+                                # (ota.run asks rt.ms_until("otaboot", 600): keep them equal)
+_SEND_MS = const(10000)         # the update's last events: sent before the reboot, if they can be
+_HELLO_MS = const(60000)        # the update starts after this boot's hello, or not at all
 
 
 def enter(rt, offer):
