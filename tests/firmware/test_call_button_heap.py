@@ -67,22 +67,15 @@ def tls_release(tls_fleet, tmp_path_factory):
     return str(case), offer
 
 
-_NOT_YET = pytest.mark.xfail(strict=True, reason=(
-    "a call button's update does not fit the call button's gates yet (docs/performance.md#ota): "
-    "the update boot needs 82 KB (ROMFS) / 110 KB (.mpy), the new version's health-gate boot 84 / 116"))
-
-
 @pytest.mark.parametrize("bundle,heap", [
-    pytest.param("romfs", budget(76), marks=_NOT_YET, id="romfs-cb-gate"),
-    pytest.param("mpy", budget(108), marks=_NOT_YET, id="mpy-cb-gate"),
     pytest.param("romfs", budget(88), id="romfs-88"),
     pytest.param("mpy", budget(120), id="mpy-120")])
 def test_call_button_ota_update_heap_budget(tmp_path, tls_fleet, heap_trees, tls_release, bundle, heap):
     """A whole app-bundle update (docs/ota.md "On the board": the offer wake, the update boot, the
-    new version's health gate) on a call button, over HTTPS. In the call button's own gates (ROMFS
-    76 KB, .mpy 108 KB) it does not fit yet: those cases are expected to fail, strictly (one that
-    passes fails the run: then drop its mark). Held meanwhile to the smallest heaps measured plus
-    4 KB: ROMFS 88 KB (84 passes, 82 fails in the gate boot), .mpy 120 KB (116 / 114)."""
+    new version's health gate) on a call button, over HTTPS. It does not fit the call button's own
+    gates (ROMFS 76 KB, .mpy 108 KB) yet - the gap is in docs/ota.md "What is left" - so it is
+    held to the smallest heaps measured plus 4 KB, against regressions: ROMFS 88 KB (84 passes,
+    82 fails in the gate boot), .mpy 120 KB (116 / 114)."""
     case, offer = tls_release
     tls_fleet.offer = offer
     try:
