@@ -65,14 +65,30 @@ class SecretBox:
         """Load the key, creating it (mode 0600) on first use."""
         path = Path(path)
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(AESGCM.generate_key(bit_length=256))
+            cls._create(path)
         key = path.read_bytes()
         if len(key) != 32:
             raise ValueError("%s is not a 32-byte fleet key" % path)
         return cls(key)
+
+    @staticmethod
+    def _create(path):
+        # Written whole to a temporary file, then linked into place: a server and a CLI command
+        # starting together never read a half-written key, and the first one's key wins.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(".%s.%d.tmp" % (path.name, os.getpid()))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(AESGCM.generate_key(bit_length=256))
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass                    # another process made it first: use theirs
+        finally:
+            os.unlink(tmp)
 
     def seal(self, device_id, secret_hex):
         nonce = os.urandom(self.NONCE)

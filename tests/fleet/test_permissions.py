@@ -1,9 +1,13 @@
 """Who may call what: every admin endpoint, every role, from one table written here (not
 imported from the code, so a wrong permission in the code fails this test)."""
 
+import tempfile
+from pathlib import Path
+
 import devproto
 import pytest
 
+from fleet.core.config import Settings
 from fleet.domain import credentials, enrollment
 from fleet.main import create_app
 from fleetkit import CLI, enroll, make_user
@@ -132,7 +136,8 @@ STREAMING = {"/api/v1/live/devices", "/api/v1/live/alarms", "/api/v1/live/ota"}
 
 
 def route_keys():
-    paths = create_app().openapi()["paths"]
+    # an app on a database of its own, never the checkout's var/
+    paths = create_app(Settings.from_env(db=Path(tempfile.mkdtemp(prefix="fleet-routes-")) / "fleet.db")).openapi()["paths"]
     return {(method.upper(), path) for path, ops in paths.items() for method in ops
             if path.startswith("/api/v1") and not path.startswith(devproto.PREFIX + "/")}
 

@@ -188,10 +188,11 @@ def test_lower_case_hex_only():
         devproto.check_enroll({"token": "t", "hw_id": "A4CF12345678", "role": "beacon", "board": "b"})
 
 
-def test_admin_api_paths_named_for_config_and_commands_exist():
+def test_admin_api_paths_named_for_config_and_commands_exist(tmp_path):
+    from fleet.core.config import Settings
     from fleet.main import create_app
 
-    paths = create_app().openapi()["paths"]
+    paths = create_app(Settings.from_env(db=tmp_path / "fleet.db")).openapi()["paths"]
     for path, method in (("/api/v1/devices/{device_id}/config", "put"),
                          ("/api/v1/devices/{device_id}/commands", "post")):
         assert "`%s %s`" % (method.upper(), path.replace("{device_id}", "{id}")) in DOC
