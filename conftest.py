@@ -1,4 +1,4 @@
-"""Suite-wide ordering for the parallel run (pytest-xdist, four workers: pyproject.toml).
+"""Suite-wide ordering for the parallel run (pytest-xdist, three workers: pyproject.toml).
 
 Tests marked `long` (minutes of virtual boards) are handed out first, so the run does not end
 with one worker alone on a long test. Tests that must not share the machine with each other

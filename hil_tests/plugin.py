@@ -51,7 +51,7 @@ def pytest_configure(config):
     if config.getoption("hil_board") == "serial" and not config.getoption("hil_port"):
         raise pytest.UsageError("--board serial needs --port (e.g. --port /dev/ttyUSB0)")
     if config.getoption("hil_board") == "serial" and (getattr(config.option, "numprocesses", None) or 0) > 0:
-        # pyproject's addopts run four xdist workers; one real board cannot serve four tests at once
+        # pyproject's addopts run three xdist workers; one real board cannot serve three tests at once
         raise pytest.UsageError("--board serial runs on one board: add -n 0 (no parallel workers)")
 
 

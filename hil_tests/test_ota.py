@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from hil_tests.otahil import ReleaseKit, app_versions, start_rollout, trust, upload, wait_rollout
+from hil_tests.otahil import ReleaseKit, app_versions, rollout, start_rollout, trust, upload, wait_rollout
 from hil_tests.plugin import enrolled
 from hil_tests.polling import wait_until
 
@@ -78,8 +78,12 @@ def test_a_bad_release_fails_the_canary_pauses_itself_and_the_canary_rolls_back(
         b.expect(r"ota: app-0.3.0 rolled back before it ran", timeout=30)
     paused = wait_rollout(fleet, r["id"], ("paused",), 60)
     assert "failed in phase canary" in paused["reason"]
-    got = {d["device_id"]: (d["state"], d["reason"]) for d in paused["devices"]}
-    assert got == {canary[0]: ("rolled_back", "crash"), canary[1]: ("rolled_back", "crash")}
+    # the first failure pauses the rollout (50 % of two); the second board's report may come later
+    both = {canary[0]: ("rolled_back", "crash"), canary[1]: ("rolled_back", "crash")}
+    paused = wait_until(lambda: (lambda r: r if {d["device_id"]: (d["state"], d["reason"])
+                                                  for d in r["devices"]} == both else None)(rollout(fleet, r["id"])),
+                        "both canary boards reported rolled back", 60)
+    assert paused["state"] == "paused"
     versions = app_versions(fleet)
     assert {versions[d] for d in devs} == {"0.1.0"}, versions          # the canary back, the rest untouched
     for d in canary:
