@@ -139,6 +139,10 @@ class BoardMaker:
             except Exception as ex:  # board gone: say so in its log rather than hide it
                 text = "(console unavailable: %s)\n" % ex
             (self.log_dir / ("%s.log" % b.name)).write_text(text)
+            try:    # the host's copy: wall-clock stamps and its own notes (power, Wi-Fi, button)
+                shutil.copyfile(b.info()["console_log"], self.log_dir / ("%s.host.log" % b.name))
+            except Exception:
+                pass    # a real board's rig keeps no host log
 
 
 @pytest.fixture

@@ -64,6 +64,7 @@ class Host:
         self._opening = {}
         self._overhead = {}
         self._shims = None
+        self._shims_lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ start / stop
     def _check_free(self):
@@ -160,10 +161,14 @@ class Host:
         await self._stopped.wait()
 
     async def get_shims(self):
-        if self._shims is None:
-            from .runtime import compiled_shims
-            self._shims = await asyncio.get_running_loop().run_in_executor(
-                None, compiled_shims, self.home / ".cache", self.micropython)
+        # One compilation per host: boards starting together must not compile into one
+        # directory at once (one removed it under the other, which then booted the .py shims,
+        # whose compiler needs more heap than a gated board has).
+        async with self._shims_lock:
+            if self._shims is None:
+                from .runtime import compiled_shims
+                self._shims = await asyncio.get_running_loop().run_in_executor(
+                    None, compiled_shims, self.home / ".cache", self.micropython)
         return self._shims
 
     async def shim_overhead(self, rt):

@@ -103,10 +103,12 @@ def find_mpy_cross():
 
 def compiled_shims(cache_root, micropython):
     """The shims precompiled to .mpy in a cache directory (loading them then needs no compiler
-    memory, so a small -X heapsize still boots); the .py directory if they do not compile or load
-    (an mpy-cross whose bytecode version this MicroPython cannot read)."""
+    memory, so a small -X heapsize still boots); the .py directory only if this MicroPython
+    cannot load what mpy-cross made (another bytecode version). Any other failure is an error:
+    boards booting the .py shims would fail their heap gates for a reason of the host's."""
     import hashlib
     import subprocess
+    import tempfile
     sources = sorted(p for p in SHIMS_DIR.glob("*.py") if p.name != LAUNCHER.name)
     mpyc = find_mpy_cross()
     h = hashlib.sha256(mpyc.encode())
@@ -115,27 +117,28 @@ def compiled_shims(cache_root, micropython):
     dest = Path(cache_root) / ("shims-" + h.hexdigest()[:16])
     if (dest / ".ok").exists():
         return dest
-    tmp = Path(cache_root) / ("shims-tmp-%d" % os.getpid())
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    Path(cache_root).mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="shims-tmp-", dir=cache_root))    # one per compilation
     try:
         for p in sources:
             subprocess.run([mpyc, "-o", str(tmp / (p.stem + ".mpy")), str(p)], check=True, capture_output=True,
-                           timeout=60)
+                           timeout=120)
         probe = subprocess.run([micropython, "-c", "import sys; sys.path[:] = [%r]; import _vbsim" % str(tmp)],
-                               capture_output=True, timeout=30)
+                               capture_output=True, timeout=120)
         if probe.returncode != 0:
-            shutil.rmtree(tmp, ignore_errors=True)
             return SHIMS_DIR
         (tmp / ".ok").write_text("ok")
         try:
             os.replace(tmp, dest)
         except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return dest if (dest / ".ok").exists() else SHIMS_DIR
-    except (OSError, subprocess.SubprocessError):
+            pass            # another host compiled the same shims first: theirs are as good
+        if not (dest / ".ok").exists():
+            raise VBoardError("cannot put the compiled shims in %s" % dest)
+        return dest
+    except (OSError, subprocess.SubprocessError) as e:
+        raise VBoardError("cannot compile the virtual board's shims with %s: %s" % (mpyc, e))
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        return SHIMS_DIR
 
 
 def find_micropython():
@@ -1315,6 +1318,7 @@ class BoardRuntime:
         if self._release_handle is not None:
             self._release_handle.cancel()
             self._release_handle = None
+        self.note("button held")
         self.set_levels({pin: active})
 
     def release(self):
@@ -1322,6 +1326,7 @@ class BoardRuntime:
         if self._release_handle is not None:
             self._release_handle.cancel()
             self._release_handle = None
+        self.note("button released")
         self.set_levels({pin: None})
 
     def press(self, ms, bounces=0):

@@ -30,8 +30,9 @@ def sse_response(request, subscription, snapshot=None, keepalive_s=15.0):
                 yield format_event("snapshot", snapshot)
             while True:
                 try:
-                    msg = await asyncio.wait_for(subscription.__anext__(), keepalive_s)
-                except asyncio.TimeoutError:
+                    async with asyncio.timeout(keepalive_s):     # not wait_for: fleet/core/waiting.py
+                        msg = await subscription.__anext__()
+                except TimeoutError:
                     yield b": keepalive\n\n"
                     continue
                 except StopAsyncIteration:

@@ -19,6 +19,7 @@ import logging
 import re
 
 from fleet.core import clock
+from fleet.core.waiting import within
 from fleet.domain import audit
 from fleet.domain.writer import BULK_ITEMS
 from fleet.errors import Invalid, NotFound
@@ -162,10 +163,7 @@ class Escalator:
                 due = next_due(self._reader.conn)
                 delay = IDLE_S if due is None else clock.parse_iso(due) - clock.now()
                 if delay > 0:
-                    try:
-                        await asyncio.wait_for(self._wake.wait(), min(delay, IDLE_S))
-                    except asyncio.TimeoutError:
-                        pass
+                    await within(self._wake.wait(), min(delay, IDLE_S))
                     self._wake.clear()
                     continue
                 await self._writer.call(escalate_due)

@@ -19,10 +19,10 @@ Composed `down` objects are cached per device until the cursor rises (or `ttl` p
 catches changes made by another process).
 """
 
-import asyncio
 import json
 import time
 
+from fleet.core.waiting import within
 from fleet.store.db import row, write_tx
 
 _providers = {}     # key -> (fn, roles or None), in registration order
@@ -134,10 +134,7 @@ class Downlink:
                 remaining = deadline - self._loop.time()
                 if entry.cursor > cursor or remaining <= 0 or self._closing:
                     return entry
-                try:
-                    await asyncio.wait_for(fut, remaining)
-                except asyncio.TimeoutError:
-                    pass
+                await within(fut, remaining)
             finally:
                 waiters = self._waiters.get(device.id)
                 if waiters is not None:

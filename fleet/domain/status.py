@@ -20,6 +20,7 @@ import json
 import logging
 
 from fleet.core import clock
+from fleet.core.waiting import within
 from fleet.domain.writer import BULK, BULK_ROWS, slices
 from fleet.store.db import rows
 
@@ -139,10 +140,7 @@ class StatusBoard:
         return seen
 
     async def wait(self, timeout):
-        try:
-            await asyncio.wait_for(self._wake.wait(), timeout)
-        except asyncio.TimeoutError:
-            pass
+        await within(self._wake.wait(), timeout)
         self._wake.clear()
 
     def wake(self):

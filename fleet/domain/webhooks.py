@@ -51,6 +51,7 @@ import httpx
 import orjson
 
 from fleet.core import clock
+from fleet.core.waiting import within
 from fleet.metrics import WEBHOOK_FAILED_ATTEMPTS
 from fleet.domain import audit
 from fleet.errors import Invalid, NotFound
@@ -414,10 +415,7 @@ class WebhookWorker:
                     delay = IDLE_S if later is None else max(0.0, clock.parse_iso(later) - clock.now())
                     if due and len(due) >= BATCH:
                         delay = 0.0
-                    try:
-                        await asyncio.wait_for(self._wake.wait(), min(delay, IDLE_S))
-                    except asyncio.TimeoutError:
-                        pass
+                    await within(self._wake.wait(), min(delay, IDLE_S))
                     self._wake.clear()
             finally:
                 for task in list(self._tasks):

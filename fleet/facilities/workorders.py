@@ -30,6 +30,7 @@ import re
 import statistics
 
 from fleet.core import clock
+from fleet.core.waiting import within
 from fleet.domain import audit, webhooks
 from fleet.errors import Conflict, Forbidden, Invalid, NotFound
 from fleet.facilities import services
@@ -453,10 +454,7 @@ class SlaTimer:
                                           ).fetchone()[0]
                 delay = IDLE_S if due is None else clock.parse_iso(due) - clock.now()
                 if delay > 0:
-                    try:
-                        await asyncio.wait_for(self._wake.wait(), min(delay, 60.0))
-                    except asyncio.TimeoutError:
-                        pass
+                    await within(self._wake.wait(), min(delay, 60.0))
                     self._wake.clear()
                     continue
                 await writer.call(escalate_due)

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 
+from fleet.core.waiting import within
 from fleet.ota import progress, releases, rollouts, urls
 from fleet.ota.engine import Engine
 
@@ -89,8 +90,7 @@ class OtaService:
 
     async def run(self):
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), self.settings.ota_tick_s)
+            await within(self.wake.wait(), self.settings.ota_tick_s)
             self.wake.clear()
             try:
                 changed, summaries = await asyncio.to_thread(self._tick)
