@@ -44,6 +44,14 @@ class ReleaseKit:
             releases.sign(out / "release", self.private)
         return out / "release"
 
+    def rotation(self, seq, add=(), revoke=()):
+        """A key rotation (`fleet release rotate`) signed with this kit's key: trust the keys of the
+        kits in `add`, revoke the key ids in `revoke`."""
+        out = self.folder / ("keys-%d" % seq)
+        releases.build_rotation(out, seq, [k.public for k in add], list(revoke), 86400)
+        releases.sign(out, self.private)
+        return out
+
     def broken_firmware(self, name, crash_when):
         """A copy of the firmware tree whose supervisor raises at import on boards where
         crash_when (a MicroPython expression over `cfg`, the board's /config.json) is true."""
@@ -58,12 +66,17 @@ class ReleaseKit:
         return tree
 
 
-def upload(fleet, folder):
+def post_release(fleet, folder):
+    """The upload's response, whatever it is."""
     with fleet.client(timeout=60) as c:
         files = {"envelope": (folder / releases.SIGNED).read_bytes()}
         if (folder / releases.ARTIFACT).is_file():
             files["artifact"] = (folder / releases.ARTIFACT).read_bytes()
-        r = c.post("/api/v1/ota/releases", files=files)
+        return c.post("/api/v1/ota/releases", files=files)
+
+
+def upload(fleet, folder):
+    r = post_release(fleet, folder)
     assert r.status_code == 201, r.text
     return r.json()
 

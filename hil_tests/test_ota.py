@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from hil_tests.otahil import ReleaseKit, app_versions, rollout, start_rollout, trust, upload, wait_rollout
+from hil_tests.otahil import (ReleaseKit, app_versions, post_release, rollout, start_rollout, trust, upload,
+                              wait_rollout)
 from hil_tests.plugin import enrolled
 from hil_tests.polling import wait_until
 
@@ -133,6 +134,89 @@ def test_a_full_firmware_image_goes_to_the_next_partition_and_is_marked_valid(ma
     b.reset()                                          # marked valid: it stays after any reset
     b.expect(r"hello ok", timeout=60)
     assert b.boots()[-1]["app_partition"] == "ota_1"
+
+
+def trust_state(board):
+    return json.loads(board.read_file("/state/trust.json"))
+
+
+def has_file(board, path):
+    try:
+        board.read_file(path)
+    except Exception:
+        return False
+    return True
+
+
+@pytest.mark.needs("many", "power", "files")
+def test_a_key_rotation_rolls_out_then_only_the_new_key_updates_the_boards(make_board, fleet, kit, tmp_path):
+    """The release key rotated on running boards (docs/ota.md "Rotation and revocation"): a `keys`
+    manifest signed with the trusted key adds a new key and revokes the old one; releases signed
+    with the new key then update the boards, and the old key is refused. A board that was off
+    during the rotation's rollout gets it from a second rollout of the same rotation."""
+    new = ReleaseKit(tmp_path / "new-key")
+    trust(fleet, kit)
+    boards = [provision(make_board, kit, "k%d" % i) for i in range(4)]
+    devs = [enrolled(b, fleet)["id"] for b in boards]
+    on, off = boards[:3], boards[3]
+    off.power_cut()                                    # off for the whole of the rotation's rollout
+
+    # 1. the rotation, signed with the old key: the fleet follows it at upload
+    rot = upload(fleet, kit.rotation(2, add=[new], revoke=[kit.kid]))
+    assert (rot["id"], rot["kind"], rot["key_id"]) == ("keys-2", "keys", kit.kid)
+    keys = {k["id"]: k for k in fleet.api("GET", "/api/v1/ota/keys")}
+    assert keys[kit.kid]["revoked_at"] and not keys[new.kid]["revoked_at"]
+    r1 = start_rollout(fleet, rot["id"], phases=[{"name": "all", "percent": 100}])
+    for b in on:
+        b.expect(r"ota: keys-2: keys rotated", timeout=60)
+    done = wait_rollout(fleet, r1["id"], ("completed", "paused"), 60)
+    assert done["state"] == "completed", (done["reason"], done["devices"])
+    # the board that was off is not waited for (unreachable); a board's report may land after the
+    # rollout completed (until it reports, a board that took its offer looks unreachable too)
+    want = dict({d: "succeeded" for d in devs[:3]}, **{devs[3]: "offered"})
+    wait_until(lambda: {d["device_id"]: d["state"] for d in rollout(fleet, r1["id"])["devices"]} == want,
+               "the three boards' reports", 30)
+    for b, d in zip(on, devs):
+        assert [(e["stage"], e.get("reason")) for e in ota_events(fleet, d)] == [("succeeded", None)], b.name
+        st = trust_state(b)
+        assert (st["kseq"], st["revoked"]) == (2, [kit.kid]), (b.name, st)
+        assert b.read_file("/keys/%s.rsa" % new.kid) == new.modulus
+        assert not has_file(b, "/keys/%s.rsa" % kit.kid), b.name
+    assert not has_file(off, "/state/trust.json") and has_file(off, "/keys/%s.rsa" % kit.kid)
+
+    # the board that was off comes back: the finished rollout offers it nothing; the same rotation
+    # rolled out again takes only the devices that have not applied it
+    mark = off.mark()
+    off.start()
+    off.expect(r"hello ok", timeout=60)
+    assert rollout(fleet, r1["id"])["state"] == "completed" and "keys rotated" not in off.console_text(mark)
+    r2 = start_rollout(fleet, rot["id"], phases=[{"name": "all", "percent": 100}])
+    off.expect(r"ota: keys-2: keys rotated", timeout=60)
+    again = wait_rollout(fleet, r2["id"], ("completed", "paused"), 60)
+    assert [(d["device_id"], d["state"]) for d in again["devices"]] == [(devs[3], "succeeded")], again["devices"]
+    assert (trust_state(off)["kseq"], trust_state(off)["revoked"]) == (2, [kit.kid])
+    assert not has_file(off, "/keys/%s.rsa" % kit.kid)
+    assert [b.console_text(0).count("keys rotated") for b in on] == [1, 1, 1]          # not offered again
+    assert off.console_text(mark).count("keys rotated") == 1
+
+    # 2. a release signed with the new key reaches every board
+    rel = upload(fleet, new.build("0.2.0"))
+    assert rel["key_id"] == new.kid
+    r3 = start_rollout(fleet, rel["id"], phases=[{"name": "all", "percent": 100}])
+    done = wait_rollout(fleet, r3["id"], ("completed", "paused"), 120)
+    assert done["state"] == "completed", (done["reason"], done["devices"])
+    assert {d["device_id"]: d["state"] for d in done["devices"]} == {d: "succeeded" for d in devs}
+    assert {app_versions(fleet)[d] for d in devs} == {"0.2.0"}
+
+    # 3. the old key is revoked: the fleet refuses its releases (the boards would refuse them too,
+    # `revoked_key`), and will not be told to trust it again
+    refused = post_release(fleet, kit.build("0.3.0"))
+    assert refused.status_code == 422 and "revoked_key" in refused.text, (refused.status_code, refused.text)
+    with fleet.client() as c:
+        again = c.post("/api/v1/ota/keys", json={"pem": kit.public.decode()})
+    assert again.status_code == 409, again.text
+    assert [r["id"] for r in fleet.api("GET", "/api/v1/ota/releases")] == ["app-0.2.0", "keys-2"]
+    assert {app_versions(fleet)[d] for d in devs} == {"0.2.0"}
 
 
 CUT_BOARDS = 10

@@ -22,6 +22,21 @@ from fleet.ota.progress import penalise
 from fleet.store.db import rows, write_tx
 
 
+def rotated(conn, release_id):
+    """Devices that reported a key rotation (`keys-<seq>`) of this seq or a later one succeeded: what
+    "running the release's version" is for an app. The board answers nothing to an offer it carried
+    out already and refuses an older rotation (`not_newer`), so offering them one again would only
+    wait for their timeout."""
+    seq = int(release_id.split("-", 1)[1])
+    out = set()
+    for dev_id, rid in conn.execute(
+            "SELECT rd.device_id, o.release_id FROM ota_rollout_devices rd JOIN ota_rollouts o ON o.id = rd.rollout_id "
+            "WHERE rd.state = 'succeeded' AND o.release_id LIKE 'keys-%'"):
+        if int(rid.split("-", 1)[1]) >= seq:
+            out.add(dev_id)
+    return out
+
+
 def _order(rollout_id, device_id):
     return hashlib.sha256(("%s:%s" % (rollout_id, device_id)).encode()).digest()
 
@@ -97,6 +112,8 @@ class Engine:
             "SELECT rd.device_id FROM ota_rollout_devices rd JOIN ota_rollouts o ON o.id = rd.rollout_id "
             "WHERE rd.rollout_id = ? OR (o.state IN ('running', 'waiting', 'paused') AND rd.state IN (%s))"
             % ",".join("'%s'" % s for s in ("waiting",) + rollouts.OFFERED), (r["id"],))}
+        if kind == "keys":                      # a rotation: nothing in the hello says it is applied
+            taken |= rotated(conn, r["release_id"])
         wanted_tags = set(t.get("tags", ()))
         tagged = tags_by_device(conn) if wanted_tags else {}
         out = []

@@ -208,6 +208,44 @@ def test_timeouts_count_only_devices_that_were_reachable(client, db, release):
     assert db.conn.execute("SELECT count(*) FROM ota_failures").fetchone()[0] == 1
 
 
+def test_a_rotation_rolled_out_again_reaches_only_the_devices_that_have_not_applied_it(client, db, settings, tmp_path,
+                                                                                     keys, trusted):
+    def rotation(seq):
+        releases.build_rotation(tmp_path / ("keys-%d" % seq), seq, [keys["b"][1]], [], 86400)
+        releases.sign(tmp_path / ("keys-%d" % seq), trusted)
+        return publish(db, settings, tmp_path / ("keys-%d" % seq))
+
+    older, rot = rotation(1), rotation(2)
+    fleet = boards(client, db, 3)
+    for b in fleet:
+        b.hello()
+    everyone = plan(phases=[{"name": "all", "percent": 100}])
+    first = rollouts.create(db, ADMIN, rot["id"], plan=everyone)
+    settle(client)
+    applied, away = fleet[:2], fleet[2]                # `away` was off: never saw its offer
+    offers = [b.offer() for b in applied]              # both take it before either reports
+    assert [(o["id"], o["kind"], "url" in o) for o in offers] == [("keys-2", "keys", False)] * 2
+    assert "add" in applied[0].fetch(offers[0]["manifest"]).json()["manifest"]
+    for b, offer in zip(applied, offers):
+        b.send("succeeded", offer)                     # a board applies a rotation at its manifest
+    settle(client)
+    assert rollouts.get_rollout(db, first["id"])["state"] == "completed"
+    assert states(db, first["id"]) == {applied[0].id: "succeeded", applied[1].id: "succeeded", away.id: "offered"}
+    assert away.offer() is None                        # the finished rollout offers nothing any more
+    # the same rotation again: only `away` (a board says nothing to an offer it carried out already)
+    second = rollouts.create(db, ADMIN, rot["id"], plan=everyone)
+    settle(client)
+    assert states(db, second["id"]) == {away.id: "offered"}
+    assert [b.offer() for b in applied] == [None, None]
+    away.send("succeeded", away.offer())
+    settle(client)
+    assert rollouts.get_rollout(db, second["id"])["state"] == "completed"
+    # an older rotation goes to nobody who applied a newer one (the board would refuse it: not_newer)
+    third = rollouts.create(db, ADMIN, older["id"], plan=everyone)
+    settle(client)
+    assert states(db, third["id"]) == {} and rollouts.get_rollout(db, third["id"])["state"] == "completed"
+
+
 def test_the_offer_and_the_download_route(client, db, release):
     b = boards(client, db, 1)[0]
     b.hello()
