@@ -167,13 +167,16 @@ def image(fleet, power, name):
     return compile_app(build_fs("virtual", cfg))
 
 
-def alarm_cycle(board, fleet, stream, device_id, samples_press, samples_ack, asleep, samples_wifi=None):
+def alarm_cycle(board, fleet, stream, device_id, samples_press, samples_ack, asleep, samples_wifi=None,
+                samples_board=None):
     if asleep:
         board.wait_state("sleeping", timeout=60)
     mark = board.mark()
     t_press = time.time()
     board.press(150)
     ref = board.expect(r"button: alarm ref=(\S+)", timeout=30).group(1)
+    if samples_board is not None:      # the board logged it (debounce, role): before its request
+        samples_board.append(time.time() - t_press)
     t_seen = stream.wait(device_id, ref)
     if t_seen is None:
         raise RuntimeError("alarm %s never reached the live stream" % ref)
@@ -271,13 +274,14 @@ def run_profile(args, work, devices_n, with_energy):
         load.start()
         time.sleep(12)          # one status save of every device before the first press
 
-        press_awake, ack_awake, press_sleep, ack_sleep, wifi_sleep = [], [], [], [], []
+        press_awake, ack_awake, press_sleep, ack_sleep, wifi_sleep, board_awake = [], [], [], [], [], []
         errors = []
 
         def drive(b, n):
             try:
                 for _ in range(n):
-                    alarm_cycle(b, fleet, stream, ids[b.name], press_awake, ack_awake, asleep=False)
+                    alarm_cycle(b, fleet, stream, ids[b.name], press_awake, ack_awake, asleep=False,
+                                samples_board=board_awake)
             except Exception as ex:  # reported below; the other buttons carry on
                 errors.append("%s: %s" % (b.name, ex))
 
@@ -312,6 +316,7 @@ def run_profile(args, work, devices_n, with_energy):
         "background_load_refused": load.refused(),
         "load_average_1min": {"before": round(load_before[0], 2), "after": round(load_after[0], 2)},
         "press_to_console_ms": spread(press_awake),
+        "press_to_board_alarm_line_ms": spread(board_awake),
         "press_to_console_from_sleep_ms": spread(press_sleep),
         "press_to_console_from_sleep_without_wifi_ms": spread([p - w for p, w in zip(press_sleep, wifi_sleep)]),
         "wifi_connect_on_wake_ms": spread(wifi_sleep),
@@ -324,6 +329,8 @@ def run_profile(args, work, devices_n, with_energy):
           "%.2f -> %.2f" % (fig["background_load_events_per_s"], fig["background_load_refused"], args.load_rate,
                             load_before[0], load_after[0]))
     show("press -> console, awake", fig["press_to_console_ms"])
+    show("  of which press -> board's line", fig["press_to_board_alarm_line_ms"],
+         "; debounce and role, before the request (as the host saw the console line)")
     show("press -> console, deep sleep", fig["press_to_console_from_sleep_ms"])
     show("  of which Wi-Fi connect", fig["wifi_connect_on_wake_ms"],
          "; simulated: a full scan, as the port's WLAN.connect() always does")
