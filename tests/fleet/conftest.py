@@ -26,6 +26,24 @@ def fast_password_hashing(monkeypatch):
     monkeypatch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
+# Debian's chromium (the Makefile installs it), headless, as the browser tests all launch it.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+def browser():
+    """A real headless Chromium (Playwright drives it), closed after the test."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
 @pytest.fixture
 def settings(tmp_path):
     return Settings(db=tmp_path / "fleet.db", status_interval_s=0.05, identity_ttl_s=5.0)

@@ -7,25 +7,17 @@ import threading
 
 import httpx
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from fleetkit import PASSWORD, enroll, make_user
 
 from alarmkit import Server, alarm, battery_low
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture
-def page():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield browser.new_page(locale="en-US")      # the English texts below (zh-CN: test_i18n_browser.py)
-        finally:
-            browser.close()
+def page(browser):
+    return browser.new_page(locale="en-US")      # the English texts below (zh-CN: test_i18n_browser.py)
 
 
 @pytest.fixture

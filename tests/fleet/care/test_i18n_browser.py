@@ -9,15 +9,12 @@ import zoneinfo
 
 import httpx
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from fleetkit import PASSWORD, bearer, enroll, make_user
 
 from alarmkit import Server, alarm, battery_low
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 SITE_ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")
 
 ZH = {"html": "zh-CN", "login": "登录", "devices": "设备", "live": "实时", "never_seen": "从未上线",
@@ -35,15 +32,6 @@ EN = {"html": "en", "login": "Log in", "devices": "Devices", "live": "live", "ne
       "clock": "%I:%M:%S %p"}
 LANGUAGES = {"zh-CN": (ZH, EN, "en"), "en-US": (EN, ZH, "zh_CN")}
 
-
-@pytest.fixture
-def browser():
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture

@@ -5,27 +5,14 @@ through the form, starts a rollout to the devices with a tag (the page shows its
 import re
 
 import httpx
-import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from fleet.domain import tags
 from fleet.ota import releases
 from fleetkit import PASSWORD, enroll, make_user
 from otakit import ADMIN, Board, firmware_release
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 
-
-@pytest.fixture
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def open_page(browser, locale):
