@@ -137,7 +137,8 @@ STREAMING = {"/api/v1/live/devices", "/api/v1/live/alarms", "/api/v1/live/ota"}
 
 def route_keys():
     # an app on a database of its own, never the checkout's var/
-    paths = create_app(Settings.from_env(db=Path(tempfile.mkdtemp(prefix="fleet-routes-")) / "fleet.db")).openapi()["paths"]
+    with tempfile.TemporaryDirectory(prefix="fleet-routes-") as scratch:
+        paths = create_app(Settings.from_env(db=Path(scratch) / "fleet.db")).openapi()["paths"]
     return {(method.upper(), path) for path, ops in paths.items() for method in ops
             if path.startswith("/api/v1") and not path.startswith(devproto.PREFIX + "/")}
 

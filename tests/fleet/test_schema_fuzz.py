@@ -39,8 +39,9 @@ def test_api_never_fails(case, live_server, admin_headers):
 
 # The schema of an app on a database of its own (never the checkout's var/: four xdist workers
 # import this module at once).
-DEVICE_BODIES = schemathesis.openapi.from_dict(create_app(Settings.from_env(
-    db=Path(tempfile.mkdtemp(prefix="fleet-schema-")) / "fleet.db")).openapi())
+with tempfile.TemporaryDirectory(prefix="fleet-schema-") as _scratch:
+    DEVICE_BODIES = schemathesis.openapi.from_dict(create_app(Settings.from_env(
+        db=Path(_scratch) / "fleet.db")).openapi())
 
 
 def integral(value):
