@@ -51,8 +51,10 @@ class Conn:
         """One request -> (status, {lower-case header: value}, body bytes). With stream, the
         body is left in self.r for the caller (OTA downloads: any length, read in chunks)."""
         reused = self.requests > 0 and self.w is not None
+        co = self._request(method, path, headers, body, stream)
+        headers = body = None           # (the request holds them only until they are written)
         try:
-            return await asyncio.wait_for_ms(self._request(method, path, headers, body, stream), timeout_ms)
+            return await asyncio.wait_for_ms(co, timeout_ms)
         except asyncio.TimeoutError:
             ex = HttpError("timeout after %d ms" % timeout_ms)
         except HttpError as e:
@@ -102,6 +104,9 @@ class Conn:
         w.write(mv[:n])
         if body:
             w.write(body)           # too big for the buffer: a second segment
+        # written: nothing of the request stays alive while the reply is awaited (a long-poll
+        # waits 25 s; its head, headers and body would hold ~1.5 KB all that time)
+        head = headers = body = s = None
         await w.drain()
         r = self.r
         line = await r.readline()
