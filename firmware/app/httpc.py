@@ -70,14 +70,17 @@ class Conn:
 
     async def _request(self, method, path, headers, body, stream=False):
         if self.w is None:
-            if self.tls or self.target is None:
-                import connect        # TLS or a name to resolve: loaded while needed
+            if self.target is None or (self.tls and self.ssl is None) or (
+                    self.failed >= 3 and self.target != self.host):
+                import connect        # a name to resolve (again), or no CA: loaded while needed
                 try:
                     self.r, self.w = await connect.open_connection(self)
                 finally:
                     sys.modules.pop("connect", None)
-            else:
-                self.r, self.w = await asyncio.open_connection(self.target, self.port)
+            else:                     # the address known: TLS verified by the shared SSLContext, or plain
+                self.r, self.w = await asyncio.open_connection(
+                    self.target, self.port, ssl=self.ssl if self.tls else None,
+                    server_hostname=self.host if self.tls else None)
             self.requests = 0
         reused = self.requests > 0
         if isinstance(body, str):
