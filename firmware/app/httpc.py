@@ -3,8 +3,9 @@
 # config "tls_insecure", connects without checking), bodies of at most
 # 16 KB framed by Content-Length (what the fleet sends) or by the connection closing.
 # Chunked responses are refused: this client talks to the fleet, not to the web.
-# Connections are opened by connect.py: host names resolved off the asyncio loop and the
-# address kept (a DNS outage must not freeze a call button's light and tone), TLS verified.
+# A connection to a known address is opened here (TLS verified by the shared SSLContext);
+# connect.py resolves a host name off the asyncio loop first, the address then kept (a DNS
+# outage must not freeze a call button's light and tone).
 # A request is copied into one buffer shared by every connection and written with one
 # write (head and body in two segments meet Nagle + delayed ACK, ~40 ms): sending
 # allocates nothing large, so a fragmented heap does not fail it.
