@@ -13,7 +13,8 @@ import store
 async def hello(link):
     body = link.hello_fn() if link.hello_fn else {}
     n = len(body.get("errors", ()))
-    obj = await link._signed("POST", devproto.PATH_HELLO, json.dumps(body, separators=(",", ":")))
+    body = json.dumps(body, separators=(",", ":"))     # the dict is not kept during the request
+    obj = await link._signed("POST", devproto.PATH_HELLO, body)
     ack = obj.get("ack")
     if isinstance(ack, int) and ack > link.ob.ack:
         link.ob.ack_to(ack)

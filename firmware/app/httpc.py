@@ -3,8 +3,9 @@
 # config "tls_insecure", connects without checking), bodies of at most
 # 16 KB framed by Content-Length (what the fleet sends) or by the connection closing.
 # Chunked responses are refused: this client talks to the fleet, not to the web.
-# Connections are opened by connect.py: host names resolved off the asyncio loop and the
-# address kept (a DNS outage must not freeze a call button's light and tone), TLS verified.
+# A connection to a known address is opened here (TLS verified by the shared SSLContext);
+# connect.py resolves a host name off the asyncio loop first, the address then kept (a DNS
+# outage must not freeze a call button's light and tone).
 # A request is copied into one buffer shared by every connection and written with one
 # write (head and body in two segments meet Nagle + delayed ACK, ~40 ms): sending
 # allocates nothing large, so a fragmented heap does not fail it.
@@ -51,8 +52,10 @@ class Conn:
         """One request -> (status, {lower-case header: value}, body bytes). With stream, the
         body is left in self.r for the caller (OTA downloads: any length, read in chunks)."""
         reused = self.requests > 0 and self.w is not None
+        co = self._request(method, path, headers, body, stream)
+        headers = body = None           # (the request holds them only until they are written)
         try:
-            return await asyncio.wait_for_ms(self._request(method, path, headers, body, stream), timeout_ms)
+            return await asyncio.wait_for_ms(co, timeout_ms)
         except asyncio.TimeoutError:
             ex = HttpError("timeout after %d ms" % timeout_ms)
         except HttpError as e:
@@ -68,14 +71,17 @@ class Conn:
 
     async def _request(self, method, path, headers, body, stream=False):
         if self.w is None:
-            if self.tls or self.target is None:
-                import connect        # TLS or a name to resolve: loaded while needed
+            if self.target is None or (self.tls and self.ssl is None) or (
+                    self.failed >= 3 and self.target != self.host):
+                import connect        # a name to resolve (again), or no CA: loaded while needed
                 try:
                     self.r, self.w = await connect.open_connection(self)
                 finally:
                     sys.modules.pop("connect", None)
-            else:
-                self.r, self.w = await asyncio.open_connection(self.target, self.port)
+            else:                     # the address known: TLS verified by the shared SSLContext, or plain
+                self.r, self.w = await asyncio.open_connection(
+                    self.target, self.port, ssl=self.ssl if self.tls else None,
+                    server_hostname=self.host if self.tls else None)
             self.requests = 0
         reused = self.requests > 0
         if isinstance(body, str):
@@ -102,6 +108,9 @@ class Conn:
         w.write(mv[:n])
         if body:
             w.write(body)           # too big for the buffer: a second segment
+        # written: nothing of the request stays alive while the reply is awaited (a long-poll
+        # waits 25 s; its head, headers and body would hold ~1.5 KB all that time)
+        head = headers = body = s = None
         await w.drain()
         r = self.r
         line = await r.readline()

@@ -137,11 +137,11 @@ class Link:
         key = binascii.unhexlify(cf.get("secret"))
         for attempt in range(3):
             nonce = binascii.hexlify(os.urandom(8)).decode()
-            hdrs = devproto.signed_headers(cf.get("device_id"), cf.get("secret"), method, full,
-                                           self.clock.now(), nonce, body)
-            try:
-                st, rh, data = await conn.request(method, full, hdrs, body,
-                                                  timeout_ms or self.timeout_ms)
+            try:                                # (the headers: not kept here while the reply is awaited)
+                st, rh, data = await conn.request(
+                    method, full, devproto.signed_headers(cf.get("device_id"), cf.get("secret"), method, full,
+                                                          self.clock.now(), nonce, body),
+                    body, timeout_ms or self.timeout_ms)
             except HttpError as ex:
                 if ex.reused and attempt == 0:
                     continue                    # the kept-alive connection had gone stale

@@ -226,9 +226,11 @@ class Runtime:
             b = drv.get("button")
             if b is not None:
                 b.long_ms = self.cfg["long_press_ms"]
-            # long-poll while awake on mains, or while a role holds the device awake
+            # long-poll while awake on mains, or while a role holds the device awake; started
+            # once the hello went through (the poll waits for it anyway): its code, connection
+            # and coroutines are not in the heap while the wake's first TLS handshake runs
             link.polling = not self.battery_powered or bool(self.tokens)
-            if link.polling and not self._polling:
+            if link.polling and link.hello_ok and not self._polling:
                 self._polling = True
                 self.spawn("poll", self.poll)
             u = link.update                 # an update offer (ota.py, while it stands)

@@ -22,12 +22,14 @@ rt = None
 _s = {}
 _busy = True
 _acc = None                     # accelerometer, or None (False: failed this wake)
+_armed = False                  # its motion interrupt and the wake on it armed in this wake
 _tilt = None                    # degrees at the last reading
 
 
 def setup(r):
-    global rt, _s
+    global rt, _s, _armed
     rt = r
+    _armed = False
     import sys
     from devproto.binconfig import KEYS
     rt.config.add_keys(KEYS)                    # the bin's keys, then what the fleet pushed
@@ -158,8 +160,10 @@ async def run():
 def should_sleep():
     if _busy or not rt.battery_powered:
         return False
+    global _armed
     a, p = _acc, rt.board.pin("accel_int")
-    if a and p is not None:                     # motion wakes it (knocked over, lid)
+    if a and p is not None and not _armed:      # motion wakes it (knocked over, lid): armed once
+        _armed = True                           # (the runtime asks every 100 ms until it sleeps)
         try:
             a.arm_motion()
             import esp32
