@@ -9,9 +9,9 @@ and the answer comes back on it.
 
 Two bundles: the app in a ROMFS image (bytecode run from flash) and the app as .mpy files on the
 filesystem (what the stock ESP32_GENERIC image can run: it has no ROMFS). The target is 72 KB
-(an ESP32's 56 KB heap as the 64-bit unix port needs it): the ROMFS bundle is held to 76 KB (the
-smallest that passes: 76 on 2026-12-06, 74 before its names grew; no margin), the .mpy bundle to
-108 KB (102). FW_CB_EXTRA_HEAP (bytes) adds an allowance for experiments; the target is none."""
+(an ESP32's 56 KB heap as the 64-bit unix port needs it): the ROMFS bundle is held to 78 KB (the
+smallest that passes: 76 on 2026-12-06, 74 before its names grew; 2 KB of margin, as the other
+roles' gates have, so the gate does not fail on the heap's luck), the .mpy bundle to 108 KB (102). FW_CB_EXTRA_HEAP (bytes) adds an allowance for experiments; the target is none."""
 
 import os
 
@@ -22,7 +22,7 @@ from heapgate import budget, run_scenario
 CB_EXTRA_HEAP = int(os.getenv("FW_CB_EXTRA_HEAP") or 0)
 
 
-@pytest.mark.parametrize("bundle,heap", [("romfs", budget(76)), ("mpy", budget(108))])
+@pytest.mark.parametrize("bundle,heap", [("romfs", budget(78)), ("mpy", budget(108))])
 def test_call_button_heap_budget(tmp_path, tls_fleet, heap_trees, bundle, heap):
     tls_fleet.auto_ack_ms = 1500      # a caregiver answers 1.5 s after the alarm is stored
     before = set(tls_fleet.devices)
