@@ -56,6 +56,7 @@ DEVICE_MISSING, BATTERY_LOW = "device_missing", "battery_low"
 FIRST_GROUP = "primary"          # who hears of an alarm first: the console and group-less webhooks
 FLEET = "fleet"                  # actor of what the fleet does by itself
 RECENT_S = 24 * 3600             # closed alarms stay in down.alarms and the console this long
+DOWN_CLOSED_MAX = 8              # ...at most this many of a device's in down.alarms (the latest)
 MAX_NOTE = 2000
 TRANSITIONS = ("raised", "escalated", "acknowledged", "resolved", "cancelled", "cancel_requested", "updated")
 
@@ -247,12 +248,17 @@ def update_guard(conn, device_id, role):
 
 
 def downlink_states(db, device):
-    """Downlink provider `alarms`: {ref: state} of this device's alarms that are open or changed
-    within the last 24 hours."""
+    """Downlink provider `alarms`: {ref: state} of this device's open alarms and of its latest
+    DOWN_CLOSED_MAX closed within the last 24 hours. A button holds one alarm at a time, the newest
+    it raised, so the latest closed ones are all it can be waiting for; the cap keeps `down` small
+    for the board's heap however often the button was pressed that day."""
     recent = clock.iso(clock.now() - RECENT_S)
-    return {ref: state for ref, state in db.conn.execute(
-        "SELECT ref, state FROM alarms WHERE device_id = ? AND ref IS NOT NULL AND "
-        "(state IN ('received', 'acknowledged') OR updated_at >= ?) ORDER BY id", (device.id, recent))}
+    return {ref: state for _id, ref, state in db.conn.execute(
+        "SELECT id, ref, state FROM alarms WHERE device_id = ? AND ref IS NOT NULL "
+        "AND state IN ('received', 'acknowledged') "
+        "UNION ALL SELECT * FROM (SELECT id, ref, state FROM alarms WHERE device_id = ? AND ref IS NOT NULL "
+        "AND state NOT IN ('received', 'acknowledged') AND updated_at >= ? ORDER BY id DESC LIMIT ?) "
+        "ORDER BY id", (device.id, device.id, recent, DOWN_CLOSED_MAX))}
 
 
 # ---- writing: helpers ----------------------------------------------------------------

@@ -73,3 +73,21 @@ def test_filters(client, db, caregiver):
     assert [a["ref"] for a in older] == ["b-1", "a-1"]
     bad = client.get("/api/v1/alarms", params={"since": "yesterday"}, headers=headers)
     assert bad.status_code == 422 and "ISO" in bad.json()["error"]["message"]
+
+
+def test_down_lists_the_open_alarm_and_only_the_latest_closed_ones(client, db, caregiver):
+    """A button pressed again and again in one day: `down.alarms` keeps its open alarm and its
+    latest closed ones, not every alarm of the day (each poll's JSON must fit a board's heap)."""
+    from fleet.care.alarms import DOWN_CLOSED_MAX
+    headers, _ = caregiver
+    button = enroll(client, db)
+    refs = ["p-%03d" % n for n in range(DOWN_CLOSED_MAX + 12)]
+    for n, ref in enumerate(refs, 1):
+        button.events([alarm(n, ref)])
+        listed = the_alarm(client, headers, button.id, ref)
+        assert client.post("/api/v1/alarms/%d/resolve" % listed["id"], json={"note": "test"},
+                           headers=headers).status_code == 200
+    button.events([alarm(len(refs) + 1, "p-open")])
+    down = button.poll(cursor=0).json()["down"]["alarms"]
+    assert list(down) == refs[-DOWN_CLOSED_MAX:] + ["p-open"]
+    assert set(down.values()) == {"resolved", "received"} and down["p-open"] == "received"
