@@ -22,8 +22,7 @@ PUBLIC = ("id", "hw_id", "role", "board", "site", "status", "status_changed_at",
           "fw", "app", "slot", "reset_cause", "wake_reason", "heap_free", "rssi")
 # What a list row or a live update shows.
 SUMMARY = ("id", "role", "site", "board", "status", "last_seen", "fw", "app", "rssi", "revoked_at", "tags")
-_SELECT = ("SELECT %s, config, hello_errors, (SELECT group_concat(tag, ' ') FROM device_tags t "
-           "WHERE t.device_id = devices.id) AS tags FROM devices" % ", ".join(PUBLIC))
+_SELECT = "SELECT %s, config, hello_errors, %s AS tags FROM devices" % (", ".join(PUBLIC), device_tags.SQL_OF_DEVICE)
 
 
 def view(rec):

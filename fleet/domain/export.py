@@ -3,11 +3,10 @@
 import csv
 
 from fleet.domain.devices import PUBLIC
+from fleet.domain.tags import SQL_OF_DEVICE as TAGS_SQL
 
 DEVICE_COLUMNS = PUBLIC + ("config", "tags")
-# What each device column is in SQL: the tags, space-separated and sorted (fleet.domain.tags).
-_DEVICE_SQL = PUBLIC + ("config", "(SELECT group_concat(tag, ' ') FROM (SELECT tag FROM device_tags t "
-                                  "WHERE t.device_id = devices.id ORDER BY tag)) AS tags")
+_DEVICE_SQL = PUBLIC + ("config", TAGS_SQL + " AS tags")      # what each device column is in SQL
 EVENT_COLUMNS = ("id", "device_id", "generation", "stream", "seq", "type", "t_device", "at", "received_at", "data")
 KINDS = ("devices", "events")
 

@@ -21,6 +21,11 @@ RULE = ("a tag is 1-%d characters: lower-case letters, digits, '-', '_' or ':', 
         % MAX_LENGTH)
 
 
+# A device's tags as one SQL column of a query on `devices`: sorted, separated by spaces (parse()).
+SQL_OF_DEVICE = ("(SELECT group_concat(tag, ' ') FROM (SELECT tag FROM device_tags t "
+                 "WHERE t.device_id = devices.id ORDER BY tag))")
+
+
 def check_tag(tag):
     """The tag, if it follows the rule; else Invalid saying what a tag may be."""
     if not isinstance(tag, str) or not _TAG.fullmatch(tag):
