@@ -47,6 +47,8 @@ class Link:
         self.rtc = rtc
         self.on_command = on_command  # (cmd dict) -> None
         self.on_hello = on_hello      # (number of errors sent) -> None
+        self.on_news = None           # () -> None: down changed or events acked (the
+                                      # runtime wakes the role's wait: an answer shown at once)
         self.board = board
         self.hwid = hwid              # () -> 12 hex digits; default enroll.hw_id
         tls, host, port, self.base = parse_url(config.get("fleet_url", ""))
@@ -203,6 +205,8 @@ class Link:
         self.batch_bytes = 4096
         log.i("link", "events acked ack=%s stored=%s dup=%s pending=%d" % (
             ack, obj.get("stored"), obj.get("duplicates"), self.ob.pending()))
+        if freed and self.on_news is not None:
+            self.on_news()
         self.down(obj.get("down"))
         if not freed:
             raise ProtoError(200, "no_progress", "ack stays at %s" % ack)
@@ -241,6 +245,8 @@ class Link:
                     self.on_command(c)
         if changed:
             self.gen += 1
+            if self.on_news is not None:
+                self.on_news()
 
     # ---- the task -----------------------------------------------------------------
     async def run(self):

@@ -123,8 +123,10 @@ def start(rt):
                    rt.rtc, rt._on_command, rt._on_hello, rt.board_name, ssl=rt.tls)
     rt._done = asyncio.Event()
     rt.spawn("watchdog", rt.watchdog)
-    if rt._drv.get("button") is not None:
-        rt.spawn("button", rt._drv["button"].run)
+    b = rt._drv.get("button")
+    if b is not None:
+        rt.link.on_news = b.nudge       # the role waits in b.get(): news wakes it at once
+        rt.spawn("button", b.run)
     r = mod.setup(rt)
     rt.role = r if r is not None else mod
     # A role may make a wake quiet (rt.quiet = True in setup: a smart bin's sample): no

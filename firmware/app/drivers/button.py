@@ -2,7 +2,8 @@
 #
 # The pin IRQ (soft IRQ on ESP32, scheduled) only counts edges; one task looks every 10 ms
 # (the counter, and the level: an IRQ that never came is covered too), debounces and turns
-# edges into events queued for the role:
+# edges into events queued for the role, and wakes the role's get() at once (an Event the
+# task sets; it also ends get()'s timeout, so no asyncio.wait_for):
 #   ("down", 0)     press started (debounced)
 #   ("long", ms)    still held when ms reached long_ms (once per press)
 #   ("press", ms)   released before long_ms: a short press
@@ -26,10 +27,12 @@ import asyncio
 import time
 from micropython import const
 
-_DEBOUNCE_MS = const(30)
-_POLL_MS = const(10)     # the task and get() look this often: no Event, no asyncio.wait_for
-_QUEUE = const(8)        # (a task waiting in wait_for holds ~900 bytes, and makes them anew
-                         # every wait; a sleeping one ~150, on the 64-bit unix port)
+_DEBOUNCE_MS = const(20)  # the level must hold this long; contact bounce of a tactile switch
+                          # is under ~10 ms, and every ms here is a ms of an elder's alarm
+_POLL_MS = const(10)     # the task looks this often (get() too, while the task is not running)
+_QUEUE = const(8)
+# get() waits on an Event the task sets, not in asyncio.wait_for: a task waiting in wait_for
+# holds ~900 bytes and makes them anew every wait (64-bit unix port); Event.wait() none.
 
 
 class Button:
@@ -49,6 +52,10 @@ class Button:
         self.t_down = None
         self._edges = 0             # IRQ handler calls so far (a small int: no allocation)
         self._blind = False         # the last debounce could not watch the pin throughout
+        self._ev = asyncio.Event()  # set: an event queued, or get()'s timeout is over
+        self._until = None          # when the waiting get() times out (ticks), or None
+        self._running = False       # run() is watching (and so sets self._ev)
+        self._nudged = False        # nudge(): the waiting get() returns None now
         try:
             from machine import Pin
             trig = Pin.IRQ_FALLING | Pin.IRQ_RISING
@@ -69,15 +76,37 @@ class Button:
         if len(self._q) >= _QUEUE:
             self._q.pop(0)
         self._q.append((kind, ms))
+        self._ev.set()
 
     async def get(self, timeout_ms=None):
-        """Next event (kind, ms), or None after timeout_ms."""
+        """Next event (kind, ms), or None after timeout_ms (to within _POLL_MS)."""
         t0 = time.ticks_ms()
         while not self._q:
             if timeout_ms is not None and time.ticks_diff(time.ticks_ms(), t0) >= timeout_ms:
                 return None
-            await asyncio.sleep_ms(_POLL_MS)
+            if self._running:
+                self._until = None if timeout_ms is None else time.ticks_add(t0, timeout_ms)
+                self._nudged = False
+                self._ev.clear()
+                await self._ev.wait()
+                if self._nudged and not self._q:
+                    return None
+            else:
+                await asyncio.sleep_ms(_POLL_MS)
         return self._q.pop(0)
+
+    def nudge(self):
+        """News for the role from elsewhere (the fleet answered): a waiting get() returns None
+        now instead of at its timeout, so the role looks without waiting out its poll."""
+        self._nudged = True
+        self._ev.set()
+
+    def _tick(self):
+        """After each look at the pin: end a waiting get() whose timeout is over."""
+        u = self._until
+        if u is not None and time.ticks_diff(time.ticks_ms(), u) >= 0:
+            self._until = None
+            self._ev.set()
 
     def pending(self):
         return len(self._q)
@@ -91,6 +120,7 @@ class Button:
         self._blind = False
         while time.ticks_diff(time.ticks_ms(), t) < _DEBOUNCE_MS:
             await asyncio.sleep_ms(_POLL_MS // 2)
+            self._tick()
             if time.ticks_diff(time.ticks_ms(), last) > _DEBOUNCE_MS:
                 self._blind = True
             last = time.ticks_ms()
@@ -109,6 +139,14 @@ class Button:
         self._put("up", 0)
 
     async def run(self):
+        self._running = True
+        try:
+            await self._watch()
+        finally:                        # cancelled: a waiting get() goes back to polling
+            self._running = False
+            self._ev.set()
+
+    async def _watch(self):
         seen = self._edges
         while True:
             if not self.pressed:
@@ -117,6 +155,7 @@ class Button:
                 else:
                     if not self.raw() and self._edges == seen:
                         await asyncio.sleep_ms(_POLL_MS)
+                        self._tick()
                         continue                # nothing happened
                     edges = self._edges - seen      # edges queued before we could look
                     if not await self._stable():
@@ -147,3 +186,4 @@ class Button:
                 seen = self._edges              # the release and its bounces are done
                 continue
             await asyncio.sleep_ms(_POLL_MS)
+            self._tick()

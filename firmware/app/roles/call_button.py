@@ -211,7 +211,13 @@ def _track():
     link = rt.link
     fs = link.alarms.get(a["ref"]) if link.hello_ok else None
     st = a["st"]
-    if fs in ("resolved", "cancelled") or (fs is None and _delivered_before and link.hello_ok):
+    if fs == "resolved" and st != "answered":
+        # resolved before this button showed an answer (its power was cut after sending, or a
+        # caregiver was quicker than its wake): someone came, so say so, then close
+        _enter("answered")
+        st = "answered"
+    elif (fs in ("resolved", "cancelled") or (fs is None and _delivered_before and link.hello_ok)) \
+            and _signal_due != "answered":
         _close(fs or "gone")
         return
     if _ask_again and (link.hello_ok or _since(_wake_t) > TIMINGS_MS[_RESIGNAL]):

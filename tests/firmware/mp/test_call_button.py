@@ -371,6 +371,25 @@ async def test_answer_shown_at_next_wake_then_resolved_closes():
     eq(SHOWN, [])                              # nothing to show: no LED, no tone
 
 
+async def test_resolved_before_the_button_showed_an_answer_is_shown_answered_then_closed():
+    # HIL seed 4242: the power was cut after the alarm went out but before "received" was shown;
+    # a caregiver resolved it meanwhile. At the next boot the elder is told someone answered.
+    ident, rt0 = await enrolled()
+    store.write_json("/state/button.json", {"a": {"ref": "cut-3-0000", "seq": 3,
+                                                  "st": "not_delivered"}})
+    await ctl(rt0, alarms={"cut-3-0000": "resolved"})
+    machine.FAKE.rtc = b""
+    flash(ident=ident)
+    rt, cb = runtime()
+    task = asyncio.create_task(rt.run())
+    await until(lambda: lines("closed ref=cut-3-0000"), 8000, "closed")
+    ok(lines("answered ref=cut-3-0000"), LINES)
+    ok(lines("closed ref=cut-3-0000 state=resolved"), LINES)
+    ok(("led", "answered") in SHOWN and ("buz", "answered") in SHOWN, SHOWN)
+    rt.finish("test")
+    await task
+
+
 async def test_press_before_hello_on_a_closed_alarm_raises_a_new_one():
     ident, rt0 = await enrolled()
     # an alarm delivered at an earlier wake that the fleet no longer lists (resolved

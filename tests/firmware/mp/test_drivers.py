@@ -165,6 +165,56 @@ async def test_button_lost_irq_is_covered_by_polling():
     eq(ev[0], "down")
 
 
+async def test_button_get_wakes_for_an_event_and_times_out_while_the_task_watches():
+    # get() sleeps on the task's Event (no 10 ms polls): a press wakes it, and when nothing
+    # comes the task ends the wait at the timeout
+    p = FakePin(1)
+    b = button.Button(p, active_low=True)
+    t = asyncio.create_task(b.run())
+    await asyncio.sleep_ms(20)
+    t0 = time.ticks_ms()
+    eq(await b.get(120), None)
+    waited = time.ticks_diff(time.ticks_ms(), t0)
+    ok(120 <= waited < 600, "waited %d ms" % waited)
+    p.set(0)
+    ev = await b.get(2000)
+    eq(ev[0], "down")
+    t.cancel()
+
+
+async def test_button_nudge_ends_a_waiting_get_without_an_event():
+    # news for the role (the fleet's answer) ends its wait at once; a nudge while nobody waits
+    # is not kept for the next get()
+    p = FakePin(1)
+    b = button.Button(p, active_low=True)
+    t = asyncio.create_task(b.run())
+    await asyncio.sleep_ms(20)
+    g = asyncio.create_task(b.get(5000))
+    await asyncio.sleep_ms(30)
+    b.nudge()
+    await asyncio.sleep_ms(20)
+    ok(g.done(), "get() still waiting after a nudge")
+    eq(await g, None)
+    b.nudge()
+    t0 = time.ticks_ms()
+    eq(await b.get(100), None)
+    ok(time.ticks_diff(time.ticks_ms(), t0) >= 100, "a stale nudge ended the next wait")
+    t.cancel()
+
+
+async def test_button_get_still_times_out_when_the_task_stops():
+    p = FakePin(1)
+    b = button.Button(p, active_low=True)
+    t = asyncio.create_task(b.run())
+    await asyncio.sleep_ms(20)
+    g = asyncio.create_task(b.get(200))
+    await asyncio.sleep_ms(30)
+    t.cancel()                            # the task that would end the wait is gone
+    await asyncio.sleep_ms(400)
+    ok(g.done(), "get() still waiting after its timeout")
+    eq(await g, None)
+
+
 def test_ultrasonic_speed_and_distance():
     approx(ultrasonic.speed_of_sound(0), 331.3)
     approx(ultrasonic.speed_of_sound(20), 343.42, 1e-6)

@@ -213,6 +213,23 @@ async def test_downlink_config_commands_alarms():
     ok(r.link.cursor >= 2)
 
 
+async def test_news_is_announced_when_down_changes_or_events_are_acked():
+    # the runtime points on_news at the button driver's nudge(): a call button waiting for its
+    # next look sees "received"/"answered" at once
+    r = Rig()
+    news = []
+    r.link.on_news = lambda: news.append(1)
+    r.link.down({"cursor": r.link.cursor})          # nothing changed: no news
+    eq(news, [])
+    r.link.down({"alarms": {"a-1": "acknowledged"}})
+    eq(len(news), 1)
+    await r.up()
+    n0 = len(news)
+    r.ob.append("alarm", {"ref": "a-2", "kind": "call"})
+    eq(await r.link.send_events(), 1)
+    ok(len(news) > n0, "no news for the acked event")
+
+
 def test_cursor_going_backwards_is_adopted():
     # docs/protocol.md: a fleet restored from a backup answers a lower cursor; the device
     # takes it, or its long-poll would wait for a number the fleet is far from reaching.
