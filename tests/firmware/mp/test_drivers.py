@@ -115,6 +115,36 @@ async def test_button_press_that_ends_while_the_interpreter_is_busy_still_counts
     eq((b.presses, b.missed), (1, 1))
 
 
+async def test_button_press_that_began_while_the_interpreter_was_busy_counts_however_it_ends():
+    # HIL seed 90210: the VM was held in C (a TLS handshake) for the whole of a 350 ms press; the
+    # press's handler ran when it was free, the task saw the pin pressed, and the release came
+    # 5 ms later. Seen live that is shorter than the debounce, but the task could not look while
+    # the press began: it counts.
+    p = FakePin(1)
+    b = button.Button(p, active_low=True)
+    t = asyncio.create_task(b.run())
+    await asyncio.sleep_ms(20)
+    p.level = 0                           # pressed while busy in C...
+    time.sleep_ms(300)
+    p.handler(p)                          # ...its scheduled handler runs when the VM is free
+    await asyncio.sleep_ms(5)             # the task looks: pressed
+    p.set(1)                              # released at once
+    evs = await _drain(b, 200)
+    t.cancel()
+    eq([e[0] for e in evs], ["down", "press", "up"])
+    eq((b.presses, b.missed), (1, 1))
+    # a glitch the task watched from before it began is still ignored
+    b2 = button.Button(FakePin(1), active_low=True)
+    t2 = asyncio.create_task(b2.run())
+    await asyncio.sleep_ms(40)
+    b2.pin.set(0)
+    await asyncio.sleep_ms(5)
+    b2.pin.set(1)
+    evs = await _drain(b2, 200)
+    t2.cancel()
+    eq(evs, [])
+
+
 async def test_button_long_press_fires_while_held():
     p = FakePin(0)
     b = button.Button(p, active_low=False, long_ms=300)
