@@ -35,7 +35,9 @@ def _release(conn, rid):
 
 def offer_for(db, device):
     """Downlink provider `update`: the offer of the device's rollout, or None. A paused or aborted
-    rollout withdraws offers the device has not started on (one it started runs to its end)."""
+    rollout withdraws offers the device has not started on (one it started runs to its end). A
+    completed key rotation's offer stands for the devices it never reached (off while it ran):
+    until they have the new key they refuse every release signed with it (`unknown_key`)."""
     found = db.conn.execute(
         "SELECT rd.state, r.state, r.release_id, r.plan FROM ota_rollout_devices rd JOIN ota_rollouts r "
         "ON r.id = rd.rollout_id WHERE rd.device_id = ? AND rd.state IN (%s) ORDER BY rd.rollout_id DESC LIMIT 1"
@@ -43,7 +45,8 @@ def offer_for(db, device):
     if found is None:
         return None
     dstate, rstate, rid, plan = found
-    if rstate not in ("running", "waiting") and dstate not in rollouts.STARTED:
+    standing = rstate == "completed" and rid.startswith("keys-")
+    if rstate not in ("running", "waiting") and dstate not in rollouts.STARTED and not standing:
         return None
     rel = _release(db.conn, rid)
     if rel is None:

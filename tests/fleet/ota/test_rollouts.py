@@ -231,7 +231,9 @@ def test_a_rotation_rolled_out_again_reaches_only_the_devices_that_have_not_appl
     settle(client)
     assert rollouts.get_rollout(db, first["id"])["state"] == "completed"
     assert states(db, first["id"]) == {applied[0].id: "succeeded", applied[1].id: "succeeded", away.id: "offered"}
-    assert away.offer() is None                        # the finished rollout offers nothing any more
+    # the finished rotation's offer stands for `away` alone: it catches up when it is back
+    assert away.offer()["id"] == "keys-2"
+    assert [b.offer() for b in applied] == [None, None]
     # the same rotation again: only `away` (a board says nothing to an offer it carried out already)
     second = rollouts.create(db, ADMIN, rot["id"], plan=everyone)
     settle(client)
@@ -244,6 +246,39 @@ def test_a_rotation_rolled_out_again_reaches_only_the_devices_that_have_not_appl
     third = rollouts.create(db, ADMIN, older["id"], plan=everyone)
     settle(client)
     assert states(db, third["id"]) == {} and rollouts.get_rollout(db, third["id"])["state"] == "completed"
+
+
+def test_a_device_off_during_a_completed_rotation_catches_up_when_it_is_back(client, db, settings, tmp_path,
+                                                                             keys, trusted, release):
+    releases.build_rotation(tmp_path / "keys-1", 1, [keys["b"][1]], [], 86400)
+    releases.sign(tmp_path / "keys-1", trusted)
+    rot = publish(db, settings, tmp_path / "keys-1")
+    fleet = boards(client, db, 3)
+    for b in fleet:
+        b.hello()
+    everyone = plan(phases=[{"name": "all", "percent": 100}])
+    r = rollouts.create(db, ADMIN, rot["id"], plan=everyone)
+    settle(client)
+    on, away = fleet[:2], fleet[2]
+    for b in on:
+        b.send("succeeded", b.offer())
+    settle(client)
+    assert rollouts.get_rollout(db, r["id"])["state"] == "completed"
+    # back days later: the rotation is offered without anyone rolling it out again
+    offer = away.offer()
+    assert offer["id"] == "keys-1" and offer["kind"] == "keys"
+    away.send("succeeded", offer)
+    settle(client)
+    assert states(db, r["id"])[away.id] == "succeeded" and away.offer() is None
+    # a release's finished rollout does not stand like that: a person rolls it out again
+    app = rollouts.create(db, ADMIN, release["id"], plan=everyone)
+    settle(client)
+    assert [b.offer()["id"] for b in on] == [release["id"]] * 2     # seen since the offer: waited for
+    for b in on:
+        b.update()
+    settle(client)
+    assert rollouts.get_rollout(db, app["id"])["state"] == "completed"
+    assert states(db, app["id"])[away.id] == "offered" and away.offer() is None
 
 
 def test_the_offer_and_the_download_route(client, db, release):
