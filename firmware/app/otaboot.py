@@ -1,0 +1,82 @@
+# The update boot (docs/ota.md "On the board"): an update runs in a wake of its own, without
+# the role and the long-poll, so that the heap holds the link and one OTA phase at a time.
+#
+# A normal wake whose offer the guard lets go (ota.run: the role's may_update(), the battery)
+# stores the offer in /state/otaboot.json and reboots cleanly (enter). supervisor.main() reads
+# that file before the runtime loads, as it decides setup mode; startup.init removes it, and
+# startup starts only the outbox, Wi-Fi, the link, the watchdog, the button and run() below.
+# run() carries out the update (ota.run, lean: the guard was asked already) while watching the
+# button: a press ends the update boot at once (the update resumes from what is on flash when
+# the offer comes again: the alarm's guard holds it back meanwhile). Every update boot ends in
+# a clean reboot that leaves a note in the same file: {"press": 1} makes the next boot a pin
+# wake (the press is the role's, as the press that wakes a board), {"end": 1} only spares the
+# next boot the setup-mode button check. An update boot that ended without installing keeps
+# the next one 10 minutes away (the RTC schedule "otaboot"), so a failing download never loops.
+import sys
+import asyncio
+import log
+import store
+from micropython import const
+
+FILE = const("/state/otaboot.json")
+RETRY_S = const(600)            # after an unfinished update boot, the next one waits this long
+                                # (ota.run asks rt.ms_until("otaboot", 600): keep them equal)
+_SEND_MS = const(10000)         # the update's last events: sent before the reboot, if they can be
+_HELLO_MS = const(60000)        # the update starts after this boot's hello, or not at all
+
+
+def enter(rt, offer):
+    """Store the offer and end the wake with a clean reboot into an update boot."""
+    b = bool(rt.board.pin("button") is not None and getattr(rt, "pin_is_button", True))
+    store.makedirs("/state")
+    store.write_json(FILE, {"offer": offer, "btn": b})
+    log.i("otaboot", "%s: rebooting into an update boot" % offer.get("id"))
+    rt.finish("reboot", "update boot")
+
+
+async def run(rt):
+    offer = rt.ub["offer"]
+    b = rt._drv.get("button")
+    t = over = None
+    n = 0                               # ms since the start, then since the update ended
+    while rt.decision is None:
+        await asyncio.sleep_ms(20)
+        n += 20
+        if rt.decision is not None:     # installed: the switch's reboot
+            break
+        if b is not None and (b.pressed or b.pending()):
+            log.i("otaboot", "a press: the update boot ends, the press is the next boot's")
+            _note(rt, "press")
+            rt.finish("reboot", "press in the update boot")
+            break
+        if over is None:
+            if t is None:
+                if rt.link.hello_ok:    # Wi-Fi up, the clock set, the errors told: the update
+                    t = rt.spawn("ota", lambda: _ota(rt, offer), False)
+                elif n > _HELLO_MS:
+                    over, n = "no hello in %d s" % (n // 1000), _SEND_MS
+            elif t.done():              # and no reboot decided: failed, cut or refused
+                over, n = "the update ended", 0
+        if over is not None and (not rt.outbox.pending() or n >= _SEND_MS):
+            log.w("otaboot", "%s: the update boot is over" % over)   # (its events sent, if they can be)
+            rt.due("otaboot", 0)        # (marks now: the next update boot waits RETRY_S)
+            _note(rt, "end")
+            rt.finish("reboot", "update boot over")
+    if not store.exists(FILE):          # installed (or the runtime's own end): no press to carry
+        _note(rt, "end")
+
+
+def _note(rt, what):
+    try:
+        store.write_json(FILE, {what: 1})
+    except OSError:
+        pass
+
+
+async def _ota(rt, offer):
+    import ota
+    try:
+        await ota.run(rt, offer, True)
+    finally:
+        rt.allow_sleep("update")
+        sys.modules.pop("ota", None)
