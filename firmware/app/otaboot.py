@@ -37,6 +37,18 @@ def enter(rt, offer):
 async def run(rt):
     offer = rt.ub["offer"]
     b = rt._drv.get("button")
+    try:
+        await _watch(rt, offer, b)
+    finally:
+        # installed (or the runtime's own end): no press to carry. In a finally: the install
+        # ends in rt.finish() in the "ota" task, and the runtime's run() cancels this task as
+        # soon as it wakes -- before this task's 20 ms sleep is over, unless the loop was
+        # late enough for both to be due at once (a race the heap gates lost in clean runs)
+        if rt.decision is not None and not store.exists(FILE):
+            _note(rt, "end")
+
+
+async def _watch(rt, offer, b):
     t = over = None
     n = 0                               # ms since the start, then since the update ended
     while rt.decision is None:
@@ -62,8 +74,6 @@ async def run(rt):
             rt.due("otaboot", 0)        # (marks now: the next update boot waits RETRY_S)
             _note(rt, "end")
             rt.finish("reboot", "update boot over")
-    if not store.exists(FILE):          # installed (or the runtime's own end): no press to carry
-        _note(rt, "end")
 
 
 def _note(rt, what):
