@@ -246,21 +246,22 @@ def test_power_cuts_at_random_moments_of_an_update_brick_no_board(make_board, fl
             b.power_cut(after_flash_ops=plan[b.name][1])
     r = start_rollout(fleet, rel["id"], phases=[{"name": "all", "percent": 100}],
                       abort={"failure_pct": 100, "min_devices": 100})
-    cut, armed, settled = set(), set(), set()
+    cut, armed, settled, ub_seen = set(), set(), set(), {}
     deadline = time.monotonic() + 150
     while len(settled) < CUT_BOARDS and time.monotonic() < deadline:
         for b in boards:
             text = b.console_text(marks[b.name])
-            # an update runs in an update boot (docs/ota.md): a cut armed in the offer wake is lost
-            # with the firmware's own reset into it, so it is armed again when the update boot starts
-            if b.name not in armed and b.name not in cut and plan[b.name][0] == "update" \
-                    and "otaboot: update boot for" in text:
+            # an update runs in update boots (docs/ota.md: one fetches the envelope, the next
+            # verifies it and installs): a cut armed before is lost with the firmware's own reset
+            # into each, so it is armed again whenever an update boot starts
+            n = text.count("otaboot: update boot for")
+            if b.name not in cut and plan[b.name][0] == "update" and n > ub_seen.get(b.name, 0):
                 try:
                     b.power_cut(after_flash_ops=plan[b.name][1])
                 except Exception:
                     pass
                 else:
-                    armed.add(b.name)
+                    ub_seen[b.name] = n
             if b.name not in armed and plan[b.name][0] == "first_boot" and "boot: slot=b" in text:
                 try:
                     b.power_cut(after_flash_ops=plan[b.name][1])

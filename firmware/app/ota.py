@@ -1,8 +1,9 @@
 # An update offer from the fleet (down.update), carried out (docs/ota.md "On the board"):
 # may the device update now (the role's may_update(), the battery) -> in the runtime, a reboot
 # into an update boot (otaboot.py: no role, no long-poll; ota.run there, lean) -> the signed manifest,
-# verified (otatrust + devproto.ota) -> the artifact, downloaded with resume (otaget) and
-# hashed -> installed into the inactive app slot (otaapp) or the next OTA partition (otafw) ->
+# fetched and kept, then verified (otatrust + devproto.ota) at the start of the next update boot,
+# before TLS fragments the heap (otaboot.early; here, after the hello, without one) -> the
+# artifact, downloaded with resume (otaget) and hashed -> installed into the inactive app slot (otaapp) or the next OTA partition (otafw) ->
 # the switch (the slot on trial, or set_boot) -> reboot. The first boot of the new version is
 # otagate's. Progress and outcome are "ota" events: deferred, downloading, verifying,
 # installed, failed:<reason> (then pending, succeeded, rolled_back:<reason> from otagate).
@@ -79,10 +80,17 @@ async def _manifest(rt, offer, rid):
 
 
 async def _check(rt, offer, rid):
-    import otaget
-    text = await otaget.text(rt.link, offer.get("manifest", ""))
-    del otaget
-    drop("otaget")                      # not beside the verify's big integers (the heap's peak)
+    ub = getattr(rt, "ub", None)        # an update boot (otaboot.py): its envelope verified early
+    text = None
+    if ub is None or not ub.get("env"):
+        import otaget
+        text = await otaget.text(rt.link, offer.get("manifest", ""))
+        del otaget
+        drop("otaget")                  # not beside the verify's big integers (the heap's peak)
+        if ub is not None:              # kept; the next update boot verifies it first thing
+            import otaboot
+            otaboot.again(rt, text)
+            return None
     import otatrust
     from devproto import ota
     t = otatrust.Trust()
@@ -92,7 +100,19 @@ async def _check(rt, offer, rid):
         import otafw
         cur = otafw.version(otafw.running()) or "0.0.0"
     try:
-        m = ota.verify(text, t.lookup)
+        if ub is not None and ub.get("refused"):
+            raise ota.Refused(ub["refused"])    # refused by the early verify
+        m = ub.pop("m", None) if ub is not None else None
+        if m is None:                   # verified here: no update boot, or no heap early
+            if text is None:            # the kept envelope (gone: bad_envelope)
+                import otaboot
+                try:
+                    with open(store.path(otaboot.ENV)) as f:
+                        text = f.read()
+                except OSError:
+                    text = ""
+                store.remove(otaboot.ENV)
+            m = ota.verify(text, t.lookup)
         del text
         ota.check_target(m, kind, rt.board_name, rt.config.get("role", ""),
                          rt.clock.now() if rt.clock.synced else None, cur, t.sv)

@@ -12,6 +12,17 @@
 # wake (the press is the role's, as the press that wakes a board), {"end": 1} only spares the
 # next boot the setup-mode button check. An update boot that ended without installing keeps
 # the next one 10 minutes away (the RTC schedule "otaboot"), so a failing download never loops.
+#
+# The signed manifest is verified first thing in an update boot (early, from startup.init),
+# before the SSLContext, Wi-Fi and the link take the heap: RSA-3072's big integers need blocks
+# of 768 bytes in one piece, which a heap fragmented by a TLS connection may not have. So the
+# first update boot for an offer only fetches the envelope (ota._check, after the hello), keeps
+# it in ENV and reboots into the next update boot ({"offer", "btn", "env": 1}: again), which
+# verifies it before anything else; ota._check then checks the verified manifest against this
+# board (check_target: the fleet's clock is set by then) and the offer, and the download's
+# hash against both, as before. Nothing is installed from a manifest that was not verified:
+# an early verify that ran out of heap leaves the envelope to be verified where it was before
+# (after the hello), and one refused is the update's failed:<reason>.
 import sys
 import asyncio
 import log
@@ -19,6 +30,7 @@ import store
 from micropython import const
 
 FILE = const("/state/otaboot.json")
+ENV = const("/state/otaenv.json")   # the offer's signed envelope, fetched by an update boot
 RETRY_S = const(600)            # after an unfinished update boot, the next one waits this long
                                 # (ota.run asks rt.ms_until("otaboot", 600): keep them equal)
 _SEND_MS = const(10000)         # the update's last events: sent before the reboot, if they can be
@@ -29,9 +41,52 @@ def enter(rt, offer):
     """Store the offer and end the wake with a clean reboot into an update boot."""
     b = bool(rt.board.pin("button") is not None and getattr(rt, "pin_is_button", True))
     store.makedirs("/state")
+    store.remove(ENV)                   # (an envelope of an offer before: fetched anew)
     store.write_json(FILE, {"offer": offer, "btn": b})
     log.i("otaboot", "%s: rebooting into an update boot" % offer.get("id"))
     rt.finish("reboot", "update boot")
+
+
+def again(rt, text):
+    """The update boot's envelope (text) kept, and a clean reboot into an update boot that
+    verifies it before anything else takes the heap (early)."""
+    ub = rt.ub
+    store.write_atomic(ENV, text)
+    store.write_json(FILE, {"offer": ub["offer"], "btn": ub.get("btn", False), "env": 1})
+    log.i("otaboot", "envelope kept: rebooting to verify it first")
+    rt.finish("reboot", "update boot: verify first")
+
+
+def early(rt):
+    """startup.init, in an update boot whose envelope is kept (ENV): verify it now, while the
+    heap holds only the runtime's first objects. rt.ub["m"]: the verified manifest (its target
+    checked later, by ota._check), or rt.ub["refused"]: the reason. Nothing set when the heap
+    ran out even here (ota._check verifies the kept envelope after the hello, as before)."""
+    import gc
+    ub = rt.ub
+    gc.collect()
+    try:
+        import otatrust
+        from devproto import ota
+        try:
+            with open(store.path(ENV)) as f:
+                text = f.read()
+            ub["m"] = ota.verify(text, otatrust.Trust().lookup)
+        except ota.Refused as r:
+            ub["refused"] = r.reason
+        except OSError:
+            ub["refused"] = "bad_envelope"      # (kept, and gone from flash since)
+        text = None
+        store.remove(ENV)
+        log.i("otaboot", "manifest %s" % (ub.get("refused") or "verified"))
+    except MemoryError:
+        log.w("otaboot", "no heap for the verify at the start: verified after the hello")
+    finally:
+        sys.modules.pop("otatrust", None)
+        sys.modules.pop("devproto.ota", None)
+        import devproto
+        devproto.__dict__.pop("ota", None)
+        gc.collect()
 
 
 async def run(rt):

@@ -65,6 +65,9 @@ def init(rt, ident=None, ub=None):
     note = st.get("note")               # boot.py fell back to the other slot
     if note and ("boot: " + note) not in rt.errors:
         rt.record_error("boot: " + note)
+    if rt.ub is not None and rt.ub.get("env"):
+        import otaboot                  # (run() needs it later anyway)
+        otaboot.early(rt)               # the envelope verified before the heap fragments
     # The SSLContext for an https fleet, first of what the wake keeps: one ~3 KB block (on the
     # unix port) that the heap has in one piece now, before the modules are loaded -- each
     # import leaves small holes (a short-lived copy of every name it interns).

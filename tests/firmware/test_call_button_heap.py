@@ -81,8 +81,9 @@ def test_call_button_ota_update_heap_budget(tmp_path, tls_fleet, heap_trees, tls
     tls_fleet.offer = offer
     try:
         figs = run_scenario(tmp_path, tls_fleet, heap_trees, "scenario_heap_cb_ota",
-                            ("test_offer_wake_fits", "test_update_boot_fits", "test_gate_boot_fits"),
+                            ("test_offer_wake_fits", "test_envelope_boot_fits", "test_update_boot_fits",
+                             "test_gate_boot_fits"),
                             bundle=bundle, heap=heap, extra_heap=CB_EXTRA_HEAP, env={"OTA_CASE": case})
     finally:
         tls_fleet.offer = None
-    assert [f["what"] for f in figs] == ["offer wake", "update boot", "gate boot"]
+    assert [f["what"] for f in figs] == ["offer wake", "envelope boot", "update boot", "gate boot"]

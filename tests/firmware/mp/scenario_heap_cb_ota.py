@@ -5,9 +5,11 @@
 # memory, each a process of its own as a board's reset is:
 #   1. the offer wake: a first boot (enroll, hello, heartbeat) whose hello brings the offer; the
 #      role's may_update() and the battery let it go: the offer stored, a reboot into an update boot
-#   2. the update boot (otaboot.py): no role, no long-poll; the manifest verified, the bundle
-#      downloaded, hashed and installed into slot b, the switch, a reboot
-#   3. the new version's first boot: the health gate (otagate: pending, hello, self-test,
+#   2. the first update boot (otaboot.py): no role, no long-poll; hello, the signed envelope
+#      fetched and kept on flash, a reboot to verify it first
+#   3. the second update boot: the manifest verified before Wi-Fi, TLS and the link start; hello,
+#      the bundle downloaded, hashed and installed into slot b, the switch, a reboot
+#   4. the new version's first boot: the health gate (otagate: pending, hello, self-test,
 #      succeeded), then sleep
 import gc
 import os
@@ -61,11 +63,27 @@ async def test_offer_wake_fits():
     mptest.heap_report("offer wake")
 
 
+async def test_envelope_boot_fits():
+    _boot("hard", "none")
+    gc.collect()
+    rt = _runtime()
+    ok(rt.ub is not None and "m" not in rt.ub, "an update boot, nothing verified yet")
+    d = await rt.run()
+    eq(d, ("reboot", "update boot: verify first"))
+    ok(rt.role is None, "no role in an update boot")
+    ub = store.read_json("/state/otaboot.json")
+    eq((ub["offer"]["version"], ub["btn"], ub["env"]), ("9.0.0", True, 1))
+    ok(store.exists("/state/otaenv.json"), "the envelope kept")
+    ok(not store.exists("/app_b/app.json"), "nothing installed")
+    mptest.heap_report("envelope boot")
+
+
 async def test_update_boot_fits():
     _boot("hard", "none")
     gc.collect()
     rt = _runtime()
-    ok(rt.ub is not None, "an update boot")
+    ok(rt.ub is not None and rt.ub["m"]["version"] == "9.0.0", "an update boot, its manifest verified first")
+    ok(not store.exists("/state/otaenv.json"))
     d = await rt.run()
     eq(d[0], "reboot")
     ok(d[1].startswith("ota "), d)

@@ -50,6 +50,21 @@ def _offer(**kw):
     return o
 
 
+async def _envelope_boot():
+    """The first update boot for an offer: the hello, the signed envelope fetched and kept, a
+    reboot into the update boot that verifies it first thing."""
+    _boot("hard", "none")
+    rt = _runtime()
+    ok(rt.ub is not None and "m" not in rt.ub and not store.exists("/state/otaboot.json"), "read once")
+    d = await rt.run()
+    eq(d, ("reboot", "update boot: verify first"))
+    ok(rt.role is None, "no role")
+    ub = store.read_json("/state/otaboot.json")
+    eq(ub.get("env"), 1)
+    ok(store.exists("/state/otaenv.json"), "the envelope kept")
+    return ub
+
+
 def _runtime():
     """A runtime as supervisor.main() starts one, and a fresh call button role module."""
     import sys
@@ -79,10 +94,11 @@ async def test_a_normal_wake_takes_the_offer_into_an_update_boot_which_runs_with
     machine.FAKE.levels[BTN] = 0            # held at the reset: no setup-mode hold check
     eq(supervisor._setup_mode({"wifi": {"ssid": "lab"}, "role": "call_button"}, ub), None)
     machine.FAKE.levels[BTN] = 1
-    # the update boot
+    # the update boot: the envelope fetched, then verified at the start of the next one
+    await _envelope_boot()
     _boot("hard", "none")
     rt = _runtime()
-    ok(rt.ub is not None and not store.exists("/state/otaboot.json"), "read once")
+    ok(rt.ub["m"]["version"] == "9.0.0" and not store.exists("/state/otaenv.json"), "verified first")
     d = await rt.run()
     eq(d[0], "reboot")
     ok(d[1].startswith("ota "), d)
@@ -104,6 +120,7 @@ async def test_a_normal_wake_takes_the_offer_into_an_update_boot_which_runs_with
 async def test_a_press_ends_the_update_boot_and_the_next_boot_raises_the_alarm():
     _flash()
     store.write_json("/state/otaboot.json", {"offer": _offer(), "btn": True})
+    await _envelope_boot()
     _boot("hard", "none")
     await fleet("/_fake/files", {"cut": {"good.bin": 20000}})      # the download waits 2 s to retry
 
@@ -147,6 +164,7 @@ async def test_a_press_ends_the_update_boot_and_the_next_boot_raises_the_alarm()
 async def test_an_update_boot_that_did_not_install_keeps_the_next_one_away():
     _flash()
     store.write_json("/state/otaboot.json", {"offer": _offer(url=C["base"] + "tampered.bin"), "btn": True})
+    await _envelope_boot()
     _boot("hard", "none")
     rt = _runtime()
     d = await rt.run()
@@ -157,6 +175,28 @@ async def test_an_update_boot_that_did_not_install_keeps_the_next_one_away():
     st = await fleet("/_fake/state?device_id=" + rt.config.get("device_id"))
     eq([(e["data"]["stage"], e["data"].get("reason")) for e in st["events"] if e["type"] == "ota"][-1],
        ("failed", "hash_mismatch"))
+
+
+
+async def test_an_envelope_changed_on_flash_is_refused_by_the_early_verify_and_nothing_is_installed():
+    _flash()
+    store.write_json("/state/otaboot.json", {"offer": _offer(), "btn": True})
+    await _envelope_boot()
+    with open(store.path("/state/otaenv.json")) as f:
+        env = json.load(f)
+    env["manifest"] += " "              # one byte more, the same manifest: not what was signed
+    store.write_json("/state/otaenv.json", env)
+    _boot("hard", "none")
+    rt = _runtime()
+    eq((rt.ub.get("refused"), rt.ub.get("m")), ("bad_signature", None))
+    d = await rt.run()
+    eq(d, ("reboot", "update boot over"))
+    ok(not store.exists("/app_b/app.json") and not store.exists("/ota.bin"), "nothing downloaded or installed")
+    eq(store.read_json("/state/boot.json")["slot"], "a")
+    eq(rt.outbox.pending(), 0)
+    st = await fleet("/_fake/state?device_id=" + rt.config.get("device_id"))
+    eq([(e["data"]["stage"], e["data"].get("reason")) for e in st["events"] if e["type"] == "ota"],
+       [("failed", "bad_signature")])
 
 
 mptest.main(globals())
