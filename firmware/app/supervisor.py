@@ -241,7 +241,10 @@ class Runtime:
             # long-poll while awake on mains, or while a role holds the device awake; started
             # once the hello went through (the poll waits for it anyway): its code, connection
             # and coroutines are not in the heap while the wake's first TLS handshake runs
-            link.polling = not self.battery_powered or bool(self.tokens)
+            # (not for the health gate's "ota" alone: it waits for the hello and the self-test,
+            # nothing from a poll, and a battery device's first boot after an update is tight)
+            tk = self.tokens
+            link.polling = not self.battery_powered or len(tk) > ("ota" in tk)
             if link.polling and link.hello_ok and not self._polling:
                 self._polling = True
                 self.spawn("poll", self.poll)
