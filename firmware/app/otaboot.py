@@ -126,9 +126,16 @@ async def _watch(rt, offer, b):
                 over, n = "the update ended", 0
         if over is not None and (not rt.outbox.pending() or n >= _SEND_MS):
             log.w("otaboot", "%s: the update boot is over" % over)   # (its events sent, if they can be)
-            rt.due("otaboot", 0)        # (marks now: the next update boot waits RETRY_S)
+            if not _succeeded(offer):   # (a key rotation ends here too: the next offer need not wait)
+                rt.due("otaboot", 0)    # (marks now: the next update boot waits RETRY_S)
             _note(rt, "end")
             rt.finish("reboot", "update boot over")
+
+
+def _succeeded(offer):
+    from otastate import DONE
+    d = store.read_json(DONE, None)
+    return isinstance(d, dict) and d.get("id") == offer.get("id") and d.get("res") == "succeeded"
 
 
 def _note(rt, what):
