@@ -39,7 +39,8 @@ def scan(ob):
         name = e[0]
         if len(name) == 9 and name[0] in "aed":
             try:
-                ev.append((int(name[1:]), name[0], e[3]))
+                # (a host directory, VfsPosix, lists no size: the heap gates keep files there)
+                ev.append((int(name[1:]), name[0], e[3] if len(e) > 3 else os.stat(ob.dir + "/" + name)[6]))
             except ValueError:
                 pass
         elif name != "h":

@@ -1,7 +1,9 @@
 # An update offer from the fleet (down.update), carried out (docs/ota.md "On the board"):
-# may the device update now (the role's may_update(), the battery) -> the signed manifest,
-# verified (otatrust + devproto.ota) -> the artifact, downloaded with resume (otaget) and
-# hashed -> installed into the inactive app slot (otaapp) or the next OTA partition (otafw) ->
+# may the device update now (the role's may_update(), the battery) -> in the runtime, a reboot
+# into an update boot (otaboot.py: no role, no long-poll; ota.run there, lean) -> the signed manifest,
+# fetched and kept, then verified (otatrust + devproto.ota) at the start of the next update boot,
+# before TLS fragments the heap (otaboot.early; here, after the hello, without one) -> the
+# artifact, downloaded with resume (otaget) and hashed -> installed into the inactive app slot (otaapp) or the next OTA partition (otafw) ->
 # the switch (the slot on trial, or set_boot) -> reboot. The first boot of the new version is
 # otagate's. Progress and outcome are "ota" events: deferred, downloading, verifying,
 # installed, failed:<reason> (then pending, succeeded, rolled_back:<reason> from otagate).
@@ -32,12 +34,29 @@ def _guard(rt):
     return why
 
 
-async def run(rt, offer):
+async def run(rt, offer, lean=False):
+    """lean: in an update boot (otaboot.py), whose normal wake asked the guard already."""
     rid = offer.get("id")
     last = store.read_json(DONE, None)
     if not isinstance(rid, str) or (isinstance(last, dict) and last.get("id") == rid) \
             or rt.ota_boot or rt.trial:
         return                          # carried out already, or a switch is on trial
+    if not lean:
+        ub = getattr(rt, "update_boot", None)   # the runtime: the update in an update boot
+        while True:
+            await _guarded(rt, rid)
+            if ub is None or not rt.ms_until("otaboot", 600):
+                break
+            rt.allow_sleep("update")            # an update boot ended unfinished a moment ago
+            await asyncio.sleep_ms(60000)
+        if ub is not None:
+            ub(offer)
+            return
+    rt.stay_awake("update")
+    await _update(rt, offer, rid)
+
+
+async def _guarded(rt, rid):
     told = False
     while True:
         why = _guard(rt)
@@ -50,7 +69,6 @@ async def run(rt, offer):
         rt.allow_sleep("update")        # a battery device sleeps; the offer is seen next wake
         await asyncio.sleep_ms(60000)
     rt.stay_awake("update")
-    await _update(rt, offer, rid)
 
 
 async def _manifest(rt, offer, rid):
@@ -62,7 +80,17 @@ async def _manifest(rt, offer, rid):
 
 
 async def _check(rt, offer, rid):
-    import otaget
+    ub = getattr(rt, "ub", None)        # an update boot (otaboot.py): its envelope verified early
+    text = None
+    if ub is None or not ub.get("env"):
+        import otaget
+        text = await otaget.text(rt.link, offer.get("manifest", ""))
+        del otaget
+        drop("otaget")                  # not beside the verify's big integers (the heap's peak)
+        if ub is not None:              # kept; the next update boot verifies it first thing
+            import otaboot
+            otaboot.again(rt, text)
+            return None
     import otatrust
     from devproto import ota
     t = otatrust.Trust()
@@ -72,9 +100,19 @@ async def _check(rt, offer, rid):
         import otafw
         cur = otafw.version(otafw.running()) or "0.0.0"
     try:
-        text = await otaget.text(rt.link, offer.get("manifest", ""))
-        gc.collect()
-        m = ota.verify(text, t.lookup)
+        if ub is not None and ub.get("refused"):
+            raise ota.Refused(ub["refused"])    # refused by the early verify
+        m = ub.pop("m", None) if ub is not None else None
+        if m is None:                   # verified here: no update boot, or no heap early
+            if text is None:            # the kept envelope (gone: bad_envelope)
+                import otaboot
+                try:
+                    with open(store.path(otaboot.ENV)) as f:
+                        text = f.read()
+                except OSError:
+                    text = ""
+                store.remove(otaboot.ENV)
+            m = ota.verify(text, t.lookup)
         del text
         ota.check_target(m, kind, rt.board_name, rt.config.get("role", ""),
                          rt.clock.now() if rt.clock.synced else None, cur, t.sv)
@@ -166,6 +204,7 @@ async def _update(rt, offer, rid):
             del b["bad"]
     b["pending"] = False                # this reset is not a failed boot of the new version
     b["ota"] = 1
+    rt.healthy = True                   # a hello from now on must not confirm the new slot
     boot._save()
     del boot
     log.i("ota", "%s installed (%s), rebooting into it" % (rid, st.get("slot") or st.get("part")))

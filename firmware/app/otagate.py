@@ -6,6 +6,7 @@
 # not marked valid is abandoned by the bootloader at the reset) and says why. It also reports a
 # rollback boot.py or the bootloader did before the new version could run (a crash at boot).
 # startup.py starts it when /state/boot.json has "ota"; it runs as the task "otagate".
+import sys
 import time
 import asyncio
 import log
@@ -67,6 +68,9 @@ async def run(rt):
         if rt.link.hello_ok and rt.role is not None:
             import commands
             ok, detail = commands.self_test(rt)
+            del commands
+            if not rt._cmds:
+                sys.modules.pop("commands", None)   # (loaded again by a command that comes)
             reason = None if ok else "self_test"
             log.i("ota", "%s self-test %s: %s" % (rid, "passed" if ok else "FAILED", detail))
             break
@@ -81,6 +85,8 @@ async def run(rt):
             rt.healthy = True
         import otatrust
         otatrust.Trust().raise_sv(st.get("sv", 0))
+        del otatrust
+        sys.modules.pop("otatrust", None)
         log.i("ota", "%s confirmed: %s" % (rid, st["v"]))
         otastate.emit(rt, rid, "succeeded", None, None, st["v"])
         otastate.done(rt, rid, "succeeded")

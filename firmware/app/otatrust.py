@@ -10,7 +10,6 @@
 import os
 import binascii
 import store
-from devproto import ota
 from micropython import const
 
 _DIR = const("/keys")
@@ -35,6 +34,7 @@ class Trust:
 
     def lookup(self, kid):
         """The modulus of trusted key kid; Refused("revoked_key" / "unknown_key")."""
+        from devproto import ota        # (not for raise_sv: the health gate's boot)
         if kid in self.revoked:
             raise ota.Refused("revoked_key")
         try:
@@ -61,6 +61,7 @@ class Trust:
         ("not_newer") for a rotation already applied, ("bad_keys") for one that would add a
         malformed or revoked key or leave no key to trust. A power cut between the two
         writes leaves the new keys trusted and the revocations to the same manifest's retry."""
+        from devproto import ota
         if m["seq"] <= self.kseq:
             raise ota.Refused("not_newer")
         add = {}

@@ -14,9 +14,10 @@ from board import Board
 from rtcmem import RtcMem, Clock
 
 
-def init(rt, ident=None):
+def init(rt, ident=None, ub=None):
     """Runtime.__init__: boot state, config (ident: /config.json as main() read it), board, RTC
-    memory, errors kept for the hello."""
+    memory, errors kept for the hello. ub: /state/otaboot.json as main() read it (otaboot.py):
+    an offer makes this an update boot (rt.ub), a press that ended one counts as a pin wake."""
     import bootstate                    # read now, marked later (hello.py, power.py): dropped
     st = bootstate.BootState()
     sys.modules.pop("bootstate", None)
@@ -33,6 +34,13 @@ def init(rt, ident=None):
     rc, wr = st.get("reset_cause"), st.get("wake_reason")
     rt.reset_cause = rc if rc in devproto.RESET_CAUSES else "unknown"
     rt.wake_reason = wr if wr in devproto.WAKE_REASONS else "unknown"
+    rt.ub = None                        # an update boot: {"offer", "btn"} (otaboot.py)
+    if ub is not None:
+        store.remove("/state/otaboot.json")     # read once: a crash here is not a loop
+        if ub.get("press"):             # the press that ended an update boot: as if it woke us
+            rt.wake_reason = "pin"
+        elif isinstance(ub.get("offer"), dict):
+            rt.ub = ub
     rt.woke_by_pin = rt.wake_reason in ("pin", "ext1")
     rt.battery_powered = cf.get("power") == "battery"
     rt.board_name = rt.board.data.get("name") or cf.get("board") or "unknown"
@@ -57,6 +65,9 @@ def init(rt, ident=None):
     note = st.get("note")               # boot.py fell back to the other slot
     if note and ("boot: " + note) not in rt.errors:
         rt.record_error("boot: " + note)
+    if rt.ub is not None and rt.ub.get("env"):
+        import otaboot                  # (run() needs it later anyway)
+        otaboot.early(rt)               # the envelope verified before the heap fragments
     # The SSLContext for an https fleet, first of what the wake keeps: one ~3 KB block (on the
     # unix port) that the heap has in one piece now, before the modules are loaded -- each
     # import leaves small holes (a short-lived copy of every name it interns).
@@ -94,7 +105,10 @@ def start(rt):
     # Load now, while the heap is compact, what this wake will need anyway: a module
     # dropped after use still leaves its names in the qstr pool, which grows in large
     # contiguous steps that a fragmented heap may not have.
+    if rt.ub is not None:
+        return _update_boot(rt)
     mod = getattr(rt, "role_module", None) or role(cf)    # (tests set rt.role_module)
+    rt.pin_is_button = getattr(mod, "WAKE_PIN_IS_BUTTON", True)
     import hello                        # noqa: F401  (link drops it after the hello)
     if not cf.enrolled():
         import enroll                   # noqa: F401  first boot (link drops it after)
@@ -142,4 +156,31 @@ def start(rt):
         import otagate
         otagate.start(rt)
     rt.spawn("sleep", rt._sleeper)
+    return None
+
+
+def _update_boot(rt):
+    """An update boot's start (otaboot.py): the outbox, Wi-Fi, the link, the watchdog and the
+    button (when the board's wake pin is a person's button), no role and no long-poll."""
+    import hello                        # noqa: F401
+    import outbox
+    from link import Link
+    from wifi import Wifi
+    cf = rt.config
+    log.i("otaboot", "update boot for %s" % rt.ub["offer"].get("id"))
+    rt.outbox = outbox.Outbox(clock=rt.clock)
+    w = cf.get("wifi")
+    if isinstance(w, dict) and w.get("ssid"):
+        rt.wifi = Wifi(w["ssid"], w.get("password", ""), rt.rtc, busy=rt.tokens)
+    rt.link = Link(cf, rt.outbox, rt.clock, rt.hello_body, rt.wifi,
+                   rt.rtc, rt._on_command, rt._on_hello, rt.board_name, ssl=rt.tls)
+    rt.link.polling = False
+    rt._done = asyncio.Event()
+    rt.spawn("watchdog", rt.watchdog)
+    if rt.ub.get("btn") and rt.button is not None:      # (rt.button spawns its task)
+        log.i("otaboot", "the button ends this update boot")
+    if rt.wifi is not None:
+        rt.spawn("wifi", rt.wifi.run)
+    rt.spawn("link", rt.link.run)
+    rt.spawn("update", rt._update_boot, False)
     return None

@@ -24,13 +24,14 @@ _MAX_CRASHES = const(5)     # per task and boot; then reset (boot.py counts the 
 
 
 class Runtime:
-    def __init__(self, ident=None):
+    def __init__(self, ident=None, ub=None):
         # What every wake needs is loaded here, first, while the heap is still compact:
         # the qstr pool grows in large contiguous steps that a fragmented heap may not
         # have. The one-time code is startup.py, dropped again at the end of run()'s setup.
-        # ident: /config.json already read (main() read it), not parsed twice.
+        # ident: /config.json already read (main() read it), not parsed twice. ub: what an
+        # update boot left in /state/otaboot.json (main() read it; otaboot.py).
         import startup
-        startup.init(self, ident)
+        startup.init(self, ident, ub)
 
     # ---- API for roles -------------------------------------------------------------
     def __getattr__(self, name):
@@ -218,6 +219,17 @@ class Runtime:
             self.allow_sleep("update")
             sys.modules.pop("ota", None)
 
+    def update_boot(self, offer):
+        """ota.run() in a normal wake, once the guard lets the update go: the offer stored and a
+        clean reboot into an update boot, which runs only the link and the update (otaboot.py)."""
+        import otaboot
+        otaboot.enter(self, offer)
+        sys.modules.pop("otaboot", None)
+
+    async def _update_boot(self):
+        import otaboot
+        await otaboot.run(self)
+
     async def _sleeper(self):
         waiting = None
         link, drv = self.link, self._drv
@@ -229,7 +241,10 @@ class Runtime:
             # long-poll while awake on mains, or while a role holds the device awake; started
             # once the hello went through (the poll waits for it anyway): its code, connection
             # and coroutines are not in the heap while the wake's first TLS handshake runs
-            link.polling = not self.battery_powered or bool(self.tokens)
+            # (not for the health gate's "ota" alone: it waits for the hello and the self-test,
+            # nothing from a poll, and a battery device's first boot after an update is tight)
+            tk = self.tokens
+            link.polling = not self.battery_powered or len(tk) > ("ota" in tk)
             if link.polling and link.hello_ok and not self._polling:
                 self._polling = True
                 self.spawn("poll", self.poll)
@@ -276,16 +291,17 @@ class Runtime:
             power.execute(self, decision)
 
 
-def _setup_mode(ident):
+def _setup_mode(ident, ub=None):
     """Wi-Fi setup mode this boot, and why: no Wi-Fi network in /config.json ("no_wifi"), or
     the button held 5 s at a power-on or EN reset ("long_press"; never at a deep-sleep wake,
-    whose press is a call button's alarm). Decided before the runtime loads, from the config it
-    then keeps; the Improv code itself is not imported."""
+    whose press is a call button's alarm, nor at the reset into or out of an update boot, ub:
+    the firmware's own reset, and a press then is an alarm too). Decided before the runtime
+    loads, from the config it then keeps; the Improv code itself is not imported."""
     w = ident.get("wifi") if isinstance(ident, dict) else None
     if not (isinstance(w, dict) and w.get("ssid")):
         return "no_wifi"
     import machine
-    if machine.reset_cause() in (machine.PWRON_RESET, machine.HARD_RESET):
+    if ub is None and machine.reset_cause() in (machine.PWRON_RESET, machine.HARD_RESET):
         import setuppress           # small, and gone again before the runtime loads
         held = setuppress.held(ident.get("role"))
         del setuppress
@@ -297,13 +313,17 @@ def _setup_mode(ident):
 
 def main():
     ident = store.read_json("/config.json", None)
-    why = _setup_mode(ident)
+    # An update boot's offer, or the press that ended one (otaboot.py): seen before the
+    # runtime loads, like setup mode, so that an update boot loads no role.
+    ub = store.read_json("/state/otaboot.json", None)
+    ub = ub if isinstance(ub, dict) else None
+    why = _setup_mode(ident, ub)
     if why:
         ident = None
         import improvmode           # the Improv code: only in setup mode (docs/firmware.md)
         improvmode.main(why)        # ends in a reset or deep sleep
         return None
-    rt = Runtime(ident)
+    rt = Runtime(ident, ub)
     try:
         decision = asyncio.run(rt.run())
     except Exception as ex:

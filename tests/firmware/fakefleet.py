@@ -90,6 +90,7 @@ class FakeFleet:
         self.files = {}          # name -> bytes, served at /_fake/files/<name>
         self.cuts = {}           # name -> body bytes the next response of it ends after
         self.busy = 0
+        self.offer = None        # down.update for every device, if set (POST /_fake/files {"offer"})
         self.file_requests = []  # (name, Range header) of each file request
         self.server = _QuietServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -114,7 +115,7 @@ class FakeFleet:
     # ---- protocol --------------------------------------------------------------
     def down(self, dev, cv):
         d = {"cursor": dev.cursor, "config_version": dev.cv, "commands": list(dev.commands),
-             "update": None, "alarms": dict(dev.alarms)}
+             "update": self.offer, "alarms": dict(dev.alarms)}
         if cv != dev.cv:
             d["config"] = dict(dev.config)
         if self.beacon is not None and dev.role == "beacon":
@@ -380,6 +381,7 @@ class FakeFleet:
                     with fleet.lock:
                         fleet.cuts.update(req.get("cut", {}))
                         fleet.busy = req.get("busy", fleet.busy)
+                        fleet.offer = req.get("offer", fleet.offer)
                         raw = json.dumps({"requests": fleet.file_requests}).encode()
                         if req.get("forget"):
                             fleet.file_requests = []

@@ -87,6 +87,8 @@ def open_envelope(text):
     try:
         env = json.loads(text)
         man, kid, sig = env["manifest"], env["key"], binascii.unhexlify(env["sig"])
+    except MemoryError:
+        raise                           # the board's heap, not the envelope: no refusal
     except Exception:
         raise Refused("bad_envelope")
     if not isinstance(man, str) or not isinstance(kid, str) or len(kid) != 16:
