@@ -32,8 +32,6 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "tests" / "firmware"))
 
 import heapgate  # noqa: E402
-from fakefleet import FakeFleet  # noqa: E402
-from hil_tests.pki import make_pki  # noqa: E402
 
 # scenario, its tests, the FakeFleet's auto-acknowledgement (ms), its gates' budgets (KB:
 # ROMFS, .mpy; the tests hold them to these)
@@ -86,11 +84,7 @@ def main():
                     help="KB to scan down from (default: 2 KB over the gate's budget)")
     ap.add_argument("--trace-ms", type=int, default=5)
     a = ap.parse_args()
-    pki = make_pki(Path(tempfile.mkdtemp(prefix="pki")))
-    fleet = FakeFleet(tls=(str(pki.cert_path), str(pki.key_path)))
-    fleet.ca_der_path = pki.directory / "device-ca.der"
-    fleet.ca_der_path.write_bytes(pki.ca_der)
-    fleet.start()
+    fleet = heapgate.start_tls_fleet(tempfile.mkdtemp(prefix="pki"))
     out = {}
     try:
         for key in a.scenarios.split(","):

@@ -14,13 +14,11 @@ Usage: python benchmarks/heap_ota.py [--bundles romfs,mpy] [--boots offer,envelo
 
 import argparse
 import contextlib
-import hashlib
 import io
 import json
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -28,34 +26,12 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "tests" / "firmware"))
 
 import heapgate  # noqa: E402
-from fakefleet import FakeFleet  # noqa: E402
-from hil_tests.pki import make_pki  # noqa: E402
 
 SCENARIO = "scenario_heap_cb_ota"
 BOOTS = {"offer": "test_offer_wake_fits", "envelope": "test_envelope_boot_fits",
          "update": "test_update_boot_fits", "gate": "test_gate_boot_fits"}
 ORDER = list(BOOTS)
 GATES = {"romfs": 78, "mpy": 108}        # the call button's gates (test_call_button_heap.py)
-
-
-def release(fleet, d):
-    """A release key and a signed app release 9.0.0 served by the fleet (as the gate's
-    tls_release fixture makes them): (case file for OTA_CASE, offer)."""
-    from fleet.ota import releases, signing
-    kid = signing.generate(d / "keys")
-    base = fleet.url + "/_fake/files/"
-    releases.build(d / "rel", "app", "9.0.0", 1, ["*"], ["*"], 86400)
-    releases.sign(d / "rel", d / "keys" / (kid + ".pem"))
-    art = (d / "rel" / "artifact.bin").read_bytes()
-    fleet.files["cbota.bin"] = art
-    fleet.files["cbota.env"] = (d / "rel" / "manifest.signed.json").read_bytes()
-    offer = {"id": "app-9.0.0-%d" % time.time(), "kind": "app", "version": "9.0.0", "size": len(art),
-             "sha256": hashlib.sha256(art).hexdigest(), "manifest": base + "cbota.env",
-             "url": base + "cbota.bin", "gate_s": 30}
-    case = d / "case.json"
-    case.write_text(json.dumps({"kid": kid, "n": signing.load_public(
-        (d / "keys" / (kid + ".pub.pem")).read_bytes())[1].hex()}))
-    return str(case), offer
 
 
 def attempt(fleet, case, bundle, boot, heap_k, roomy_k):
@@ -92,14 +68,10 @@ def main():
     ap.add_argument("--out", default=tempfile.gettempdir())
     a = ap.parse_args()
     d = Path(tempfile.mkdtemp(prefix="hoa"))
-    pki = make_pki(d / "pki")
-    fleet = FakeFleet(tls=(str(pki.cert_path), str(pki.key_path)))
-    fleet.ca_der_path = pki.directory / "device-ca.der"
-    fleet.ca_der_path.write_bytes(pki.ca_der)
-    fleet.start()
+    fleet = heapgate.start_tls_fleet(d / "pki")
     out = {}
     try:
-        case, fleet.offer = release(fleet, d)
+        case, fleet.offer = heapgate.serve_ota_release(fleet, d)
         for bundle in a.bundles.split(","):
             for boot in a.boots.split(","):
                 k = a.start or GATES[bundle] + 4

@@ -119,22 +119,13 @@ def start(rt):
     from wifi import Wifi
     rt.outbox = outbox.Outbox(clock=rt.clock)
     # (A role whose wake pin is an interrupt line, not a person's button, says so: no driver.)
-    if rt.woke_by_pin and getattr(mod, "WAKE_PIN_IS_BUTTON", True) and rt.button is not None:
+    if rt.woke_by_pin and rt.pin_is_button and rt.button is not None:
         log.i("button", "woke by pin")   # made now: the press that woke us counts
         if rt.board.pin("led") is not None:
             import drivers.led          # noqa: F401  the press is shown at once
         if rt.board.pin("buzzer") is not None:
             import drivers.buzzer       # noqa: F401
-    w = cf.get("wifi")
-    if isinstance(w, dict) and w.get("ssid"):
-        c = rt.rtc.get("wifi")
-        if not (isinstance(c, dict) and c.get("b")):
-            import wifiscan             # noqa: F401  no cached access point: a scan follows
-        rt.wifi = Wifi(w["ssid"], w.get("password", ""), rt.rtc, busy=rt.tokens)
-    else:
-        log.i("wifi", "no ssid configured: using the host network")
-    rt.link = Link(cf, rt.outbox, rt.clock, rt.hello_body, rt.wifi,
-                   rt.rtc, rt._on_command, rt._on_hello, rt.board_name, ssl=rt.tls)
+    _link(rt, Wifi, Link)
     rt._done = asyncio.Event()
     rt.spawn("watchdog", rt.watchdog)
     b = rt._drv.get("button")
@@ -166,14 +157,9 @@ def _update_boot(rt):
     import outbox
     from link import Link
     from wifi import Wifi
-    cf = rt.config
     log.i("otaboot", "update boot for %s" % rt.ub["offer"].get("id"))
     rt.outbox = outbox.Outbox(clock=rt.clock)
-    w = cf.get("wifi")
-    if isinstance(w, dict) and w.get("ssid"):
-        rt.wifi = Wifi(w["ssid"], w.get("password", ""), rt.rtc, busy=rt.tokens)
-    rt.link = Link(cf, rt.outbox, rt.clock, rt.hello_body, rt.wifi,
-                   rt.rtc, rt._on_command, rt._on_hello, rt.board_name, ssl=rt.tls)
+    _link(rt, Wifi, Link)
     rt.link.polling = False
     rt._done = asyncio.Event()
     rt.spawn("watchdog", rt.watchdog)
@@ -184,3 +170,18 @@ def _update_boot(rt):
     rt.spawn("link", rt.link.run)
     rt.spawn("update", rt._update_boot, False)
     return None
+
+
+def _link(rt, Wifi, Link):
+    """rt.wifi (when /config.json names a network) and rt.link to the fleet, over rt.outbox.
+    (The classes come in loaded: each start loads its modules in the order that suits its heap.)"""
+    w = rt.config.get("wifi")
+    if isinstance(w, dict) and w.get("ssid"):
+        c = rt.rtc.get("wifi")
+        if not (isinstance(c, dict) and c.get("b")):
+            import wifiscan             # noqa: F401  no cached access point: a scan follows
+        rt.wifi = Wifi(w["ssid"], w.get("password", ""), rt.rtc, busy=rt.tokens)
+    else:
+        log.i("wifi", "no ssid configured: using the host network")
+    rt.link = Link(rt.config, rt.outbox, rt.clock, rt.hello_body, rt.wifi,
+                   rt.rtc, rt._on_command, rt._on_hello, rt.board_name, ssl=rt.tls)

@@ -214,17 +214,47 @@ def fake_fleet():
 
 @pytest.fixture(scope="session")
 def tls_fleet(tmp_path_factory):
-    """The FakeFleet over HTTPS: a server certificate from a test CA made now (hil_tests.pki);
-    .ca_der_path is the CA certificate a board pins."""
+    """The FakeFleet over HTTPS (start_tls_fleet)."""
+    f = start_tls_fleet(tmp_path_factory.mktemp("pki"))
+    yield f
+    f.stop()
+
+
+def start_tls_fleet(directory):
+    """A started FakeFleet over HTTPS: a server certificate from a test CA made now in
+    directory (hil_tests.pki); .ca_der_path is the CA certificate a board pins."""
     from fakefleet import FakeFleet
     from hil_tests.pki import make_pki
-    pki = make_pki(tmp_path_factory.mktemp("pki"))
+    pki = make_pki(Path(directory))
     f = FakeFleet(tls=(str(pki.cert_path), str(pki.key_path)))
     f.ca_der_path = pki.directory / "device-ca.der"
     f.ca_der_path.write_bytes(pki.ca_der)
     f.start()
-    yield f
-    f.stop()
+    return f
+
+
+def serve_ota_release(fleet, directory):
+    """A release key and a signed app release 9.0.0 made in directory and served by the
+    FakeFleet (/_fake/files/cbota.*), for scenario_heap_cb_ota: (case file for OTA_CASE, offer)."""
+    import hashlib
+    import json
+    import time
+    from fleet.ota import releases, signing
+    d = Path(directory)
+    kid = signing.generate(d / "keys")
+    base = fleet.url + "/_fake/files/"
+    releases.build(d / "rel", "app", "9.0.0", 1, ["*"], ["*"], 86400)
+    releases.sign(d / "rel", d / "keys" / (kid + ".pem"))
+    art = (d / "rel" / "artifact.bin").read_bytes()
+    fleet.files["cbota.bin"] = art
+    fleet.files["cbota.env"] = (d / "rel" / "manifest.signed.json").read_bytes()
+    offer = {"id": "app-9.0.0-%d" % time.time(), "kind": "app", "version": "9.0.0", "size": len(art),
+             "sha256": hashlib.sha256(art).hexdigest(), "manifest": base + "cbota.env",
+             "url": base + "cbota.bin", "gate_s": 30}
+    case = d / "case.json"
+    case.write_text(json.dumps({"kid": kid, "n": signing.load_public(
+        (d / "keys" / (kid + ".pub.pem")).read_bytes())[1].hex()}))
+    return str(case), offer
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import os
 
 import pytest
 
-from heapgate import budget, run_scenario
+from heapgate import budget, run_scenario, serve_ota_release
 
 CB_EXTRA_HEAP = int(os.getenv("FW_CB_EXTRA_HEAP") or 0)
 
@@ -45,27 +45,8 @@ def test_call_button_heap_budget(tmp_path, tls_fleet, heap_trees, bundle, heap):
 
 @pytest.fixture(scope="module")
 def tls_release(tls_fleet, tmp_path_factory):
-    """A release key and a signed app release 9.0.0 served by the HTTPS FakeFleet, and its offer
-    (as test_micropython_units.ota_case makes them): (case file for OTA_CASE, offer)."""
-    import hashlib
-    import json
-    import time
-    from fleet.ota import releases, signing
-    d = tmp_path_factory.mktemp("otaheap")
-    kid = signing.generate(d / "keys")
-    base = tls_fleet.url + "/_fake/files/"
-    releases.build(d / "rel", "app", "9.0.0", 1, ["*"], ["*"], 86400)
-    releases.sign(d / "rel", d / "keys" / (kid + ".pem"))
-    art = (d / "rel" / "artifact.bin").read_bytes()
-    tls_fleet.files["cbota.bin"] = art
-    tls_fleet.files["cbota.env"] = (d / "rel" / "manifest.signed.json").read_bytes()
-    offer = {"id": "app-9.0.0-%d" % time.time(), "kind": "app", "version": "9.0.0", "size": len(art),
-             "sha256": hashlib.sha256(art).hexdigest(), "manifest": base + "cbota.env",
-             "url": base + "cbota.bin", "gate_s": 30}
-    case = d / "case.json"
-    case.write_text(json.dumps({"kid": kid, "n": signing.load_public(
-        (d / "keys" / (kid + ".pub.pem")).read_bytes())[1].hex()}))
-    return str(case), offer
+    """A signed app release served by the HTTPS FakeFleet, and its offer (heapgate.serve_ota_release)."""
+    return serve_ota_release(tls_fleet, tmp_path_factory.mktemp("otaheap"))
 
 
 @pytest.mark.parametrize("bundle,heap", [("romfs", budget(80)), ("mpy", budget(110))])
