@@ -30,7 +30,7 @@ import logging
 from fleet.core import clock
 from fleet.core.security import SecretBox
 from fleet.domain import commands  # noqa: F401  (registers the commands/update downlink keys and cmd_result)
-from fleet.domain import audit, devices
+from fleet.domain import audit, credentials, devices
 from fleet.domain.downlink import Downlink
 from fleet.domain.identity import DeviceDirectory
 from fleet.domain.nonces import NonceCache
@@ -38,7 +38,7 @@ from fleet.domain.ratelimit import DeviceRateLimit
 from fleet.domain.status import StatusBoard, supervise, tick
 from fleet.domain.throttle import EnrollThrottle, LoginThrottle
 from fleet.domain.webhooks import WebhookWorker
-from fleet.domain.writer import GroupCommitWriter
+from fleet.domain.writer import BULK, GroupCommitWriter
 from fleet.errors import Invalid, NotFound
 from fleet.live import Hub
 from fleet.metrics import FleetMetrics
@@ -67,6 +67,7 @@ class FleetRuntime:
         self.logins = LoginThrottle(settings, self.refusals)
         self.enrollments = EnrollThrottle(settings, self.refusals)
         self._refusal_writer = None
+        self._token_uses = {}         # token id -> the minute its use was last handed to the writer
         if settings.metrics_token and len(settings.metrics_token) < 16:
             raise Invalid("FLEET_METRICS_TOKEN must be at least 16 characters")
         self.metrics = FleetMetrics(self)
@@ -158,6 +159,19 @@ class FleetRuntime:
                 log.exception("refusal summaries not written")
 
     # ---- telling the running parts about a change made through the admin API --------
+
+    def note_token_use(self, token_id):
+        """An API token authenticated a request (any thread): its last_used_at is saved by the
+        writer, as bulk work, once a minute at most - never by the request itself."""
+        minute = clock.iso()[:16]
+        if self._token_uses.get(token_id) == minute:
+            return
+        self._token_uses[token_id] = minute
+        self.loop.call_soon_threadsafe(self._save_token_use, token_id)
+
+    def _save_token_use(self, token_id):
+        fut = self.writer.call(lambda tx: credentials.record_token_use(tx.conn, token_id), BULK)
+        fut.add_done_callback(lambda f: f.cancelled() or f.exception())     # a lost "last used" is no loss
 
     def device_changed(self, device_id, downlink=False):
         """After a committed change to a device (enroll, revoke, rotate, config, command). Any thread."""

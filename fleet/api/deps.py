@@ -17,7 +17,8 @@ bearer_auth = HTTPBearer(auto_error=False, description="API token (fleet token c
 session_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="web login session")
 
 
-def runtime(request: Request):
+async def runtime(request: Request):
+    # async: FastAPI would run a plain function in the thread pool, a GIL hand-off per request
     return request.app.state.fleet
 
 
@@ -34,9 +35,10 @@ def get_db(request: Request):
         db.close()
 
 
-def current_principal(db=Depends(get_db), bearer=Depends(bearer_auth), session=Depends(session_cookie)):
+def current_principal(db=Depends(get_db), bearer=Depends(bearer_auth), session=Depends(session_cookie),
+                      rt=Depends(runtime)):
     if bearer is not None:
-        return credentials.token_principal(db, bearer.credentials)
+        return credentials.token_principal(db, bearer.credentials, rt.note_token_use)
     if session:
         return credentials.session_principal(db, session)
     raise Unauthorized("log in, or send an API token as 'Authorization: Bearer ...'")
@@ -44,7 +46,7 @@ def current_principal(db=Depends(get_db), bearer=Depends(bearer_auth), session=D
 
 def require(permission):
     """Dependency: the Principal, if its role has `permission` (fleet.core.permissions)."""
-    def check(principal=Depends(current_principal)):
+    async def check(principal=Depends(current_principal)):      # async: no thread hop
         if not allowed(principal.role, permission):
             raise Forbidden("role %r may not do this (%s)" % (principal.role, permission))
         return principal

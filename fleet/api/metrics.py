@@ -25,7 +25,7 @@ def metrics_access(rt=Depends(runtime), db=Depends(get_db), bearer=Depends(beare
     token = rt.settings.metrics_token
     if token and bearer is not None and hmac.compare_digest(bearer.credentials.encode(), token.encode()):
         return "metrics token"
-    principal = current_principal(db, bearer, session)
+    principal = current_principal(db, bearer, session, rt)
     if not allowed(principal.role, "metrics.read"):
         raise Forbidden("role %r may not read metrics (metrics.read)" % principal.role)
     return principal
