@@ -21,6 +21,9 @@ catches changes made by another process).
 
 import json
 import time
+from typing import NamedTuple
+
+import orjson
 
 from fleet.core.waiting import within
 from fleet.store.db import row, write_tx
@@ -51,8 +54,15 @@ def raise_cursors(conn, device_ids):
                  (json.dumps(list(device_ids)),))
 
 
-class _Entry:
-    __slots__ = ("cursor", "config_version", "plain", "with_config", "loaded")
+class _Entry(NamedTuple):
+    """One device's composed `down`, serialised once. Cached as an exact tuple of numbers and
+    orjson fragments, which the garbage collector stops tracking (a cache of 10,000 nested dicts
+    made every full collection walk them, with the event loop frozen)."""
+    cursor: int
+    config_version: int
+    plain: orjson.Fragment          # without `config`
+    with_config: orjson.Fragment
+    loaded: float
 
     def down(self, cv):
         """`config` is included unless the device already runs config_version cv."""
@@ -63,7 +73,7 @@ class Downlink:
     def __init__(self, db, ttl=5.0):
         self._db = db               # the event loop's read connection
         self._ttl = ttl
-        self._cache = {}            # device id -> _Entry
+        self._cache = {}            # device id -> tuple(_Entry)
         self._waiters = {}          # device id -> set of futures
         self._loop = None
         self._closing = False
@@ -75,27 +85,25 @@ class Downlink:
 
     def _load(self, device):
         rec = row(self._db, "SELECT cursor, config_version, config FROM devices WHERE id = ?", (device.id,))
-        entry = _Entry()
-        entry.cursor = rec["cursor"]
-        entry.config_version = rec["config_version"]
         plain = {"cursor": rec["cursor"], "config_version": rec["config_version"]}
         for key, (fn, roles) in _providers.items():
             if roles is None or device.role in roles:
                 plain[key] = fn(self._db, device)
-        entry.plain = plain
-        entry.with_config = dict(plain, config=json.loads(rec["config"]))
-        entry.loaded = time.monotonic()
-        self._cache[device.id] = entry
+        entry = _Entry(rec["cursor"], rec["config_version"], orjson.Fragment(orjson.dumps(plain)),
+                       orjson.Fragment(orjson.dumps(dict(plain, config=json.loads(rec["config"])))),
+                       time.monotonic())
+        self._cache[device.id] = tuple(entry)       # exact tuple: untracked (see _Entry)
         return entry
 
     def entry(self, device):
-        entry = self._cache.get(device.id)
-        if entry is None or time.monotonic() - entry.loaded > self._ttl:
-            entry = self._load(device)
-        return entry
+        cached = self._cache.get(device.id)
+        if cached is None or time.monotonic() - cached[-1] > self._ttl:
+            return self._load(device)
+        return _Entry._make(cached)
 
     def compose(self, device, cv=None):
-        """The device's `down` for a device that reported config version cv."""
+        """The device's `down` for a device that reported config version cv, as JSON ready to be
+        embedded in a reply (orjson.Fragment)."""
         return self.entry(device).down(cv)
 
     # ---- changes and long-poll --------------------------------------------------

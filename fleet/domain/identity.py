@@ -9,27 +9,34 @@ body content after, by the caller.)
 
 import hmac
 import time
+from typing import NamedTuple, Optional
 
 import devproto
 
 from fleet.core import clock
 from fleet.store.db import row
 
-class DeviceIdentity:
-    """What a request handler needs to know about the device behind a request."""
+class DeviceIdentity(NamedTuple):
+    """What a request handler needs to know about the device behind a request.
 
-    __slots__ = ("id", "hw_id", "role", "board", "site", "generation", "revoked", "key", "loaded")
+    Plain values only: the directory keeps each one as an exact tuple (CPython stops tracking a
+    tuple of strings and numbers at its first collection, but never a subclass), so a cache of
+    10,000 identities costs a full garbage collection nothing (docs/performance.md)."""
 
-    def __init__(self, rec, key):
-        self.id = rec["id"]
-        self.hw_id = rec["hw_id"]
-        self.role = rec["role"]
-        self.board = rec["board"]
-        self.site = rec["site"]
-        self.generation = rec["generation"]
-        self.revoked = rec["revoked_at"] is not None
-        self.key = key              # raw secret bytes; never logged, never serialised
-        self.loaded = time.monotonic()
+    id: str
+    hw_id: str
+    role: str
+    board: str
+    site: Optional[str]
+    generation: int
+    revoked: bool
+    key: bytes              # raw secret bytes; never logged, never serialised
+    loaded: float
+
+    @classmethod
+    def from_row(cls, rec, key):
+        return cls(rec["id"], rec["hw_id"], rec["role"], rec["board"], rec["site"], rec["generation"],
+                   rec["revoked_at"] is not None, key, time.monotonic())
 
     def __repr__(self):
         return "<DeviceIdentity %s %s gen %d%s>" % (self.id, self.role, self.generation,
@@ -51,16 +58,16 @@ class DeviceDirectory:
         self._cache = {}
 
     def get(self, device_id):
-        ident = self._cache.get(device_id)
-        if ident is not None and time.monotonic() - ident.loaded < self._ttl:
-            return ident
+        cached = self._cache.get(device_id)        # a plain tuple: see DeviceIdentity
+        if cached is not None and time.monotonic() - cached[-1] < self._ttl:
+            return DeviceIdentity._make(cached)
         rec = row(self._db, "SELECT id, hw_id, role, board, site, generation, revoked_at, secret_enc "
                             "FROM devices WHERE id = ?", (device_id,))
         if rec is None:
             self._cache.pop(device_id, None)
             return None
-        ident = DeviceIdentity(rec, self._box.open(rec["id"], rec["secret_enc"]))
-        self._cache[device_id] = ident
+        ident = DeviceIdentity.from_row(rec, self._box.open(rec["id"], rec["secret_enc"]))
+        self._cache[device_id] = tuple(ident)
         return ident
 
     def invalidate(self, device_id=None):

@@ -57,7 +57,9 @@ MAX_CACHED_STREAMS = 500_000
 
 
 def _stream(tx, key):
-    """[ack, max_seq] of a stream, from the writer's cache (the writer is the only one storing events)."""
+    """(ack, max_seq) of a stream, from the writer's cache (the writer is the only one storing events).
+    Tuples of ints, replaced rather than changed: the garbage collector stops tracking them, so a
+    cache of every stream in the fleet costs a full collection nothing."""
     streams = tx.cache.get("streams")
     if streams is None or len(streams) > MAX_CACHED_STREAMS:
         streams = tx.cache["streams"] = {}
@@ -65,7 +67,7 @@ def _stream(tx, key):
     if state is None:
         found = tx.conn.execute("SELECT ack, max_seq FROM streams WHERE device_id = ? AND generation = ? "
                                 "AND stream = ?", key).fetchone()
-        state = streams[key] = list(found or (0, 0))
+        state = streams[key] = tuple(found or (0, 0))
     return state
 
 
@@ -119,14 +121,14 @@ class EventsJob:
         """
         device = self.device
         key = (device.id, device.generation, self.stream)
-        state = _stream(tx, key)
-        before = tuple(state)
+        before = _stream(tx, key)
+        ack, max_seq = before
         queued = tx.local.setdefault(key, set())     # seqs queued by this group, not yet inserted
         fresh = set()
         duplicates = 0
         for ev in self.events:
             seq = ev["seq"]
-            if seq <= state[0] or seq in queued:
+            if seq <= ack or seq in queued:
                 duplicates += 1
                 continue
             t = ev["t"]
@@ -135,24 +137,25 @@ class EventsJob:
             row = key + (seq, ev["type"], t, _iso_of(t) if t >= devproto.MIN_VALID_TIME else tx.now_iso,
                          tx.now_iso, orjson.dumps(data).decode())
             handlers = _handlers.get(ev["type"])
-            if seq > state[1] and not handlers:
+            if seq > max_seq and not handlers:
                 tx.defer(INSERT_EVENT, (event_id,) + row)
                 queued.add(seq)
             elif not tx.conn.execute(INSERT_EVENT, (event_id,) + row).rowcount:
                 duplicates += 1
                 continue
             fresh.add(seq)
-            if seq > state[1]:
-                state[1] = seq
+            if seq > max_seq:
+                max_seq = seq
             for handler in handlers or ():
                 handler(tx, device, {"id": event_id, "device_id": device.id, "stream": self.stream, "seq": seq,
                                      "type": ev["type"], "t": t, "at": row[6], "received_at": tx.now_iso,
                                      "data": data})
         if fresh:
-            state[0] = _advance(tx, key, state[0], fresh | queued, state[1])
-        if tuple(state) != before:
-            tx.defer(UPSERT_STREAM, key + tuple(state))
-        return state[0], len(fresh), duplicates
+            ack = _advance(tx, key, ack, fresh | queued, max_seq)
+        if (ack, max_seq) != before:
+            tx.cache["streams"][key] = (ack, max_seq)
+            tx.defer(UPSERT_STREAM, key + (ack, max_seq))
+        return ack, len(fresh), duplicates
 
 
 HELLO_COLUMNS = ("fw", "app", "slot", "reset_cause", "wake_reason", "heap_free", "rssi")

@@ -126,7 +126,7 @@ def test_what_makes_a_request_urgent():
     from fleet.domain.identity import DeviceIdentity
     from fleet.domain.ingest import EventsJob, HelloJob
 
-    button = DeviceIdentity.__new__(DeviceIdentity)
+    button = DeviceIdentity("cb-1", "aabbccddeeff", "call_button", "esp32-devkitc", None, 1, False, b"k" * 32, 0.0)
     heartbeat = {"seq": 1, "t": 0, "type": "heartbeat", "data": {}}
     alarm = {"seq": 2, "t": 0, "type": "alarm", "data": {"ref": "r-1"}}
     cancel = {"seq": 3, "t": 0, "type": "alarm_cancel", "data": {"ref": "r-1"}}
