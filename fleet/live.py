@@ -95,3 +95,7 @@ class Hub:
     @property
     def subscribers(self):
         return len(self._subs)
+
+    def listened(self, topic):
+        """Is anyone subscribed to topic? (Skip building a message no one will read.)"""
+        return any(topic in sub.topics for sub in self._subs)

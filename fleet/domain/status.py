@@ -205,6 +205,6 @@ async def tick(board, db, writer, hub):
                 listener(change)
             except Exception:
                 log.exception("status listener %r failed", listener)
-    if seen:
+    if seen and hub.listened("devices"):      # 10,000 times formatted: only for a devices page open
         hub.publish("devices", "seen", {d: clock.iso(t) for d, t in seen.items()})
     return changes
