@@ -85,6 +85,7 @@ def test_deploy_copies_only_changed_files_with_the_watchdog_running_and_the_boar
     out = deploy(b.serial_url, "virtual", firmware_dir=str(fw_dir))
     assert out["copied"] == ["/app_%s/log.mpy" % out["slot"]]
     b.expect("supervisor: start", timeout=30)                      # reset afterwards: the app runs again
-    assert b.info()["wdt_ms"]
+    # with its watchdog, armed by the runtime's watchdog task a moment after that line
+    b.wait_for(lambda x: x.info()["wdt_ms"], timeout=30, what="the watchdog armed again")
     text = b.console_text()
     assert "soft reset: watchdog" in text and "task_wdt" not in text
