@@ -49,7 +49,10 @@ class NonceCache:
         if key in self._expiry:
             return False
         self._expiry[key] = expires
-        self._buckets.setdefault(expires, {})[key] = None
+        bucket = self._buckets.get(expires)
+        if bucket is None:              # (not setdefault: that makes a dict on every request)
+            bucket = self._buckets[expires] = {}
+        bucket[key] = None
         if self._oldest is None or expires < self._oldest:
             self._oldest = expires
         if len(self._expiry) > self.capacity:
