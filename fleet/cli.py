@@ -4,7 +4,7 @@ capability's commands added (care: `alarm`, `resident`, `escalation`, from fleet
 Every command works on the database given by --db (or FLEET_DB, default var/fleet.db) and
 can run while the server is up. Only the commands that set up a new fleet create a missing
 database (and say so); the others name the file they looked for (SQLite WAL lets both write; a running server sees CLI
-changes to devices within identity_ttl_s). Errors from the Python API (fleet.errors) become
+changes to devices within change_poll_s, from the device change log). Errors from the Python API (fleet.errors) become
 one line on stderr and exit status 1.
 """
 

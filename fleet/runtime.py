@@ -3,6 +3,7 @@
     settings, capabilities, migrations ─▶ FleetRuntime
                  ├ reader       the event loop's read connection (identities, downlink, status)
                  ├ directory    device identities cache          (fleet.domain.identity)
+                 ├ changes      the device change log follower    (fleet.domain.changes)
                  ├ nonces       replay protection                (fleet.domain.nonces)
                  ├ rate         per-device request budget        (fleet.domain.ratelimit)
                  ├ writer       group-commit writer thread       (fleet.domain.writer)
@@ -30,7 +31,7 @@ import logging
 from fleet.core import clock
 from fleet.core.security import SecretBox
 from fleet.domain import commands  # noqa: F401  (registers the commands/update downlink keys and cmd_result)
-from fleet.domain import audit, credentials, devices
+from fleet.domain import audit, changes, credentials, devices
 from fleet.domain.downlink import Downlink
 from fleet.domain.identity import DeviceDirectory
 from fleet.domain.nonces import NonceCache
@@ -67,6 +68,7 @@ class FleetRuntime:
         self.logins = LoginThrottle(settings, self.refusals)
         self.enrollments = EnrollThrottle(settings, self.refusals)
         self._refusal_writer = None
+        self._change_follower = None
         self._token_uses = {}         # token id -> the minute its use was last handed to the writer
         if settings.metrics_token and len(settings.metrics_token) < 16:
             raise Invalid("FLEET_METRICS_TOKEN must be at least 16 characters")
@@ -82,6 +84,7 @@ class FleetRuntime:
         self.loop = asyncio.get_running_loop()
         self.reader = store.open_db(s.db, self.migrations)          # applies migrations
         self.directory = DeviceDirectory(self.reader, self.box, s.identity_ttl_s)
+        self.changes = changes.ChangeFeed(self.reader)
         self.nonces = NonceCache(s.nonce_cache_size)
         self._load_nonces()
         self.rate = DeviceRateLimit(s.device_rate_per_s, s.device_burst)
@@ -102,6 +105,7 @@ class FleetRuntime:
                 self.services[capability.name] = service = capability.service(self)
                 await service.start()
         self._refusal_writer = asyncio.create_task(self._write_refusals_every(s.audit_summary_s))
+        self._change_follower = asyncio.create_task(self._follow_changes(s.change_poll_s), name="fleet-changes")
         log.info("fleet runtime started on %s", s.db)
 
     def begin_shutdown(self):
@@ -125,6 +129,10 @@ class FleetRuntime:
             self._webhook_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._webhook_task
+        if self._change_follower is not None:
+            self._change_follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._change_follower
         if self._refusal_writer is not None:
             self._refusal_writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -186,6 +194,35 @@ class FleetRuntime:
             self.hub.publish("devices", "device", devices.summary(devices.get_device(self.reader, device_id)))
         except NotFound:
             pass
+
+    # ---- changes made by any process, from the device change log ----------------------
+
+    async def _follow_changes(self, period_s, prune_every_s=60.0):
+        pruned_at, unpruned = self.loop.time(), self.changes.seq
+        while True:
+            await asyncio.sleep(period_s)
+            try:
+                self._apply_changes(*self.changes.poll())
+                if self.loop.time() - pruned_at >= prune_every_s:
+                    # rows read a whole period ago: a slow reader of the log has had its minute
+                    upto, unpruned, pruned_at = unpruned, self.changes.seq, self.loop.time()
+                    fut = self.writer.call(lambda tx, upto=upto: changes.prune(tx.conn, upto), BULK)
+                    fut.add_done_callback(lambda f: f.cancelled() or f.exception())   # retried next period
+            except Exception:
+                log.exception("device change log not read")
+
+    def _apply_changes(self, down, device):
+        """Drop what the running parts cached about these devices and wake their long-polls.
+        The cursor rises with every alarm and command: for those only the downlink is redone."""
+        for device_id in device:
+            self.directory.invalidate(device_id)
+            self.board.load(self.reader, device_id)
+        if down or device:
+            self.downlink.notify(down | device)
+        if device and self.hub.listened("devices"):
+            for device_id in device:
+                with contextlib.suppress(NotFound):
+                    self.hub.publish("devices", "device", devices.summary(devices.get_device(self.reader, device_id)))
 
     # ---- replay protection across restarts ---------------------------------------------
 

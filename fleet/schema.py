@@ -29,6 +29,7 @@ MIGRATIONS = [
     ota.m009_ota,                               # 9  OTA: keys, releases, rollouts
     provisioning.m010_provisioning_runs,        # 10 the technicians' provisioning runs
     core.m011_device_tags,                      # 11 device tags (people's labels; rollout targets)
+    core.m012_device_changes,                   # 12 the device change log (cache invalidation across processes)
 ]
 LATEST = len(MIGRATIONS)
 

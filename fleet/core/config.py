@@ -37,9 +37,12 @@ class Settings:
     status_interval_s: float = 5.0
     # Most (device, nonce) pairs remembered for replay protection (about 150 bytes each).
     nonce_cache_size: int = 1_000_000
-    # How long a cached device identity (secret, revoked flag) is trusted before it is re-read,
-    # so that a revoke done by the CLI in another process takes effect in a running server.
-    identity_ttl_s: float = 5.0
+    # How often the server reads the device change log (fleet.domain.changes): a change made by
+    # another process (the CLI revoking a device) applies within this.
+    change_poll_s: float = 0.2
+    # The longest a cached device identity or composed downlink is trusted without being re-read:
+    # a backstop only (the change log invalidates entries when their rows change).
+    identity_ttl_s: float = 600.0
     # Per-device request budget (signed device requests): this many at once...
     device_burst: int = 60
     # ...then this many per second sustained; 0 turns the limit off.

@@ -121,6 +121,29 @@ def m011_device_tags(db):
     db["device_tags"].create_index(["tag", "device_id"])
 
 
+# The devices columns a running server keeps in memory: identities (fleet.domain.identity), the
+# status board (fleet.domain.status) and composed downlinks (fleet.domain.downlink). `cursor`
+# alone rises with every alarm and command (only the downlink depends on it): its own kind.
+DEVICE_COLUMNS_CACHED = ("hw_id", "role", "board", "site", "generation", "revoked_at", "secret_enc",
+                         "config_version", "config")
+
+
+def m012_device_changes(db):
+    """The device change log (fleet.domain.changes): triggers append the id of every device whose
+    cached columns change, or which is deleted, by any process (the CLI revoking a device), so that
+    the running server drops what it cached and wakes the device's long-poll within a fraction of a
+    second. kind: 'down' (only the cursor rose) or 'device' (anything else)."""
+    db.conn.execute("CREATE TABLE device_changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+                    "device_id TEXT NOT NULL, kind TEXT NOT NULL)")     # AUTOINCREMENT: never reused after a prune
+    db.conn.execute("CREATE TRIGGER devices_cursor_rose AFTER UPDATE OF cursor ON devices BEGIN "
+                    "INSERT INTO device_changes (device_id, kind) VALUES (NEW.id, 'down'); END")
+    db.conn.execute("CREATE TRIGGER devices_changed AFTER UPDATE OF %s ON devices BEGIN "
+                    "INSERT INTO device_changes (device_id, kind) VALUES (NEW.id, 'device'); END"
+                    % ", ".join(DEVICE_COLUMNS_CACHED))
+    db.conn.execute("CREATE TRIGGER devices_deleted AFTER DELETE ON devices BEGIN "
+                    "INSERT INTO device_changes (device_id, kind) VALUES (OLD.id, 'device'); END")
+
+
 def version(db):
     return db.conn.execute("PRAGMA user_version").fetchone()[0]
 

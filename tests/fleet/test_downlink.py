@@ -131,3 +131,19 @@ def test_config_follows_the_cv_of_each_request_and_is_always_whole(client, devic
     assert device.events([heartbeat(1)]).json()["down"]["config"]["heartbeat_min"] == 60
     assert "config" in device.poll(cursor=0, cv=cv - 1).json()["down"]
     assert "config" not in device.poll(cursor=0, cv=cv).json()["down"]
+
+
+def test_a_config_change_by_another_process_wakes_the_long_poll(http, db):
+    """`fleet device config` runs in its own process: the server learns of it from the device change
+    log and answers the parked poll with the new config, long before the poll's wait is over."""
+    from fleet.domain import devices
+    from fleetkit import CLI
+
+    device = enroll(http, db)
+    future = poll_in_background(device, cursor=1)
+    time.sleep(0.3)   # let the poll get parked; the assertion below does not depend on it
+    devices.set_config(db, CLI, device.id, {"heartbeat_min": 30})    # its own connection, as the CLI's
+    response, elapsed = future.result(LONG + 5)
+    assert elapsed < LONG
+    down = response.json()["down"]
+    assert down["cursor"] == 2 and down["config"]["heartbeat_min"] == 30
