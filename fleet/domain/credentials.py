@@ -104,25 +104,19 @@ def revoke_token(db, actor, token_id):
     return get_token(db, token_id)
 
 
-def token_principal(db, token, note_use=None):
-    """The Principal of an API token; read-only when note_use is given.
-
-    `last_used_at` (minute resolution) is saved by note_use(token_id) - the running server hands
-    it to its writer - or, without one, here. A request never writes it on its own connection:
-    even an UPDATE that changes no row takes SQLite's write lock, and waiting for that lock
-    behind the busy writer cost admin requests (a caregiver's acknowledge among them) up to
-    half a second under load (docs/performance.md)."""
+def token_principal(db, token, note_use):
+    """The Principal of an API token. Read-only: a use worth saving (`last_used_at`, minute
+    resolution) goes to note_use(token_id) - the running server hands it to its writer. A request
+    never writes it on its own connection: even an UPDATE that changes no row takes SQLite's write
+    lock, and waiting for that lock behind the busy writer cost admin requests (a caregiver's
+    acknowledge among them) up to half a second under load (docs/performance.md)."""
     found = row(db, "SELECT u.*, t.id AS token_id, t.revoked_at, t.last_used_at AS token_used_at "
                     "FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
                 (security.token_hash(token),))
     if found is None or found["revoked_at"] or found["disabled"]:
         raise Unauthorized("API token unknown or revoked")
     if _use_is_news(found["token_used_at"]):
-        if note_use is not None:
-            note_use(found["token_id"])
-        else:
-            with write_tx(db):
-                record_token_use(db.conn, found["token_id"])
+        note_use(found["token_id"])
     return principal_for(found, kind="token")
 
 

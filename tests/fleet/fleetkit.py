@@ -1,5 +1,6 @@
 """Helpers shared by the fleet tests: signed device clients, users per role, small waits."""
 
+import gc
 import json
 import os
 import re
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 
 import devproto
 
@@ -121,3 +123,19 @@ def credentials_headers(db, user):
     """Authorization headers of an API token of this existing user."""
     _, token = credentials.create_token(db, CLI, user["id"], "tests")
     return {"Authorization": "Bearer " + token}
+
+
+def collector_walk(root):
+    """What a full garbage collection walks from root: (tracked objects reached, references
+    followed). Only tracked objects are traversed, at every collection, with the event loop
+    waiting; an untracked tuple or dict costs one pointer check. Classes and modules are the
+    program's, not root's, and are not followed."""
+    seen, todo, followed = {id(root)}, [root], 0
+    while todo:
+        refs = gc.get_referents(todo.pop())
+        followed += len(refs)
+        for ref in refs:
+            if gc.is_tracked(ref) and not isinstance(ref, (type, types.ModuleType)) and id(ref) not in seen:
+                seen.add(id(ref))
+                todo.append(ref)
+    return len(seen), followed

@@ -8,23 +8,10 @@ track - so the walk from each cache is the same for 5 devices as for 10,000.
 """
 
 import gc
-import types
 
-from fleetkit import enroll, heartbeat
+from fleetkit import collector_walk, enroll, heartbeat
 
 DEVICES = 120
-
-
-def _tracked_containers(root):
-    """The tracked objects a full collection must examine, reached from root (classes and modules
-    are the program's, not the cache's). An untracked tuple or dict costs it one pointer check."""
-    seen, todo = {id(root)}, [root]
-    while todo:
-        for ref in gc.get_referents(todo.pop()):
-            if gc.is_tracked(ref) and not isinstance(ref, (type, types.ModuleType)) and id(ref) not in seen:
-                seen.add(id(ref))
-                todo.append(ref)
-    return len(seen)
 
 
 def test_the_per_device_caches_cost_a_full_collection_nothing_per_device(client, db):
@@ -40,5 +27,5 @@ def test_the_per_device_caches_cost_a_full_collection_nothing_per_device(client,
               "request budgets": (rt.rate._tokens, rt.rate._refilled),
               "replay nonces": (rt.nonces._expiry, rt.nonces._buckets), "stream acks": rt.writer.cache}
     assert len(rt.directory._cache) >= DEVICES and len(rt.writer.cache["streams"]) >= DEVICES
-    tracked = {name: _tracked_containers(cache) for name, cache in caches.items()}
+    tracked = {name: collector_walk(cache)[0] for name, cache in caches.items()}
     assert all(n <= 3 for n in tracked.values()), tracked       # the containers, not their devices
