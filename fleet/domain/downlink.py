@@ -15,8 +15,9 @@ Whenever anything in a device's `down` changes, its cursor must rise:
   `await writer.call(lambda tx: tx.mark_downlink_changed(device_id))` from a coroutine.
 Both wake the device's long-poll at once (an asyncio future, no database polling).
 
-Composed `down` objects are cached per device until the cursor rises (or `ttl` passes, which
-catches changes made by another process).
+Composed `down` objects are cached per device until the cursor rises. A change made by another
+process (the CLI) reaches notify() from the device change log (fleet.domain.changes); `ttl` is
+a backstop.
 """
 
 import json
@@ -70,7 +71,7 @@ class _Entry(NamedTuple):
 
 
 class Downlink:
-    def __init__(self, db, ttl=5.0):
+    def __init__(self, db, ttl=600.0):
         self._db = db               # the event loop's read connection
         self._ttl = ttl
         self._cache = {}            # device id -> tuple(_Entry)

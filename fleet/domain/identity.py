@@ -46,12 +46,13 @@ class DeviceIdentity(NamedTuple):
 class DeviceDirectory:
     """Device identities by id, cached in memory.
 
-    A cached entry is trusted for `ttl` seconds, then re-read: changes made in this process
-    call invalidate() and apply at once; changes made by another process (the CLI revoking a
-    device) apply within ttl.
+    Changes made in this process call invalidate() and apply at once; changes made by another
+    process (the CLI revoking a device) are invalidated from the device change log
+    (fleet.domain.changes) within a fraction of a second. `ttl` is a backstop: an entry older
+    than that is re-read anyway.
     """
 
-    def __init__(self, db, box, ttl=5.0):
+    def __init__(self, db, box, ttl=600.0):
         self._db = db
         self._box = box
         self._ttl = ttl
