@@ -56,6 +56,18 @@ async def run(rt, offer, lean=False):
     await _update(rt, offer, rid)
 
 
+def enter(rt, offer):
+    """Store the offer and end the wake with a clean reboot into an update boot (otaboot.py).
+    Here, not in otaboot: the offer wake has the role and the long-poll on its heap, and
+    loading otaboot for these lines was what a .mpy offer wake ran out of heap on."""
+    b = bool(rt.board.pin("button") is not None and getattr(rt, "pin_is_button", True))
+    store.makedirs("/state")
+    store.remove("/state/otaenv.json")  # (otaboot.ENV: an envelope of an offer before, fetched anew)
+    store.write_json("/state/otaboot.json", {"offer": offer, "btn": b})     # otaboot.FILE
+    log.i("otaboot", "%s: rebooting into an update boot" % offer.get("id"))
+    rt.finish("reboot", "update boot")
+
+
 async def _guarded(rt, rid):
     told = False
     while True:

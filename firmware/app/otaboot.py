@@ -2,7 +2,8 @@
 # the role and the long-poll, so that the heap holds the link and one OTA phase at a time.
 #
 # A normal wake whose offer the guard lets go (ota.run: the role's may_update(), the battery)
-# stores the offer in /state/otaboot.json and reboots cleanly (enter). supervisor.main() reads
+# stores the offer in /state/otaboot.json and reboots cleanly (ota.enter: not here, so that
+# the offer wake, beside the role and the long-poll, never loads this module). supervisor.main() reads
 # that file before the runtime loads, as it decides setup mode; startup.init removes it, and
 # startup starts only the outbox, Wi-Fi, the link, the watchdog, the button and run() below.
 # run() carries out the update (ota.run, lean: the guard was asked already) while watching the
@@ -29,22 +30,12 @@ import log
 import store
 from micropython import const
 
-FILE = const("/state/otaboot.json")
+FILE = const("/state/otaboot.json")     # (ota.enter writes it too: keep equal)
 ENV = const("/state/otaenv.json")   # the offer's signed envelope, fetched by an update boot
 RETRY_S = const(600)            # after an unfinished update boot, the next one waits this long
                                 # (ota.run asks rt.ms_until("otaboot", 600): keep them equal)
 _SEND_MS = const(10000)         # the update's last events: sent before the reboot, if they can be
 _HELLO_MS = const(60000)        # the update starts after this boot's hello, or not at all
-
-
-def enter(rt, offer):
-    """Store the offer and end the wake with a clean reboot into an update boot."""
-    b = bool(rt.board.pin("button") is not None and getattr(rt, "pin_is_button", True))
-    store.makedirs("/state")
-    store.remove(ENV)                   # (an envelope of an offer before: fetched anew)
-    store.write_json(FILE, {"offer": offer, "btn": b})
-    log.i("otaboot", "%s: rebooting into an update boot" % offer.get("id"))
-    rt.finish("reboot", "update boot")
 
 
 def again(rt, text):

@@ -222,9 +222,8 @@ class Runtime:
     def update_boot(self, offer):
         """ota.run() in a normal wake, once the guard lets the update go: the offer stored and a
         clean reboot into an update boot, which runs only the link and the update (otaboot.py)."""
-        import otaboot
-        otaboot.enter(self, offer)
-        sys.modules.pop("otaboot", None)
+        import ota                      # (loaded: ota.run is the caller)
+        ota.enter(self, offer)
 
     async def _update_boot(self):
         import otaboot
