@@ -57,7 +57,8 @@ def test_call_button_ota_update_heap_budget(tmp_path, tls_fleet, heap_trees, tls
     (benchmarks/heap_ota.py, 2026-12-06): ROMFS offer 76, envelope 74, update 78, gate 76; .mpy
     104, 104, 106, 106 (docs/ota.md). At the call button's own gates (ROMFS 78, .mpy 108) it
     failed in 3 of ~20 parallel runs (the ROMFS update boot in the link's first request; once
-    the .mpy offer wake loading otaboot): held 2 KB over them, 80 / 110, until it has margin."""
+    the .mpy offer wake loading otaboot, which it no longer does): held 2 KB over them, 80 / 110,
+    until the update boot has margin."""
     case, offer = tls_release
     tls_fleet.offer = offer
     try:
