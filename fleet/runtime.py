@@ -190,10 +190,9 @@ class FleetRuntime:
         self.board.load(self.reader, device_id)
         if downlink:
             self.downlink.notify([device_id])
-        try:
-            self.hub.publish("devices", "device", devices.summary(devices.get_device(self.reader, device_id)))
-        except NotFound:
-            pass
+        if self.hub.listened("devices"):
+            with contextlib.suppress(NotFound):
+                self.hub.publish("devices", "device", devices.summary(devices.get_device(self.reader, device_id)))
 
     # ---- changes made by any process, from the device change log ----------------------
 
@@ -215,14 +214,9 @@ class FleetRuntime:
         """Drop what the running parts cached about these devices and wake their long-polls.
         The cursor rises with every alarm and command: for those only the downlink is redone."""
         for device_id in device:
-            self.directory.invalidate(device_id)
-            self.board.load(self.reader, device_id)
+            self._device_changed(device_id, downlink=False)
         if down or device:
             self.downlink.notify(down | device)
-        if device and self.hub.listened("devices"):
-            for device_id in device:
-                with contextlib.suppress(NotFound):
-                    self.hub.publish("devices", "device", devices.summary(devices.get_device(self.reader, device_id)))
 
     # ---- replay protection across restarts ---------------------------------------------
 
