@@ -1,6 +1,7 @@
 """Heap figures of the firmware's heap scenarios (tests/firmware/heapgate.py), per bundle.
 
-For each scenario (the runtime with the generic role, the call button; over HTTPS with the
+For each scenario (the runtime with the generic role, the call button, the smart bin, the facility
+beacon as a manhole cover and as a streetlight; over HTTPS with the
 fleet's certificate verified, against the FakeFleet) and each bundle ("mpy": .mpy files as on
 the board's LittleFS; "romfs": one ROMFS image mounted with vfs.VfsRom, as the ESP32 port
 mounts a romfs partition), on the 64-bit unix port:
@@ -15,7 +16,7 @@ mounts a romfs partition), on the 64-bit unix port:
 
 The harness's heap (and a ROMFS image's bytes: flash on a board) is measured and added on top of
 the firmware's heap, as the gates do. Ends with one JSON line of the figures.
-Usage: python benchmarks/heap.py [--bundles mpy,romfs] [--scenarios cb,runtime] [--runs 2]
+Usage: python benchmarks/heap.py [--bundles mpy,romfs] [--scenarios runtime,cb,bin,cover,lamp] [--runs 2] [--from KB]
 """
 
 import argparse
@@ -34,30 +35,38 @@ sys.path.insert(0, str(HERE.parent / "tests" / "firmware"))
 import heapgate  # noqa: E402
 
 # scenario, its tests, the FakeFleet's auto-acknowledgement (ms), its gates' budgets (KB:
-# ROMFS, .mpy; the tests hold them to these)
+# ROMFS, .mpy; the tests hold them to these), whether the fleet sends down.beacon
 SCENARIOS = {
     "runtime": ("scenario_heap", ("test_runtime_scenario_fits_in_72k_heap", "test_second_wake_fits_too"),
-                None, (72, 96)),
-    "cb": ("scenario_heap_cb", ("test_first_boot_fits", "test_press_wake_fits"), 1500, (76, 108)),
+                None, (72, 96), False),
+    "cb": ("scenario_heap_cb", ("test_first_boot_fits", "test_press_wake_fits"), 1500, (78, 108), False),
     "bin": ("scenario_heap_bin", ("test_first_boot_fits", "test_quiet_sample_wake_fits",
-                                  "test_reporting_sample_wake_fits"), None, (80, 112)),
+                                  "test_reporting_sample_wake_fits"), None, (80, 112), False),
+    "cover": ("scenario_heap_beacon", ("test_cover_first_boot_fits", "test_cover_tilt_wake_fits"), None,
+              (80, 108), True),
+    "lamp": ("scenario_heap_beacon", ("test_streetlight_fault_fits",), None, (80, 108), True),
 }
 
 
 def run(fleet, key, bundle, heap_k, trace_ms=0):
     """The scenario's figures, or None if a test failed at this heap."""
-    scenario, names, ack_ms, _ = SCENARIOS[key]
+    scenario, names, ack_ms, _, beacon = SCENARIOS[key]
     fleet.auto_ack_ms = ack_ms
+    fleet.beacon = heapgate.beacon_settings() if beacon else None
     tmp = Path(tempfile.mkdtemp(prefix="hb"))
     trees = Path(tempfile.mkdtemp(prefix="fw"))
     try:
         with contextlib.redirect_stdout(io.StringIO()):      # the consoles: only on failure
             return heapgate.run_scenario(tmp, fleet, (trees / "a", trees / "h"), scenario, names,
                                          bundle=bundle, heap=heap_k * 1024, trace_ms=trace_ms)
-    except AssertionError:
+    except AssertionError as ex:
+        # why (the first error on the console), for the record: a scan's failure is a finding
+        why = [ln.strip() for ln in str(ex).splitlines() if "Error" in ln][:1]
+        print("  %s %s at %d KB fails: %s" % (key, bundle, heap_k, why[0][:160] if why else "?"),
+              file=sys.stderr, flush=True)
         return None
     finally:
-        fleet.auto_ack_ms = None
+        fleet.auto_ack_ms = fleet.beacon = None
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(trees, ignore_errors=True)
 
@@ -78,7 +87,7 @@ def smallest(fleet, key, bundle, start_k, runs):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bundles", default="mpy,romfs")
-    ap.add_argument("--scenarios", default="runtime,cb,bin")
+    ap.add_argument("--scenarios", default="runtime,cb,bin,cover,lamp")
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--from", dest="start", type=int, default=0,
                     help="KB to scan down from (default: 2 KB over the gate's budget)")

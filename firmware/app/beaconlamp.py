@@ -2,11 +2,12 @@
 # Every 10 s the light sensor (and the lamp current, when the board has a current sensor)
 # against the dusk-to-dawn schedule - the fleet's minutes, or sunset and sunrise for the site
 # (suntimes) - decide (beaconrules.Lamp: lamp_fault / day_burning / lamp_ok after
-# lamp_debounce_s). No schedule without the fleet's time.
+# lamp_debounce_s). No schedule without the fleet's time. suntimes and the light driver are
+# loaded for each look and dropped after it: a look every 10 s, and ~2.5 KB of heap between.
+import sys
 import time
 import log
 import beaconrules
-import suntimes
 from micropython import const
 
 LOOK_MS = const(10000)           # how often roles/beacon asks step() to look
@@ -26,8 +27,22 @@ def configure():
     _lamp.debounce_s = role.setting("lamp_debounce_s")
 
 
+def _drop(name, pkg=None):
+    sys.modules.pop(name, None)
+    if pkg is not None:
+        sys.modules[pkg].__dict__.pop(name.rsplit(".", 1)[1], None)
+
+
 def _schedule():
     """(minute, should_be_on) local: the fleet's on/off minutes, else sunset/sunrise of the site."""
+    import suntimes
+    try:
+        return _on_at(suntimes)
+    finally:
+        _drop("suntimes")
+
+
+def _on_at(suntimes):
     setting = role.setting
     off = setting("utc_offset_min")
     doy, minute = suntimes.day_of_year(role.rt.clock.now(), off)
@@ -46,8 +61,11 @@ def _schedule():
 def _light():
     from drivers import light
     board = role.rt.board
-    sensor = light.from_board(board)
-    lv = sensor.level() if sensor is not None else None
+    try:
+        sensor = light.from_board(board)
+        lv = sensor.level() if sensor is not None else None
+    finally:
+        _drop("drivers.light", "drivers")
     amps = None
     p = board.pin("current_adc")
     if p is not None:

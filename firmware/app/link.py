@@ -76,11 +76,25 @@ class Link:
         self.batch_bytes = 4096
         self.sent = 0                 # events sent in requests that were acked
         self.kicked = False           # something to send: the sender looks at once
+        self.hold = False             # an update boot's download runs: no connection beside it
+        self.held = False             # the link sees hold: its connection closed, nothing sent
+        self.busy = False             # an exchange with the fleet is under way
 
     # ---- API for the runtime and roles --------------------------------------------
     def kick(self):
         """Something to send: wake the sender now."""
         self.kicked = True
+
+    async def pause(self):
+        """Send nothing and hold no connection until resume() (an update boot's download:
+        two TLS connections at once do not fit a small heap). Events emitted meanwhile wait
+        in the outbox. Returns once the link is between exchanges with its connection closed."""
+        self.hold = True
+        await self._until(lambda: self.held, self.timeout_ms + 1000)
+
+    def resume(self):
+        self.hold = False
+        self.kick()
 
     def settled(self):
         """Nothing left to do with the fleet right now."""
@@ -103,6 +117,10 @@ class Link:
     async def wait_acked(self, seq, timeout_ms):
         """True once the fleet acknowledged event seq (stored it durably)."""
         return await self._until(lambda: self.ob.ack >= seq, timeout_ms, True)
+
+    async def wait_settled(self, timeout_ms):
+        """True once nothing is left to do with the fleet (settled())."""
+        return await self._until(self.settled, timeout_ms)
 
     async def _until(self, done, timeout_ms, kick=False):
         t0 = time.ticks_ms()
@@ -252,17 +270,24 @@ class Link:
     async def run(self):
         bo = Backoff(1000, 60000)
         while True:
+            if self.hold:
+                await self.conn.close()
+                self.held = True
+                while self.hold:
+                    await asyncio.sleep_ms(_TICK_MS)
+                self.held = False
             net = self.net
             if net is not None and not net.isconnected():
                 await net.up.wait()
             ms = None
             self.kicked = False             # a kick from now on is seen by the wait below
+            self.busy = True
             try:
                 if not self.cfg.enrolled():
                     await self.enroll()
                 if self.need_hello:
                     await self.hello()
-                while self.ob.pending() and not self.need_hello:
+                while self.ob.pending() and not self.need_hello and not self.hold:
                     await self.send_events()
                 bo.reset()
                 self.fail_t = None
@@ -272,7 +297,9 @@ class Link:
             except (HttpError, ProtoError, OSError) as ex:
                 import linkx
                 ms = linkx.failed(self, ex, bo)
+            finally:
+                self.busy = False
             if ms is not None:              # idle: wait for a kick (or the time)
                 t0 = time.ticks_ms()
-                while not self.kicked and time.ticks_diff(time.ticks_ms(), t0) < ms:
+                while not (self.kicked or self.hold) and time.ticks_diff(time.ticks_ms(), t0) < ms:
                     await asyncio.sleep_ms(_TICK_MS)

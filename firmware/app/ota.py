@@ -42,6 +42,9 @@ async def run(rt, offer, lean=False):
             or rt.ota_boot or rt.trial:
         return                          # carried out already, or a switch is on trial
     if not lean:
+        # the wake's exchanges done first: the guard's and the update's code beside a
+        # request's TLS connection is more than a small heap has
+        await rt.link.wait_settled(15000)
         ub = getattr(rt, "update_boot", None)   # the runtime: the update in an update boot
         while True:
             await _guarded(rt, rid)
@@ -171,7 +174,20 @@ async def _update(rt, offer, rid):
         import otafw
         part = otafw.target()
         st["part"] = otafw.label(part)
-    buf = bytearray(_BUF)
+    try:
+        await _install(rt, offer, rid, st, save, part, bytearray(_BUF), kind)
+    finally:
+        rt.link.resume()
+
+
+async def _install(rt, offer, rid, st, save, part, buf, kind):
+    # An update boot: the download and the install each have the heap to themselves -- the
+    # link holds no connection and sends nothing meanwhile; the progress events wait in the
+    # outbox and are sent between the two and after the switch (docs/ota.md)
+    link = rt.link
+    lean = getattr(rt, "ub", None) is not None
+    if lean:
+        await link.pause()
     digest = await _download(rt, offer, rid, st, save, part, buf)
     drop("otaget")
     if digest is None:
@@ -182,15 +198,21 @@ async def _update(rt, offer, rid):
         emit(rt, rid, "failed", "hash_mismatch")
         done(rt, rid, "failed")
         return
+    if lean:
+        link.resume()
+        await link.wait_acked(rt.outbox.next_seq - 1, 10000)
+        await link.pause()
     emit(rt, rid, "verifying")
     try:
         if kind == "firmware":
+            import otafw
             otafw.activate(part)
         else:
             import otaapp
             st["slot"] = "b" if rt.slot == "a" else "a"
             v = otaapp.install(BUNDLE, st["slot"], buf)
-            drop("otaapp")
+            del otaapp                  # (the local name would keep the module alive)
+            drop("otaapp", "devproto.ota")     # (otaapp loads the bundle format)
             if v != st["v"]:
                 raise ValueError("bundle version %s" % v)
             store.remove(BUNDLE)
@@ -218,11 +240,13 @@ async def _update(rt, offer, rid):
     b["ota"] = 1
     rt.healthy = True                   # a hello from now on must not confirm the new slot
     boot._save()
-    del boot
+    del boot, b, buf, bootstate
+    drop("bootstate")                   # the heap for the "installed" event's request
     log.i("ota", "%s installed (%s), rebooting into it" % (rid, st.get("slot") or st.get("part")))
     seq = emit(rt, rid, "installed", None, None, st["v"])
     if seq is not None:
-        await rt.link.wait_acked(seq, 10000)
+        link.resume()
+        await link.wait_acked(seq, 10000)
     rt.finish("reboot", "ota " + rid)
 
 

@@ -39,14 +39,18 @@ class Runtime:
         (None if the board lacks the part), so a wake that needs none loads none."""
         if name not in ("button", "led", "buzzer", "battery"):
             raise AttributeError(name)
+        drv = self._drv
+        if name in drv:
+            return drv[name]
         d = None
         try:
             d = self.board.driver(name, self.cfg["long_press_ms"], self.woke_by_pin)
         except Exception as ex:
             log.exc("supervisor", "driver " + name, ex)
             self.record_error("driver %s: %s" % (name, log.describe(ex)))
-        self._drv[name] = d
-        setattr(self, name, d)              # found directly from now on
+        # kept in _drv, not set on the instance: its dict would grow (to ~750 bytes in one
+        # piece, in the middle of a press) and leave the old table as a hole
+        drv[name] = d
         if name == "button" and d is not None and self.link is not None:   # tasks run
             self.spawn("button", d.run)
         return d
@@ -118,8 +122,11 @@ class Runtime:
 
     def _loop_exc(self, loop, c):
         ex = c.get("exception")
-        log.exc("supervisor", "unhandled in task", ex)
-        self.record_error("task: " + log.describe(ex))
+        try:
+            log.exc("supervisor", "unhandled in task", ex)
+            self.record_error("task: " + log.describe(ex))
+        except MemoryError:
+            pass
 
     async def _guard(self, name, fn, restart):
         n = 0
@@ -131,13 +138,22 @@ class Runtime:
                 raise
             except Exception as ex:
                 n += 1
-                log.exc("supervisor", "task %s crashed (%d)" % (name, n), ex)
-                self.record_error("%s: %s" % (name, log.describe(ex)))
+                try:
+                    log.exc("supervisor", "task %s crashed (%d)" % (name, n), ex)
+                    self.record_error("%s: %s" % (name, log.describe(ex)))
+                except MemoryError:
+                    # out of heap while telling it: the crash still counts, or the task would
+                    # be gone for good and the wake never end (no sleep, no reset)
+                    pass
+                ex = None                   # (its traceback holds the crashed frames)
                 if not restart:
                     return
                 if n >= _MAX_CRASHES:
-                    log.e("supervisor", "task %s keeps crashing, resetting" % name)
                     self.finish("crash", name)
+                    try:
+                        log.e("supervisor", "task %s keeps crashing, resetting" % name)
+                    except MemoryError:
+                        pass
                     return
                 await asyncio.sleep_ms(min(1000 * n, 10000))
 
@@ -166,9 +182,8 @@ class Runtime:
             sys.modules.pop("startup", None)
         if idle:
             return idle
-        # The start's garbage gone before the exchanges, and from now on a collection
-        # every quarter of what is free: the heap stays compact (less fragmentation) at
-        # the cost of a few more collections.
+        # The start's garbage gone before the exchanges, and from now on a collection every
+        # quarter of what is free: the heap stays more compact at the cost of a few collections
         gc.collect()
         gc.threshold(gc.mem_free() // 4)
         await self._done.wait()
@@ -255,6 +270,8 @@ class Runtime:
                 continue
             # may sleep: the role says so, no stay-awake reason, no command running, no
             # finite LED pattern or tune playing, the button neither held nor unread
+            if link.busy:                   # the role asked once the exchange is over: what
+                continue                    # it loads for its sleep is not beside a request's
             r = self.role
             if r is None or not r.should_sleep() or self.tokens or self._cmds:
                 waiting = None
@@ -322,12 +339,16 @@ def main():
         import improvmode           # the Improv code: only in setup mode (docs/firmware.md)
         improvmode.main(why)        # ends in a reset or deep sleep
         return None
-    rt = Runtime(ident, ub)
     try:
-        decision = asyncio.run(rt.run())
-    except Exception as ex:
-        log.exc("supervisor", "runtime failed", ex)
-        rt.record_error("supervisor: " + log.describe(ex))
-        decision = ("crash", "runtime")
-    rt.execute(decision)
+        rt = Runtime(ident, ub)
+        try:
+            decision = asyncio.run(rt.run())
+        except Exception as ex:
+            log.exc("supervisor", "runtime failed", ex)
+            rt.record_error("supervisor: " + log.describe(ex))
+            decision = ("crash", "runtime")
+        rt.execute(decision)                # deep sleep or reset (returns only off a board)
+    except BaseException:
+        gc.threshold(-1)                    # interrupted (Ctrl-C): the REPL as the port has it
+        raise
     return rt

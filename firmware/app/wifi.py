@@ -14,6 +14,7 @@
 #   holds the device awake);
 # - retries with exponential backoff and jitter; `up` is an asyncio.Event others await.
 import asyncio
+import sys
 import time
 import binascii
 import log
@@ -147,4 +148,6 @@ class Wifi:
         if not cached and self.rtc is not None and not (self.rtc.get("wifi") or {}).get("b"):
             import wifiscan                 # only after a connect without the cache
             wifiscan.learn(self, w)
+            del wifiscan
+            sys.modules.pop("wifiscan", None)   # once per power-on: not kept
         return True

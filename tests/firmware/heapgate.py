@@ -15,7 +15,8 @@ supervisor.Runtime() and end with mptest.heap_report(what). run_scenario():
   machine/network/esp32/time modules -- C or absent on a board) and runs each test in its own
   `micropython -X heapsize=TARGET_HEAP + harness (+ image)` process, one after the other on
   the same files and RTC memory;
-- fails with the console if a test does not pass, else returns the figures each
+- fails with the console if a test does not pass, or if anything on the way ran out of heap (a
+  MemoryError a task survived by retrying), else returns the figures each
   heap_report printed: heap total, free at the end, the sampled peak (trace_ms, benchmarks
   only), interned names in all and the firmware's own (all minus the harness's).
 
@@ -184,6 +185,8 @@ def run_scenario(tmp_path, fleet, trees, scenario, names, extra_heap=0, bundle="
         out = "%s: harness %d bytes %d names, image %d, heap %d\n%s\n%s" % (
             name, harness_bytes, harness_names, image, limit, p.stdout[-6000:], p.stderr[-3000:])
         assert p.returncode == 0 and ("PASS %s" % name) in p.stdout, out
+        # fits: no task ran out of heap on the way, even one that recovered by retrying
+        assert "MemoryError" not in p.stdout, out
         for m in _HEAP.finditer(p.stdout):
             q = _QSTR.search(p.stdout, m.end())
             n = int(q.group(2)) if q else -1
@@ -265,3 +268,14 @@ def heap_trees():
     d = Path(tempfile.mkdtemp(prefix="fw"))
     yield d / "a", d / "h"
     shutil.rmtree(d, ignore_errors=True)
+
+
+def beacon_settings():
+    """What the FakeFleet sends a facility beacon as down.beacon in the heap scenarios (an
+    asset's): a public URL and id to advertise every 10 s, a schedule that says lit now (the
+    district's UTC+8), the shortest debounce."""
+    import time
+    local_minute = (int(time.time()) // 60 + 480) % 1440
+    return {"url": "https://xl.gov/a/K7QM4XPA", "uid": 4242, "adv_ms": 10000,
+            "lamp_on_min": (local_minute - 120) % 1440, "lamp_off_min": (local_minute + 120) % 1440,
+            "utc_offset_min": 480, "lamp_debounce_s": 10, "dark_pct": 20}

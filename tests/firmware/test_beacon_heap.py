@@ -10,17 +10,18 @@ the scenario ends before the board holds a long-poll). The FakeFleet sends what 
 shortest debounce. The scenario fails on any error recorded during a wake, not only on one that
 ends it.
 
-The target is 72 KB; the ROMFS bundle is held to 80 KB (the smallest that passes: 78; at 76 the
-streetlight's link runs out of heap sending lamp_fault), the .mpy bundle to 108 KB (104; at 102
-the cover's enrollment fails). FW_BEACON_EXTRA_HEAP (bytes) adds an allowance for experiments;
-the target is none."""
+The target is 72 KB: the ROMFS bundle is held to 80 KB (72 with a collection every KB, not on
+yet: docs/firmware.md "Heap"; that needed the streetlight to drop suntimes and its light driver
+between looks and the runtime to stop asking the role about sleep -- a beacon builds its BLE
+frames then -- in the middle of a request), the
+.mpy bundle to 108 KB (docs/performance.md "Heap scenarios"). FW_BEACON_EXTRA_HEAP (bytes) adds
+an allowance for experiments; the target is none."""
 
 import os
-import time
 
 import pytest
 
-from heapgate import budget, run_scenario
+from heapgate import beacon_settings, budget, run_scenario
 
 BEACON_EXTRA_HEAP = int(os.getenv("FW_BEACON_EXTRA_HEAP") or 0)
 BUNDLES = [("romfs", budget(80)), ("mpy", budget(108))]
@@ -28,10 +29,7 @@ BUNDLES = [("romfs", budget(80)), ("mpy", budget(108))]
 
 @pytest.fixture
 def beacon_fleet(tls_fleet):
-    local_minute = (int(time.time()) // 60 + 480) % 1440          # the district's UTC+8
-    tls_fleet.beacon = {"url": "https://xl.gov/a/K7QM4XPA", "uid": 4242, "adv_ms": 10000,
-                        "lamp_on_min": (local_minute - 120) % 1440, "lamp_off_min": (local_minute + 120) % 1440,
-                        "utc_offset_min": 480, "lamp_debounce_s": 10, "dark_pct": 20}
+    tls_fleet.beacon = beacon_settings()
     yield tls_fleet
     tls_fleet.beacon = None
 

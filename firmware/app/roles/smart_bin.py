@@ -107,7 +107,7 @@ async def _measure(c10, now):
         _fault("sensor", ex)
         return
     finally:
-        sen = None                              # the driver goes with its module: the report
+        sen = tof = ultrasonic = None           # the driver goes with its module: the report
         _drop("drivers.tof", "drivers.ultrasonic")  # that may follow needs the room
     if _s.get("hw") == "sensor":
         _s["hw"] = None
@@ -133,6 +133,7 @@ async def _work():
     if deg is not None and (deg >= c["tilt_deg"] or _s.get("tr")):
         import bintilt
         await bintilt.watch(rt, _s, deg, lambda: _read()[0])
+        del bintilt                             # (the local name would keep it alive)
         _drop("bintilt")
     if c10 is not None:
         f = binfill.fire(_s, c10, now, c)

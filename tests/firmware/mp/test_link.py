@@ -323,6 +323,26 @@ async def test_keepalive_connection_is_reused():
     ok(r.link.conn.requests >= 4, "requests on one connection: %d" % r.link.conn.requests)
 
 
+async def test_a_paused_link_holds_no_connection_and_sends_after_resume():
+    # an update boot's download: no second TLS connection beside it (docs/ota.md)
+    r = Rig()
+    dev = await r.up()
+    t = asyncio.create_task(r.link.run())
+    ok(await r.link.wait_acked(r.ob.append("heartbeat", {}), 8000))
+    ok(r.link.conn.w is not None, "kept alive after the exchange")
+    await r.link.pause()
+    ok(r.link.conn.w is None, "the connection is closed while paused")
+    seq = r.ob.append("heartbeat", {})
+    r.link.kick()
+    await asyncio.sleep_ms(500)
+    eq(r.ob.ack, seq - 1)                       # kept in the outbox, not sent
+    ok(r.link.conn.w is None)
+    r.link.resume()
+    ok(await r.link.wait_acked(seq, 8000), "sent after resume")
+    t.cancel()
+    eq(len((await state(dev))["events"]), 2)
+
+
 async def test_bad_token_is_reported_not_raised_from_run():
     r = Rig(token="et_bad")
     t = asyncio.create_task(r.link.run())

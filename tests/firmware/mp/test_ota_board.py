@@ -43,6 +43,15 @@ class Link:
     async def wait_acked(self, seq, ms):
         return True
 
+    async def wait_settled(self, ms):
+        return True
+
+    async def pause(self):
+        pass
+
+    def resume(self):
+        pass
+
 
 class Clock:
     synced = True

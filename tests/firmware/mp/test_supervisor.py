@@ -200,6 +200,52 @@ async def test_commands_identify_self_test_reboot():
     eq(store.read_json("/state/cmds.json"), [1, 2, 3, 4])
 
 
+def test_a_driver_is_made_once_and_the_runtime_does_not_grow():
+    # rt.led, rt.buzzer ... made on first use and kept in rt._drv: setting them on rt would grow
+    # its attribute table (752 bytes in one piece) in the middle of a press (docs/firmware.md "Heap")
+    flash()
+    rt = runtime()
+    names = sorted(rt.__dict__)
+    led = rt.led
+    ok(led is not None and rt.led is led, "one driver, made once")
+    ok(rt.buzzer is rt.buzzer)
+    eq(sorted(rt.__dict__), names)
+    try:
+        rt.nothing
+        ok(False, "an unknown attribute must raise")
+    except AttributeError:
+        pass
+
+
+async def test_a_task_that_keeps_crashing_resets_even_when_its_report_runs_out_of_heap():
+    # at the bottom of the heap log.exc itself can raise MemoryError: the crash must still count,
+    # or the task is gone for good and the wake never ends (a board awake until its battery dies)
+    flash()
+    rt = runtime()
+    import log
+    real = log.exc
+
+    def no_heap(*a):
+        raise MemoryError("memory allocation failed, allocating 104 bytes")
+
+    async def broken():
+        raise OSError(5)
+    rt._done = asyncio.Event()
+    real_sleep = asyncio.sleep_ms
+
+    async def quick(ms):               # the guard's 1..4 s between restarts, shortened
+        await real_sleep(min(ms, 10))
+    log.exc = no_heap
+    asyncio.sleep_ms = quick
+    try:
+        t = rt.spawn("broken", broken)
+        await asyncio.wait_for_ms(t, 5000)
+    finally:
+        log.exc = real
+        asyncio.sleep_ms = real_sleep
+    eq(rt.decision, ("crash", "broken"))
+
+
 async def test_offline_wake_gives_up_and_backs_off():
     flash(url="http://127.0.0.1:9")
     rt = runtime()
