@@ -339,16 +339,12 @@ def main():
         import improvmode           # the Improv code: only in setup mode (docs/firmware.md)
         improvmode.main(why)        # ends in a reset or deep sleep
         return None
+    rt = Runtime(ident, ub)
     try:
-        rt = Runtime(ident, ub)
-        try:
-            decision = asyncio.run(rt.run())
-        except Exception as ex:
-            log.exc("supervisor", "runtime failed", ex)
-            rt.record_error("supervisor: " + log.describe(ex))
-            decision = ("crash", "runtime")
-        rt.execute(decision)                # deep sleep or reset (returns only off a board)
-    except BaseException:
-        gc.threshold(-1)                    # interrupted (Ctrl-C): the REPL as the port has it
-        raise
+        decision = asyncio.run(rt.run())
+    except Exception as ex:
+        log.exc("supervisor", "runtime failed", ex)
+        rt.record_error("supervisor: " + log.describe(ex))
+        decision = ("crash", "runtime")
+    rt.execute(decision)
     return rt
