@@ -19,6 +19,12 @@ def bin_state(fleet, bin_id):
     return fleet.api("GET", "/api/v1/bins/%s" % bin_id)
 
 
+def fill_above(fleet, bin_id, pct):
+    """The bin's fill in the fleet once it is above `pct`, else None."""
+    got = bin_state(fleet, bin_id)["pct"]
+    return got if got is not None and got > pct else None
+
+
 def events_of(fleet, device_id, etype):
     return [e for e in fleet.events(device_id) if e["type"] == etype]
 
@@ -42,7 +48,7 @@ def test_a_bin_fills_is_emptied_catches_fire_and_is_knocked_over(make_board, fle
     # It fills: the next sample reports the new level, measured through the ultrasonic echo.
     board.set_world(bin_fill_pct=55.0)
     next_sample(board)
-    got = wait_until(lambda: bin_state(fleet, "HIL-1")["pct"], "a fill in the fleet", 60)
+    got = wait_until(lambda: fill_above(fleet, "HIL-1", 40), "the new fill in the fleet", 60)
     assert 52 <= got <= 58 and bin_state(fleet, "HIL-1")["q"] == "ok"
 
     # The crew empties it: the drop is an `emptied` event, the bin's state follows.
@@ -93,7 +99,7 @@ def test_a_time_of_flight_bin_measures_and_a_black_bag_is_a_sensor_fault(make_bo
                                             "waste_type": "residual", "depth_mm": 1000, "device_id": dev["id"]})
     board.set_world(bin_fill_pct=70.0)
     next_sample(board)
-    got = wait_until(lambda: bin_state(fleet, "HIL-TOF")["pct"], "a fill in the fleet", 60)
+    got = wait_until(lambda: fill_above(fleet, "HIL-TOF", 50), "the new fill in the fleet", 60)
     assert 67 <= got <= 73 and bin_state(fleet, "HIL-TOF")["q"] == "ok"
     # a black bag absorbs the light: no valid range; after 4 such samples the board says so
     board.set_world(bin_fill_pct=None, distance_cm=None)

