@@ -21,7 +21,7 @@ from micropython import const
 
 _WDT_MS = const(30000)      # watchdog timeout (the longest blocking call must be shorter)
 _MAX_CRASHES = const(5)     # per task and boot; then reset (boot.py counts the boot failed)
-_GC_EVERY = const(1024)     # bytes allocated between collections (docs/firmware.md "Heap")
+_GC_EVERY = const(1024)     # least bytes allocated between collections (docs/firmware.md "Heap")
 
 
 class Runtime:
@@ -31,10 +31,11 @@ class Runtime:
         # have. The one-time code is startup.py, dropped again at the end of run()'s setup.
         # ident: /config.json already read (main() read it), not parsed twice. ub: what an
         # update boot left in /state/otaboot.json (main() read it; otaboot.py).
-        # A collection after every KB allocated: a wake allocates ~80 KB a second in small
-        # pieces, and collecting before the free space is cut into holes is what keeps the
-        # one large block a TLS handshake or a JSON body needs (~0.13 ms each on this heap).
-        gc.threshold(_GC_EVERY)
+        # A collection after every KB allocated (every 1/64 of what is free on a heap over
+        # 64 KB free, where a collection costs more and holes matter less): a wake allocates
+        # ~80 KB a second in small pieces, and collecting before the free space is cut into
+        # holes is what keeps the large block a TLS handshake or a JSON body needs.
+        gc.threshold(max(_GC_EVERY, gc.mem_free() >> 6))
         import startup
         startup.init(self, ident, ub)
 
