@@ -9,6 +9,9 @@ from backoff import Backoff
 import httpc
 from httpc import HttpError
 from link import ProtoError
+from micropython import const
+
+_AFTER_NEWS_MS = const(150)     # > the runtime's 100 ms tick, in which the role shows news
 
 
 async def run(link):
@@ -28,9 +31,13 @@ async def run(link):
             obj = await link._signed("GET", path, b"", link.pconn, (wait + 10) * 1000)
             link.down(obj.get("down"))
             bo.reset()
-            # Never spin on a fleet that answers at once without news; after news, poll
-            # again at once (a caregiver's answer often follows "received" closely).
-            if link.cursor == c0 and time.ticks_diff(time.ticks_ms(), t0) < 500:
+            # After news, poll again soon (a caregiver's answer often follows "received"
+            # closely), once the role had its tick to show the news: the next request's
+            # coroutines and buffers not beside that (a press wake ran out of heap there).
+            # Never spin on a fleet that answers at once without news.
+            if link.cursor != c0:
+                await asyncio.sleep_ms(_AFTER_NEWS_MS)
+            elif time.ticks_diff(time.ticks_ms(), t0) < 500:
                 await asyncio.sleep_ms(500)
         except (HttpError, ProtoError, OSError) as ex:
             if not isinstance(ex, ProtoError):

@@ -256,13 +256,14 @@ class Runtime:
             if b is not None:
                 b.long_ms = self.cfg["long_press_ms"]
             # long-poll while awake on mains, or while a role holds the device awake; started
-            # once the hello went through (the poll waits for it anyway): its code, connection
-            # and coroutines are not in the heap while the wake's first TLS handshake runs
+            # once the hello went through and the link's exchange is over (the poll waits for
+            # the hello anyway): its code, connection and handshake are not in the heap beside
+            # the wake's first TLS connection and its events (a press wake ran out there)
             # (not for the health gate's "ota" alone: it waits for the hello and the self-test,
             # nothing from a poll, and a battery device's first boot after an update is tight)
             tk = self.tokens
             link.polling = not self.battery_powered or len(tk) > ("ota" in tk)
-            if link.polling and link.hello_ok and not self._polling:
+            if link.polling and link.hello_ok and not link.busy and not self._polling:
                 self._polling = True
                 self.spawn("poll", self.poll)
             u = link.update                 # an update offer (ota.py, while it stands)

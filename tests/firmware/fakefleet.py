@@ -75,6 +75,7 @@ class Device:
         self.tamper = 0
         self.unsigned = 0
         self.polls = []          # (ms the long-poll was held, its reply had news)
+        self.poll_times = []     # [time it came, time it was answered or None], host clock
 
 
 class FakeFleet:
@@ -207,7 +208,8 @@ class FakeFleet:
             dev = self.devices[parse_qs(url.query)["device_id"][0]]
             return 200, {"hellos": dev.hellos, "events": [e for _, e in dev.events],
                          "requests": dev.requests, "cursor": dev.cursor, "cv": dev.cv,
-                         "commands": dev.commands, "polls": dev.polls}, None
+                         "commands": dev.commands, "polls": dev.polls,
+                         "poll_times": dev.poll_times}, None
         if len(body) > devproto.MAX_BODY:
             raise devproto.ProtocolError("too_large", "body too large")
         if url.path == devproto.PATH_ENROLL and method == "POST":
@@ -261,9 +263,12 @@ class FakeFleet:
         cv = int(q["cv"][0]) if "cv" in q else None
         t0 = time.time()
         end = t0 + wait
+        came = [t0, None]
+        dev.poll_times.append(came)
         while dev.cursor <= cursor and time.time() < end:
             self.lock.wait(end - time.time())
         dev.polls.append((int((time.time() - t0) * 1000), dev.cursor > cursor))
+        came[1] = time.time()
         return 200, {"down": self.down(dev, cv)}, dev
 
     @staticmethod

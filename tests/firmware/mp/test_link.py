@@ -260,6 +260,28 @@ async def test_long_poll_delivers_change_quickly():
     ok(dt < 1500, "took %d ms" % dt)
 
 
+async def test_after_news_the_poll_waits_a_tick_then_polls_again():
+    # The role shows news in the runtime's next 100 ms tick (a call button's "answered" tune):
+    # the next poll's request is not made beside it, but soon after (poll._AFTER_NEWS_MS).
+    r = Rig()
+    dev = await r.up()
+    await ctl(device_id=dev, config={"poll_wait_s": 10})
+    await r.link.hello()
+    import poll
+    t = asyncio.create_task(poll.run(r.link))
+    await asyncio.sleep_ms(300)                 # the poll is now held by the fleet
+    g = r.link.gen
+    await ctl(device_id=dev, alarms={"a-10": "acknowledged"})
+    ok(await r.link.wait_change(5000, g), "no change seen")
+    await asyncio.sleep_ms(1000)
+    t.cancel()
+    times = (await state(dev))["poll_times"]
+    news = [i for i, (ms, new) in enumerate((await state(dev))["polls"]) if new]
+    ok(news and news[0] + 1 < len(times), "no poll after the news: %r" % times)
+    gap = times[news[0] + 1][0] - times[news[0]][1]
+    ok(0.14 <= gap < 0.9, "next poll %.3f s after the news" % gap)
+
+
 async def test_news_just_as_a_wait_starts_is_not_lost():
     # The waiter has checked for news and started waiting, but its waiting task has not run
     # yet when the news comes (a poll answer handled in the same scheduler pass).
