@@ -38,13 +38,13 @@ import heapgate  # noqa: E402
 # ROMFS, .mpy; the tests hold them to these), whether the fleet sends down.beacon
 SCENARIOS = {
     "runtime": ("scenario_heap", ("test_runtime_scenario_fits_in_72k_heap", "test_second_wake_fits_too"),
-                None, (72, 96), False),
-    "cb": ("scenario_heap_cb", ("test_first_boot_fits", "test_press_wake_fits"), 1500, (72, 108), False),
+                None, (72, 88), False),
+    "cb": ("scenario_heap_cb", ("test_first_boot_fits", "test_press_wake_fits"), 1500, (72, 102), False),
     "bin": ("scenario_heap_bin", ("test_first_boot_fits", "test_quiet_sample_wake_fits",
-                                  "test_reporting_sample_wake_fits"), None, (72, 112), False),
+                                  "test_reporting_sample_wake_fits"), None, (72, 100), False),
     "cover": ("scenario_heap_beacon", ("test_cover_first_boot_fits", "test_cover_tilt_wake_fits"), None,
-              (72, 108), True),
-    "lamp": ("scenario_heap_beacon", ("test_streetlight_fault_fits",), None, (72, 108), True),
+              (72, 102), True),
+    "lamp": ("scenario_heap_beacon", ("test_streetlight_fault_fits",), None, (72, 102), True),
 }
 
 
