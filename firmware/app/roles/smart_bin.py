@@ -30,10 +30,9 @@ def setup(r):
     global rt, _s, _armed
     rt = r
     _armed = False
-    import sys
     from devproto.binconfig import KEYS
     rt.config.add_keys(KEYS)                    # the bin's keys, then what the fleet pushed
-    sys.modules.pop("devproto.binconfig", None)
+    _drop("devproto.binconfig")                 # (popped from sys.modules only, devproto kept it)
     s = rt.rtc.get("sb")
     _s = s if isinstance(s, dict) else {}
     rt.quiet = rt.battery_powered and rt.clock.synced

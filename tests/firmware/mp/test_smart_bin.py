@@ -201,6 +201,8 @@ async def test_first_boot_reports_fill_temperature_and_sleeps_until_the_next_sam
     eq(esp32.armed[-1], ("ext1", (INT,), True))              # the accelerometer wakes it
     writes = [w for w in machine.FAKE.i2c_writes if w[0] == 0x68]
     ok((0x68, 0x38, b"\x40") in writes and (0x68, 0x6B, b"\x20") in writes, writes)
+    import devproto                                          # the bin's config keys are kept,
+    ok("devproto.binconfig" not in sys.modules and not hasattr(devproto, "binconfig"))   # not their module
 
 
 async def test_quiet_wake_without_change_uses_no_network():
