@@ -241,14 +241,20 @@ def test_cursor_going_backwards_is_adopted():
     ok(r.link.gen > g)
 
 
-async def test_long_poll_delivers_change_quickly():
-    r = Rig()
+async def held_poll(r):
+    """(device id, poll task) once the rig's long-poll is held by the fleet."""
     dev = await r.up()
     await ctl(device_id=dev, config={"poll_wait_s": 10})
     await r.link.hello()
     import poll
     t = asyncio.create_task(poll.run(r.link))
-    await asyncio.sleep_ms(300)                 # the poll is now held by the fleet
+    await asyncio.sleep_ms(300)
+    return dev, t
+
+
+async def test_long_poll_delivers_change_quickly():
+    r = Rig()
+    dev, t = await held_poll(r)
     g = r.link.gen
     t0 = time.ticks_ms()
     await ctl(device_id=dev, alarms={"a-9": "acknowledged"})
@@ -264,12 +270,7 @@ async def test_after_news_the_poll_waits_a_tick_then_polls_again():
     # The role shows news in the runtime's next 100 ms tick (a call button's "answered" tune):
     # the next poll's request is not made beside it, but soon after (poll._AFTER_NEWS_MS).
     r = Rig()
-    dev = await r.up()
-    await ctl(device_id=dev, config={"poll_wait_s": 10})
-    await r.link.hello()
-    import poll
-    t = asyncio.create_task(poll.run(r.link))
-    await asyncio.sleep_ms(300)                 # the poll is now held by the fleet
+    dev, t = await held_poll(r)
     g = r.link.gen
     await ctl(device_id=dev, alarms={"a-10": "acknowledged"})
     ok(await r.link.wait_change(5000, g), "no change seen")
