@@ -32,7 +32,7 @@ def setup(r):
     _armed = False
     from devproto.binconfig import KEYS
     rt.config.add_keys(KEYS)                    # the bin's keys, then what the fleet pushed
-    _drop("devproto.binconfig")                 # (popped from sys.modules only, devproto kept it)
+    _drop("devproto.binconfig")                 # the keys stay, the module goes
     s = rt.rtc.get("sb")
     _s = s if isinstance(s, dict) else {}
     rt.quiet = rt.battery_powered and rt.clock.synced
