@@ -1,8 +1,8 @@
-# The call button scenario in a 96 KB heap (like scenario_heap.py for the runtime): a
+# The call button scenario in the gate's heap (like scenario_heap.py for the runtime): a
 # first boot (enroll, hello, heartbeat, sleep), then a wake by a press: alarm -> acked
 # -> "received" -> a caregiver acknowledges -> "answered" -> sleep. Run by
 # tests/firmware/test_call_button_heap.py with every module compiled by mpy-cross and
-# HEAP_LIMIT = 96 KB + what this harness and the FAKE hardware modules take. The
+# HEAP_LIMIT = the gate's budget (72 KB as ROMFS) + what this harness and the FAKE hardware modules take. The
 # caregiver is the FakeFleet's auto_ack_ms (set by the CPython test), so the harness
 # sends no request of its own during the wake.
 import gc
