@@ -15,12 +15,21 @@ stores two words) and interrupts blocking system calls (siginterrupt), so `time.
 `poll` and socket reads return EINTR and raise it. The host sends SIGUSR2 for Ctrl-C instead
 of SIGINT (runtime.BoardRuntime._console_input); a native `micropython` binary given in
 VBOARD_MICROPYTHON keeps the port's SIGINT.
+
+One gap remains where the chip has none: a signal that lands while a read() completes does not
+interrupt it, and a C loop that reads on (a console `readline()` waiting for its newline) then
+blocks in the next read() with the exception pending -- the ESP32's stdin loop checks for it
+while it waits. So the host follows a Ctrl-C with NUDGE_SIGNAL a few times: its handler does
+nothing (getpid, async-signal-safe), but a blocking call it interrupts returns EINTR, and the
+port then raises what is pending (a nudge with nothing pending is retried unnoticed).
 """
 import ctypes
 import signal
 import sys
 
 KBD_SIGNAL = signal.SIGUSR2
+NUDGE_SIGNAL = signal.SIGURG
+NUDGE_AFTER_S = (0.01, 0.05, 0.2)      # after a Ctrl-C
 
 
 def install_scheduled_ctrl_c(extension_path):
@@ -30,8 +39,10 @@ def install_scheduled_ctrl_c(extension_path):
     libc.signal.argtypes = [ctypes.c_int, ctypes.c_void_p]
     # a void(void) function as a void(int) handler: the int argument is ignored (SysV ABI)
     handler = ctypes.cast(port.mp_sched_keyboard_interrupt, ctypes.c_void_p).value
-    if libc.signal(KBD_SIGNAL, handler) == ctypes.c_void_p(-1).value or libc.siginterrupt(KBD_SIGNAL, 1) != 0:
-        raise OSError(ctypes.get_errno(), "cannot install the Ctrl-C handler")
+    nothing = ctypes.cast(libc.getpid, ctypes.c_void_p).value
+    for sig, fn in ((KBD_SIGNAL, handler), (NUDGE_SIGNAL, nothing)):
+        if libc.signal(sig, fn) == ctypes.c_void_p(-1).value or libc.siginterrupt(sig, 1) != 0:
+            raise OSError(ctypes.get_errno(), "cannot install the Ctrl-C handler")
 
 
 def main(argv):

@@ -178,6 +178,17 @@ except (OSError, ImportError):   # pragma: no cover - not Linux
     _LIBC = None
 
 
+def _signal_main_thread(pid, sig):
+    """Send `sig` to the interpreter's main thread (its thread id is the pid). kill() lets the
+    kernel pick any thread that does not block it -- now and then the shims' host-channel
+    reader, whose system call the signal then interrupts instead of the firmware's, so a
+    Ctrl-C waited for the next byte (and an mpremote that sent Ctrl-A after it lost that)."""
+    tgkill = getattr(_LIBC, "tgkill", None)         # glibc >= 2.30
+    if tgkill is not None and tgkill(pid, pid, sig) == 0:
+        return
+    os.kill(pid, sig)
+
+
 def _ctty():
     # In the child, after setsid(): make the pty its controlling terminal, so Ctrl-C from a
     # console client reaches MicroPython as SIGINT like a real UART break-in does; and die with
@@ -794,9 +805,11 @@ class BoardRuntime:
             for i, part in enumerate(parts):
                 if i:
                     try:
-                        os.kill(self.pid, self._kbd_signal)
+                        _signal_main_thread(self.pid, self._kbd_signal)
                     except OSError:
                         pass
+                    if self._kbd_signal == interpreter.KBD_SIGNAL:
+                        self._nudge(self.pid)
                 if part:
                     self._console_input(part)
             return
@@ -804,6 +817,22 @@ class BoardRuntime:
             self._pending_input += data
             return
         self._write_pty(data)
+
+    def _nudge(self, pid):
+        """interpreter.py: end a blocking call that began with the Ctrl-C pending."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+
+        def nudge():
+            if self.pid == pid:
+                try:
+                    _signal_main_thread(pid, interpreter.NUDGE_SIGNAL)
+                except OSError:
+                    pass
+        for s in interpreter.NUDGE_AFTER_S:
+            loop.call_later(s, nudge)
 
     def _write_pty(self, data):
         if self._master is None:

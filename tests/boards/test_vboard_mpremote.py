@@ -90,6 +90,22 @@ def test_ctrl_c_never_cuts_a_garbage_collection_short(make_agent):
     assert "locked" not in text and "FATAL" not in text
 
 
+def test_ctrl_c_stops_a_console_read_it_lands_in(make_agent):
+    # The Ctrl-C comes right after a byte that a readline() is reading: the read completes, the
+    # readline reads on, and the interrupt must still come (on the ESP32 its stdin loop checks).
+    a = make_agent()
+    b = a.b
+    b.write(b"\x03")
+    b.expect(">>> ")
+    b.write("exec('import sys\\nn=0\\nwhile n<20:\\n try:\\n  sys.stdin.readline()\\n except KeyboardInterrupt:\\n"
+            "  n+=1\\n  print(\\'stopped\\', n)')\r")
+    time.sleep(0.3)
+    for n in range(1, 21):
+        b.write(b"x\x03")
+        b.expect("stopped %d\r" % n, timeout=5)
+        time.sleep(0.05)
+
+
 def test_the_projects_port_gets_the_scheduled_ctrl_c_and_a_native_binary_sigint(tmp_path):
     from boards.tools import tool_path
     from boards.virtual.runtime import INTERPRETER, interpreter_command
