@@ -41,7 +41,7 @@ SCENARIOS = {
                 None, (72, 88), False),
     "cb": ("scenario_heap_cb", ("test_first_boot_fits", "test_press_wake_fits"), 1500, (72, 102), False),
     "bin": ("scenario_heap_bin", ("test_first_boot_fits", "test_quiet_sample_wake_fits",
-                                  "test_reporting_sample_wake_fits"), None, (74, 100), False),
+                                  "test_reporting_sample_wake_fits"), None, (72, 100), False),
     "cover": ("scenario_heap_beacon", ("test_cover_first_boot_fits", "test_cover_tilt_wake_fits"), None,
               (72, 102), True),
     "lamp": ("scenario_heap_beacon", ("test_streetlight_fault_fits",), None, (72, 102), True),

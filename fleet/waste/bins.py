@@ -2,7 +2,8 @@
 measures it; and the import of a whole district from CSV (all or nothing, errors by line).
 
 Attaching a device pushes the bin's depth to it (device config `bin_depth_mm`), so the board
-computes its fill from the depth the registry says.
+computes its fill from the depth the registry says, and takes the device's last fill as the
+bin's (readings.adopt_last_fill): a board installed before its bin is registered shows at once.
 """
 
 import csv
@@ -114,11 +115,16 @@ def save(db, actor, rec, create=True):
 
 
 def _upsert(conn, rec, now):
+    attached = rec["device_id"] and conn.execute(
+        "SELECT 1 FROM bins WHERE id = ? AND device_id = ?", (rec["id"], rec["device_id"])).fetchone() is None
     cols = list(FIELDS)
     conn.execute("INSERT INTO bins (%s, created_at, updated_at) VALUES (%s, ?, ?) ON CONFLICT (id) DO UPDATE SET %s"
                  % (", ".join(cols), ", ".join("?" * len(cols)),
                     ", ".join("%s = excluded.%s" % (c, c) for c in cols[1:]) + ", updated_at = excluded.updated_at"),
                  tuple(rec[c] for c in cols) + (now, now))
+    if attached:
+        from fleet.waste import readings        # (readings imports this module)
+        readings.adopt_last_fill(conn, now, rec["id"], rec["device_id"])
 
 
 def delete(db, actor, bin_id):

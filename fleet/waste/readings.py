@@ -4,8 +4,12 @@ stop of a collection plan (the crew's mark is only a claim until the bin says it
 raises an urgent alarm through the core's alarm sink (the alarm lifecycle is care's; this
 package never imports it); `tilted` and `sensor_fault` open maintenance for technicians, closed
 again by `tilted` back up and by a good reading. Events of devices not attached to a bin are
-stored by the core and otherwise ignored here.
+stored by the core and otherwise ignored here, until the device is attached: then its last
+`fill` becomes the bin's state (adopt_last_fill).
 """
+
+import json
+from types import SimpleNamespace
 
 from fleet.domain.alarmsink import raise_alarm
 from fleet.domain.ingest import register_event_handler
@@ -37,8 +41,11 @@ def _close(tx, bin_id, kind):
 
 def on_fill(tx, device, event):
     bin_id = bins.by_device(tx.conn, device.id)
-    if bin_id is None:
-        return
+    if bin_id is not None:
+        _fill(tx, bin_id, event)
+
+
+def _fill(tx, bin_id, event, confirm=True):
     d = event["data"]
     tx.conn.execute("INSERT INTO bin_fills (bin_id, t, pct, q, mm, temp_c, kind) VALUES (?, ?, ?, ?, ?, ?, 'fill')",
                     (bin_id, event["t"], d.get("pct"), d["q"], d.get("mm"), d.get("temp_c")))
@@ -51,10 +58,26 @@ def on_fill(tx, device, event):
     _state(tx, bin_id, **values)
     if d["q"] in ("ok", "too_close"):
         _close(tx, bin_id, "sensor_fault")
-    if d.get("pct") is not None and d["pct"] <= EMPTY_PCT:
+    if confirm and d.get("pct") is not None and d["pct"] <= EMPTY_PCT:
         # a bin collected at a low fill drops less than the board's empty_drop_pct: no `emptied`,
         # but reading empty once its shift has begun confirms the stop just the same
         _confirm(tx, bin_id, event["t"])
+
+
+def adopt_last_fill(conn, now_iso, bin_id, device_id):
+    """A device attached to a bin after it reported: its last `fill` (if newer than what the bin
+    shows) becomes the bin's state and history. Else a bin registered after its board's first
+    report shows no fill until the board reports a change - hours with fill_report_h. A reading
+    from before the attachment confirms no collection stop."""
+    found = conn.execute("SELECT t_device, data FROM events WHERE device_id = ? AND type = 'fill' "
+                         "ORDER BY id DESC LIMIT 1", (device_id,)).fetchone()
+    if found is None:
+        return
+    shown = conn.execute("SELECT t FROM bin_state WHERE bin_id = ?", (bin_id,)).fetchone()
+    if shown is not None and shown[0] is not None and shown[0] >= found[0]:
+        return
+    _fill(SimpleNamespace(conn=conn, now_iso=now_iso), bin_id, {"t": found[0], "data": json.loads(found[1])},
+          confirm=False)
 
 
 def _confirm(tx, bin_id, begun_by=None):

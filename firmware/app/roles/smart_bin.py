@@ -150,6 +150,10 @@ async def _work():
 
 async def run():
     global _busy
+    if not rt.config.enrolled():
+        # first boot: enrollment's TLS exchange done before the first measurement, not
+        # beside it (a small heap has room for one of them at a time)
+        await rt.link.wait_settled(15000)
     while True:
         _busy = True
         await _work()

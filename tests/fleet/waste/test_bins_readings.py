@@ -69,3 +69,37 @@ def test_a_silent_bin_is_not_reporting(client, db):
     add_bin(client, admin, "B1", device=dev)
     m = client.get("/api/v1/bins/maintenance", headers=admin).json()
     assert [(x["bin_id"], x["kind"]) for x in m] == [("B1", "not_reporting")]
+
+
+def test_a_board_that_reported_before_its_bin_was_registered_shows_at_once(client, db):
+    # A technician installs and enrolls the board first; the bin is registered later. Its fill
+    # must show then, not when the board next reports a change (hours with fill_report_h).
+    admin = admin_headers(db)
+    dev = bin_device(client, db)
+    t = int(time.time()) - 600
+    assert dev.events([fill(1, 20, t - 600), fill(2, 7, t, mm=930, temp_c=18.5)]).json()["ack"] == 2
+    add_bin(client, admin, "B1", device=dev)
+    b = client.get("/api/v1/bins/B1", headers=admin).json()
+    assert (b["pct"], b["q"], b["temp_c"], b["fill_t"]) == (7, "ok", 18.5, t)
+    assert [h["pct"] for h in b["history"]] == [7]
+    dev.events([fill(3, 9)])                                                # then as usual
+    assert client.get("/api/v1/bins/B1", headers=admin).json()["pct"] == 9
+
+
+def test_a_board_moved_to_a_bin_brings_only_a_newer_fill(client, db):
+    admin = admin_headers(db)
+    old, new = bin_device(client, db), bin_device(client, db)
+    add_bin(client, admin, "B1", device=old)
+    t = int(time.time()) - 600
+    new.events([fill(1, 55, t)])
+    old.events([fill(1, 30, t + 60)])
+    body = client.get("/api/v1/bins/B1", headers=admin).json()
+    body = {k: body[k] for k in ("id", "lat", "lon", "capacity_l", "waste_type", "depth_mm", "area")}
+    assert client.put("/api/v1/bins/B1", json=dict(body, device_id=new.id), headers=admin).status_code == 200
+    assert client.get("/api/v1/bins/B1", headers=admin).json()["pct"] == 30     # the new board's is older
+    new.events([fill(2, 57, t + 120)])
+    r = client.post("/api/v1/bins/import", content="id,capacity_l,waste_type,depth_mm,device_id\nB2,240,glass,900,%s\n"
+                    % old.id, headers=dict(admin, **{"Content-Type": "text/csv"}))
+    assert r.status_code == 200, r.text
+    assert client.get("/api/v1/bins/B2", headers=admin).json()["pct"] == 30     # imported with a board: its fill
+    assert client.get("/api/v1/bins/B1", headers=admin).json()["pct"] == 57
