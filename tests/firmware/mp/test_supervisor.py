@@ -260,6 +260,37 @@ async def test_offline_wake_gives_up_and_backs_off():
     eq(store.read_json("/state/boot.json").get("pending", False), False)  # ... but not a crash either
 
 
+async def test_the_long_poll_starts_once_the_links_exchange_is_over():
+    # A mains board long-polls while awake. Its poll (code, TLS connection, handshake) starts
+    # only when the link's exchange is over, not beside it: a call button's press wake ran out
+    # of heap there (docs/firmware.md "Heap"). The first exchange's events are slowed down here.
+    flash(power="mains")
+    import link
+    import supervisor
+    send, poll = link.Link.send_events, supervisor.Runtime.poll
+    seen = []
+
+    async def slow_send(self):
+        await asyncio.sleep_ms(400)
+        return await send(self)
+
+    async def watched_poll(self):
+        seen.append((self.link.hello_ok, self.link.busy, self.outbox.pending()))
+        await poll(self)
+    link.Link.send_events, supervisor.Runtime.poll = slow_send, watched_poll
+    try:
+        rt = runtime()
+        task = asyncio.create_task(rt.run())
+        deadline = time.ticks_add(time.ticks_ms(), 8000)
+        while not seen and time.ticks_diff(deadline, time.ticks_ms()) > 0:
+            await asyncio.sleep_ms(50)
+        rt.finish("test")
+        await task
+    finally:
+        link.Link.send_events, supervisor.Runtime.poll = send, poll
+    eq(seen, [(True, False, 0)])        # after the hello, and every event acked
+
+
 async def test_wake_by_button_counts_the_press():
     flash(wake="pin")
     machine.FAKE.levels[27] = 0        # held at boot (active low)
