@@ -451,7 +451,8 @@ class BoardRuntime:
         d["flash"] = {"size_bytes": (self.definition.get("flash") or {}).get("size_bytes")}
         return {"op": "init", "boot": boot, "board": d, "chip": self.chip, "world": self.world,
                 "levels": {str(k): v for k, v in self.levels.items()}, "wlan": self.wifi.boot_state(),
-                "nvs": self.nvs, "rtc_mem": self.rtc_mem.hex(), "clock_offset": self.clock_offset,
+                "nvs": self.nvs, "rtc_mem": self.rtc_mem.hex(),
+                "clock_offset_ms": None if self.clock_offset is None else round(self.clock_offset * 1000),
                 "ticks_us": self.ticks_us(),
                 "mac": self.mac, "heap_trace": self.heap_trace_ms()}
 
@@ -493,7 +494,7 @@ class BoardRuntime:
         elif kind == "rtcmem":
             self.rtc_mem = bytes.fromhex(ev.get("hex") or "")
         elif kind == "clock":
-            self.clock_offset = float(ev["offset"])
+            self.clock_offset = int(ev["offset_ms"]) / 1000.0
         elif kind == "wdt":
             self._wdt_arm(int(ev["timeout"]))
         elif kind == "feed":

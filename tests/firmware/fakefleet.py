@@ -38,6 +38,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+
+def _ms():
+    return int(time.monotonic() * 1000)
+
 import devproto
 
 
@@ -75,7 +79,9 @@ class Device:
         self.tamper = 0
         self.unsigned = 0
         self.polls = []          # (ms the long-poll was held, its reply had news)
-        self.poll_times = []     # [time it came, time it was answered or None], host clock
+        # [ms it came, ms it was answered or None], integers on the host's monotonic clock (a
+        # single-precision MicroPython would read host seconds as floats to 128 s)
+        self.poll_times = []
 
 
 class FakeFleet:
@@ -263,12 +269,12 @@ class FakeFleet:
         cv = int(q["cv"][0]) if "cv" in q else None
         t0 = time.time()
         end = t0 + wait
-        came = [t0, None]
+        came = [_ms(), None]
         dev.poll_times.append(came)
         while dev.cursor <= cursor and time.time() < end:
             self.lock.wait(end - time.time())
         dev.polls.append((int((time.time() - t0) * 1000), dev.cursor > cursor))
-        came[1] = time.time()
+        came[1] = _ms()
         return 200, {"down": self.down(dev, cv)}, dev
 
     @staticmethod

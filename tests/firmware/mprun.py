@@ -55,6 +55,13 @@ def flash_lib(tmp_path):
     return lib
 
 
+def interpreter():
+    """The project's MicroPython (its virtualenv's), or FW_MICROPYTHON: another build of the unix
+    port to run the same tests on, e.g. a 32-bit single-precision one, as an ESP32 computes
+    (docs/firmware.md "Tests on a 32-bit build")."""
+    return os.getenv("FW_MICROPYTHON") or tool_path("micropython")
+
+
 def run_mp(script, name, tmp_path, fleet_url, heap=None, extra_env=None, timeout=180):
     env = dict(os.environ)
     lib = flash_lib(tmp_path)
@@ -71,6 +78,6 @@ def run_mp(script, name, tmp_path, fleet_url, heap=None, extra_env=None, timeout
         env.update(extra_env)
     path = script if isinstance(script, Path) else MP / script
     heap = heap or DEFAULT_HEAP
-    return subprocess.run([tool_path("micropython"), "-X", "heapsize=" + heap, str(path), name],
+    return subprocess.run([interpreter(), "-X", "heapsize=" + heap, str(path), name],
                           cwd=str(tmp_path), env=env, capture_output=True, text=True,
                           timeout=timeout)

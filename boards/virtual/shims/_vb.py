@@ -45,7 +45,7 @@ world = {}         # the simulated world (distance_cm, temp_c, battery_v, ...)
 levels = {}        # pin -> level driven from outside (button...), absent = not driven
 wlan = {}          # Wi-Fi state decided by the host
 nvs = {}           # namespace -> {key: ["i32", int] | ["blob", hex]}
-rtc = {"offset": 0.0}  # clock offset (board unix time - host time); RTC memory: rtc_mem()
+rtc = {"offset_ms": 0}  # clock offset, ms (board unix time - host time); RTC memory: rtc_mem()
 mac = b"\x24\x0a\xc4\x00\x00\x01"
 
 RTC_MEM_MAX = 2048
@@ -141,7 +141,7 @@ def start():
     levels.clear()
     levels.update(fixed)
     _rtc_load(bytes.fromhex(init.get("rtc_mem") or ""))
-    rtc["offset"] = init.get("clock_offset") or 0.0
+    rtc["offset_ms"] = init.get("clock_offset_ms") or 0
     # the chip's microsecond counter (esp_timer) at this instant: time.ticks_*() count on from it
     rtc["ticks_us"] = int(init.get("ticks_us") or 0)
     rtc["ticks_base"] = getattr(time, "_bt", time).ticks_us()

@@ -688,7 +688,7 @@ class RTC:
         if len(d) != 8:
             raise ValueError("requested length 8 but object has length %d" % len(d))
         secs = _vbsim.mktime2000((d[0], d[1], d[2], d[4], d[5], d[6]))
-        time._set_board_time(secs + d[7] / 1000000)
+        time._set_board_time(secs, d[7])
 
     def memory(self, data=None):
         # RTC RAM, not the heap: kept in a preallocated buffer of the shim (no copy on the heap)

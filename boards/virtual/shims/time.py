@@ -57,16 +57,14 @@ def ticks_add(ticks, delta):
     return (ticks + delta) & _MASK
 
 
-def _unix():
-    return _bt.time() + _vb.rtc["offset"]
-
-
+# Integers only, as the ESP32 keeps its time: a single-precision build's float would hold the
+# ~1.8e9 s of a Unix time to 128 s (the offset to the host's clock is in integer ms).
 def time():
-    return int(_unix()) - _vbsim.EPOCH_2000
+    return time_ns() // 1000000000
 
 
 def time_ns():
-    return _bt.time_ns() + int(_vb.rtc["offset"] * 1000000000) - _vbsim.EPOCH_2000 * 1000000000
+    return _bt.time_ns() + (_vb.rtc["offset_ms"] - _vbsim.EPOCH_2000 * 1000) * 1000000
 
 
 def gmtime(secs=None):
@@ -81,7 +79,7 @@ def mktime(t):
     return _vbsim.mktime2000(t)
 
 
-def _set_board_time(secs2000):
-    off = secs2000 + _vbsim.EPOCH_2000 - _bt.time()
-    _vb.rtc["offset"] = off
-    _vb.send("clock", offset=off)
+def _set_board_time(secs2000, us=0):
+    off = (secs2000 + _vbsim.EPOCH_2000) * 1000 + us // 1000 - _bt.time_ns() // 1000000
+    _vb.rtc["offset_ms"] = off
+    _vb.send("clock", offset_ms=off)

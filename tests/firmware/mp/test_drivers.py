@@ -247,7 +247,7 @@ async def test_button_get_still_times_out_when_the_task_stops():
 
 def test_ultrasonic_speed_and_distance():
     approx(ultrasonic.speed_of_sound(0), 331.3)
-    approx(ultrasonic.speed_of_sound(20), 343.42, 1e-6)
+    approx(ultrasonic.speed_of_sound(20), 343.42, 1e-3)      # single precision on the chip
     # 100 cm at 20 C: round trip 2 m / 343.42 m/s = 5823.8 us
     approx(ultrasonic.echo_to_cm(5823.8, 20), 100.0, 0.01)
     # the same echo at -10 C reads shorter: sound is slower

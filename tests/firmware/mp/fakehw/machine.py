@@ -177,8 +177,8 @@ class RTC:
             return (t[0], t[1], t[2], t[6], t[3], t[4], t[5], 0)
         if len(dt) != 8:
             raise ValueError("requested length 8 but object has length %d" % len(dt))
-        board = time.mktime((dt[0], dt[1], dt[2], dt[4], dt[5], dt[6], 0, 0)) + dt[7] / 1000000
-        time.OFF[0] = board - time.utime.time()
+        board = time.mktime((dt[0], dt[1], dt[2], dt[4], dt[5], dt[6], 0, 0))
+        time.OFF[0] = board * 1000000000 + dt[7] * 1000 - time.utime.time_ns()
 
     def memory(self, data=None):
         if data is None:
