@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Extra options for `fleet demo`, e.g. make demo ARGS='--port 8001 --db var/demo2/demo.db'
 ARGS ?=
 
-.PHONY: demo test install browser python-venv i18n
+.PHONY: demo test install browser python-venv i18n micropython32
 
 # Debian splits venv's ensurepip into python3-venv; without it `python3 -m venv` cannot make a venv.
 python-venv:
@@ -39,3 +39,8 @@ i18n: install
 	$(VENV)/bin/pybabel -q extract -F fleet/i18n/babel.cfg -o var/fleet.pot --sort-by-file -w 100 \
 		--project district-devices --version 0.1.0 --copyright-holder district-devices --msgid-bugs-address "" .
 	$(VENV)/bin/pybabel update -i var/fleet.pot -d fleet/i18n/locale -D fleet -w 100 --ignore-obsolete --previous
+
+# A 32-bit single-precision MicroPython (an ESP32's word and float) for the firmware's tests and
+# heap figures; needs github.com and gcc-multilib (docs/firmware.md "Tests on a 32-bit build").
+micropython32:
+	benchmarks/build_micropython32.sh build/micropython32

@@ -4,7 +4,9 @@ For each scenario (the runtime with the generic role, the call button, the smart
 beacon as a manhole cover and as a streetlight; over HTTPS with the
 fleet's certificate verified, against the FakeFleet) and each bundle ("mpy": .mpy files as on
 the board's LittleFS; "romfs": one ROMFS image mounted with vfs.VfsRom, as the ESP32 port
-mounts a romfs partition), on the 64-bit unix port:
+mounts a romfs partition), on the 64-bit unix port (or the build FW_MICROPYTHON names: on a
+32-bit single-precision one the target is the chip's 56 KB; docs/firmware.md "Tests on a 32-bit
+build"):
 
 - the smallest firmware heap (KB, 2 KB steps, scanning down from 2 KB over the gate's budget)
   with which every test of the scenario passes, --runs times in a row;
@@ -33,6 +35,10 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "tests" / "firmware"))
 
 import heapgate  # noqa: E402
+
+# On a 32-bit build (FW_MICROPYTHON) objects, name pools and GC blocks are an ESP32's size: the
+# target there is the chip's own GC heap at start (ESP32_GENERIC: 56 KB), for both bundles.
+CHIP_HEAP_K = 56
 
 # scenario, its tests, the FakeFleet's auto-acknowledgement (ms), its gates' budgets (KB:
 # ROMFS, .mpy; the tests hold them to these), whether the fleet sends down.beacon
@@ -98,7 +104,7 @@ def main():
     try:
         for key in a.scenarios.split(","):
             for bundle in a.bundles.split(","):
-                gate = SCENARIOS[key][3][bundle != "romfs"] * 1024
+                gate = (CHIP_HEAP_K if heapgate.word_bits() == 32 else SCENARIOS[key][3][bundle != "romfs"]) * 1024
                 start = a.start or gate // 1024 + 2
                 r = {"gate_k": gate // 1024, "smallest_heap_k": smallest(fleet, key, bundle, start, a.runs)}
                 at_gate = run(fleet, key, bundle, gate // 1024)

@@ -35,6 +35,7 @@ A new role's gate: mp/scenario_heap_<role>.py (scenario_heap_cb.py is the model)
 (fixtures fake_fleet, tls_fleet, heap_trees come from conftest.py).
 """
 
+import functools
 import os
 import re
 import shutil
@@ -44,21 +45,26 @@ from pathlib import Path
 
 import pytest
 
+import mprun
 from mprun import APP, FAKEHW, FLASH_MODULE, MP, run_mp, tool_path
 
 # The heap of an ESP32 (56 KB on ESP32_GENERIC) as the 64-bit unix port needs it: the target.
 # Each gate states the budget its scenario is held to now, per bundle, and the smallest heap
 # measured (benchmarks/heap.py); FW_TARGET_HEAP (bytes) overrides them all, for experiments.
 TARGET_HEAP = 72 * 1024  # see docs/firmware.md "Heap"
+# On a 32-bit build (FW_MICROPYTHON) objects, name pools and GC blocks are the chip's size: there
+# the target is the chip's own GC heap at start.
+CHIP_HEAP = 56 * 1024
 
 
-def budget(kb):
-    """A gate's heap: kb KB, or FW_TARGET_HEAP when set."""
-    return int(os.getenv("FW_TARGET_HEAP") or kb * 1024)
-
-
-# What the .mpy bundle on the board's filesystem (the stock ESP32 image) is held to by default.
-MPY_HEAP = budget(112)
+def budget(kb, kb32=None):
+    """A gate's heap: kb KB on the 64-bit port; on a 32-bit build kb32 KB (default: the chip's
+    56); FW_TARGET_HEAP (bytes) when set. Asked when the test runs (the interpreter's word size)."""
+    if os.getenv("FW_TARGET_HEAP"):
+        return int(os.getenv("FW_TARGET_HEAP"))
+    if word_bits() == 32:
+        return kb32 * 1024 if kb32 else CHIP_HEAP
+    return kb * 1024
 
 # The heap scenarios keep the board's files in a host directory (VfsPosix), not on the LittleFS
 # flash of the other tests: the LittleFS block device (_vbflash.py) is Python here (C on a board),
@@ -95,20 +101,51 @@ def _romfs_prelude(image):
             "del _rom, _f\n" % (str(image), str(image)))
 
 
+def word_bits():
+    """64 for the project's unix port, 32 for a 32-bit build given in FW_MICROPYTHON (an ESP32's
+    word: its objects, name pools and GC blocks are half the size; bytecode and strings are not)."""
+    return _word_bits(mprun.interpreter())
+
+
+@functools.lru_cache(maxsize=None)
+def _word_bits(interpreter):
+    p = subprocess.run([interpreter, "-c", "import sys; print(sys.maxsize > 1 << 31)"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0 and p.stdout.strip() in ("True", "False"), p.stdout + p.stderr
+    return 64 if p.stdout.strip() == "True" else 32
+
+
+def gc_block():
+    """py/gc.c's allocation unit: 4 words."""
+    return word_bits() // 2
+
+
 # Interned-name pools. The unix port allocates them as the names grow, each twice the last
-# (20, 40, 80, 160, 320, 640 ... entries; py/qstr.c qstr_add: a 48-byte header + 8 + 2 + 1 bytes
-# per entry on this 64-bit port, in 32-byte GC blocks). A firmware with 301..620 names of its
-# own -- every role so far -- has the pools up to 320 entries on a board: _FW_POOLS bytes here.
+# (20, 40, 80, 160, 320, 640 ... entries; py/qstr.c qstr_add: a 6-word header + a pointer, a
+# 2-byte hash and a 1-byte length per entry -- 48 + 11 bytes per entry on the 64-bit port, 24 + 7
+# on a 32-bit build -- in GC blocks). A firmware with 301..620 names of its own -- every role so
+# far -- has the pools up to 320 entries on a board: fw_pools() bytes here (7,136 on 64-bit).
 # The harness's ~180 names (ROM on a board) would push it past 620, where a 640-entry pool is made
-# in one 7.1 KB piece -- late, in a fragmented heap -- that a board never makes. So the harness
-# modules are imported first, then placeholder names grow the pools to 640 entries (_PREGROW),
-# all charged to the harness, and the firmware is charged _FW_POOLS; its own names then fill the
-# free entries. A firmware whose names do not fit there fails (a board would grow its pools too).
-_FW_POOLS = sum((48 + 11 * n + 31) // 32 * 32 for n in (20, 40, 80, 160, 320))     # 7136
-_PREGROW = ("gc.collect()\n_i = 0\n"
-            "while True:\n    _a = gc.mem_alloc()\n    getattr(sys, 'q%d' % _i, None)\n    _i += 1\n"
-            "    if gc.mem_alloc() - _a > 7000:\n        break\n"
-            "del _a, _i\n")
+# in one piece (7.1 KB on 64-bit) -- late, in a fragmented heap -- that a board never makes. So the
+# harness modules are imported first, then placeholder names grow the pools to 640 entries
+# (_pregrow), all charged to the harness, and the firmware is charged fw_pools(); its own names
+# then fill the free entries. A firmware whose names do not fit there fails (a board would grow
+# its pools too).
+def _pool_bytes(n):
+    w, b = word_bits() // 8, gc_block()
+    return (6 * w + (w + 3) * n + b - 1) // b * b
+
+
+def fw_pools():
+    return sum(_pool_bytes(n) for n in (20, 40, 80, 160, 320))
+
+
+def _pregrow():
+    # names until the 640-entry pool is made: the one allocation above the 320-entry pool's
+    return ("gc.collect()\n_i = 0\n"
+            "while True:\n    _a = gc.mem_alloc()\n    getattr(sys, 'q%%d' %% _i, None)\n    _i += 1\n"
+            "    if gc.mem_alloc() - _a > %d:\n        break\n"
+            "del _a, _i\n" % ((_pool_bytes(320) + _pool_bytes(640)) // 2))
 # The harness modules (the FAKE time comes with asyncio), first in the runner and the probe.
 _HARNESS = "import gc, sys, os, json, asyncio\nimport machine, network, esp32, mptest\n"
 
@@ -124,7 +161,7 @@ def harness_heap(tmp_path, fleet_url, path, scenario, prelude="", env=None):
         "import gc, micropython\ngc.collect()\nt = gc.mem_alloc()\nmicropython.qstr_info()\n"
         "import time\ngc.collect()\nt = gc.mem_alloc() - t\nmicropython.qstr_info()\n"
         "import sys, os, json, asyncio\nasyncio.Event(); asyncio.ThreadSafeFlag; asyncio.open_connection\n"
-        "gc.collect()\nm = gc.mem_alloc()\nmicropython.qstr_info()\n" + _HARNESS + _PREGROW +
+        "gc.collect()\nm = gc.mem_alloc()\nmicropython.qstr_info()\n" + _HARNESS + _pregrow() +
         "gc.collect()\nh = gc.mem_alloc() - m\nmicropython.qstr_info()\n" + prelude +
         "import store, log\ngc.collect()\nb = gc.mem_alloc()\nmicropython.qstr_info()\n"
         "import %s\ngc.collect()\nprint('HARNESS', t + h + gc.mem_alloc() - b)\nmicropython.qstr_info()\n"
@@ -170,12 +207,13 @@ def run_scenario(tmp_path, fleet, trees, scenario, names, extra_heap=0, bundle="
     if getattr(fleet, "ca_der_path", None):
         env["FW_CA"] = str(fleet.ca_der_path)
     harness_bytes, harness_names = harness_heap(tmp_path, fleet.url, path, scenario, prelude, env)
-    budget = (heap or TARGET_HEAP) + extra_heap
-    # the image: its bytearray's data plus the object (GC blocks of 32 bytes on 64-bit); the
-    # name pools a board makes for the firmware: charged to it (_FW_POOLS)
-    limit = budget + harness_bytes + (image + 31) // 32 * 32 + 64 * bool(image) - _FW_POOLS
+    budget = (heap or (TARGET_HEAP if word_bits() == 64 else CHIP_HEAP)) + extra_heap
+    # the image: its bytearray's data plus the object (in GC blocks); the name pools a board
+    # makes for the firmware: charged to it (fw_pools)
+    b = gc_block()
+    limit = budget + harness_bytes + (image + b - 1) // b * b + 2 * b * bool(image) - fw_pools()
     runner = tmp_path / "run_scenario.py"
-    runner.write_text("%s%s%simport %s\n" % (_HARNESS, _PREGROW, prelude, scenario))
+    runner.write_text("%s%s%simport %s\n" % (_HARNESS, _pregrow(), prelude, scenario))
     if trace_ms:
         env["HEAP_TRACE_MS"] = str(trace_ms)
     figures = []
@@ -197,8 +235,8 @@ def run_scenario(tmp_path, fleet, trees, scenario, names, extra_heap=0, bundle="
             total, free = int(m.group(2)), int(m.group(3))
             figures.append({"test": name, "what": m.group(1), "total": total, "free": free,
                             # what the firmware holds after a collection, and at its sampled peak
-                            "held": total - free - harness_bytes - image + _FW_POOLS,
-                            "peak": peak - harness_bytes - image + _FW_POOLS if peak >= 0 else -1,
+                            "held": total - free - harness_bytes - image + fw_pools(),
+                            "peak": peak - harness_bytes - image + fw_pools() if peak >= 0 else -1,
                             "names": n, "fw_names": n - harness_names, "harness": harness_bytes,
                             "heap": budget, "image": image, "limit": limit, "bundle": bundle})
         print(out)

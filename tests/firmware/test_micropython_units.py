@@ -25,8 +25,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-# run_mp, fake_fleet, mpy_trees and run_heap_scenario stay importable from here (older heap tests)
-from heapgate import MPY_HEAP, TARGET_HEAP, budget, fake_fleet, run_scenario, tls_fleet  # noqa: E402,F401
+# fixtures of the heap gate (heapgate.py) used here: fake_fleet, tls_fleet, mpy_trees
+from heapgate import budget, fake_fleet, run_scenario, tls_fleet  # noqa: E402,F401
 from heapgate import heap_trees as mpy_trees  # noqa: E402,F401
 from mprun import APP, MP, REPO, flash_lib, run_mp  # noqa: E402,F401
 from boards import espimage  # noqa: E402
@@ -101,15 +101,8 @@ def test_harness_reports_failures(tmp_path, fake_fleet):
     assert "1 != 2" in p.stdout + p.stderr
 
 
-def run_heap_scenario(tmp_path, fake_fleet, mpy_trees, scenario, names, extra_heap=0):
-    """The heap gate as it was called before heapgate.py (kept for older tests): the .mpy
-    bundle in MPY_HEAP, against the fleet given."""
-    return run_scenario(tmp_path, fake_fleet, mpy_trees, scenario, names, extra_heap=extra_heap,
-                        heap=MPY_HEAP)
-
-
-@pytest.mark.parametrize("bundle,heap", [("romfs", budget(72)), ("mpy", budget(88))])
-def test_runtime_scenario_fits_72k_heap(tmp_path, tls_fleet, mpy_trees, bundle, heap):
+@pytest.mark.parametrize("bundle,kb", [("romfs", (72,)), ("mpy", (88, 60))], ids=["romfs", "mpy"])
+def test_runtime_scenario_fits_72k_heap(tmp_path, tls_fleet, mpy_trees, bundle, kb):
     """boot -> enroll -> hello -> events acked -> sleep, over HTTPS with the fleet's certificate
     verified, with the firmware in 72 KB of heap (the target) as a ROMFS image, and in 88 KB
     (the smallest that passes: 84) as .mpy files (heapgate.py: the harness's heap measured and
@@ -117,5 +110,5 @@ def test_runtime_scenario_fits_72k_heap(tmp_path, tls_fleet, mpy_trees, bundle, 
     # first boot (enroll, hello, events, sleep), then a timer wake: two boots, same flash
     figs = run_scenario(tmp_path, tls_fleet, mpy_trees, "scenario_heap",
                         ("test_runtime_scenario_fits_in_72k_heap", "test_second_wake_fits_too"),
-                        bundle=bundle, heap=heap)
+                        bundle=bundle, heap=budget(*kb))
     assert [f["what"] for f in figs] == ["first boot", "timer wake"]

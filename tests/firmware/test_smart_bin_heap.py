@@ -17,10 +17,10 @@ from heapgate import budget, run_scenario
 BIN_EXTRA_HEAP = int(os.getenv("FW_BIN_EXTRA_HEAP") or 0)
 
 
-@pytest.mark.parametrize("bundle,heap", [("romfs", budget(72)), ("mpy", budget(100))])
-def test_smart_bin_heap_budget(tmp_path, tls_fleet, heap_trees, bundle, heap):
+@pytest.mark.parametrize("bundle,kb", [("romfs", (72,)), ("mpy", (100, 68))], ids=["romfs", "mpy"])
+def test_smart_bin_heap_budget(tmp_path, tls_fleet, heap_trees, bundle, kb):
     figs = run_scenario(tmp_path, tls_fleet, heap_trees, "scenario_heap_bin",
                         ("test_first_boot_fits", "test_quiet_sample_wake_fits",
-                         "test_reporting_sample_wake_fits"), bundle=bundle, heap=heap,
+                         "test_reporting_sample_wake_fits"), bundle=bundle, heap=budget(*kb),
                         extra_heap=BIN_EXTRA_HEAP)
     assert [f["what"] for f in figs] == ["first boot", "quiet sample", "fill report"]
