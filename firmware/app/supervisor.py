@@ -229,7 +229,10 @@ class Runtime:
         await poll.run(self.link)
 
     async def _update(self, offer):
-        gc.collect()                        # the update's code loads into a compact heap
+        # the update's code loads once the wake's exchanges are over (an offer comes with the
+        # hello: `import ota` beside the events' request ran out of heap), into a compact heap
+        await self.link.wait_settled(15000)
+        gc.collect()
         import ota
         try:
             await ota.run(self, offer)
