@@ -72,6 +72,7 @@ class Link:
         self.update = None            # down.update (OTA offer), kept for the OTA code
         self.beacon = None            # down.beacon (facility beacons), read by roles/beacon.py
         self.gen = 0                  # raised whenever something in "down" changed
+        self.shown = None             # the gen the runtime's last tick showed its role (None: no runtime)
         self.batch_n = devproto.MAX_EVENTS
         self.batch_bytes = 4096
         self.sent = 0                 # events sent in requests that were acked

@@ -137,6 +137,9 @@ def _note(rt, what):
 
 
 async def _ota(rt, offer):
+    # after the hello's exchange (its events' TLS connection), not beside it: `ota` and the
+    # verify beside a handshake ran out of heap in an update boot on a busy CPU
+    await rt.link.wait_settled(15000)
     import ota
     try:
         await ota.run(rt, offer, True)

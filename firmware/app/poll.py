@@ -12,6 +12,7 @@ from link import ProtoError
 from micropython import const
 
 _AFTER_NEWS_MS = const(150)     # > the runtime's 100 ms tick, in which the role shows news
+_TICK_WAIT = const(20)          # ... and up to 20 x 50 ms more until that tick has run (a busy CPU)
 
 
 async def run(link):
@@ -32,11 +33,17 @@ async def run(link):
             link.down(obj.get("down"))
             bo.reset()
             # After news, poll again soon (a caregiver's answer often follows "received"
-            # closely), once the role had its tick to show the news: the next request's
-            # coroutines and buffers not beside that (a press wake ran out of heap there).
+            # closely), once the role had its tick to show the news (link.shown: the runtime
+            # says so, later than 150 ms on a busy CPU): the next request's coroutines and
+            # buffers not beside that (a press wake ran out of heap there).
             # Never spin on a fleet that answers at once without news.
             if link.cursor != c0:
                 await asyncio.sleep_ms(_AFTER_NEWS_MS)
+                g = link.gen
+                n = 0
+                while link.shown is not None and link.shown < g and n < _TICK_WAIT:
+                    await asyncio.sleep_ms(50)
+                    n += 1
             elif time.ticks_diff(time.ticks_ms(), t0) < 500:
                 await asyncio.sleep_ms(500)
         except (HttpError, ProtoError, OSError) as ex:

@@ -280,7 +280,9 @@ class Runtime:
             if link.busy:                   # the role asked once the exchange is over: what
                 continue                    # it loads for its sleep is not beside a request's
             r = self.role
-            if r is None or not r.should_sleep() or self.tokens or self._cmds:
+            may = r is not None and r.should_sleep()
+            link.shown = link.gen           # the role had its tick with the news (poll.py waits for it)
+            if not may or self.tokens or self._cmds:
                 waiting = None
                 continue
             d, b = drv.get("led"), drv.get("buzzer")
