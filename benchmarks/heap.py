@@ -36,10 +36,6 @@ sys.path.insert(0, str(HERE.parent / "tests" / "firmware"))
 
 import heapgate  # noqa: E402
 
-# On a 32-bit build (FW_MICROPYTHON) objects, name pools and GC blocks are an ESP32's size: the
-# target there is the chip's own GC heap at start (ESP32_GENERIC: 56 KB), for both bundles.
-CHIP_HEAP_K = 56
-
 # scenario, its tests, the FakeFleet's auto-acknowledgement (ms), its gates' budgets (KB:
 # ROMFS, .mpy; the tests hold them to these), whether the fleet sends down.beacon
 SCENARIOS = {
@@ -104,7 +100,8 @@ def main():
     try:
         for key in a.scenarios.split(","):
             for bundle in a.bundles.split(","):
-                gate = (CHIP_HEAP_K if heapgate.word_bits() == 32 else SCENARIOS[key][3][bundle != "romfs"]) * 1024
+                # on a 32-bit build the target is the chip's own 56 KB, for both bundles
+                gate = heapgate.CHIP_HEAP if heapgate.word_bits() == 32 else SCENARIOS[key][3][bundle != "romfs"] * 1024
                 start = a.start or gate // 1024 + 2
                 r = {"gate_k": gate // 1024, "smallest_heap_k": smallest(fleet, key, bundle, start, a.runs)}
                 at_gate = run(fleet, key, bundle, gate // 1024)

@@ -12,7 +12,7 @@ from link import ProtoError
 from micropython import const
 
 _AFTER_NEWS_MS = const(150)     # > the runtime's 100 ms tick, in which the role shows news
-_TICK_WAIT = const(20)          # ... and up to 20 x 50 ms more until that tick has run (a busy CPU)
+_TICK_WAIT_MS = const(1000)     # ... and up to this much more until that tick has run (a busy CPU)
 
 
 async def run(link):
@@ -40,10 +40,7 @@ async def run(link):
             if link.cursor != c0:
                 await asyncio.sleep_ms(_AFTER_NEWS_MS)
                 g = link.gen
-                n = 0
-                while link.shown is not None and link.shown < g and n < _TICK_WAIT:
-                    await asyncio.sleep_ms(50)
-                    n += 1
+                await link._until(lambda: link.shown is None or link.shown >= g, _TICK_WAIT_MS)
             elif time.ticks_diff(time.ticks_ms(), t0) < 500:
                 await asyncio.sleep_ms(500)
         except (HttpError, ProtoError, OSError) as ex:

@@ -69,7 +69,9 @@ def adopt_last_fill(conn, now_iso, bin_id, device_id):
     shows) becomes the bin's state and history. Else a bin registered after its board's first
     report shows no fill until the board reports a change - hours with fill_report_h. A reading
     from before the attachment confirms no collection stop."""
-    found = conn.execute("SELECT t_device, data FROM events WHERE device_id = ? AND type = 'fill' "
+    # `+type`: the device's own events (its index), not every fill of the fleet newest first
+    # (the type index SQLite picks otherwise: 106 ms per new board among 600,000 events, 0.03 ms so)
+    found = conn.execute("SELECT t_device, data FROM events WHERE device_id = ? AND +type = 'fill' "
                          "ORDER BY id DESC LIMIT 1", (device_id,)).fetchone()
     if found is None:
         return

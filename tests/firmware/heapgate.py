@@ -207,11 +207,11 @@ def run_scenario(tmp_path, fleet, trees, scenario, names, extra_heap=0, bundle="
     if getattr(fleet, "ca_der_path", None):
         env["FW_CA"] = str(fleet.ca_der_path)
     harness_bytes, harness_names = harness_heap(tmp_path, fleet.url, path, scenario, prelude, env)
-    budget = (heap or (TARGET_HEAP if word_bits() == 64 else CHIP_HEAP)) + extra_heap
+    fw_heap = (heap or budget(TARGET_HEAP // 1024)) + extra_heap
     # the image: its bytearray's data plus the object (in GC blocks); the name pools a board
     # makes for the firmware: charged to it (fw_pools)
     b = gc_block()
-    limit = budget + harness_bytes + (image + b - 1) // b * b + 2 * b * bool(image) - fw_pools()
+    limit = fw_heap + harness_bytes + (image + b - 1) // b * b + 2 * b * bool(image) - fw_pools()
     runner = tmp_path / "run_scenario.py"
     runner.write_text("%s%s%simport %s\n" % (_HARNESS, _pregrow(), prelude, scenario))
     if trace_ms:
@@ -238,7 +238,7 @@ def run_scenario(tmp_path, fleet, trees, scenario, names, extra_heap=0, bundle="
                             "held": total - free - harness_bytes - image + fw_pools(),
                             "peak": peak - harness_bytes - image + fw_pools() if peak >= 0 else -1,
                             "names": n, "fw_names": n - harness_names, "harness": harness_bytes,
-                            "heap": budget, "image": image, "limit": limit, "bundle": bundle})
+                            "heap": fw_heap, "image": image, "limit": limit, "bundle": bundle})
         print(out)
     return figures
 
