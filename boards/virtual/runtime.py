@@ -270,6 +270,7 @@ class BoardRuntime:
         self.state = "off"
         self.error = None
         self.proc = None
+        self.irq_pins = set()
         self.pid = None
         self._kbd_signal = signal.SIGINT      # what Ctrl-C is for the running interpreter (_spawn)
         self.token = None
@@ -489,6 +490,8 @@ class BoardRuntime:
         now = time.time()
         if kind == "out":
             self._record_level(ev["pin"], ev.get("v"), bool(ev.get("hold")), now)
+        elif kind == "irq":
+            (self.irq_pins.add if ev.get("on") else self.irq_pins.discard)(ev["pin"])
         elif kind == "pwm":
             self._record_pwm(ev["pin"], ev.get("freq"), ev.get("duty"), bool(ev.get("on")), now)
         elif kind == "rtcmem":
@@ -720,6 +723,7 @@ class BoardRuntime:
     async def _spawn(self, boot):
         self.token = os.urandom(8).hex()
         self._boot_info = boot
+        self.irq_pins = set()           # pins the new process's firmware has an IRQ handler on
         self._chan_in = None
         self._chan_out = None
         self._tail = b""
@@ -871,6 +875,7 @@ class BoardRuntime:
         reason = self._expected_exit
         self._expected_exit = None
         self.proc = None
+        self.irq_pins = set()
         self.pid = None
         self.ble.board_off()
         for w in (self._chan_in, self._chan_out):
@@ -1488,6 +1493,8 @@ class BoardRuntime:
             "repl": "raw" if self.repl_raw else "friendly", "console_end": self.console.end,
             "heap": self.heap_info(),
             "pressed": self.pins.get("button") in self.levels,
+            # the running firmware has an IRQ handler on the button pin (a press now is seen)
+            "button_watched": self.pins.get("button") in self.irq_pins,
             # the board's system clock (Unix seconds; 2000-01-01 after a power cut) and the TLS
             # handshakes the ssl shim refused because of it
             "board_time": time.time() + self.clock_offset if self.clock_offset is not None else None,

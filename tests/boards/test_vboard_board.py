@@ -47,6 +47,11 @@ def test_button_irq_drives_the_led(make_agent):
     b.release()
     assert a.eval("btn.value()") == 1
     b.wait_led(False, 2)
+    assert b.info()["button_watched"]                 # the agent's handler is on the pin
+    a.run("btn.irq(handler=None)")
+    b.wait_for(lambda x: not x.info()["button_watched"], 2, what="the host told the IRQ is gone")
+    a.run("btn.irq(on_button, machine.Pin.IRQ_FALLING)")
+    b.wait_for(lambda x: x.info()["button_watched"], 2, what="the host told the IRQ is back")
     b.press(60, bounces=2)                            # a bouncing contact: three falling edges
     b.expect(r"IRQ level=\d n=5")
     assert a.eval("state['presses']") == 5

@@ -203,6 +203,9 @@ class Pin:
             st["irq"] = None
         else:
             st["irq"] = (handler, trigger, self)
+        # The host's test instrument only (a probe on the chip could not see it): whether the
+        # firmware watches this pin, so a test can tell a press made before it did.
+        _vb.send("irq", pin=self._id, on=handler is not None)
         return _Irq(self, trigger)
 
     def __repr__(self):
