@@ -89,6 +89,24 @@ def test_long_press_cancels_the_alarm(make_board, fleet):
     wait_until(lambda: fleet_alarm(fleet, dev["id"], ref, "cancelled"), "alarm cancelled in the fleet")
 
 
+@pytest.mark.needs("button", "power")
+def test_a_press_held_as_the_power_returns_raises_an_alarm(make_board, fleet):
+    # An elder presses as the battery goes in, and lets go before the board has started its
+    # application: the press is not lost (docs/call-button.md "Limits").
+    board = make_board("button", **BUTTON)
+    dev = enrolled(board, fleet)
+    board.wait_state("sleeping", timeout=30)
+    board.power_cut()
+    board.hold()
+    board.start()
+    board.expect(r"rst:0x1 \(POWERON_RESET\)", timeout=10)
+    time.sleep(2.0)                     # let go before the 5 s that would mean Wi-Fi setup mode
+    board.release()
+    ref = board.expect(r"button: alarm ref=(\S+) seq=\d+\r\n", timeout=10).group(1)
+    board.expect(r"button: received ref=%s" % re.escape(ref), timeout=30)
+    assert fleet_alarm(fleet, dev["id"], ref)["state"] == "received"
+
+
 @pytest.mark.needs("button", "wifi")
 def test_alarm_waits_out_a_wifi_outage(make_board, fleet):
     board = make_board("button", **BUTTON)

@@ -416,12 +416,14 @@ class Host:
         rt.press(ms, bounces)
         return True
 
+    # Held and released on a board without power too (a finger on the button as the power
+    # returns: the firmware reads it held at boot). A press is refused there: it would be lost.
     async def op_hold(self, name):
-        (await self._powered(name)).hold()
+        (await self.runtime(name)).hold()
         return True
 
     async def op_release(self, name):
-        (await self._powered(name)).release()
+        (await self.runtime(name)).release()
         return True
 
     async def op_set_world(self, name, values):

@@ -14,10 +14,12 @@ from board import Board
 from rtcmem import RtcMem, Clock
 
 
-def init(rt, ident=None, ub=None):
+def init(rt, ident=None, ub=None, pressed=False):
     """Runtime.__init__: boot state, config (ident: /config.json as main() read it), board, RTC
     memory, errors kept for the hello. ub: /state/otaboot.json as main() read it (otaboot.py):
-    an offer makes this an update boot (rt.ub), a press that ended one counts as a pin wake."""
+    an offer makes this an update boot (rt.ub), a press that ended one counts as a pin wake.
+    pressed: the button was pressed while the board booted (supervisor._setup_mode): it counts
+    as the press of a pin wake too (the wake reason stays what it was)."""
     import bootstate                    # read now, marked later (hello.py, power.py): dropped
     st = bootstate.BootState()
     sys.modules.pop("bootstate", None)
@@ -41,7 +43,7 @@ def init(rt, ident=None, ub=None):
             rt.wake_reason = "pin"
         elif isinstance(ub.get("offer"), dict):
             rt.ub = ub
-    rt.woke_by_pin = rt.wake_reason in ("pin", "ext1")
+    rt.woke_by_pin = pressed or rt.wake_reason in ("pin", "ext1")
     rt.battery_powered = cf.get("power") == "battery"
     rt.board_name = rt.board.data.get("name") or cf.get("board") or "unknown"
     rt.tokens = set()                   # stay-awake reasons
@@ -120,7 +122,8 @@ def start(rt):
     rt.outbox = outbox.Outbox(clock=rt.clock)
     # (A role whose wake pin is an interrupt line, not a person's button, says so: no driver.)
     if rt.woke_by_pin and rt.pin_is_button and rt.button is not None:
-        log.i("button", "woke by pin")   # made now: the press that woke us counts
+        # made now: the press that woke us (or came while we booted) counts
+        log.i("button", "woke by pin" if rt.wake_reason in ("pin", "ext1") else "pressed while booting")
         if rt.board.pin("led") is not None:
             import drivers.led          # noqa: F401  the press is shown at once
         if rt.board.pin("buzzer") is not None:

@@ -25,19 +25,20 @@ _GC_EVERY = const(1024)     # least bytes allocated between collections (docs/fi
 
 
 class Runtime:
-    def __init__(self, ident=None, ub=None):
+    def __init__(self, ident=None, ub=None, pressed=False):
         # What every wake needs is loaded here, first, while the heap is still compact:
         # the qstr pool grows in large contiguous steps that a fragmented heap may not
         # have. The one-time code is startup.py, dropped again at the end of run()'s setup.
         # ident: /config.json already read (main() read it), not parsed twice. ub: what an
-        # update boot left in /state/otaboot.json (main() read it; otaboot.py).
+        # update boot left in /state/otaboot.json (main() read it; otaboot.py). pressed: the
+        # button was pressed while the board booted (_setup_mode).
         # A collection after every KB allocated (every 1/64 of what is free on a heap over
         # 64 KB free, where a collection costs more and holes matter less): a wake allocates
         # ~80 KB a second in small pieces, and collecting before the free space is cut into
         # holes is what keeps the large block a TLS handshake or a JSON body needs.
         gc.threshold(max(_GC_EVERY, gc.mem_free() >> 6))
         import startup
-        startup.init(self, ident, ub)
+        startup.init(self, ident, ub, pressed)
 
     # ---- API for roles -------------------------------------------------------------
     def __getattr__(self, name):
@@ -317,23 +318,28 @@ class Runtime:
 
 
 def _setup_mode(ident, ub=None):
-    """Wi-Fi setup mode this boot, and why: no Wi-Fi network in /config.json ("no_wifi"), or
-    the button held 5 s at a power-on or EN reset ("long_press"; never at a deep-sleep wake,
-    whose press is a call button's alarm, nor at the reset into or out of an update boot, ub:
-    the firmware's own reset, and a press then is an alarm too). Decided before the runtime
-    loads, from the config it then keeps; the Improv code itself is not imported."""
+    """(why, pressed): Wi-Fi setup mode this boot and why, or None: no Wi-Fi network in
+    /config.json ("no_wifi"), or the button held 5 s at a power-on or EN reset ("long_press";
+    never at a deep-sleep wake, whose press is a call button's alarm, nor at the reset into or
+    out of an update boot, ub: the firmware's own reset, and a press then is an alarm too).
+    pressed: the button was held at that check and let go sooner - a press the runtime's
+    button counts, as the one that wakes a board (else nothing would: it came and went before
+    the button was made). Decided before the runtime loads, from the config it then keeps;
+    the Improv code itself is not imported."""
     w = ident.get("wifi") if isinstance(ident, dict) else None
     if not (isinstance(w, dict) and w.get("ssid")):
-        return "no_wifi"
+        return "no_wifi", False
     import machine
+    held = None
     if ub is None and machine.reset_cause() in (machine.PWRON_RESET, machine.HARD_RESET):
         import setuppress           # small, and gone again before the runtime loads
         held = setuppress.held(ident.get("role"))
+        long = held is not None and held >= setuppress.HOLD_MS
         del setuppress
         sys.modules.pop("setuppress", None)
-        if held:
-            return "long_press"
-    return None
+        if long:
+            return "long_press", False
+    return None, held is not None
 
 
 def main():
@@ -342,13 +348,13 @@ def main():
     # runtime loads, like setup mode, so that an update boot loads no role.
     ub = store.read_json("/state/otaboot.json", None)
     ub = ub if isinstance(ub, dict) else None
-    why = _setup_mode(ident, ub)
+    why, pressed = _setup_mode(ident, ub)
     if why:
         ident = None
         import improvmode           # the Improv code: only in setup mode (docs/firmware.md)
         improvmode.main(why)        # ends in a reset or deep sleep
         return None
-    rt = Runtime(ident, ub)
+    rt = Runtime(ident, ub, pressed)
     try:
         decision = asyncio.run(rt.run())
     except Exception as ex:

@@ -92,7 +92,7 @@ async def test_a_normal_wake_takes_the_offer_into_an_update_boot_which_runs_with
     eq((ub["offer"]["id"], ub["btn"]), (offer["id"], True))
     import supervisor
     machine.FAKE.levels[BTN] = 0            # held at the reset: no setup-mode hold check
-    eq(supervisor._setup_mode({"wifi": {"ssid": "lab"}, "role": "call_button"}, ub), None)
+    eq(supervisor._setup_mode({"wifi": {"ssid": "lab"}, "role": "call_button"}, ub), (None, False))   # nor a press
     machine.FAKE.levels[BTN] = 1
     # the update boot: the envelope fetched, then verified at the start of the next one
     await _envelope_boot()
