@@ -10,7 +10,9 @@
 #   ("up", ms)      released (after any press), with its duration
 # A board woken from deep sleep by this button (woke=True) gets a "down" at boot:
 # the press that woke it counts, its duration measured from boot (the time the chip
-# took to boot is not known and not added).
+# took to boot is not known and not added). So does a button held when it is made.
+# Edges from the moment it is made count, not only once its task runs: a role that
+# makes it first thing at boot (startup.py) loses no press while the rest loads.
 #
 # A press is never lost to a busy interpreter. ESP32 pin IRQs are soft (ports/esp32/
 # machine_pin.c machine_pin_isr_handler() only mp_sched_schedule()s the handler): while the
@@ -45,7 +47,6 @@ class Button:
         self.pin = pin
         self.active = 0 if active_low else 1
         self.long_ms = long_ms
-        self._woke = woke
         self._q = []
         self.pressed = False
         self.presses = 0
@@ -66,6 +67,9 @@ class Button:
             pin.irq(handler=self._irq, trigger=trig)
         except (AttributeError, OSError, TypeError):
             pass            # no IRQ on this pin: the task polls
+        # True: a press counts at once (the wake press, or held now: it began before we
+        # watched); None once run() began (a restarted run counts only new edges)
+        self._woke = woke or self.raw()
 
     def _irq(self, p):
         self._edges += 1
@@ -148,12 +152,16 @@ class Button:
             self._ev.set()
 
     async def _watch(self):
-        seen = self._edges
+        # the first run counts edges since the button was made (see top); a restarted one
+        # (after a crash) only new ones, not the presses it already handled
+        woke = self._woke
+        seen = self._edges if woke is None else 0
+        self._woke = None
         look = time.ticks_ms()                  # the last time the task looked and saw nothing
         while True:
             if not self.pressed:
-                if self._woke:
-                    self._woke = False          # the press that woke the board counts
+                if woke:
+                    woke = False                # the press that woke the board counts
                 else:
                     now = time.ticks_ms()
                     if not self.raw() and self._edges == seen:

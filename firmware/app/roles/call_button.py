@@ -15,6 +15,7 @@ import log
 import store
 from micropython import const
 
+BUTTON_AT_BOOT = True       # the button is watched before the rest loads (startup.py)
 _STATE_FILE = const("/state/button.json")
 _RTC_RETRIES = const("cbn")     # RTC memory: retry wakes in a row (the next one waits longer)
 # Timings in ms, a list so tests can shorten them, and their places in it:

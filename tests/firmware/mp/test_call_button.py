@@ -177,6 +177,34 @@ async def test_press_alarm_received_answered_then_sleep():
     ok(d[1] > 3600000, "answered: no retry wakes, the heartbeat's")
 
 
+async def test_a_press_while_a_power_on_boot_loads_raises_an_alarm():
+    # The role's button is made before the rest of the application loads (BUTTON_AT_BOOT): a
+    # press that comes and goes meanwhile (here while the link is made; on a chip, while
+    # modules load from flash) is an alarm, not lost before anything watched the pin.
+    ident, _rt0 = await enrolled()
+    flash(ident=ident)                                      # power-on: no wake press
+    import startup
+    make_link = startup._link
+
+    def pressing(*a):
+        machine.FAKE.set_level(BTN, 0)
+        time.sleep_ms(120)
+        machine.FAKE.set_level(BTN, 1)
+        return make_link(*a)
+    startup._link = pressing
+    try:
+        rt, cb = runtime()
+        task = asyncio.create_task(rt.run())
+        await until(lambda: lines("alarm ref="), 3000, "the alarm")
+    finally:
+        startup._link = make_link
+    eq(rt.wake_reason, "none")
+    await until(lambda: lines("received"), what="received")
+    eq(len(await events(rt, "alarm")), 1)
+    rt.finish("test")
+    await task
+
+
 async def test_dns_outage_does_not_freeze_the_press_light_and_tone():
     # The fleet is reached by name; this wake has no address kept (a power cut lost RTC
     # memory) and DNS hangs 3 s, then fails. Light and tone must start at once and the loop

@@ -96,6 +96,37 @@ async def test_button_press_while_the_interpreter_was_busy_still_counts():
     eq((b.presses, b.missed), (1, 1))
 
 
+async def test_button_press_between_its_making_and_its_task_counts():
+    # Made first thing at boot (startup.py), its task runs only once the rest has loaded: a
+    # press that came and went in between counts; a restarted task does not count it again.
+    p = FakePin(1)
+    b = button.Button(p, active_low=True)
+    p.set(0)
+    time.sleep_ms(150)
+    p.set(1)
+    t = asyncio.create_task(b.run())
+    evs = await _drain(b, 200)
+    t.cancel()
+    eq([e[0] for e in evs], ["down", "press", "up"])
+    await asyncio.sleep_ms(20)
+    t = asyncio.create_task(b.run())
+    evs = await _drain(b, 200)
+    t.cancel()
+    eq(evs, [])
+    eq(b.presses, 1)
+
+
+async def test_button_held_when_made_counts_once_released():
+    # Pressed before anything watched the pin, let go before the task first looks.
+    p = FakePin(0)
+    b = button.Button(p, active_low=True)
+    p.set(1)
+    t = asyncio.create_task(b.run())
+    evs = await _drain(b, 200)
+    t.cancel()
+    eq([e[0] for e in evs], ["down", "press", "up"])
+
+
 async def test_button_press_that_ends_while_the_interpreter_is_busy_still_counts():
     # The task saw the press begin and started its debounce; then the VM was held in C (a TLS
     # handshake) for longer than the press: when the task looks again the pin reads released.
