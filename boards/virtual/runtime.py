@@ -297,6 +297,7 @@ class BoardRuntime:
         self._tail = b""
         self._suppress = None
         self._pending_input = bytearray()
+        self._after_ctrl_c = None       # TimerHandle while input after a Ctrl-C waits (_hold_input)
         self.crashes = []
         self.wifi_up = rec.get("wifi_up", True)
         self.link = dict(rec.get("link") or {"up": True, "mode": "drop"})
@@ -757,6 +758,7 @@ class BoardRuntime:
         self.proc = proc
         self.pid = proc.pid
         self._suppress = bytearray() if boot.get("raw") else None
+        self._release_input(write=False)
         asyncio.get_running_loop().add_reader(master, self._on_pty, master)
         asyncio.ensure_future(self._watch(proc, self.token))
 
@@ -779,6 +781,9 @@ class BoardRuntime:
                 self._pty_eof.set()
             return
         self._track_repl(data)
+        if self._after_ctrl_c is not None and (b"KeyboardInterrupt" in self._tail or b">>> " in self._tail
+                                               or b"raw REPL" in self._tail):
+            self._release_input()                   # the interrupt was taken
         if self._suppress is not None:
             self._suppress += data
             if self._suppress.endswith(b">>> "):
@@ -812,19 +817,39 @@ class BoardRuntime:
             parts = data.split(b"\x03")
             for i, part in enumerate(parts):
                 if i:
+                    self._release_input()       # what came before this Ctrl-C goes first
                     try:
                         _signal_main_thread(self.pid, self._kbd_signal)
                     except OSError:
                         pass
                     if self._kbd_signal == interpreter.KBD_SIGNAL:
                         self._nudge(self.pid)
+                    self._hold_input()
                 if part:
                     self._console_input(part)
             return
-        if self._suppress is not None:
+        if self._suppress is not None or self._after_ctrl_c is not None:
             self._pending_input += data
             return
         self._write_pty(data)
+
+    def _hold_input(self):
+        # On the chip the UART's RX interrupt schedules KeyboardInterrupt before the next byte
+        # arrives (ports/esp32/uart.c), so the running program never reads what follows a
+        # Ctrl-C (mpremote's Ctrl-A for the raw REPL). Here the signal and the pty race on a
+        # busy host: what follows waits until the console shows the interrupt was taken (its
+        # traceback, or a REPL prompt), at most 0.5 s (a program that catches it and goes on).
+        if self._after_ctrl_c is not None:
+            self._after_ctrl_c.cancel()
+        self._after_ctrl_c = asyncio.get_running_loop().call_later(0.5, self._release_input)
+
+    def _release_input(self, write=True):
+        if self._after_ctrl_c is None:
+            return
+        self._after_ctrl_c.cancel()
+        self._after_ctrl_c = None
+        if write and self._suppress is None:
+            self._write_pty(b"")
 
     def _nudge(self, pid):
         """interpreter.py: end a blocking call that began with the Ctrl-C pending."""
