@@ -100,8 +100,8 @@ def main():
     try:
         for key in a.scenarios.split(","):
             for bundle in a.bundles.split(","):
-                # on a 32-bit build the target is the chip's own 56 KB, for both bundles
-                gate = heapgate.CHIP_HEAP if heapgate.word_bits() == 32 else SCENARIOS[key][3][bundle != "romfs"] * 1024
+                # the gate's budget; on a 32-bit build the chip's own 56 KB for both bundles
+                gate = heapgate.budget(SCENARIOS[key][3][bundle != "romfs"])
                 start = a.start or gate // 1024 + 2
                 r = {"gate_k": gate // 1024, "smallest_heap_k": smallest(fleet, key, bundle, start, a.runs)}
                 at_gate = run(fleet, key, bundle, gate // 1024)

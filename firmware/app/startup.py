@@ -111,8 +111,10 @@ def start(rt):
         return _update_boot(rt)
     mod = getattr(rt, "role_module", None) or role(cf)    # (tests set rt.role_module)
     rt.pin_is_button = getattr(mod, "WAKE_PIN_IS_BUTTON", True)
+    # watched from now: a press while the rest loads counts (a wake press's button is made
+    # below, after the outbox, where the press wake's heap gate has it)
     if getattr(mod, "BUTTON_AT_BOOT", False) and not rt.woke_by_pin:
-        rt.button                       # watched from now: a press while the rest loads counts
+        rt.button
     import hello                        # noqa: F401  (link drops it after the hello)
     if not cf.enrolled():
         import enroll                   # noqa: F401  first boot (link drops it after)

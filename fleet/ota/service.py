@@ -50,6 +50,7 @@ class OtaService:
         self.db = None
         self.task = None
         self.wake = None
+        self.stopping = False           # stop(): run() ends after the tick under way, if any
         self.ticks = 0                  # engine passes so far (tests wait for the next one)
         self.budget = ByteBudget(runtime.settings.ota_download_bytes_per_s)
 
@@ -68,7 +69,11 @@ class OtaService:
     async def stop(self):
         progress.config["on_progress"] = None
         if self.task is not None:
-            self.task.cancel()
+            # Not cancelled: a tick runs in a thread on self.db, which a cancel would leave
+            # running while the connection is closed below (sqlite3 then segfaulted the
+            # process, in a fresh-clone test run). The tick is short; run() ends after it.
+            self.stopping = True
+            self.wake.set()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.task
         if self.db is not None:
@@ -92,6 +97,8 @@ class OtaService:
         while True:
             await within(self.wake.wait(), self.settings.ota_tick_s)
             self.wake.clear()
+            if self.stopping:
+                return
             try:
                 changed, summaries = await asyncio.to_thread(self._tick)
             except Exception:

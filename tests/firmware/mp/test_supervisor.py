@@ -350,7 +350,7 @@ async def test_a_press_while_the_board_boots_from_power_on_counts():
     # Nothing counted that press before (the runtime saw the pin released).
     import supervisor
     flash(wifi={"ssid": "district-iot", "password": "pw"})
-    value = _let_go_after(7)                                # 6 looks 50 ms apart
+    value = _let_go_after(7)                                # the first look, then ~300 ms
     try:
         why, pressed = supervisor._setup_mode(store.read_json("/config.json"))
     finally:

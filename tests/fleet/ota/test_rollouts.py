@@ -404,3 +404,47 @@ def test_with_a_mirror_the_artifact_url_points_there_and_the_mirror_can_check_it
     assert urls.check(s.ota_url_secret.encode(), "other.bin", query) is None
     assert urls.check(b"another secret", rel["file"], query) is None
     assert offer["manifest"].startswith("/ota/dl/")            # the signed manifest stays on the fleet
+
+
+def test_shutting_down_waits_for_the_engine_pass_under_way(settings, db, monkeypatch):
+    # A pass runs in a thread on the service's own connection. Stopping cancelled the task and
+    # closed the connection under the running pass: sqlite3 segfaulted a test process so.
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from fleet.main import create_app
+    from fleet.ota import service as ota_service
+
+    order, started = [], threading.Event()
+    tick = ota_service.OtaService._tick
+
+    def slow_tick(self):
+        started.set()
+        time.sleep(0.5)                 # the pass is under way when the app stops
+        out = tick(self)                # and uses the connection after that
+        order.append("pass done")
+        return out
+
+    monkeypatch.setattr(ota_service.OtaService, "_tick", slow_tick)
+    with TestClient(create_app(settings)) as client:
+        rt = client.app.state.fleet
+        service = rt.services["ota"]
+        close = service.db.close
+        service.db = _Closing(service.db, lambda: (order.append("closed"), close()))
+        rt.loop.call_soon_threadsafe(service.poke)
+        assert started.wait(10)
+    assert order == ["pass done", "closed"]
+
+
+class _Closing:
+    """A connection whose close() is recorded."""
+
+    def __init__(self, conn, on_close):
+        self._conn, self._on_close = conn, on_close
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+    def close(self):
+        self._on_close()
