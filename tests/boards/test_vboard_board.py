@@ -75,13 +75,24 @@ def test_adc_follows_battery_and_light(make_agent):
     assert "OSError" in a.error("adc2.read_uv()")        # ...and not while it is on
 
 
+def _whole_echo(a):
+    # time_pulse_us called after the echo has risen measures from the call, as on the chip.
+    # A host that pauses the board's process past the sensor's 300 us trigger->echo delay
+    # (CI, 2 busy cores) makes such a late call, so a read can come out short, never long:
+    # the longest of three is the pulse's width.
+    return max(a.eval("echo()") for _ in range(3))
+
+
 def test_ultrasonic_echo_follows_distance_and_temperature(make_agent):
     a = make_agent(world={"us_noise_cm": 0, "distance_cm": 100, "temp_c": 20})
-    assert a.eval("echo()") == pytest.approx(5824, abs=2)          # 2 * 1 m / 343.4 m/s
+    assert _whole_echo(a) == pytest.approx(5824, abs=2)            # 2 * 1 m / 343.4 m/s
     a.b.set_world(temp_c=40)
-    assert a.eval("echo()") == pytest.approx(2 / (331.3 + 0.606 * 40) * 1e6, abs=2)
+    assert _whole_echo(a) == pytest.approx(2 / (331.3 + 0.606 * 40) * 1e6, abs=2)
     a.b.set_world(distance_cm=250, temp_c=20)
-    assert a.eval("echo()") == pytest.approx(14560, abs=3)
+    assert _whole_echo(a) == pytest.approx(14560, abs=3)
+    a.run("t = machine.Pin(P['us_trig'], machine.Pin.OUT, value=0); e = machine.Pin(P['us_echo'], machine.Pin.IN)")
+    a.run("t.value(1); time.sleep_us(10); t.value(0); time.sleep_us(2300); w = machine.time_pulse_us(e, 1, 30000)")
+    assert 0 < a.eval("w") <= 14560 - 2000 + 3                     # a late call sees the rest
     a.b.set_world(distance_cm=8)                                    # inside the 23 cm blind zone
     width = a.eval("echo()")
     assert 23 * 58.2 - 2 <= width <= 38 * 58.3 + 2
