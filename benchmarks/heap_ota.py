@@ -32,7 +32,7 @@ SCENARIO = "scenario_heap_cb_ota"
 BOOTS = {"offer": "test_offer_wake_fits", "envelope": "test_envelope_boot_fits",
          "update": "test_update_boot_fits", "gate": "test_gate_boot_fits"}
 ORDER = list(BOOTS)
-GATES = {"romfs": 72, "mpy": 104}        # the update's gates (test_call_button_heap.py)
+GATES = {"romfs": heapgate.ROMFS_GATE_KB, "mpy": 104}        # the update's gates (test_call_button_heap.py)
 
 
 def attempt(fleet, case, bundle, boot, heap_k, roomy_k):
