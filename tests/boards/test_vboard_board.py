@@ -91,8 +91,8 @@ def test_ultrasonic_echo_follows_distance_and_temperature(make_agent):
     a.b.set_world(distance_cm=250, temp_c=20)
     assert _whole_echo(a) == pytest.approx(14560, abs=3)
     a.run("t = machine.Pin(P['us_trig'], machine.Pin.OUT, value=0); e = machine.Pin(P['us_echo'], machine.Pin.IN)")
-    a.run("t.value(1); time.sleep_us(10); t.value(0); time.sleep_us(2300); w = machine.time_pulse_us(e, 1, 30000)")
-    assert 0 < a.eval("w") <= 14560 - 2000 + 3                     # a late call sees the rest
+    a.run("t.value(1); time.sleep_us(10); t.value(0); time.sleep_us(1000); w = machine.time_pulse_us(e, 1, 30000)")
+    assert 0 < a.eval("w") <= 14560 - 700 + 3                      # 700 us after the rise: sees the rest
     a.b.set_world(distance_cm=8)                                    # inside the 23 cm blind zone
     width = a.eval("echo()")
     assert 23 * 58.2 - 2 <= width <= 38 * 58.3 + 2
