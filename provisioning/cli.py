@@ -6,7 +6,6 @@ The Wi-Fi password is never printed, logged or sent to the fleet: it goes into t
 Every failure prints what happened and the fix, and exits with status 1.
 """
 
-import os
 import sys
 from pathlib import Path
 

@@ -1,72 +1,23 @@
 """The developer's quick path: copy the application files that changed onto a running board over
 its serial port with mpremote's transport, then reset it.
 
-A board may be running its application with the watchdog armed, or be in deep sleep (its UART
-dead). So: pulse EN (RTS) to wake and restart it; when boot.py has spoken, Ctrl-C stops main.py
-(main.py stretches the watchdog for a person); mpremote's raw REPL then soft-resets, and after a
-soft reset boot.py stretches the watchdog for a deploy session and main.py does not run
-(docs/firmware.md "Soft resets and the watchdog"). Files are compared by SHA-256 computed on the
+The board's application is stopped for its raw REPL and restarted after (replsession.py: a board
+may be running with the watchdog armed, or asleep). Files are compared by SHA-256 computed on the
 board (mpremote fs_hashfile); only changed ones are written; /config.json (the device's identity
-and secret) is never touched. Finally EN again: the board starts the new code.
+and secret) is never touched. The board restarts into the new code.
 """
 
 import hashlib
-import re
-import time
+import json
 
-from . import errors, ports
+from .replsession import app_repl
 
 KEEP = ("/config.json",)
 
 
-def _pulse_en(serial):
-    serial.dtr = False
-    serial.rts = True           # EN low (the DevKit's auto-reset circuit: RTS on, DTR off)
-    time.sleep(0.1)
-    serial.rts = False          # EN high, IO0 high: a normal boot
-
-
-def _stop_app(t, timeout=20.0):
-    """Wake the board, let boot.py start, interrupt main.py: returns the console text seen."""
-    s = t.serial
-    saved = s.timeout
-    s.timeout = 0.05
-    try:
-        return _interrupt(s, timeout)
-    finally:
-        s.timeout = saved              # mpremote's transport reads blocking
-
-
-def _interrupt(s, timeout):
-    _pulse_en(s)
-    text = b""
-    deadline = time.monotonic() + timeout
-    started = None
-    while time.monotonic() < deadline:
-        text += s.read(4096)
-        if started is None and re.search(rb"boot: |MicroPython|>>> ", text):
-            started = time.monotonic()
-        if started is not None:
-            if text.rstrip().endswith(b">>>"):
-                return text.decode("utf-8", "replace")
-            s.write(b"\x03")
-            time.sleep(0.1)
-    raise errors.ProvisionError("the board did not stop its application for the REPL within %d s" % timeout,
-                                fix="Press EN on the board and run the command again.")
-
-
 def deploy(port, board, firmware_dir=None, dry_run=False, on_file=None):
     """Copy changed application files; returns {"copied": [...], "unchanged": [...], "bytes": n}."""
-    from mpremote.transport_serial import SerialTransport
-    ports.check(port)
-    try:
-        t = SerialTransport(port, baudrate=115200)
-    except Exception as e:
-        raise ports.classify_open_error(port, e) or errors.PortBusy("cannot open %s: %s" % (port, e))
-    try:
-        _stop_app(t)
-        t.enter_raw_repl(soft_reset=True)
-        import json
+    with app_repl(port, "deploy to %s" % port) as t:
         cfg = json.loads(t.fs_readfile("/config.json"))
         slot = t.eval("[p for p in __import__('sys').path if p.startswith('/app_')]")
         slot = (slot[0][len("/app_"):] if slot else "a")
@@ -89,18 +40,7 @@ def deploy(port, board, firmware_dir=None, dry_run=False, on_file=None):
             copied.append(path)
             if on_file:
                 on_file(path, len(data))
-        t.exit_raw_repl()
-        _pulse_en(t.serial)
-        return {"copied": copied, "unchanged": unchanged, "bytes": nbytes, "slot": slot}
-    except errors.ProvisionError:
-        raise
-    except Exception as e:
-        raise errors.ConnectionLost("deploy to %s failed: %s" % (port, e))
-    finally:
-        try:
-            t.close()
-        except Exception:
-            pass
+    return {"copied": copied, "unchanged": unchanged, "bytes": nbytes, "slot": slot}
 
 
 # One round trip for every hash (at 115200 baud each command costs): walk the app slot and the

@@ -77,14 +77,14 @@ def check_board(port, baud=460800):
 
 def check_app(port):
     """Our application on the board and whether it is enrolled (over the REPL)."""
-    from .deploy import _pulse_en, _stop_app
+    from .replsession import pulse_en, stop_app
     from mpremote.transport_serial import SerialTransport
     try:
         t = SerialTransport(port, baudrate=115200)
     except Exception as e:
         return [Check("application", False, str(e), errors.PortBusy.fix)]
     try:
-        _stop_app(t, timeout=15)
+        stop_app(t, timeout=15)
         t.enter_raw_repl(soft_reset=True)
         cfg = json.loads(t.fs_readfile("/config.json")) if t.fs_exists("/config.json") else {}
         ver = None
@@ -93,7 +93,7 @@ def check_app(port):
                 ver = json.loads(t.fs_readfile("/app_%s/app.json" % slot)).get("version")
                 break
         t.exit_raw_repl()
-        _pulse_en(t.serial)
+        pulse_en(t.serial)
         out = [Check("application", ver is not None, "version %s" % ver if ver else "no application files",
                      "" if ver else "Run `provision flash` (or `provision deploy` on a developer board).")]
         if cfg.get("device_id"):

@@ -6,21 +6,13 @@ back, not sent anywhere."""
 import json
 import time
 
-from . import errors, ports
-from .deploy import _pulse_en, _stop_app
+from . import errors
+from .replsession import app_repl
 
 
 def put_token(port, token, force=False, role=None):
     """Write the enrollment token into the board's config; returns (hw_id, config without secrets)."""
-    from mpremote.transport_serial import SerialTransport
-    ports.check(port)
-    try:
-        t = SerialTransport(port, baudrate=115200)
-    except Exception as e:
-        raise ports.classify_open_error(port, e) or errors.PortBusy("cannot open %s: %s" % (port, e))
-    try:
-        _stop_app(t)
-        t.enter_raw_repl(soft_reset=True)
+    with app_repl(port, "enrolling over %s" % port) as t:
         if not t.fs_exists("/config.json"):
             raise errors.ProvisionError("the board on %s has no /config.json: it was never provisioned" % port,
                                         fix="Run `provision flash` first.")
@@ -37,19 +29,8 @@ def put_token(port, token, force=False, role=None):
         cfg["enroll_token"] = token
         t.fs_writefile("/config.json", (json.dumps(cfg, sort_keys=True, separators=(",", ":")) + "\n").encode())
         hw = t.eval("__import__('binascii').hexlify(__import__('network').WLAN(0).config('mac')).decode()")
-        t.exit_raw_repl()
-        _pulse_en(t.serial)
-        safe = {k: v for k, v in cfg.items() if k not in ("wifi", "secret", "enroll_token")}
-        return hw, safe
-    except errors.ProvisionError:
-        raise
-    except Exception as e:
-        raise errors.ConnectionLost("enrolling over %s failed: %s" % (port, e))
-    finally:
-        try:
-            t.close()
-        except Exception:
-            pass
+    safe = {k: v for k, v in cfg.items() if k not in ("wifi", "secret", "enroll_token")}
+    return hw, safe
 
 
 def enroll(port, fleet, role, board, site=None, token=None, hello_timeout=120.0, force=False):
