@@ -36,18 +36,19 @@ sys.path.insert(0, str(HERE.parent / "tests" / "firmware"))
 
 import heapgate  # noqa: E402
 
+ROLES_ROMFS = heapgate.ROMFS_GATE_KB  # the roles' ROMFS gate on the 64-bit port (heapgate.py says why)
 # scenario, its tests, the FakeFleet's auto-acknowledgement (ms), its gates' budgets (KB:
 # ROMFS, .mpy; the tests hold them to these), whether the fleet sends down.beacon
-R = heapgate.ROMFS_GATE_KB     # the roles' ROMFS gate on the 64-bit port (heapgate.py says why)
 SCENARIOS = {
     "runtime": ("scenario_heap", ("test_runtime_scenario_fits_in_72k_heap", "test_second_wake_fits_too"),
                 None, (72, 88), False),
-    "cb": ("scenario_heap_cb", ("test_first_boot_fits", "test_press_wake_fits"), 1500, (R, 102), False),
+    "cb": ("scenario_heap_cb", ("test_first_boot_fits", "test_press_wake_fits"), 1500, (ROLES_ROMFS, 102),
+           False),
     "bin": ("scenario_heap_bin", ("test_first_boot_fits", "test_quiet_sample_wake_fits",
-                                  "test_reporting_sample_wake_fits"), None, (R, 100), False),
+                                  "test_reporting_sample_wake_fits"), None, (ROLES_ROMFS, 100), False),
     "cover": ("scenario_heap_beacon", ("test_cover_first_boot_fits", "test_cover_tilt_wake_fits"), None,
-              (R, 102), True),
-    "lamp": ("scenario_heap_beacon", ("test_streetlight_fault_fits",), None, (R, 102), True),
+              (ROLES_ROMFS, 102), True),
+    "lamp": ("scenario_heap_beacon", ("test_streetlight_fault_fits",), None, (ROLES_ROMFS, 102), True),
 }
 
 

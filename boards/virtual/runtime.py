@@ -70,6 +70,10 @@ ROM = {
         "tail": ",boot:0xc (SPI_FAST_FLASH_BOOT)\r\n",
     },
 }
+# What the console shows once a Ctrl-C was taken (_hold_input), and what it ends with while a
+# REPL waits for a line (friendly; raw after its banner or a command: shared/runtime/pyexec.c).
+_INTERRUPT_TAKEN = (b"KeyboardInterrupt", b">>> ", b"raw REPL")
+_IDLE_PROMPTS = (b">>> ", b"CTRL-B to exit\r\n>", b"\x04>")
 _BANNER = re.compile(rb"MicroPython [^\r\n]*\r?\n(?:Type \"help\(\)\"[^\r\n]*|Use Ctrl-D[^\r\n]*)\r?\n>>> $")
 
 
@@ -298,6 +302,7 @@ class BoardRuntime:
         self._suppress = None
         self._pending_input = bytearray()
         self._after_ctrl_c = None       # TimerHandle while input after a Ctrl-C waits (_hold_input)
+        self._since_ctrl_c = b""        # the console's last bytes since that Ctrl-C
         self.crashes = []
         self.wifi_up = rec.get("wifi_up", True)
         self.link = dict(rec.get("link") or {"up": True, "mode": "drop"})
@@ -781,9 +786,10 @@ class BoardRuntime:
                 self._pty_eof.set()
             return
         self._track_repl(data)
-        if self._after_ctrl_c is not None and (b"KeyboardInterrupt" in self._tail or b">>> " in self._tail
-                                               or b"raw REPL" in self._tail):
-            self._release_input()                   # the interrupt was taken
+        if self._after_ctrl_c is not None:
+            self._since_ctrl_c = (self._since_ctrl_c + data)[-64:]
+            if any(m in self._since_ctrl_c for m in _INTERRUPT_TAKEN):
+                self._release_input()
         if self._suppress is not None:
             self._suppress += data
             if self._suppress.endswith(b">>> "):
@@ -839,8 +845,13 @@ class BoardRuntime:
         # Ctrl-C (mpremote's Ctrl-A for the raw REPL). Here the signal and the pty race on a
         # busy host: what follows waits until the console shows the interrupt was taken (its
         # traceback, or a REPL prompt), at most 0.5 s (a program that catches it and goes on).
+        # Only output since this Ctrl-C counts; at an idle prompt no program reads the input.
         if self._after_ctrl_c is not None:
             self._after_ctrl_c.cancel()
+            self._after_ctrl_c = None
+        if self._tail.endswith(_IDLE_PROMPTS):
+            return
+        self._since_ctrl_c = b""
         self._after_ctrl_c = asyncio.get_running_loop().call_later(0.5, self._release_input)
 
     def _release_input(self, write=True):
